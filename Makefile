@@ -1,0 +1,70 @@
+# dropboot's build. `make` builds the boot code and the `dropboot` CLI;
+# `make qemu-bios` also makes a demo stick image and boots it in QEMU;
+# `make test` runs every test; `make bench` records speed and sizes.
+# Each public target first runs tools/deps, which installs what is missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := all
+
+ROOT := $(CURDIR)
+BUILD := $(ROOT)/build
+TOOLCHAIN := $(shell tools/find-toolchain)
+export PATH := $(if $(TOOLCHAIN),$(TOOLCHAIN):,)$(PATH)
+CARGO := cargo
+STAGE2_TARGET := $(ROOT)/stage2/i686-dropboot.json
+STAGE2_ELF := $(ROOT)/target/i686-dropboot/release/stage2
+DROPBOOT := $(ROOT)/target/release/dropboot
+export DROPBOOT
+QEMU := qemu-system-x86_64
+
+.PHONY: all test qemu-bios bench deps clean _all _test _qemu-bios _bench stage2 builder
+
+all test qemu-bios bench: deps
+	@$(MAKE) --no-print-directory _$@
+
+deps:
+	@tools/deps
+
+_all: $(BUILD)/stage1.bin stage2 builder
+
+$(BUILD)/layout.inc $(BUILD)/layout.ld: bootfs/src/layout.rs bootfs/examples/layout.rs
+	@mkdir -p $(BUILD)
+	$(CARGO) run -q --release -p bootfs --example layout nasm > $(BUILD)/layout.inc.tmp
+	$(CARGO) run -q --release -p bootfs --example layout ld > $(BUILD)/layout.ld.tmp
+	mv $(BUILD)/layout.inc.tmp $(BUILD)/layout.inc
+	mv $(BUILD)/layout.ld.tmp $(BUILD)/layout.ld
+
+# stage1: 440 bytes of 16-bit code (nasm fails the build when it is larger).
+$(BUILD)/stage1.bin: stage1/stage1.asm $(BUILD)/layout.inc
+	nasm -f bin -I $(BUILD)/ -o $@ $<
+	@test $$(stat -c %s $@) -eq 440 || { echo "stage1 must be exactly 440 bytes"; exit 1; }
+
+# stage2: core/alloc built from rust-src for the 32-bit target, linked by GNU ld.
+stage2: $(BUILD)/layout.ld
+	RUSTC_BOOTSTRAP=1 $(CARGO) rustc -q --release -p stage2 \
+	    -Zbuild-std=core,compiler_builtins,alloc -Zbuild-std-features=compiler-builtins-mem \
+	    -Zjson-target-spec --target $(STAGE2_TARGET) \
+	    -- -C link-arg=-L$(BUILD) -C link-arg=-T$(ROOT)/linker/stage2.ld
+	objcopy -O binary $(STAGE2_ELF) $(BUILD)/stage2.bin.tmp
+	cmp -s $(BUILD)/stage2.bin.tmp $(BUILD)/stage2.bin 2>/dev/null && rm $(BUILD)/stage2.bin.tmp || mv $(BUILD)/stage2.bin.tmp $(BUILD)/stage2.bin
+
+# The CLI embeds build/stage1.bin and build/stage2.bin.
+builder: $(BUILD)/stage1.bin stage2
+	$(CARGO) build -q --release -p builder
+
+_test: _all
+	$(CARGO) test --release --workspace
+
+DEMO := $(BUILD)/demo.img
+_qemu-bios: _all
+	tools/make-demo $(DEMO)
+	@echo "Booting $(DEMO) in QEMU (SeaBIOS, TCG). The menu is on the screen and on this terminal; Ctrl-A X quits."
+	$(QEMU) -machine pc,accel=tcg -m 512 -drive file=$(DEMO),format=raw,if=ide \
+	    $(if $(DISPLAY)$(WAYLAND_DISPLAY),-serial mon:stdio,-nographic)
+
+_bench: _all
+	$(CARGO) run -q --release -p tests --bin bench
+
+clean:
+	rm -rf $(BUILD) target

@@ -1,0 +1,205 @@
+//! The dropboot disk layout and the stage2 header: defined once here and
+//! used by stage1 (through the generated `layout.inc`), stage2's linker
+//! script (generated `layout.ld`), stage2 itself and the builder.
+//!
+//! ```text
+//! LBA 0          stage1 code (bytes 0..440), disk signature, partition table, 55AA
+//! LBA 1..2047    stage2: a 32-byte [`Stage2Header`] then its code and data
+//! LBA 2048..     partition 1, the data partition (FAT32 / exFAT)
+//! ```
+
+/// Bytes of the MBR that hold boot code; the disk signature starts here.
+pub const MBR_CODE_BYTES: usize = 440;
+/// First sector of the stage2 area.
+pub const STAGE2_LBA: u32 = 1;
+/// Where the builder puts the data partition (1 MiB): also the end of the
+/// stage2 area.
+pub const DATA_PARTITION_LBA: u32 = 2048;
+/// Linear address stage1 loads stage2 at (0000:8000).
+pub const STAGE2_LOAD_ADDR: u32 = 0x8000;
+/// Largest stage2 image stage1 will load. Stage2's code, data, stacks and
+/// buffers all live below [`STAGE2_END_LIMIT`].
+pub const STAGE2_MAX_SECTORS: u32 = 0x300; // 384 KiB
+/// Nothing of stage2 (including .bss) may reach this address; the EBDA and
+/// the resident hook live above it.
+pub const STAGE2_END_LIMIT: u32 = 0x70000;
+/// Top of the real-mode stack used by stage1 and stage2's BIOS thunk
+/// (stage1 runs at 0x7C00, just above it).
+pub const REAL_MODE_STACK_TOP: u32 = 0x7C00;
+
+/// `"DRPBOOT2"`: the first 8 bytes of the stage2 area.
+pub const STAGE2_MAGIC: [u8; 8] = *b"DRPBOOT2";
+/// Layout version of [`Stage2Header`].
+pub const STAGE2_HEADER_FORMAT: u16 = 1;
+/// Size of [`Stage2Header`]; stage2's real-mode entry point follows it.
+pub const STAGE2_HEADER_SIZE: usize = 32;
+/// Byte offset of `sectors` in the header (read by stage1).
+pub const STAGE2_HEADER_SECTORS_OFFSET: usize = 12;
+/// Linear address stage1 jumps to, with DL = boot drive.
+pub const STAGE2_ENTRY_ADDR: u32 = STAGE2_LOAD_ADDR + STAGE2_HEADER_SIZE as u32;
+
+/// dropboot's version as one number: major << 16 | minor << 8 | patch.
+pub const VERSION: u32 = 0x00_01_00;
+
+/// The header at the start of the stage2 area.
+///
+/// Stage2's linker script puts it first with `sectors` and `checksum` zero;
+/// the builder seals it ([`seal_stage2`]) when it writes the boot code.
+/// Stage1 checks `magic`, that `sectors` is 1..=[`STAGE2_MAX_SECTORS`], and
+/// that the 32-bit little-endian words of all `sectors` sum to zero.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stage2Header {
+    pub magic: [u8; 8],
+    pub format: u16,
+    pub header_size: u16,
+    /// Length of the stage2 image in 512-byte sectors, header included.
+    pub sectors: u32,
+    /// Makes the wrapping sum of every u32 word of the image zero.
+    pub checksum: u32,
+    /// [`VERSION`] of the build that made this stage2.
+    pub version: u32,
+    pub reserved: [u32; 2],
+}
+
+const _: () = assert!(core::mem::size_of::<Stage2Header>() == STAGE2_HEADER_SIZE);
+const _: () = assert!(core::mem::offset_of!(Stage2Header, sectors) == STAGE2_HEADER_SECTORS_OFFSET);
+const _: () = assert!(STAGE2_LOAD_ADDR + STAGE2_MAX_SECTORS * 512 <= STAGE2_END_LIMIT);
+const _: () = assert!(STAGE2_LBA + STAGE2_MAX_SECTORS <= DATA_PARTITION_LBA);
+
+impl Stage2Header {
+    /// The header as stage2 is linked with it (not yet sealed).
+    pub const fn unsealed() -> Self {
+        Stage2Header {
+            magic: STAGE2_MAGIC,
+            format: STAGE2_HEADER_FORMAT,
+            header_size: STAGE2_HEADER_SIZE as u16,
+            sectors: 0,
+            checksum: 0,
+            version: VERSION,
+            reserved: [0; 2],
+        }
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<Self, Stage2Error> {
+        if bytes.len() < STAGE2_HEADER_SIZE || bytes[..8] != STAGE2_MAGIC {
+            return Err(Stage2Error::NoMagic);
+        }
+        let u16at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
+        let u32at = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+        let h = Stage2Header {
+            magic: STAGE2_MAGIC,
+            format: u16at(8),
+            header_size: u16at(10),
+            sectors: u32at(12),
+            checksum: u32at(16),
+            version: u32at(20),
+            reserved: [u32at(24), u32at(28)],
+        };
+        if h.format != STAGE2_HEADER_FORMAT || h.header_size as usize != STAGE2_HEADER_SIZE {
+            return Err(Stage2Error::UnknownFormat(h.format));
+        }
+        if h.sectors == 0 || h.sectors > STAGE2_MAX_SECTORS {
+            return Err(Stage2Error::BadLength(h.sectors));
+        }
+        Ok(h)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage2Error {
+    NoMagic,
+    UnknownFormat(u16),
+    BadLength(u32),
+    TooLarge(usize),
+    Checksum,
+}
+
+impl core::fmt::Display for Stage2Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Stage2Error::NoMagic => write!(f, "no dropboot stage2 header (magic DRPBOOT2 missing)"),
+            Stage2Error::UnknownFormat(v) => write!(f, "unknown stage2 header format {v}"),
+            Stage2Error::BadLength(s) => write!(f, "stage2 length {s} sectors is out of range"),
+            Stage2Error::TooLarge(n) => {
+                write!(f, "stage2 is {n} bytes; the stage2 area holds {}", STAGE2_MAX_SECTORS * 512)
+            }
+            Stage2Error::Checksum => write!(f, "stage2 checksum is wrong"),
+        }
+    }
+}
+
+/// Wrapping sum of the little-endian u32 words of `bytes` (length a multiple of 4).
+pub fn word_sum(bytes: &[u8]) -> u32 {
+    bytes
+        .chunks_exact(4)
+        .fold(0u32, |s, w| s.wrapping_add(u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
+}
+
+/// Pads a linked stage2 image to whole sectors and fills in `sectors` and
+/// `checksum`. Returns the sealed image, ready for LBA [`STAGE2_LBA`].
+pub fn seal_stage2(image: &[u8]) -> Result<alloc::vec::Vec<u8>, Stage2Error> {
+    if image.len() < STAGE2_HEADER_SIZE || image[..8] != STAGE2_MAGIC {
+        return Err(Stage2Error::NoMagic);
+    }
+    let sectors = image.len().div_ceil(512);
+    if sectors > STAGE2_MAX_SECTORS as usize {
+        return Err(Stage2Error::TooLarge(image.len()));
+    }
+    let mut out = image.to_vec();
+    out.resize(sectors * 512, 0);
+    out[12..16].copy_from_slice(&(sectors as u32).to_le_bytes());
+    out[16..20].copy_from_slice(&0u32.to_le_bytes());
+    let sum = word_sum(&out);
+    out[16..20].copy_from_slice(&0u32.wrapping_sub(sum).to_le_bytes());
+    Ok(out)
+}
+
+/// Checks a sealed stage2 image the way stage1 does.
+pub fn verify_stage2(image: &[u8]) -> Result<Stage2Header, Stage2Error> {
+    let h = Stage2Header::parse(image)?;
+    let len = h.sectors as usize * 512;
+    if image.len() < len {
+        return Err(Stage2Error::BadLength(h.sectors));
+    }
+    if word_sum(&image[..len]) != 0 {
+        return Err(Stage2Error::Checksum);
+    }
+    Ok(h)
+}
+
+/// A [`VERSION`]-style number, shown as "major.minor.patch".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Version(pub u32);
+
+impl core::fmt::Display for Version {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}.{}.{}", self.0 >> 16, (self.0 >> 8) & 0xFF, self.0 & 0xFF)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_stage2_verifies_and_one_flipped_bit_does_not() {
+        let mut img = alloc::vec![0u8; 1000];
+        img[..8].copy_from_slice(&STAGE2_MAGIC);
+        img[8..10].copy_from_slice(&STAGE2_HEADER_FORMAT.to_le_bytes());
+        img[10..12].copy_from_slice(&(STAGE2_HEADER_SIZE as u16).to_le_bytes());
+        img[500] = 0x5A;
+        let mut sealed = seal_stage2(&img).unwrap();
+        assert_eq!(sealed.len(), 1024);
+        assert_eq!(verify_stage2(&sealed).unwrap().sectors, 2);
+        sealed[700] ^= 0x10;
+        assert_eq!(verify_stage2(&sealed), Err(Stage2Error::Checksum));
+    }
+
+    #[test]
+    fn an_oversized_stage2_is_refused() {
+        let mut img = alloc::vec![0u8; (STAGE2_MAX_SECTORS as usize + 1) * 512];
+        img[..8].copy_from_slice(&STAGE2_MAGIC);
+        assert!(matches!(seal_stage2(&img), Err(Stage2Error::TooLarge(_))));
+    }
+}

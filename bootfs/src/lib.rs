@@ -1,0 +1,25 @@
+//! bootfs: every on-disk format dropboot reads or writes, in one place.
+//!
+//! `no_std` + `alloc`, so the same code runs in stage2 (32-bit bare metal)
+//! and in the host builder and tests. Parsers take byte slices or a
+//! [`BlockDevice`] and never trust a length or an offset read from the media:
+//! every error says what was wrong and where.
+//!
+//! Rooms: [`layout`] (the disk layout and the stage2 header, the one source
+//! of truth for stage1, stage2 and the builder), [`mbr`], [`block`] (the read
+//! trait), [`fat`] (FAT32), [`extent`] (file-to-disk maps), [`scan`] (finding
+//! boot files), [`text`] (names on screens).
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
+
+extern crate alloc;
+
+pub mod block;
+pub mod extent;
+pub mod fat;
+pub mod layout;
+pub mod mbr;
+pub mod scan;
+pub mod text;
+
+pub use block::{BlockDevice, IoError, SECTOR_SIZE};
+pub use extent::{Extent, ExtentMap};

@@ -1,0 +1,94 @@
+//! Finding boot files: every `.iso` and `.img` on the data partition.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::block::BlockDevice;
+use crate::fat::{DirEntry, Fat32, FatError};
+use crate::text::cmp_ignore_case;
+
+/// Folders deeper than this are not searched.
+pub const MAX_DEPTH: usize = 32;
+
+/// A file the menu offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BootFile {
+    /// Full path from the partition's root, `/`-separated, starting with `/`.
+    pub path: String,
+    pub size: u64,
+    pub first_cluster: u32,
+}
+
+impl BootFile {
+    pub fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+}
+
+/// What a scan found: the boot files in menu order, and the folders it
+/// could not read, each with the reason.
+#[derive(Debug, Default)]
+pub struct ScanReport {
+    pub files: Vec<BootFile>,
+    pub problems: Vec<String>,
+}
+
+/// True for names dropboot offers: `.iso` or `.img`, any case.
+pub fn is_boot_file_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    !name.starts_with('.') && (lower.ends_with(".iso") || lower.ends_with(".img")) && lower.len() > 4
+}
+
+/// True for folders the scan never enters.
+pub fn is_skipped_folder(name: &str) -> bool {
+    name.starts_with('.')
+        || name.eq_ignore_ascii_case("System Volume Information")
+        || name.eq_ignore_ascii_case("$RECYCLE.BIN")
+}
+
+/// Scans the whole volume. Only an unreadable root is an error; a folder
+/// that cannot be read is skipped and named in [`ScanReport::problems`].
+pub fn scan<D: BlockDevice>(fs: &mut Fat32<D>) -> Result<ScanReport, FatError> {
+    let mut report = ScanReport::default();
+    let root = fs.read_dir(0)?;
+    // Depth-first without recursion: each level is a folder being listed,
+    // with the cluster of that folder kept to refuse loops.
+    let mut stack: Vec<(String, Vec<DirEntry>, usize)> = Vec::from([(String::new(), root, 0)]);
+    let mut ancestors: Vec<u32> = Vec::from([fs.geometry.root_cluster]);
+    while let Some((prefix, entries, next)) = stack.last_mut() {
+        let Some(e) = entries.get(*next).cloned() else {
+            stack.pop();
+            ancestors.truncate(stack.len());
+            continue;
+        };
+        *next += 1;
+        let path = format!("{prefix}/{}", e.name);
+        if !e.is_dir {
+            if is_boot_file_name(&e.name) {
+                report.files.push(BootFile { path, size: e.size, first_cluster: e.first_cluster });
+            }
+            continue;
+        }
+        if is_skipped_folder(&e.name) {
+            continue;
+        }
+        if stack.len() >= MAX_DEPTH {
+            report.problems.push(format!("{path}: folders nested deeper than {MAX_DEPTH} are not searched"));
+            continue;
+        }
+        if e.first_cluster == 0 || ancestors.contains(&e.first_cluster) {
+            report.problems.push(format!("{path}: folder points back to a folder above it"));
+            continue;
+        }
+        match fs.read_dir(e.first_cluster) {
+            Ok(children) => {
+                ancestors.push(e.first_cluster);
+                stack.push((path, children, 0));
+            }
+            Err(err) => report.problems.push(format!("{path}: {err}")),
+        }
+    }
+    report.files.sort_by(|a, b| cmp_ignore_case(&a.path, &b.path));
+    Ok(report)
+}

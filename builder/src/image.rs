@@ -1,0 +1,149 @@
+//! Disk images and their data partition: making a new one (MBR, boot code,
+//! FAT32 through the fatfs crate) and opening an existing one.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use bootfs::block::{FileDevice, Window};
+use bootfs::layout::DATA_PARTITION_LBA;
+use bootfs::mbr::{ptype, Mbr, PartitionEntry};
+
+use crate::bootcode;
+use crate::error::{Error, Result};
+
+/// The smallest image `create` makes: FAT32 needs 65,525 clusters, which
+/// at 512-byte clusters is about 33 MiB of data partition.
+pub const MIN_IMAGE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Makes a new sparse image of `size` bytes: MBR with one active FAT32
+/// partition from LBA 2048 to the end, boot code, an empty FAT32 volume.
+pub fn create(path: &Path, size: u64) -> Result<()> {
+    if size < MIN_IMAGE_BYTES {
+        return Err(Error::Usage(format!("--size must be at least {} MiB", MIN_IMAGE_BYTES >> 20)));
+    }
+    let sectors = size / 512;
+    let part_sectors = u32::try_from(sectors - DATA_PARTITION_LBA as u64)
+        .map_err(|_| Error::Usage("--size must be below 2 TiB (MBR limit)".into()))?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(Error::io(format!("creating {}", path.display())))?;
+    let what = path.display().to_string();
+    file.set_len(sectors * 512).map_err(Error::io(format!("sizing {what}")))?;
+
+    let mut partitions = [PartitionEntry::default(); 4];
+    partitions[0] = PartitionEntry { bootable: true, kind: ptype::FAT32_LBA, start_lba: DATA_PARTITION_LBA, sectors: part_sectors };
+    let mut mbr = [0u8; 512];
+    Mbr { disk_signature: disk_signature(), partitions }.write_into(&mut mbr);
+    file.write_all(&mbr).map_err(Error::io(format!("writing the MBR of {what}")))?;
+
+    let mut part = PartitionFile::new(&mut file, DATA_PARTITION_LBA as u64, part_sectors as u64);
+    fatfs::format_volume(
+        &mut part,
+        fatfs::FormatVolumeOptions::new().fat_type(fatfs::FatType::Fat32).volume_label(*b"DROPBOOT   "),
+    )
+    .map_err(Error::io(format!("formatting FAT32 on {what}")))?;
+    bootcode::install(&mut file, &what)
+}
+
+/// A new disk signature: different for each image made.
+fn disk_signature() -> u32 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let mixed = (t.as_nanos() as u64 ^ (std::process::id() as u64) << 32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> 32) as u32 | 1
+}
+
+/// An existing dropboot image or disk, with its data partition found.
+pub struct Disk {
+    pub path: PathBuf,
+    pub file: File,
+    pub partition: PartitionEntry,
+}
+
+impl Disk {
+    pub fn open(path: &Path, write: bool) -> Result<Disk> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(write)
+            .open(path)
+            .map_err(Error::io(format!("opening {}", path.display())))?;
+        let mut sector = [0u8; 512];
+        file.read_exact(&mut sector).map_err(Error::io(format!("reading the MBR of {}", path.display())))?;
+        let mbr = Mbr::parse(&sector).map_err(|e| Error::disk(path, e))?;
+        let (_, partition) = mbr.data_partition().ok_or_else(|| Error::disk(path, "no data partition"))?;
+        Ok(Disk { path: path.into(), file, partition })
+    }
+
+    /// The data partition as a bootfs block device.
+    pub fn block_device(&mut self) -> Window<FileDevice<&mut File>> {
+        Window { dev: FileDevice(&mut self.file), start: self.partition.start_lba as u64, sectors: self.partition.sectors as u64 }
+    }
+
+    /// The data partition as a file for the fatfs crate.
+    pub fn partition_file(&mut self) -> PartitionFile<'_> {
+        PartitionFile::new(&mut self.file, self.partition.start_lba as u64, self.partition.sectors as u64)
+    }
+}
+
+/// A byte window of a disk file: what fatfs reads and writes.
+pub struct PartitionFile<'a> {
+    file: &'a mut File,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl<'a> PartitionFile<'a> {
+    pub fn new(file: &'a mut File, start_lba: u64, sectors: u64) -> Self {
+        PartitionFile { file, start: start_lba * 512, len: sectors * 512, pos: 0 }
+    }
+
+    fn room(&self, want: usize) -> usize {
+        want.min(self.len.saturating_sub(self.pos) as usize)
+    }
+}
+
+impl Read for PartitionFile<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.room(buf.len());
+        self.file.seek(SeekFrom::Start(self.start + self.pos))?;
+        let got = self.file.read(&mut buf[..n])?;
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
+impl Write for PartitionFile<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.room(buf.len());
+        if n == 0 && !buf.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "write past the end of the partition"));
+        }
+        self.file.seek(SeekFrom::Start(self.start + self.pos))?;
+        let put = self.file.write(&buf[..n])?;
+        self.pos += put as u64;
+        Ok(put)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Seek for PartitionFile<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => p as i128,
+            SeekFrom::End(d) => self.len as i128 + d as i128,
+            SeekFrom::Current(d) => self.pos as i128 + d as i128,
+        };
+        if target < 0 || target > self.len as i128 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "seek outside the partition"));
+        }
+        self.pos = target as u64;
+        Ok(self.pos)
+    }
+}

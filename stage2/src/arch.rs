@@ -1,0 +1,127 @@
+//! The CPU-mode boundary: stage2's real-mode entry and the thunk through
+//! which 32-bit code calls BIOS services (entry.S), with the register
+//! structure they share. Every BIOS call in stage2 goes through [`bios_int`].
+
+use bootfs::layout::{Stage2Header, REAL_MODE_STACK_TOP};
+use core::mem::{offset_of, size_of};
+
+/// Registers in and out of a real-mode BIOS call.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct RmRegs {
+    pub eax: u32,
+    pub ebx: u32,
+    pub ecx: u32,
+    pub edx: u32,
+    pub esi: u32,
+    pub edi: u32,
+    pub ebp: u32,
+    pub ds: u16,
+    pub es: u16,
+    pub eflags: u32,
+}
+
+pub const FLAG_CARRY: u32 = 1 << 0;
+pub const FLAG_ZERO: u32 = 1 << 6;
+
+impl RmRegs {
+    pub fn carry(&self) -> bool {
+        self.eflags & FLAG_CARRY != 0
+    }
+    pub fn zero(&self) -> bool {
+        self.eflags & FLAG_ZERO != 0
+    }
+    pub fn ah(&self) -> u8 {
+        (self.eax >> 8) as u8
+    }
+}
+
+/// Bytes of the 32-bit stack (in .bss).
+const PM_STACK_SIZE: usize = 64 * 1024;
+
+core::arch::global_asm!(
+    include_str!("entry.S"),
+    stack_top_rm = const REAL_MODE_STACK_TOP,
+    pm_stack_size = const PM_STACK_SIZE,
+    regs_size = const size_of::<RmRegs>(),
+    r_eax = const offset_of!(RmRegs, eax),
+    r_ebx = const offset_of!(RmRegs, ebx),
+    r_ecx = const offset_of!(RmRegs, ecx),
+    r_edx = const offset_of!(RmRegs, edx),
+    r_esi = const offset_of!(RmRegs, esi),
+    r_edi = const offset_of!(RmRegs, edi),
+    r_ebp = const offset_of!(RmRegs, ebp),
+    r_ds = const offset_of!(RmRegs, ds),
+    r_es = const offset_of!(RmRegs, es),
+    r_eflags = const offset_of!(RmRegs, eflags),
+    options(att_syntax)
+);
+
+/// The header stage1 checks; the builder fills in its length and checksum.
+#[used]
+#[link_section = ".stage2_header"]
+static HEADER: Stage2Header = Stage2Header::unsealed();
+
+extern "C" {
+    fn rm_call(routine: u32, regs: *mut RmRegs);
+    static rm_do_int: u8;
+    static rm_do_idle: u8;
+    static mut rm_int_no: u8;
+    /// The drive stage1 booted from (DL at entry).
+    pub static boot_drive: u8;
+}
+
+/// Calls BIOS interrupt `n` in real mode with `regs`, and returns what the
+/// BIOS left in them.
+pub fn bios_int(n: u8, regs: &mut RmRegs) {
+    // SAFETY: stage2 runs on one CPU with interrupts off in protected mode;
+    // rm_int_no is the immediate of the INT instruction rm_do_int executes,
+    // and rm_call saves and restores all protected-mode state around it.
+    unsafe {
+        core::ptr::write_volatile(&raw mut rm_int_no, n);
+        rm_call(&raw const rm_do_int as u32, regs);
+    }
+}
+
+/// Waits in real mode, interrupts on, for the next interrupt (at most one
+/// timer tick, 55 ms).
+pub fn idle() {
+    let mut regs = RmRegs::default();
+    // SAFETY: as for bios_int; rm_do_idle touches no registers.
+    unsafe { rm_call(&raw const rm_do_idle as u32, &mut regs) }
+}
+
+/// BIOS timer ticks since midnight (18.2 Hz), from the BIOS data area.
+pub fn ticks() -> u32 {
+    // SAFETY: 0x46C is the BDA tick counter, identity-mapped and always readable.
+    unsafe { core::ptr::read_volatile(0x46C as *const u32) }
+}
+
+/// Reads a byte from an I/O port.
+pub fn inb(port: u16) -> u8 {
+    let v: u8;
+    // SAFETY: port I/O has no memory effects; callers pick their ports.
+    unsafe { core::arch::asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
+/// Writes a byte to an I/O port.
+pub fn outb(port: u16, v: u8) {
+    // SAFETY: as for inb.
+    unsafe { core::arch::asm!("out dx, al", in("dx") port, in("al") v, options(nomem, nostack, preserves_flags)) };
+}
+
+/// Resets the machine: the keyboard controller's reset line, then the PCI
+/// reset register, then INT 19h as a last resort.
+pub fn reboot() -> ! {
+    for _ in 0..0x10000 {
+        if inb(0x64) & 0x02 == 0 {
+            break;
+        }
+    }
+    outb(0x64, 0xFE);
+    outb(0xCF9, 0x06);
+    loop {
+        bios_int(0x19, &mut RmRegs::default());
+    }
+}

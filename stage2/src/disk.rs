@@ -1,0 +1,135 @@
+//! The boot disk through BIOS INT 13h: extensions (AH=42h) when the BIOS
+//! has them, CHS (AH=02h) otherwise, via a bounce buffer below 1 MiB.
+
+use bootfs::block::{BlockDevice, IoError, IoErrorKind, SECTOR_SIZE};
+
+use crate::arch::{bios_int, RmRegs};
+
+/// Sectors the bounce buffer holds (32 KiB, aligned so no read crosses a
+/// 64 KiB DMA boundary).
+const BOUNCE_SECTORS: usize = 64;
+const TRIES: usize = 3;
+
+#[repr(C, align(32768))]
+struct Bounce([u8; BOUNCE_SECTORS * SECTOR_SIZE]);
+
+/// The INT 13h AH=42h disk address packet.
+#[repr(C, align(16))]
+struct Dap {
+    size: u8,
+    reserved: u8,
+    count: u16,
+    offset: u16,
+    segment: u16,
+    lba: u64,
+}
+
+static mut BOUNCE: Bounce = Bounce([0; BOUNCE_SECTORS * SECTOR_SIZE]);
+static mut DAP: Dap = Dap { size: 16, reserved: 0, count: 0, offset: 0, segment: 0, lba: 0 };
+
+/// Real-mode segment:offset of a linear address below 1 MiB.
+fn seg_off(addr: usize) -> (u16, u16) {
+    ((addr >> 4) as u16, (addr & 0xF) as u16)
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Chs {
+    heads: u32,
+    sectors: u32,
+}
+
+pub struct BiosDisk {
+    pub drive: u8,
+    /// INT 13h extensions present.
+    pub extensions: bool,
+    chs: Option<Chs>,
+}
+
+impl BiosDisk {
+    pub fn open(drive: u8) -> BiosDisk {
+        let mut r = RmRegs { eax: 0x4100, ebx: 0x55AA, edx: drive as u32, ..Default::default() };
+        bios_int(0x13, &mut r);
+        let extensions = !r.carry() && r.ebx as u16 == 0xAA55 && r.ecx & 1 != 0;
+        let chs = if extensions { None } else { geometry(drive) };
+        BiosDisk { drive, extensions, chs }
+    }
+
+    fn reset(&self) {
+        bios_int(0x13, &mut RmRegs { edx: self.drive as u32, ..Default::default() });
+    }
+
+    /// Reads `count` sectors at `lba` into the bounce buffer. CHS reads stay
+    /// within one track.
+    fn read_to_bounce(&mut self, lba: u64, count: usize) -> Result<usize, u8> {
+        let bounce = (&raw mut BOUNCE) as usize;
+        let (segment, offset) = seg_off(bounce);
+        let mut r = if self.extensions {
+            let dap_addr = (&raw mut DAP) as usize;
+            // SAFETY: one CPU, no interrupts in protected mode: nothing else uses DAP.
+            unsafe { DAP = Dap { size: 16, reserved: 0, count: count as u16, offset, segment, lba } };
+            let (ds, si) = seg_off(dap_addr);
+            RmRegs { eax: 0x4200, edx: self.drive as u32, ds, esi: si as u32, ..Default::default() }
+        } else {
+            let chs = self.chs.ok_or(0x01u8)?;
+            let track = lba / chs.sectors as u64;
+            let sector = (lba % chs.sectors as u64) as u32 + 1;
+            let (cyl, head) = (track / chs.heads as u64, (track % chs.heads as u64) as u32);
+            if cyl > 1023 {
+                return Err(0x04);
+            }
+            let count = count.min((chs.sectors + 1 - sector) as usize);
+            let cx = ((cyl as u32 & 0xFF) << 8) | ((cyl as u32 >> 2) & 0xC0) | sector;
+            let r = RmRegs {
+                eax: 0x0200 | count as u32,
+                ecx: cx,
+                edx: (head << 8) | self.drive as u32,
+                es: segment,
+                ebx: offset as u32,
+                ..Default::default()
+            };
+            let mut r = r;
+            bios_int(0x13, &mut r);
+            return if r.carry() { Err(r.ah()) } else { Ok(count) };
+        };
+        bios_int(0x13, &mut r);
+        if r.carry() {
+            Err(r.ah())
+        } else {
+            Ok(count)
+        }
+    }
+}
+
+/// Heads and sectors per track of `drive` (INT 13h AH=08h).
+fn geometry(drive: u8) -> Option<Chs> {
+    let mut r = RmRegs { eax: 0x0800, edx: drive as u32, ..Default::default() };
+    bios_int(0x13, &mut r);
+    let sectors = r.ecx & 0x3F;
+    let heads = ((r.edx >> 8) & 0xFF) + 1;
+    (!r.carry() && sectors != 0).then_some(Chs { heads, sectors })
+}
+
+impl BlockDevice for BiosDisk {
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        let mut done = 0;
+        while done < buf.len() {
+            let want = ((buf.len() - done) / SECTOR_SIZE).min(BOUNCE_SECTORS);
+            let at = lba + (done / SECTOR_SIZE) as u64;
+            let mut result = Err(0);
+            for _ in 0..TRIES {
+                result = self.read_to_bounce(at, want);
+                if result.is_ok() {
+                    break;
+                }
+                self.reset();
+            }
+            let got = result.map_err(|code| IoError { lba: at, kind: IoErrorKind::Bios(code) })?;
+            let bytes = got * SECTOR_SIZE;
+            // SAFETY: the BIOS has finished writing the bounce buffer; nothing else uses it.
+            let bounce = unsafe { &(*(&raw const BOUNCE)).0 };
+            buf[done..done + bytes].copy_from_slice(&bounce[..bytes]);
+            done += bytes;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,119 @@
+//! dropboot stage2: loaded by stage1 below 1 MiB, entered in real mode
+//! (arch: entry.S), runs here in 32-bit protected mode. It finds the data
+//! partition, lists the boot files and shows the menu on the screen and
+//! COM1 at once. Every failure is a message on both, never a silent hang.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod arch;
+mod console;
+mod disk;
+mod input;
+mod memory;
+mod menu;
+mod serial;
+mod vga;
+mod volume;
+
+use alloc::format;
+use core::fmt::Write;
+
+use arch::{bios_int, RmRegs};
+use console::{attr, emergency_text, Screen};
+use input::Input;
+use memory::ALLOCATOR;
+
+/// Called by entry.S in protected mode with the BIOS boot drive.
+#[no_mangle]
+extern "C" fn stage2_main(boot_drive: u32) -> ! {
+    let drive = boot_drive as u8;
+    serial::init();
+    // 80x25 colour text, screen cleared.
+    bios_int(0x10, &mut RmRegs { eax: 0x0003, ..Default::default() });
+    log!("stage2 {} started from drive {drive:02X}h", bootfs::layout::Version(bootfs::layout::VERSION));
+    emergency_text(0, "dropboot: starting...", attr::NORMAL);
+
+    let Some((start, end)) = memory::heap_range() else {
+        emergency_text(1, "dropboot: no usable memory above 1 MiB. Press a key to reboot.", attr::ERROR);
+        wait_any_key_and_reboot();
+    };
+    ALLOCATOR.init(start, end);
+    log!("heap {start:#x}..{end:#x} ({} MiB)", (end - start) >> 20);
+
+    let mut screen = Screen::new();
+    let mut input = Input::default();
+    let mut volume = match volume::Volume::open(drive) {
+        Ok(v) => v,
+        Err(e) => menu::fatal(&mut screen, &mut input, &format!("{e}"), e.hint()),
+    };
+    let report = match volume.scan() {
+        Ok(r) => r,
+        Err(e) => menu::fatal(&mut screen, &mut input, &format!("{e}"), e.hint()),
+    };
+    log!("{} boot files", report.files.len());
+    for f in &report.files {
+        log!("  {} ({} bytes)", f.path, f.size);
+    }
+    for p in &report.problems {
+        log!("  skipped {p}");
+    }
+    let status = match report.problems.first() {
+        Some(p) if report.problems.len() == 1 => format!("Skipped {p}"),
+        Some(p) => format!("Skipped {} folders; first: {p}", report.problems.len()),
+        None => alloc::string::String::new(),
+    };
+    menu::Menu::new(report.files, status).run(&mut volume, &mut screen, &mut input)
+}
+
+fn wait_any_key_and_reboot() -> ! {
+    let mut r = RmRegs::default();
+    bios_int(0x16, &mut r);
+    arch::reboot()
+}
+
+/// A formatter into a fixed buffer, for the panic screen (no heap needed).
+struct LineBuf {
+    buf: [u8; 240],
+    len: usize,
+}
+
+impl Write for LineBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for &b in s.as_bytes() {
+            if self.len < self.buf.len() {
+                self.buf[self.len] = b;
+                self.len += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    static mut PANICKING: bool = false;
+    // SAFETY: one CPU, interrupts off.
+    unsafe {
+        if PANICKING {
+            loop {
+                arch::idle();
+            }
+        }
+        PANICKING = true;
+    }
+    let mut line = LineBuf { buf: [0; 240], len: 0 };
+    let _ = write!(line, "dropboot: internal error: {}", info.message());
+    if let Some(loc) = info.location() {
+        let _ = write!(line, " at {}:{}", loc.file(), loc.line());
+    }
+    let text = core::str::from_utf8(&line.buf[..line.len]).unwrap_or("dropboot: internal error");
+    emergency_text(20, "", attr::ERROR);
+    emergency_text(21, text, attr::ERROR);
+    if text.len() > console::COLS {
+        emergency_text(22, text.get(console::COLS..).unwrap_or(""), attr::ERROR);
+    }
+    emergency_text(23, "Please report this. Press a key to reboot.", attr::ERROR);
+    wait_any_key_and_reboot()
+}

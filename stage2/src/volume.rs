@@ -1,0 +1,106 @@
+//! The data partition: found through the MBR, opened as FAT32, scanned.
+
+use alloc::format;
+use alloc::string::String;
+
+use bootfs::block::Window;
+use bootfs::extent::ExtentMap;
+use bootfs::fat::{Fat32, FatError};
+use bootfs::mbr::{Mbr, MbrError};
+use bootfs::scan::{self, BootFile, ScanReport};
+use bootfs::{BlockDevice, IoError};
+
+use crate::disk::BiosDisk;
+
+/// Why stage2 found no volume to list.
+pub enum VolumeError {
+    Read(IoError),
+    PartitionTable(MbrError),
+    NoDataPartition,
+    ExfatNotYet { index: usize },
+    UnknownFilesystem { index: usize, kind: u8, why: FatError },
+    Root(FatError),
+}
+
+impl core::fmt::Display for VolumeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            VolumeError::Read(e) => write!(f, "Cannot read the boot disk: {e}."),
+            VolumeError::PartitionTable(e) => write!(f, "The boot disk's partition table is damaged: {e}."),
+            VolumeError::NoDataPartition => write!(f, "The boot disk has no data partition."),
+            VolumeError::ExfatNotYet { index } => {
+                write!(f, "Partition {} is exFAT, which this dropboot cannot read yet.", index + 1)
+            }
+            VolumeError::UnknownFilesystem { index, kind, .. } => {
+                write!(f, "Partition {} (type {kind:02X}h) is neither FAT32 nor exFAT.", index + 1)
+            }
+            VolumeError::Root(e) => write!(f, "Cannot read the data partition's root folder: {e}."),
+        }
+    }
+}
+
+impl VolumeError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            VolumeError::Read(_) => "The stick may be failing; try another port or another stick.",
+            VolumeError::Root(_) => "Check the data partition with fsck.vfat or chkdsk.",
+            VolumeError::ExfatNotYet { .. } => "Reformat the data partition as FAT32 (dropboot create --fs fat32).",
+            _ => "Recreate the stick with `dropboot install`; it keeps nothing on a disk it was not told to.",
+        }
+    }
+}
+
+pub struct Volume {
+    fs: Fat32<Window<BiosDisk>>,
+    pub partition: usize,
+}
+
+impl Volume {
+    pub fn open(drive: u8) -> Result<Volume, VolumeError> {
+        let mut disk = BiosDisk::open(drive);
+        crate::log!("disk {drive:02X}h: INT 13h extensions {}", if disk.extensions { "yes" } else { "no, using CHS" });
+        let mut sector = [0u8; 512];
+        disk.read_sectors(0, &mut sector).map_err(VolumeError::Read)?;
+        let mbr = Mbr::parse(&sector).map_err(VolumeError::PartitionTable)?;
+        let (index, part) = mbr.data_partition().ok_or(VolumeError::NoDataPartition)?;
+        crate::log!("data partition {}: type {:02X}h, sectors {}+{}", index + 1, part.kind, part.start_lba, part.sectors);
+        let mut window = Window { dev: disk, start: part.start_lba as u64, sectors: part.sectors as u64 };
+        window.read_sectors(0, &mut sector).map_err(VolumeError::Read)?;
+        if &sector[3..11] == b"EXFAT   " {
+            return Err(VolumeError::ExfatNotYet { index });
+        }
+        let fs = Fat32::open(window).map_err(|why| match why {
+            FatError::Io(e) => VolumeError::Read(e),
+            why => VolumeError::UnknownFilesystem { index, kind: part.kind, why },
+        })?;
+        let g = &fs.geometry;
+        crate::log!(
+            "FAT32 \"{}\": {} clusters of {} bytes, data at sector {}",
+            g.label,
+            g.cluster_count,
+            g.cluster_bytes(),
+            g.data_start
+        );
+        Ok(Volume { fs, partition: index })
+    }
+
+    pub fn scan(&mut self) -> Result<ScanReport, VolumeError> {
+        scan::scan(&mut self.fs).map_err(|e| match e {
+            FatError::Io(e) => VolumeError::Read(e),
+            e => VolumeError::Root(e),
+        })
+    }
+
+    pub fn extent_map(&mut self, file: &BootFile) -> Result<ExtentMap, FatError> {
+        self.fs.extent_map(file.first_cluster, file.size)
+    }
+
+    /// "FAT32 "LABEL"" for the title bar.
+    pub fn describe(&self) -> String {
+        match self.fs.geometry.label.as_str() {
+            "" | "NO NAME" => String::from("FAT32"),
+            label => format!("FAT32 \"{label}\""),
+        }
+    }
+}
