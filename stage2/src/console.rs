@@ -132,13 +132,11 @@ fn serial_row(out: &mut SerialLog, row: usize, line: &[Cell]) {
     let _ = out.write_str(if row + 1 < ROWS { "\x1b[0m\x1b[K\n" } else { "\x1b[0m\x1b[K" });
 }
 
-/// Writes lines straight to the VGA screen and COM1, for messages before
-/// the heap exists and for the panic handler.
-pub fn emergency_text(row: usize, s: &str, attr: u8) {
+/// Writes one row straight to the VGA screen, for messages before the heap
+/// exists and for the panic handler.
+pub fn vga_line(row: usize, s: &str, attr: u8) {
+    let mut chars = s.chars();
     for col in 0..COLS {
-        let ch = s.chars().nth(col).unwrap_or(' ');
-        vga::put(row, col, to_cp437(ch), attr);
+        vga::put(row, col, to_cp437(chars.next().unwrap_or(' ')), attr);
     }
-    serial::write_str(s);
-    serial::write_str("\n");
 }

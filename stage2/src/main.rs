@@ -21,7 +21,7 @@ use alloc::format;
 use core::fmt::Write;
 
 use arch::{bios_int, RmRegs};
-use console::{attr, emergency_text, Screen};
+use console::{attr, vga_line, Screen};
 use input::Input;
 use memory::ALLOCATOR;
 
@@ -33,10 +33,11 @@ extern "C" fn stage2_main(boot_drive: u32) -> ! {
     // 80x25 colour text, screen cleared.
     bios_int(0x10, &mut RmRegs { eax: 0x0003, ..Default::default() });
     log!("stage2 {} started from drive {drive:02X}h", bootfs::layout::Version(bootfs::layout::VERSION));
-    emergency_text(0, "dropboot: starting...", attr::NORMAL);
+    vga_line(0, "dropboot: starting...", attr::NORMAL);
 
     let Some((start, end)) = memory::heap_range() else {
-        emergency_text(1, "dropboot: no usable memory above 1 MiB. Press a key to reboot.", attr::ERROR);
+        log!("no usable memory above 1 MiB");
+        vga_line(1, "dropboot: no usable memory above 1 MiB. Press a key to reboot.", attr::ERROR);
         wait_any_key_and_reboot();
     };
     ALLOCATOR.init(start, end);
@@ -79,6 +80,17 @@ struct LineBuf {
     len: usize,
 }
 
+impl LineBuf {
+    fn as_str(&self) -> &str {
+        // Cut at a character boundary if the buffer filled mid-character.
+        let mut end = self.len;
+        while core::str::from_utf8(&self.buf[..end]).is_err() {
+            end -= 1;
+        }
+        core::str::from_utf8(&self.buf[..end]).unwrap_or("")
+    }
+}
+
 impl Write for LineBuf {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         for &b in s.as_bytes() {
@@ -103,17 +115,21 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         }
         PANICKING = true;
     }
-    let mut line = LineBuf { buf: [0; 240], len: 0 };
-    let _ = write!(line, "dropboot: internal error: {}", info.message());
+    // COM1 gets one line; the screen gets the message and the place on
+    // rows of their own.
+    let mut what = LineBuf { buf: [0; 240], len: 0 };
+    let _ = write!(what, "dropboot: internal error: {}", info.message());
+    let mut place = LineBuf { buf: [0; 240], len: 0 };
     if let Some(loc) = info.location() {
-        let _ = write!(line, " at {}:{}", loc.file(), loc.line());
+        let _ = write!(place, "at {}:{}", loc.file(), loc.line());
     }
-    let text = core::str::from_utf8(&line.buf[..line.len]).unwrap_or("dropboot: internal error");
-    emergency_text(20, "", attr::ERROR);
-    emergency_text(21, text, attr::ERROR);
-    if text.len() > console::COLS {
-        emergency_text(22, text.get(console::COLS..).unwrap_or(""), attr::ERROR);
+    let (what, place) = (what.as_str(), place.as_str());
+    serial::write_str(what);
+    serial::write_str(" ");
+    serial::write_str(place);
+    serial::write_str("\n");
+    for (row, text) in [(20, ""), (21, what), (22, place), (23, "Please report this. Press a key to reboot.")] {
+        vga_line(row, text, attr::ERROR);
     }
-    emergency_text(23, "Please report this. Press a key to reboot.", attr::ERROR);
     wait_any_key_and_reboot()
 }

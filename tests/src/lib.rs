@@ -1,1 +1,314 @@
+//! The QEMU/SeaBIOS harness for dropboot's boot tests and benchmarks.
+//!
+//! [`Qemu::boot`] starts QEMU (TCG, SeaBIOS) on a disk image with COM1 and
+//! SeaBIOS's debug port logged to files and a QMP socket for keys, screen
+//! memory and screendumps. Every boot has a wall-clock limit enforced by a
+//! watchdog thread; every wait has its own timeout. When a test fails, the
+//! QEMU command, COM1's log, SeaBIOS's log and a screendump stay in
+//! `target/qemu-tests/<test>/` and their paths are printed.
+//! [`media`] makes the disk images and files the tests boot.
 
+pub mod media;
+pub mod qmp;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bootfs::text::from_cp437;
+
+/// How long one boot may run before the watchdog kills QEMU.
+pub const BOOT_LIMIT: Duration = Duration::from_secs(180);
+/// How long a test waits for one thing to show.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// The workspace's target directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+/// A fresh folder for one test's files: `target/qemu-tests/<name>`.
+pub fn work_dir(name: &str) -> PathBuf {
+    let dir = target_dir().join("qemu-tests").join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("making the test's work folder");
+    dir
+}
+
+/// Extra drives and options for a boot.
+#[derive(Clone, Debug, Default)]
+pub struct BootOptions {
+    /// More raw disks after the boot disk (IDE, in order).
+    pub extra_disks: Vec<PathBuf>,
+    pub memory_mib: Option<u32>,
+}
+
+/// The text screen: 25 rows of 80 (character, attribute) cells.
+#[derive(Clone, Debug)]
+pub struct Screen {
+    pub cells: Vec<(char, u8)>,
+}
+
+impl Screen {
+    pub fn row(&self, r: usize) -> String {
+        self.cells[r * 80..(r + 1) * 80].iter().map(|c| c.0).collect::<String>().trim_end().to_string()
+    }
+
+    pub fn text(&self) -> String {
+        (0..25).map(|r| self.row(r)).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The attribute of row `r`'s second cell (menu bars are whole rows).
+    pub fn row_attr(&self, r: usize) -> u8 {
+        self.cells[r * 80 + 1].1
+    }
+
+    /// The row containing `needle`, if any.
+    pub fn find(&self, needle: &str) -> Option<usize> {
+        (0..25).find(|&r| self.row(r).contains(needle))
+    }
+}
+
+pub struct Qemu {
+    pub name: String,
+    pub dir: PathBuf,
+    pub serial_path: PathBuf,
+    pub seabios_path: PathBuf,
+    pub command_line: String,
+    child: Arc<Mutex<Child>>,
+    qmp: qmp::Qmp,
+    started: Instant,
+    done: Arc<AtomicBool>,
+}
+
+impl Qemu {
+    /// Boots `disk` as the first hard disk.
+    pub fn boot(name: &str, dir: &Path, disk: &Path) -> Qemu {
+        Self::boot_with(name, dir, disk, &BootOptions::default())
+    }
+
+    pub fn boot_with(name: &str, dir: &Path, disk: &Path, opts: &BootOptions) -> Qemu {
+        let serial_path = dir.join("serial.log");
+        let seabios_path = dir.join("seabios.log");
+        let qmp_path = dir.join("qmp.sock");
+        let _ = fs::remove_file(&qmp_path);
+        let mut args: Vec<String> = vec![
+            "-machine".into(),
+            "pc,accel=tcg".into(),
+            "-m".into(),
+            opts.memory_mib.unwrap_or(256).to_string(),
+            "-display".into(),
+            "none".into(),
+            "-no-reboot".into(),
+            "-serial".into(),
+            format!("file:{}", serial_path.display()),
+            "-chardev".into(),
+            format!("file,id=seabios,path={}", seabios_path.display()),
+            "-device".into(),
+            "isa-debugcon,iobase=0x402,chardev=seabios".into(),
+            "-device".into(),
+            "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
+            "-qmp".into(),
+            format!("unix:{},server=on,wait=off", qmp_path.display()),
+            "-drive".into(),
+            format!("file={},format=raw,if=ide,index=0", disk.display()),
+        ];
+        for (i, d) in opts.extra_disks.iter().enumerate() {
+            args.push("-drive".into());
+            args.push(format!("file={},format=raw,if=ide,index={}", d.display(), i + 1));
+        }
+        let command_line = format!("qemu-system-x86_64 {}", args.join(" "));
+        eprintln!("[{name}] {command_line}");
+        fs::write(dir.join("qemu-command.txt"), &command_line).ok();
+        let child = Command::new("qemu-system-x86_64")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(dir.join("qemu-stderr.log")).expect("qemu stderr log"))
+            .spawn()
+            .expect("starting qemu-system-x86_64 (run `make deps`)");
+        let child = Arc::new(Mutex::new(child));
+        let done = Arc::new(AtomicBool::new(false));
+        {
+            let (child, done, name) = (child.clone(), done.clone(), name.to_string());
+            thread::spawn(move || {
+                let start = Instant::now();
+                while start.elapsed() < BOOT_LIMIT {
+                    if done.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    thread::sleep(Duration::from_millis(200));
+                }
+                eprintln!("[{name}] watchdog: QEMU ran past {}s, killing it", BOOT_LIMIT.as_secs());
+                let _ = child.lock().map(|mut c| c.kill());
+            });
+        }
+        let qmp = qmp::Qmp::connect(&qmp_path, Duration::from_secs(20)).expect("connecting to QEMU's QMP socket");
+        Qemu {
+            name: name.into(),
+            dir: dir.into(),
+            serial_path,
+            seabios_path,
+            command_line,
+            child,
+            qmp,
+            started: Instant::now(),
+            done,
+        }
+    }
+
+    /// Everything COM1 has received, as UTF-8 (lossy).
+    pub fn serial(&self) -> String {
+        String::from_utf8_lossy(&fs::read(&self.serial_path).unwrap_or_default()).into_owned()
+    }
+
+    /// COM1's text with ANSI escape sequences removed.
+    pub fn serial_text(&self) -> String {
+        strip_ansi(&self.serial())
+    }
+
+    /// Waits until COM1's text (escapes removed) contains `needle`.
+    pub fn wait_serial(&mut self, needle: &str) {
+        self.wait_for(&format!("COM1 to show {needle:?}"), |q| q.serial_text().contains(needle));
+    }
+
+    /// Waits until the VGA text screen contains `needle`; returns the screen.
+    pub fn wait_screen(&mut self, needle: &str) -> Screen {
+        let mut last = None;
+        self.wait_for(&format!("the screen to show {needle:?}"), |q| {
+            let s = q.screen();
+            let hit = s.text().contains(needle);
+            last = Some(s);
+            hit
+        });
+        last.expect("screen read")
+    }
+
+    /// Polls `cond` until it holds or [`WAIT`] runs out (then fails the test).
+    pub fn wait_for(&mut self, what: &str, mut cond: impl FnMut(&mut Qemu) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < WAIT {
+            if cond(self) {
+                return;
+            }
+            if self.exited().is_some() {
+                if cond(self) {
+                    return;
+                }
+                panic!("[{}] QEMU exited while waiting for {what}", self.name);
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        panic!("[{}] timed out after {}s waiting for {what}", self.name, WAIT.as_secs());
+    }
+
+    /// The VGA text screen, read from guest memory at 0xB8000.
+    pub fn screen(&mut self) -> Screen {
+        let path = self.dir.join("screen.bin");
+        self.qmp
+            .execute("pmemsave", serde_json::json!({"val": 0xB8000, "size": 4000, "filename": path}))
+            .expect("pmemsave");
+        let bytes = fs::read(&path).expect("reading the saved screen");
+        Screen { cells: bytes.chunks_exact(2).map(|c| (from_cp437(c[0]), c[1])).collect() }
+    }
+
+    /// Presses keys together (QEMU qcodes: "down", "ret", "esc", "ctrl", "p").
+    pub fn press(&mut self, keys: &[&str]) {
+        let keys: Vec<_> = keys.iter().map(|k| serde_json::json!({"type": "qcode", "data": k})).collect();
+        self.qmp.execute("send-key", serde_json::json!({ "keys": keys })).expect("send-key");
+        // Let the guest take the key before the next one.
+        thread::sleep(Duration::from_millis(150));
+    }
+
+    /// Presses one key after another.
+    pub fn keys(&mut self, keys: &[&str]) {
+        for k in keys {
+            self.press(&[k]);
+        }
+    }
+
+    pub fn screendump(&mut self, path: &Path) {
+        let _ = self.qmp.execute("screendump", serde_json::json!({"filename": path}));
+    }
+
+    /// QEMU's exit status, if it has exited.
+    pub fn exited(&self) -> Option<std::process::ExitStatus> {
+        self.child.lock().ok()?.try_wait().ok().flatten()
+    }
+
+    /// Waits for QEMU to exit by itself; its status.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let start = Instant::now();
+        while start.elapsed() < WAIT {
+            if let Some(s) = self.exited() {
+                return s;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        panic!("[{}] QEMU did not exit within {}s", self.name, WAIT.as_secs());
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            let png = self.dir.join("screen.ppm");
+            self.screendump(&png);
+            thread::sleep(Duration::from_millis(300));
+            let tail = |p: &Path| {
+                let s = String::from_utf8_lossy(&fs::read(p).unwrap_or_default()).into_owned();
+                let lines: Vec<&str> = s.lines().collect();
+                lines[lines.len().saturating_sub(30)..].join("\n")
+            };
+            eprintln!(
+                "[{}] FAILED. Kept in {}:\n  command: {}\n  COM1: {}\n  SeaBIOS: {}\n  screen: {}\n--- COM1 (last lines, escapes removed) ---\n{}\n--- SeaBIOS (last lines) ---\n{}",
+                self.name,
+                self.dir.display(),
+                self.command_line,
+                self.serial_path.display(),
+                self.seabios_path.display(),
+                png.display(),
+                strip_ansi(&tail(&self.serial_path)),
+                tail(&self.seabios_path),
+            );
+        }
+        self.done.store(true, Ordering::Relaxed);
+        if let Ok(mut c) = self.child.lock() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Removes ANSI escape sequences (CSI ... final byte) from `s`.
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if c != '\r' {
+            out.push(c);
+        }
+    }
+    out
+}

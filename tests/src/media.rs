@@ -1,0 +1,91 @@
+//! Disk images and files for the tests: made with the `dropboot` CLI, as a
+//! user would, or with other tools (mkfs.fat, mtools) as the outside view.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bootfs::layout::DATA_PARTITION_LBA;
+
+/// The `dropboot` binary under test: $DROPBOOT (set by the Makefile) or
+/// target/release/dropboot.
+pub fn dropboot_bin() -> PathBuf {
+    let path = std::env::var_os("DROPBOOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::target_dir().join("release/dropboot"));
+    assert!(path.exists(), "{} is missing: run `make` first (make test does)", path.display());
+    path
+}
+
+/// Runs a command to success and returns its standard output.
+pub fn run(cmd: &mut Command) -> String {
+    let shown = format!("{cmd:?}");
+    let out = cmd.output().unwrap_or_else(|e| panic!("{shown}: {e} (is it installed? `make deps`)"));
+    assert!(
+        out.status.success(),
+        "{shown} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `dropboot` with `args` to success.
+pub fn dropboot<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run(Command::new(dropboot_bin()).args(args))
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), so a test's files are
+/// the same on every run.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Writes a file of `len` pseudo-random bytes.
+pub fn random_file(path: &Path, len: usize, seed: u64) -> PathBuf {
+    fs::write(path, pseudo_random(len, seed)).expect("writing a test file");
+    path.into()
+}
+
+/// `IMAGE@@1M`: mtools' name for the data partition of a dropboot image.
+pub fn mtools_target(image: &Path) -> String {
+    format!("{}@@{}", image.display(), DATA_PARTITION_LBA as u64 * 512)
+}
+
+/// Overwrites bytes of an image at `offset`.
+pub fn patch(image: &Path, offset: u64, bytes: &[u8]) {
+    let mut f = fs::OpenOptions::new().write(true).open(image).expect("opening the image to patch it");
+    f.seek(SeekFrom::Start(offset)).expect("seek");
+    f.write_all(bytes).expect("patching the image");
+}
+
+/// Reads `len` bytes of an image at `offset`.
+pub fn read_at(image: &Path, offset: u64, len: usize) -> Vec<u8> {
+    let data = fs::read(image).expect("reading the image");
+    data[offset as usize..offset as usize + len].to_vec()
+}
+
+/// Clears the FAT32 FSInfo "next free cluster" hint of the volume at
+/// `volume_offset`, so the next file written fills the first free hole
+/// (how the tests make fragmented files with mtools).
+pub fn forget_next_free_hint(image: &Path, volume_offset: u64) {
+    let bs = read_at(image, volume_offset, 512);
+    let fsinfo = u16::from_le_bytes([bs[48], bs[49]]) as u64;
+    patch(image, volume_offset + fsinfo * 512 + 492, &u32::MAX.to_le_bytes());
+}
