@@ -2,7 +2,7 @@
 //! same code stage2 runs) and adding files (through the fatfs crate).
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use bootfs::fat::Fat32;
@@ -32,10 +32,13 @@ pub fn add(disk: &mut Disk, source: &Path, to: &str) -> Result<()> {
     let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
         .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
     let mut dir = fs.root_dir();
-    for part in to.split('/').filter(|p| !p.is_empty()) {
+    let mut created = Vec::new();
+    let parts: Vec<&str> = to.split('/').filter(|p| !p.is_empty()).collect();
+    for (depth, part) in parts.iter().enumerate() {
         dir = match dir.open_dir(part) {
             Ok(d) => d,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                created.push(parts[..=depth].to_vec());
                 dir.create_dir(part).map_err(Error::io(format!("making folder {part} on {image}")))?
             }
             Err(e) => return Err(Error::io(format!("opening folder {part} on {image}"))(e)),
@@ -47,5 +50,50 @@ pub fn add(disk: &mut Disk, source: &Path, to: &str) -> Result<()> {
     out.flush().map_err(Error::io(format!("flushing {to}/{name} on {image}")))?;
     drop(out);
     drop(dir);
-    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))
+    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))?;
+    for folder in created {
+        repair_dot_entries(disk, &folder)?;
+    }
+    Ok(())
+}
+
+/// fatfs 0.3.6 starts a new folder with a long-name slot before "." and
+/// another before ".." (rust-fatfs #117), and gives a first-level folder's
+/// ".." the root's cluster where FAT32 wants 0 (#99); fsck.vfat rejects
+/// both. This puts "." and ".." in the first two slots, marks the two
+/// slots after them deleted, and sets ".." to 0 under the root.
+fn repair_dot_entries(disk: &mut Disk, folder: &[&str]) -> Result<()> {
+    const SLOT: usize = 32;
+    let path = disk.path.clone();
+    let bad = |e: bootfs::fat::FatError| Error::disk(&path, e);
+    let start = disk.partition.start_lba as u64;
+    let (lba, parent) = {
+        let mut fs = Fat32::open(disk.block_device()).map_err(bad)?;
+        let (mut cluster, mut parent) = (0u32, 0u32);
+        for name in folder {
+            let entry = fs.read_dir(cluster).map_err(bad)?.into_iter().find(|e| e.is_dir && e.name == *name);
+            let entry = entry.ok_or_else(|| Error::disk(&path, format!("folder {name} vanished after it was made")))?;
+            (parent, cluster) = (cluster, entry.first_cluster);
+        }
+        (start + fs.geometry.cluster_lba(cluster), parent)
+    };
+    let at = lba * 512;
+    let mut sector = [0u8; 512];
+    let what = format!("the folder /{} on {}", folder.join("/"), path.display());
+    disk.file.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
+    disk.file.read_exact(&mut sector).map_err(Error::io(format!("reading {what}")))?;
+    let slot = |i: usize| &sector[i * SLOT..(i + 1) * SLOT];
+    let is_lfn = |i: usize| slot(i)[11] & 0x3F == 0x0F;
+    if !(is_lfn(0) && &slot(1)[..11] == b".          " && is_lfn(2) && &slot(3)[..11] == b"..         ") {
+        return Ok(());
+    }
+    let (dot, mut dotdot) = (slot(1).to_vec(), slot(3).to_vec());
+    dotdot[20..22].copy_from_slice(&((parent >> 16) as u16).to_le_bytes());
+    dotdot[26..28].copy_from_slice(&(parent as u16).to_le_bytes());
+    sector[..SLOT].copy_from_slice(&dot);
+    sector[SLOT..2 * SLOT].copy_from_slice(&dotdot);
+    sector[2 * SLOT] = 0xE5;
+    sector[3 * SLOT] = 0xE5;
+    disk.file.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
+    disk.file.write_all(&sector).map_err(Error::io(format!("repairing {what}")))
 }
