@@ -67,8 +67,6 @@ extern "C" {
     static rm_do_int: u8;
     static rm_do_idle: u8;
     static mut rm_int_no: u8;
-    /// The drive stage1 booted from (DL at entry).
-    pub static boot_drive: u8;
 }
 
 /// Calls BIOS interrupt `n` in real mode with `regs`, and returns what the

@@ -18,7 +18,7 @@ pub enum VolumeError {
     PartitionTable(MbrError),
     NoDataPartition,
     ExfatNotYet { index: usize },
-    UnknownFilesystem { index: usize, kind: u8, why: FatError },
+    UnknownFilesystem { index: usize, kind: u8 },
     Root(FatError),
 }
 
@@ -31,7 +31,7 @@ impl core::fmt::Display for VolumeError {
             VolumeError::ExfatNotYet { index } => {
                 write!(f, "Partition {} is exFAT, which this dropboot cannot read yet.", index + 1)
             }
-            VolumeError::UnknownFilesystem { index, kind, .. } => {
+            VolumeError::UnknownFilesystem { index, kind } => {
                 write!(f, "Partition {} (type {kind:02X}h) is neither FAT32 nor exFAT.", index + 1)
             }
             VolumeError::Root(e) => write!(f, "Cannot read the data partition's root folder: {e}."),
@@ -53,7 +53,6 @@ impl VolumeError {
 
 pub struct Volume {
     fs: Fat32<Window<BiosDisk>>,
-    pub partition: usize,
 }
 
 impl Volume {
@@ -72,7 +71,10 @@ impl Volume {
         }
         let fs = Fat32::open(window).map_err(|why| match why {
             FatError::Io(e) => VolumeError::Read(e),
-            why => VolumeError::UnknownFilesystem { index, kind: part.kind, why },
+            why => {
+                crate::log!("partition {}: {why}", index + 1);
+                VolumeError::UnknownFilesystem { index, kind: part.kind }
+            }
         })?;
         let g = &fs.geometry;
         crate::log!(
@@ -82,7 +84,7 @@ impl Volume {
             g.cluster_bytes(),
             g.data_start
         );
-        Ok(Volume { fs, partition: index })
+        Ok(Volume { fs })
     }
 
     pub fn scan(&mut self) -> Result<ScanReport, VolumeError> {

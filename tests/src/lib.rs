@@ -10,6 +10,7 @@
 
 pub mod media;
 pub mod qmp;
+pub mod terminal;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -83,6 +84,7 @@ pub struct Qemu {
     pub command_line: String,
     child: Arc<Mutex<Child>>,
     qmp: qmp::Qmp,
+    com1: terminal::Terminal,
     started: Instant,
     done: Arc<AtomicBool>,
 }
@@ -97,7 +99,9 @@ impl Qemu {
         let serial_path = dir.join("serial.log");
         let seabios_path = dir.join("seabios.log");
         let qmp_path = dir.join("qmp.sock");
+        let com1_path = dir.join("com1.sock");
         let _ = fs::remove_file(&qmp_path);
+        let _ = fs::remove_file(&com1_path);
         let mut args: Vec<String> = vec![
             "-machine".into(),
             "pc,accel=tcg".into(),
@@ -106,8 +110,12 @@ impl Qemu {
             "-display".into(),
             "none".into(),
             "-no-reboot".into(),
+            // COM1 is a socket this harness connects to, as a terminal
+            // would: QEMU waits for it, so no byte is lost.
+            "-chardev".into(),
+            format!("socket,id=com1,path={},server=on,wait=on", com1_path.display()),
             "-serial".into(),
-            format!("file:{}", serial_path.display()),
+            "chardev:com1".into(),
             "-chardev".into(),
             format!("file,id=seabios,path={}", seabios_path.display()),
             "-device".into(),
@@ -149,6 +157,8 @@ impl Qemu {
                 let _ = child.lock().map(|mut c| c.kill());
             });
         }
+        let com1 = terminal::Terminal::connect(&com1_path, &serial_path, Duration::from_secs(20))
+            .expect("connecting to QEMU's COM1 socket");
         let qmp = qmp::Qmp::connect(&qmp_path, Duration::from_secs(20)).expect("connecting to QEMU's QMP socket");
         Qemu {
             name: name.into(),
@@ -158,6 +168,7 @@ impl Qemu {
             command_line,
             child,
             qmp,
+            com1,
             started: Instant::now(),
             done,
         }
@@ -233,8 +244,16 @@ impl Qemu {
         }
     }
 
+    /// Types `text` on the serial terminal (ANSI sequences for special keys:
+    /// "\x1b[B" is Down).
+    pub fn type_serial(&mut self, text: &str) {
+        self.com1.write(text.as_bytes()).expect("writing to COM1");
+        thread::sleep(Duration::from_millis(150));
+    }
+
+    /// Saves what the display shows as a PNG.
     pub fn screendump(&mut self, path: &Path) {
-        let _ = self.qmp.execute("screendump", serde_json::json!({"filename": path}));
+        let _ = self.qmp.execute("screendump", serde_json::json!({"filename": path, "format": "png"}));
     }
 
     /// QEMU's exit status, if it has exited.
@@ -262,7 +281,7 @@ impl Qemu {
 impl Drop for Qemu {
     fn drop(&mut self) {
         if thread::panicking() {
-            let png = self.dir.join("screen.ppm");
+            let png = self.dir.join("screen.png");
             self.screendump(&png);
             thread::sleep(Duration::from_millis(300));
             let tail = |p: &Path| {

@@ -176,3 +176,18 @@ fn the_panic_screen_shows_the_message_and_where_it_happened() {
     vm.wait_serial("dropboot: internal error: self-test requested with Ctrl+P in the menu at stage2/src/menu.rs:");
     vm.wait_screen("Press a key to reboot.");
 }
+
+#[test]
+fn the_serial_terminal_drives_the_menu_with_ansi_keys() {
+    let (dir, image) = three_file_stick("serial_keys");
+    let mut vm = Qemu::boot("serial_keys", &dir, &image);
+    vm.wait_screen("3 boot files");
+    // Down, End, Home, Down: the second file, then Enter.
+    vm.type_serial("\x1b[B\x1b[F\x1b[H\x1b[B");
+    vm.type_serial("\r");
+    let details = vm.wait_screen("Extents:").text();
+    assert!(details.contains("Path:          /linux/debian/deep.iso"), "{details}");
+    // A lone Esc (no sequence follows) goes back to the menu.
+    vm.type_serial("\x1b");
+    vm.wait_screen("3 boot files");
+}
