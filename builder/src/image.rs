@@ -43,10 +43,27 @@ pub fn create(path: &Path, size: u64) -> Result<()> {
     let mut part = PartitionFile::new(&mut file, DATA_PARTITION_LBA as u64, part_sectors as u64);
     fatfs::format_volume(
         &mut part,
-        fatfs::FormatVolumeOptions::new().fat_type(fatfs::FatType::Fat32).volume_label(*b"DROPBOOT   "),
+        fatfs::FormatVolumeOptions::new()
+            .fat_type(fatfs::FatType::Fat32)
+            .bytes_per_cluster(fat32_cluster_bytes(part_sectors as u64 * 512))
+            .volume_label(*b"DROPBOOT   "),
     )
     .map_err(Error::io(format!("formatting FAT32 on {what}")))?;
     bootcode::install(&mut file, &what)
+}
+
+/// The cluster size Windows' format picks for a FAT32 volume of `bytes`:
+/// what every other tool and the user expect, and big enough clusters keep
+/// the FAT short and large files in few pieces.
+pub fn fat32_cluster_bytes(bytes: u64) -> u32 {
+    const MIB: u64 = 1024 * 1024;
+    match bytes {
+        b if b < 260 * MIB => 512,
+        b if b < 8 * 1024 * MIB => 4096,
+        b if b < 16 * 1024 * MIB => 8192,
+        b if b < 32 * 1024 * MIB => 16384,
+        _ => 32768,
+    }
 }
 
 /// A new disk signature: different for each image made.

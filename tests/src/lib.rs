@@ -27,6 +27,18 @@ pub const BOOT_LIMIT: Duration = Duration::from_secs(180);
 /// How long a test waits for one thing to show.
 pub const WAIT: Duration = Duration::from_secs(60);
 
+/// Connects to a unix socket QEMU is still creating, retrying until `within`.
+pub fn connect_unix(path: &Path, within: Duration) -> Result<std::os::unix::net::UnixStream, String> {
+    let start = Instant::now();
+    loop {
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(s) => return Ok(s),
+            Err(e) if start.elapsed() > within => return Err(format!("{}: {e}", path.display())),
+            Err(_) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
 /// The workspace's target directory.
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")

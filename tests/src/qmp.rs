@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -15,14 +15,7 @@ pub struct Qmp {
 impl Qmp {
     /// Connects (retrying while QEMU starts) and leaves capabilities mode.
     pub fn connect(path: &Path, within: Duration) -> Result<Qmp, String> {
-        let start = Instant::now();
-        let stream = loop {
-            match UnixStream::connect(path) {
-                Ok(s) => break s,
-                Err(e) if start.elapsed() > within => return Err(format!("{}: {e}", path.display())),
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
-            }
-        };
+        let stream = crate::connect_unix(path, within)?;
         stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
         let writer = stream.try_clone().map_err(|e| e.to_string())?;
         let mut qmp = Qmp { reader: BufReader::new(stream), writer };

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct Terminal {
     stream: UnixStream,
@@ -15,14 +15,7 @@ impl Terminal {
     /// Connects to QEMU's COM1 socket (retrying while QEMU starts) and logs
     /// what arrives to `log`.
     pub fn connect(socket: &Path, log: &Path, within: Duration) -> Result<Terminal, String> {
-        let start = Instant::now();
-        let stream = loop {
-            match UnixStream::connect(socket) {
-                Ok(s) => break s,
-                Err(e) if start.elapsed() > within => return Err(format!("{}: {e}", socket.display())),
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        };
+        let stream = crate::connect_unix(socket, within)?;
         let mut reader = stream.try_clone().map_err(|e| e.to_string())?;
         let mut file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         std::thread::spawn(move || {
