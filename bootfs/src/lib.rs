@@ -7,15 +7,19 @@
 //!
 //! Rooms: [`layout`] (the disk layout and the stage2 header, the one source
 //! of truth for stage1, stage2 and the builder), [`mbr`], [`block`] (the read
-//! trait), [`fat`] (FAT32), [`extent`] (file-to-disk maps), [`scan`] (finding
-//! boot files), [`text`] (names on screens).
+//! trait), [`fat`] (FAT32), [`extent`] (file-to-disk maps), [`file`] (reading
+//! a file by offset), [`iso9660`] and [`eltorito`] (CD images and their boot
+//! catalog), [`scan`] (finding boot files), [`text`] (names on screens).
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 
 extern crate alloc;
 
 pub mod block;
+pub mod eltorito;
 pub mod extent;
 pub mod fat;
+pub mod file;
+pub mod iso9660;
 pub mod layout;
 pub mod mbr;
 pub mod scan;
