@@ -28,6 +28,16 @@ deps:
 
 _all: $(BUILD)/stage1.bin stage2 builder
 
+# Blobs stage2 carries: the resident INT 13h hook (linked alone, so it
+# cannot reach code that is gone after boot) and the final trampoline.
+HOOK_MAX_BYTES := 2048
+$(BUILD)/int13_hook.bin: stage2/src/int13_hook.asm $(BUILD)/layout.inc
+	nasm -f bin -I $(BUILD)/ -o $@ $<
+	@test $$(stat -c %s $@) -le $(HOOK_MAX_BYTES) || { echo "the INT 13h hook is over $(HOOK_MAX_BYTES) bytes of resident memory"; exit 1; }
+
+$(BUILD)/trampoline.bin: stage2/src/trampoline.asm $(BUILD)/layout.inc
+	nasm -f bin -I $(BUILD)/ -o $@ $<
+
 $(BUILD)/layout.inc $(BUILD)/layout.ld: bootfs/src/layout.rs bootfs/examples/layout.rs
 	@mkdir -p $(BUILD)
 	$(CARGO) run -q --release -p bootfs --example layout nasm > $(BUILD)/layout.inc.tmp
@@ -41,7 +51,7 @@ $(BUILD)/stage1.bin: stage1/stage1.asm $(BUILD)/layout.inc
 	@test $$(stat -c %s $@) -eq 440 || { echo "stage1 must be exactly 440 bytes"; exit 1; }
 
 # stage2: core/alloc built from rust-src for the 32-bit target, linked by GNU ld.
-stage2: $(BUILD)/layout.ld
+stage2: $(BUILD)/layout.ld $(BUILD)/int13_hook.bin $(BUILD)/trampoline.bin
 	RUSTC_BOOTSTRAP=1 $(CARGO) rustc -q --release -p stage2 \
 	    -Zbuild-std=core,compiler_builtins,alloc -Zbuild-std-features=compiler-builtins-mem \
 	    -Zjson-target-spec --target $(STAGE2_TARGET) \

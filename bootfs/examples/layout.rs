@@ -1,9 +1,10 @@
 //! Writes bootfs::layout's constants for the other languages of the build:
 //! `layout nasm` (for stage1) or `layout ld` (for stage2's linker script).
 use bootfs::layout::*;
+use core::mem::offset_of;
 
 fn main() {
-    let values: [(&str, u64); 10] = [
+    let values = [
         ("MBR_CODE_BYTES", MBR_CODE_BYTES as u64),
         ("STAGE2_LBA", STAGE2_LBA as u64),
         ("DATA_PARTITION_LBA", DATA_PARTITION_LBA as u64),
@@ -14,6 +15,30 @@ fn main() {
         ("STAGE2_HEADER_SECTORS_OFFSET", STAGE2_HEADER_SECTORS_OFFSET as u64),
         ("STAGE2_ENTRY_ADDR", STAGE2_ENTRY_ADDR as u64),
         ("REAL_MODE_STACK_TOP", REAL_MODE_STACK_TOP as u64),
+        ("TRAMPOLINE_ADDR", TRAMPOLINE_ADDR as u64),
+        ("TRAMPOLINE_END", TRAMPOLINE_END as u64),
+        ("TRAMPOLINE_SOURCE", (TRAMPOLINE_PARAMS + offset_of!(TrampolineParams, source)) as u64),
+        ("TRAMPOLINE_DEST", (TRAMPOLINE_PARAMS + offset_of!(TrampolineParams, dest)) as u64),
+        ("TRAMPOLINE_LENGTH", (TRAMPOLINE_PARAMS + offset_of!(TrampolineParams, length)) as u64),
+        ("TRAMPOLINE_ENTRY", (TRAMPOLINE_PARAMS + offset_of!(TrampolineParams, entry_offset)) as u64),
+        ("TRAMPOLINE_DRIVE", (TRAMPOLINE_PARAMS + offset_of!(TrampolineParams, drive)) as u64),
+        ("HOOK_HEADER_SIZE", HOOK_HEADER_SIZE as u64),
+        ("HOOK_SIGNATURE_OFFSET", offset_of!(HookHeader, signature) as u64),
+        ("HOOK_PREVIOUS", offset_of!(HookHeader, previous) as u64),
+        ("HOOK_DRIVE", offset_of!(HookHeader, drive) as u64),
+        ("HOOK_DISK", offset_of!(HookHeader, disk) as u64),
+        ("HOOK_KIND", offset_of!(HookHeader, kind) as u64),
+        ("HOOK_LAST_STATUS", offset_of!(HookHeader, last_status) as u64),
+        ("HOOK_SECTORS", offset_of!(HookHeader, sectors) as u64),
+        ("HOOK_EXTENT_COUNT", offset_of!(HookHeader, extent_count) as u64),
+        ("HOOK_EXTENTS", offset_of!(HookHeader, extents) as u64),
+        ("HOOK_STACK_TOP", offset_of!(HookHeader, stack_top) as u64),
+        ("HOOK_SPEC_PACKET", offset_of!(HookHeader, spec_packet) as u64),
+        ("SPEC_PACKET_BYTES", SPEC_PACKET_BYTES as u64),
+        ("EXTENT_FILE_SECTOR", offset_of!(HookExtent, file_sector) as u64),
+        ("EXTENT_COUNT", offset_of!(HookExtent, count) as u64),
+        ("EXTENT_DISK_LBA", offset_of!(HookExtent, disk_lba) as u64),
+        ("EXTENT_SIZE", core::mem::size_of::<HookExtent>() as u64),
     ];
     let magic = u32::from_le_bytes([STAGE2_MAGIC[0], STAGE2_MAGIC[1], STAGE2_MAGIC[2], STAGE2_MAGIC[3]]);
     let magic_hi = u32::from_le_bytes([STAGE2_MAGIC[4], STAGE2_MAGIC[5], STAGE2_MAGIC[6], STAGE2_MAGIC[7]]);

@@ -38,6 +38,91 @@ pub const STAGE2_HEADER_SECTORS_OFFSET: usize = 12;
 /// Linear address stage1 jumps to, with DL = boot drive.
 pub const STAGE2_ENTRY_ADDR: u32 = STAGE2_LOAD_ADDR + STAGE2_HEADER_SIZE as u32;
 
+/// Where stage2 copies the final trampoline (0000:0600, clear of stage1,
+/// stacks and every load segment it accepts).
+pub const TRAMPOLINE_ADDR: u32 = 0x0600;
+/// The trampoline must end below this.
+pub const TRAMPOLINE_END: u32 = 0x0800;
+
+/// The trampoline's parameters, at [`TRAMPOLINE_PARAMS`] in its blob
+/// (stage2/src/trampoline.asm checks its labels against these offsets).
+#[repr(C, packed)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrampolineParams {
+    /// Flat address of the boot image stage2 loaded.
+    pub source: u32,
+    /// Flat address to copy it to (its load segment << 4).
+    pub dest: u32,
+    pub length: u32,
+    /// Real-mode CS:IP to jump to.
+    pub entry_offset: u16,
+    pub entry_segment: u16,
+    /// DL at the jump.
+    pub drive: u8,
+}
+
+pub const TRAMPOLINE_PARAMS: usize = 4;
+
+/// The resident INT 13h hook's header: the first bytes of build/int13_hook.bin
+/// (stage2/src/int13_hook.asm, which reserves it with these offsets) and
+/// the patch area stage2 fills when it installs the hook. A memdisk-style
+/// "$INT13SF" safe-hook header comes first so other tools can find it.
+#[repr(C, packed)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HookHeader {
+    /// A near jump to the handler, then a NOP.
+    pub jump: [u8; 4],
+    /// "$INT13SF".
+    pub signature: [u8; 8],
+    /// "DROPBOOT".
+    pub vendor: [u8; 8],
+    /// The INT 13h vector the hook replaced (offset, segment): every call
+    /// for another drive goes there, and reads of the stick too.
+    pub previous: u32,
+    pub flags: u32,
+    /// The drive number the boot file answers as (E0h for a CD).
+    pub drive: u8,
+    /// The BIOS number of the stick the file is read from.
+    pub disk: u8,
+    /// [`HOOK_KIND_CD`], ...
+    pub kind: u8,
+    /// INT 13h AH=01h's answer.
+    pub last_status: u8,
+    /// Size of the image in 512-byte sectors.
+    pub sectors: u64,
+    /// Entries in the extent table.
+    pub extent_count: u32,
+    /// Offset of the extent table ([`HookExtent`]s) in the hook's block.
+    pub extents: u16,
+    /// Offset of the top of the hook's own stack in its block.
+    pub stack_top: u16,
+    /// The El Torito specification packet INT 13h AX=4B01h returns.
+    pub spec_packet: [u8; 20],
+}
+
+/// The hook presents a no-emulation CD with 2048-byte sectors.
+pub const HOOK_KIND_CD: u8 = 0;
+pub const HOOK_SIGNATURE: [u8; 8] = *b"$INT13SF";
+pub const HOOK_VENDOR: [u8; 8] = *b"DROPBOOT";
+/// Bytes of stack the hook keeps in its block.
+pub const HOOK_STACK_BYTES: usize = 512;
+/// Bytes of the El Torito specification packet (4B01h).
+pub const SPEC_PACKET_BYTES: usize = 0x13;
+
+/// One run of the boot file: `count` 512-byte sectors from `file_sector`
+/// on are on the stick from `disk_lba` on.
+#[repr(C, packed)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HookExtent {
+    pub file_sector: u32,
+    pub count: u32,
+    pub disk_lba: u64,
+}
+
+pub const HOOK_HEADER_SIZE: usize = 68;
+const _: () = assert!(core::mem::size_of::<HookHeader>() == HOOK_HEADER_SIZE);
+const _: () = assert!(core::mem::size_of::<HookExtent>() == 16);
+
 /// dropboot's version as one number: major << 16 | minor << 8 | patch.
 pub const VERSION: u32 = 0x00_01_00;
 

@@ -15,6 +15,7 @@ pub enum Key {
     Enter,
     Esc,
     Backspace,
+    Tab,
     Char(char),
     Other,
 }
@@ -55,6 +56,7 @@ impl Input {
                         self.seq_started = ticks();
                     }
                     b'\r' | b'\n' => return Some(Key::Enter),
+                    b'\t' => return Some(Key::Tab),
                     0x08 | 0x7F => return Some(Key::Backspace),
                     0x20..=0x7E => return Some(Key::Char(b as char)),
                     _ => return Some(Key::Other),
@@ -110,6 +112,7 @@ fn keyboard() -> Option<Key> {
         (0x0D, _) => Key::Enter,
         (0x1B, _) => Key::Esc,
         (0x08, _) => Key::Backspace,
+        (0x09, _) => Key::Tab,
         (0x00 | 0xE0, 0x48) => Key::Up,
         (0x00 | 0xE0, 0x50) => Key::Down,
         (0x00 | 0xE0, 0x49) => Key::PageUp,

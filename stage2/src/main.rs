@@ -8,9 +8,12 @@
 extern crate alloc;
 
 mod arch;
+mod boot;
 mod console;
 mod disk;
+mod hook;
 mod input;
+mod launch;
 mod memory;
 mod menu;
 mod serial;
@@ -43,6 +46,9 @@ extern "C" fn stage2_main(boot_drive: u32) -> ! {
     ALLOCATOR.init(start, end);
     log!("heap {start:#x}..{end:#x} ({} MiB)", (end - start) >> 20);
 
+    if !hook::blob_ok() {
+        panic!("the INT 13h hook blob does not carry its header");
+    }
     let mut screen = Screen::new();
     let mut input = Input::default();
     let mut volume = match volume::Volume::open(drive) {

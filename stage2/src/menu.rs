@@ -1,5 +1,6 @@
-//! The boot menu: every boot file with its size, a moving selection, and
-//! the details view (Enter until booting lands, then a key of its own).
+//! The boot menu: every boot file with its size, a moving selection; Enter
+//! boots, Tab shows a file's details. A boot that fails comes back here
+//! with its reason on the status row.
 
 use alloc::format;
 use alloc::string::String;
@@ -27,11 +28,12 @@ pub struct Menu {
     top: usize,
     /// Shown on the status row until the next key.
     status: String,
+    status_attr: u8,
 }
 
 impl Menu {
     pub fn new(files: Vec<BootFile>, status: String) -> Self {
-        Menu { files, selected: 0, top: 0, status }
+        Menu { files, selected: 0, top: 0, status, status_attr: attr::NORMAL }
     }
 
     /// Runs the menu forever.
@@ -40,11 +42,29 @@ impl Menu {
             self.draw(screen, volume);
             let key = input.wait_key();
             self.status.clear();
+            self.status_attr = attr::NORMAL;
             match key {
-                Key::Enter if !self.files.is_empty() => details(&self.files[self.selected], volume, screen, input),
+                Key::Enter if !self.files.is_empty() => self.boot(volume, screen),
+                Key::Tab if !self.files.is_empty() => details(&self.files[self.selected], volume, screen, input),
                 Key::Char(SELF_TEST_PANIC) => panic!("self-test requested with Ctrl+P in the menu"),
                 other => self.move_selection(other),
             }
+        }
+    }
+
+    /// Boots the selected file; on failure, its reason on the status row.
+    fn boot(&mut self, volume: &mut Volume, screen: &mut Screen) {
+        let file = self.files[self.selected].clone();
+        let mut say = |line: &str| {
+            crate::log!("{line}");
+            screen.fill_row(STATUS_ROW, attr::NORMAL);
+            screen.text(STATUS_ROW, 1, &fit(line, COLS - 2), attr::NORMAL);
+            screen.present();
+        };
+        if let Err(e) = crate::boot::boot(volume, &file, &mut say) {
+            self.status = format!("Cannot boot {}: {e}", file.name());
+            self.status_attr = attr::ERROR;
+            crate::log!("{}", self.status);
         }
     }
 
@@ -82,9 +102,10 @@ impl Menu {
             screen.text(row, COLS - 1 - size.chars().count(), &size, a);
         }
         if !self.status.is_empty() {
-            screen.text(STATUS_ROW, 1, &fit(&self.status, COLS - 2), attr::NORMAL);
+            screen.fill_row(STATUS_ROW, self.status_attr);
+            screen.text(STATUS_ROW, 1, &fit(&self.status, COLS - 2), self.status_attr);
         }
-        help(screen, "Up/Down PgUp/PgDn Home/End: move   Enter: details");
+        help(screen, "Up/Down PgUp/PgDn Home/End: move   Enter: boot   Tab: details");
         screen.present();
     }
 }

@@ -6,6 +6,7 @@ use alloc::string::String;
 use bootfs::block::Window;
 use bootfs::extent::ExtentMap;
 use bootfs::fat::{Fat32, FatError};
+use bootfs::file::MappedFile;
 use bootfs::mbr::{Mbr, MbrError};
 use bootfs::scan::{self, BootFile, ScanReport};
 use bootfs::{BlockDevice, IoError};
@@ -55,6 +56,9 @@ pub struct Volume {
     fs: Fat32<Window<BiosDisk>>,
 }
 
+/// A file of the data partition, readable by offset.
+pub type VolumeFile<'a> = MappedFile<&'a mut Window<BiosDisk>>;
+
 impl Volume {
     pub fn open(drive: u8) -> Result<Volume, VolumeError> {
         let mut disk = BiosDisk::open(drive);
@@ -96,6 +100,27 @@ impl Volume {
 
     pub fn extent_map(&mut self, file: &BootFile) -> Result<ExtentMap, FatError> {
         self.fs.extent_map(file.first_cluster, file.size)
+    }
+
+    /// `file` as a byte source (its extents are partition-relative).
+    pub fn open_file(&mut self, file: &BootFile) -> Result<VolumeFile<'_>, FatError> {
+        let map = self.extent_map(file)?;
+        Ok(MappedFile { dev: self.fs.device(), map, size: file.size })
+    }
+
+    /// First sector of the data partition on the disk.
+    pub fn partition_start(&mut self) -> u64 {
+        self.fs.device().start
+    }
+
+    /// The BIOS drive number of the disk.
+    pub fn drive(&mut self) -> u8 {
+        self.fs.device().dev.drive
+    }
+
+    /// The BIOS reads the disk by LBA (INT 13h extensions).
+    pub fn extensions(&mut self) -> bool {
+        self.fs.device().dev.extensions
     }
 
     /// "FAT32 "LABEL"" for the title bar.

@@ -122,6 +122,10 @@ impl Qemu {
             "-display".into(),
             "none".into(),
             "-no-reboot".into(),
+            // No network card: its option ROM would boot after a failure and
+            // print iPXE's own banner.
+            "-nic".into(),
+            "none".into(),
             // COM1 is a socket this harness connects to, as a terminal
             // would: QEMU waits for it, so no byte is lost.
             "-chardev".into(),

@@ -89,3 +89,19 @@ pub fn forget_next_free_hint(image: &Path, volume_offset: u64) {
     let fsinfo = u16::from_le_bytes([bs[48], bs[49]]) as u64;
     patch(image, volume_offset + fsinfo * 512 + 492, &u32::MAX.to_le_bytes());
 }
+
+/// A third-party boot medium from Debian's packages (grub-rescue-cdrom.iso,
+/// ipxe.iso, ...), fetched and cached in tests/media/ by tools/fetch-media.
+pub fn third_party(name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let path = root.join("tests/media").join(name);
+    if !path.exists() {
+        static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = FETCH.lock().unwrap_or_else(|e| e.into_inner());
+        if !path.exists() {
+            run(&mut Command::new(root.join("tools/fetch-media")));
+        }
+    }
+    assert!(path.exists(), "{} is missing after tools/fetch-media", path.display());
+    path
+}

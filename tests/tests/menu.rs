@@ -50,7 +50,7 @@ fn a_stick_made_by_dropboot_create_lists_its_three_files_in_order_on_screen_and_
 }
 
 #[test]
-fn keys_move_the_selection_and_enter_shows_the_files_details() {
+fn keys_move_the_selection_and_tab_shows_the_files_details() {
     let (dir, image) = three_file_stick("keys_and_details");
     let mut vm = Qemu::boot("keys_and_details", &dir, &image);
     let screen = vm.wait_screen("3 boot files");
@@ -69,7 +69,7 @@ fn keys_move_the_selection_and_enter_shows_the_files_details() {
     };
     assert_ne!(deep.row_attr(first), 0x70, "only one row is selected");
 
-    vm.keys(&["ret"]);
+    vm.keys(&["tab"]);
     let details = vm.wait_screen("Extents:");
     let text = details.text();
     assert!(text.contains("Path:          /linux/debian/deep.iso"), "{text}");
@@ -118,7 +118,7 @@ fn a_fat32_made_by_mkfs_fat_and_mtools_is_read_the_same_with_its_fragments_count
     let screen = vm.wait_screen("2 boot files");
     let (s, b) = (screen.find("/small.iso").expect("small"), screen.find("/tools/Big Image.IMG").expect("big"));
     assert!(s < b, "{}", screen.text());
-    vm.keys(&["down", "ret"]);
+    vm.keys(&["down", "tab"]);
     let details = vm.wait_screen("Extents:").text();
     assert!(details.contains("Size:          300000 bytes"), "{details}");
     assert!(details.contains(&format!("Extents:       {runs}\n")), "mshowfat says {runs} runs ({fat}); stage2:\n{details}");
@@ -182,9 +182,9 @@ fn the_serial_terminal_drives_the_menu_with_ansi_keys() {
     let (dir, image) = three_file_stick("serial_keys");
     let mut vm = Qemu::boot("serial_keys", &dir, &image);
     vm.wait_screen("3 boot files");
-    // Down, End, Home, Down: the second file, then Enter.
+    // Down, End, Home, Down: the second file, then Tab for its details.
     vm.type_serial("\x1b[B\x1b[F\x1b[H\x1b[B");
-    vm.type_serial("\r");
+    vm.type_serial("\t");
     let details = vm.wait_screen("Extents:").text();
     assert!(details.contains("Path:          /linux/debian/deep.iso"), "{details}");
     // A lone Esc (no sequence follows) goes back to the menu.

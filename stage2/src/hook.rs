@@ -1,0 +1,89 @@
+//! Installing the resident INT 13h hook (int13_hook.asm, built alone as a
+//! flat blob): memory from the top of conventional memory (BDA 413h), its
+//! header and extent table filled in, and the INT 13h vector pointed at it.
+
+use core::mem::size_of;
+use core::ptr::{read_unaligned, read_volatile, write_unaligned, write_volatile};
+
+use bootfs::layout::{HookExtent, HookHeader, HOOK_SIGNATURE, HOOK_STACK_BYTES, HOOK_VENDOR, SPEC_PACKET_BYTES};
+
+static HOOK: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../build/int13_hook.bin"));
+
+/// BDA: conventional memory in KiB.
+const BDA_BASE_MEMORY: usize = 0x413;
+/// IVT entry of INT 13h (offset, segment).
+const IVT_INT13: usize = 0x13 * 4;
+
+/// What the hook will present, and from where.
+pub struct HookPlan<'a> {
+    pub drive: u8,
+    pub disk: u8,
+    pub kind: u8,
+    pub sectors: u64,
+    /// (file sector, count, disk LBA) runs, in file order.
+    pub extents: &'a [(u32, u32, u64)],
+    pub spec_packet: [u8; SPEC_PACKET_BYTES],
+}
+
+/// Where the hook went.
+#[derive(Clone, Copy, Debug)]
+pub struct Installed {
+    pub segment: u16,
+    pub kib: u16,
+    pub previous: u32,
+}
+
+/// KiB the hook needs for `extents` runs.
+pub fn kib_needed(extents: usize) -> u16 {
+    let bytes = HOOK.len().next_multiple_of(16) + extents * size_of::<HookExtent>() + HOOK_STACK_BYTES;
+    bytes.div_ceil(1024) as u16
+}
+
+/// Conventional memory the BIOS reports, in KiB.
+pub fn base_memory_kib() -> u16 {
+    // SAFETY: the BDA is identity-mapped and always readable.
+    unsafe { read_volatile(BDA_BASE_MEMORY as *const u16) }
+}
+
+/// Copies the hook below the top of conventional memory and hooks INT 13h.
+/// The vector is the last thing written.
+pub fn install(plan: &HookPlan) -> Installed {
+    let kib = kib_needed(plan.extents.len());
+    let top = base_memory_kib();
+    let new_top = top - kib;
+    let base = new_top as usize * 1024;
+    let segment = (base >> 4) as u16;
+    let extents_at = HOOK.len().next_multiple_of(16);
+    // SAFETY: [base, base + kib KiB) is conventional memory just below the
+    // BIOS's reported top, which nothing uses until we lower 413h; IVT and
+    // BDA writes happen with interrupts off.
+    unsafe {
+        let block = base as *mut u8;
+        core::ptr::copy_nonoverlapping(HOOK.as_ptr(), block, HOOK.len());
+        let previous = read_volatile(IVT_INT13 as *const u32);
+        let mut h: HookHeader = read_unaligned(block as *const HookHeader);
+        h.previous = previous;
+        h.drive = plan.drive;
+        h.disk = plan.disk;
+        h.kind = plan.kind;
+        h.last_status = 0;
+        h.sectors = plan.sectors;
+        h.extent_count = plan.extents.len() as u32;
+        h.extents = extents_at as u16;
+        h.stack_top = (kib as usize * 1024).min(0xFFFE) as u16;
+        h.spec_packet[..SPEC_PACKET_BYTES].copy_from_slice(&plan.spec_packet);
+        write_unaligned(block as *mut HookHeader, h);
+        for (i, &(file_sector, count, disk_lba)) in plan.extents.iter().enumerate() {
+            let at = block.add(extents_at + i * size_of::<HookExtent>()) as *mut HookExtent;
+            write_unaligned(at, HookExtent { file_sector, count, disk_lba });
+        }
+        write_volatile(BDA_BASE_MEMORY as *mut u16, new_top);
+        write_volatile(IVT_INT13 as *mut u32, (segment as u32) << 16);
+        Installed { segment, kib, previous }
+    }
+}
+
+/// True when the blob carries the header stage2 was built for.
+pub fn blob_ok() -> bool {
+    HOOK.len() > size_of::<HookHeader>() && HOOK[4..12] == HOOK_SIGNATURE && HOOK[12..20] == HOOK_VENDOR
+}

@@ -1,0 +1,40 @@
+//! Real boot media from Debian's packages, copied onto a stick as files and
+//! booted through dropboot's menu as CDs: GRUB's rescue CD and iPXE's
+//! ISOLINUX CD.
+
+use std::ffi::OsStr;
+
+use tests::media::{dropboot, third_party};
+use tests::{work_dir, Qemu};
+
+/// A stick holding `files`, booted; Enter pressed on the `index`th entry.
+fn boot_entry(name: &str, files: &[&str], index: usize) -> Qemu {
+    let dir = work_dir(name);
+    let image = dir.join("stick.img");
+    let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), "128M".into()];
+    args.extend(files.iter().map(|f| third_party(f).into_os_string()));
+    dropboot(&args);
+    let mut vm = Qemu::boot(name, &dir, &image);
+    vm.wait_screen(&format!("{} boot files", files.len()));
+    for _ in 0..index {
+        vm.keys(&["down"]);
+    }
+    vm.keys(&["ret"]);
+    vm
+}
+
+#[test]
+fn grub_rescue_cdrom_iso_reaches_grubs_menu() {
+    let mut vm = boot_entry("grub_rescue_cdrom", &["grub-rescue-cdrom.iso", "ipxe.iso"], 0);
+    vm.wait_serial("jumping to 0000:7C00 with DL=E0h");
+    vm.wait_screen("GNU GRUB  version");
+    vm.wait_screen("Memtest86+");
+}
+
+#[test]
+fn ipxe_iso_boots_through_isolinux_to_ipxe() {
+    let mut vm = boot_entry("ipxe_iso", &["grub-rescue-cdrom.iso", "ipxe.iso"], 1);
+    vm.wait_screen("ISOLINUX 6.04");
+    vm.wait_screen("Loading ipxe.krn... ok");
+    vm.wait_screen("iPXE initialising devices");
+}
