@@ -234,23 +234,26 @@ image_blocks:
 ; EBX = first block, CX = blocks, when the packet is usable and the range
 ; lies inside the image; else CF set, AL = status.
 check_range:
-        mov al, ST_INVALID
         cmp byte [fs:si], 0x10
-        jb .fail
-        mov al, ST_PAST_END
+        jb .invalid
         cmp dword [fs:si + 12], 0       ; LBA above 2^32 blocks
-        jne .fail
+        jne .past_end
         mov ebx, [fs:si + 8]
         movzx ecx, word [fs:si + 2]
         call image_blocks
         cmp ebx, eax
-        ja .fail
+        ja .past_end
         sub eax, ebx
         cmp ecx, eax
-        ja .fail
+        ja .past_end
         clc
         ret
-.fail:
+.invalid:
+        mov al, ST_INVALID
+        stc
+        ret
+.past_end:
+        mov al, ST_PAST_END
         stc
         ret
 

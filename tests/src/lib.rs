@@ -9,6 +9,7 @@
 //! [`media`] makes the disk images and files the tests boot.
 
 pub mod media;
+pub mod probe;
 pub mod qmp;
 pub mod terminal;
 

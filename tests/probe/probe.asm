@@ -1,0 +1,510 @@
+; dropboot's test probe: a no-emulation El Torito boot image that asks the
+; drive it was booted from everything a boot loader asks, and reports the
+; answers on COM1, one "probe: ..." line each, for the host to check:
+;
+;   41h            the extensions check
+;   48h            drive parameters with 1Ah, 1Eh and 42h buffers
+;   4B01h          the El Torito specification packet
+;   42h            the data file, read whole with many request sizes and
+;                  buffer offsets (packet sizes 10h and 18h), as CRC32s
+;   42h            one block past the end of the image (must fail)
+;   43h            a write (must be refused)
+;   42h on 80h     sector 0 of the real first disk (the stick's MBR)
+;
+; then ends QEMU through isa-debug-exit (port F4h, code 31h: exit status 99).
+; The host writes the data file's first block and block count into the
+; parameter block after "PROBEPAR" in the built ISO.
+;
+; In: real mode, CS:IP = 0000:7C00 (or 07C0:0000), DL = the drive.
+
+        bits 16
+        org 0x7C00
+
+COM1            equ 0x3F8
+DEBUG_EXIT      equ 0xF4
+EXIT_DONE       equ 0x31
+CRC_TABLE       equ 0x1000              ; 256 dwords, segment 0
+SECTOR_BUF      equ 0x1800              ; 512 bytes, segment 0
+INFO_BUF        equ 0x1A00              ; 48h / 4B01h replies, segment 0
+DAP             equ 0x1C00              ; the request packet, segment 0
+DATA_SEG        equ 0x2000              ; read buffer: 2000:xxxx, up to 254 KiB
+
+; report LABEL: prints LABEL's text, then "cf=C ah=HH" from the flags and
+; AH the last INT 13h left (both kept across the print).
+%macro report 1
+        pushf
+        push ax
+        mov si, %1
+        call print
+        pop ax
+        popf
+        call print_cf_ah
+%endmacro
+
+start:
+        jmp 0:main
+        align 8
+params:
+        db "PROBEPAR"
+data_lba:       dd 0                    ; first 2048-byte block of the data file
+data_blocks:    dd 0                    ; its length in blocks
+
+main:
+        cli
+        xor ax, ax
+        mov ds, ax
+        mov es, ax
+        mov fs, ax
+        mov ss, ax
+        mov sp, 0x7C00
+        sti
+        cld
+        mov [drive], dl
+        call crc_table_init
+
+        mov si, s_start
+        call print
+        mov al, [drive]
+        call hex8
+        call newline
+
+        ; 41h
+        mov ah, 0x41
+        mov bx, 0x55AA
+        mov dl, [drive]
+        int 0x13
+        report s_41
+        mov si, s_bx
+        call print
+        mov ax, bx
+        call hex16
+        mov si, s_cx
+        call print
+        mov ax, cx
+        call hex16
+        call newline
+
+        ; 48h with three buffer sizes
+        mov al, 0x1A
+        call params48
+        mov al, 0x1E
+        call params48
+        mov al, 0x42
+        call params48
+
+        ; 4B01h
+        mov di, INFO_BUF
+        mov cx, 32
+        mov al, 0xCC
+        rep stosb
+        mov ax, 0x4B01
+        mov dl, [drive]
+        mov si, INFO_BUF
+        int 0x13
+        report s_4b01
+        mov si, s_packet
+        call print
+        mov si, INFO_BUF
+        mov cx, 0x13
+.packet_byte:
+        lodsb
+        call hex8
+        loop .packet_byte
+        call newline
+
+        ; the data file, whole, with each (blocks per request, buffer offset, packet size)
+        mov si, patterns
+.next_pattern:
+        mov cx, [si]
+        jcxz .patterns_done
+        mov bx, [si + 2]
+        mov al, [si + 4]
+        push si
+        call crc_pass
+        pop si
+        add si, 6
+        jmp .next_pattern
+.patterns_done:
+
+        ; one block past the end: 48h's total is the first block that does not exist
+        mov word [INFO_BUF], 0x1A
+        mov ah, 0x48
+        mov dl, [drive]
+        mov si, INFO_BUF
+        int 0x13
+        mov eax, [INFO_BUF + 16]
+        mov cx, 1
+        mov bx, 0
+        mov dl, 0x10
+        call read_blocks
+        report s_past_end
+        call newline
+
+        ; a write
+        mov eax, [data_lba]
+        mov cx, 1
+        xor bx, bx
+        call fill_dap
+        mov byte [DAP], 0x10
+        mov ah, 0x43
+        mov al, 0
+        mov dl, [drive]
+        mov si, DAP
+        int 0x13
+        report s_write
+        call newline
+
+        ; sector 0 of drive 80h, through the chained vector
+        mov byte [DAP], 0x10
+        mov word [DAP + 2], 1
+        mov word [DAP + 4], SECTOR_BUF
+        mov word [DAP + 6], 0
+        mov dword [DAP + 8], 0
+        mov dword [DAP + 12], 0
+        mov ah, 0x42
+        mov dl, 0x80
+        mov si, DAP
+        int 0x13
+        report s_mbr
+        mov si, s_code
+        call print
+        mov si, SECTOR_BUF
+        mov cx, 4
+.code_byte:
+        lodsb
+        call hex8
+        loop .code_byte
+        mov si, s_sig
+        call print
+        mov ax, [SECTOR_BUF + 510]
+        xchg al, ah
+        call hex16
+        call newline
+
+        mov si, s_done
+        call print
+        call newline
+        mov al, EXIT_DONE
+        out DEBUG_EXIT, al
+.halt:
+        hlt
+        jmp .halt
+
+; params48: AL = buffer size to offer. Prints the reply.
+params48:
+        mov [offer], al
+        mov di, INFO_BUF
+        mov cx, 0x42
+        push ax
+        mov al, 0xCC
+        rep stosb
+        pop ax
+        mov [INFO_BUF], al
+        mov byte [INFO_BUF + 1], 0
+        mov ah, 0x48
+        mov dl, [drive]
+        mov si, INFO_BUF
+        int 0x13
+        pushf
+        push ax
+        mov si, s_48
+        call print
+        mov al, [offer]
+        call hex8
+        mov al, ' '
+        call putc
+        pop ax
+        popf
+        call print_cf_ah
+        mov si, s_ret
+        call print
+        mov ax, [INFO_BUF]
+        call hex16
+        mov si, s_flags
+        call print
+        mov ax, [INFO_BUF + 2]
+        call hex16
+        mov si, s_total
+        call print
+        mov eax, [INFO_BUF + 16]
+        call hex32
+        mov si, s_bps
+        call print
+        mov ax, [INFO_BUF + 24]
+        call hex16
+        mov si, s_dpte
+        call print
+        mov eax, [INFO_BUF + 26]
+        call hex32
+        call newline
+        ret
+
+; crc_pass: CX = blocks per request, BX = buffer offset, AL = packet size.
+; Reads the data file whole and prints "crc count=.. offset=.. size=.. ..."
+crc_pass:
+        mov [req_blocks], cx
+        mov [req_offset], bx
+        mov [req_size], al
+        mov dword [crc], 0xFFFFFFFF
+        mov dword [pos], 0
+        mov byte [failed], 0
+.request:
+        mov eax, [pos]
+        cmp eax, [data_blocks]
+        jae .report
+        mov ecx, [data_blocks]
+        sub ecx, eax
+        movzx edx, word [req_blocks]
+        cmp ecx, edx
+        jbe .count_ok
+        mov ecx, edx
+.count_ok:
+        push cx
+        add eax, [data_lba]
+        mov bx, [req_offset]
+        mov dl, [req_size]
+        call read_blocks
+        pop cx
+        jc .error
+        ; CRC the blocks just read, one 2048-byte block per segment step
+        push ds
+        mov bp, DATA_SEG                ; (crc_bytes uses BX)
+        mov di, cx
+.crc_block:
+        mov ds, bp
+        mov si, [cs:req_offset]
+        mov cx, 2048
+        mov edx, [cs:crc]
+        call crc_bytes
+        mov [cs:crc], edx
+        add bp, 2048 >> 4
+        dec di
+        jnz .crc_block
+        pop ds
+        movzx eax, word [req_blocks]
+        add eax, [pos]
+        mov ecx, [data_blocks]
+        cmp eax, ecx
+        jbe .pos_ok
+        mov eax, ecx
+.pos_ok:
+        mov [pos], eax
+        jmp .request
+.error:
+        mov [error_ah], ah
+        mov byte [failed], 1
+.report:
+        mov si, s_crc_count
+        call print
+        mov ax, [req_blocks]
+        call hex16
+        mov si, s_crc_offset
+        call print
+        mov ax, [req_offset]
+        call hex16
+        mov si, s_crc_size
+        call print
+        mov al, [req_size]
+        call hex8
+        cmp byte [failed], 0
+        jne .failed
+        mov si, s_crc
+        call print
+        mov eax, [crc]
+        not eax
+        call hex32
+        call newline
+        ret
+.failed:
+        mov si, s_error
+        call print
+        mov al, [error_ah]
+        call hex8
+        call newline
+        ret
+
+; fill_dap: EAX = block, CX = blocks; buffer DATA_SEG:BX. Leaves the size
+; byte to the caller.
+fill_dap:
+        mov byte [DAP + 1], 0
+        mov [DAP + 2], cx
+        mov [DAP + 4], bx
+        mov word [DAP + 6], DATA_SEG
+        mov [DAP + 8], eax
+        mov dword [DAP + 12], 0
+        mov dword [DAP + 16], 0xFFFFFFFF         ; flat pointer of an 18h packet: unused
+        mov dword [DAP + 20], 0xFFFFFFFF
+        ret
+
+; read_blocks: EAX = block, CX = blocks, BX = offset in DATA_SEG, DL = packet
+; size (10h or 18h). Out: CF, AH as INT 13h left them.
+read_blocks:
+        push dx
+        call fill_dap
+        pop dx
+        mov [DAP], dl
+        mov ah, 0x42
+        mov dl, [drive]
+        mov si, DAP
+        int 0x13
+        ret
+
+; print_cf_ah: prints "cf=C ah=HH " from the flags and AH on entry.
+print_cf_ah:
+        pushf
+        push ax
+        mov si, s_cf
+        call print
+        pop ax
+        popf
+        push ax
+        mov al, '0'
+        adc al, 0
+        call putc
+        mov si, s_ah
+        call print
+        pop ax
+        mov al, ah
+        call hex8
+        ret
+
+crc_table_init:
+        xor bx, bx
+.entry:
+        movzx eax, bx
+        mov cx, 8
+.bit:
+        shr eax, 1
+        jnc .no_poly
+        xor eax, 0xEDB88320
+.no_poly:
+        loop .bit
+        mov di, bx
+        shl di, 2
+        mov [CRC_TABLE + di], eax
+        inc bx
+        cmp bx, 256
+        jb .entry
+        ret
+
+; crc_bytes: EDX = running CRC, DS:SI = data, CX = bytes. Table via FS = 0.
+; Clobbers AX, BX, CX, SI.
+crc_bytes:
+        lodsb
+        xor al, dl
+        movzx bx, al
+        shl bx, 2
+        shr edx, 8
+        xor edx, [fs:CRC_TABLE + bx]
+        loop crc_bytes
+        ret
+
+; print: DS:SI = NUL-terminated text (segment 0) to COM1.
+print:
+        lodsb
+        test al, al
+        jz .done
+        call putc
+        jmp print
+.done:
+        ret
+
+newline:
+        mov al, 13
+        call putc
+        mov al, 10
+        ; fall through
+putc:
+        push dx
+        push ax
+        mov dx, COM1 + 5
+.wait:
+        in al, dx
+        test al, 0x20
+        jz .wait
+        pop ax
+        mov dx, COM1
+        out dx, al
+        pop dx
+        ret
+
+hex32:
+        push eax
+        shr eax, 16
+        call hex16
+        pop eax
+hex16:
+        push ax
+        mov al, ah
+        call hex8
+        pop ax
+hex8:
+        push ax
+        shr al, 4
+        call hex_digit
+        pop ax
+        and al, 0x0F
+hex_digit:
+        cmp al, 10
+        sbb al, 0x69
+        das
+        jmp putc
+
+; (blocks per request, buffer offset, packet size), ended by 0.
+patterns:
+        dw 1, 0x0000
+        db 0x10, 0
+        dw 2, 0x0001
+        db 0x10, 0
+        dw 3, 0x0123
+        db 0x18, 0
+        dw 7, 0x0000
+        db 0x10, 0
+        dw 13, 0x0FFF
+        db 0x10, 0
+        dw 31, 0x000F
+        db 0x18, 0
+        dw 32, 0x0000
+        db 0x10, 0
+        dw 127, 0x0007
+        db 0x10, 0
+        dw 0
+
+s_start:        db "probe: start drive=", 0
+s_41:           db "probe: 41 ", 0
+s_bx:           db " bx=", 0
+s_cx:           db " cx=", 0
+s_48:           db "probe: 48 size=", 0
+s_ret:          db " ret=", 0
+s_flags:        db " flags=", 0
+s_total:        db " total=", 0
+s_bps:          db " bps=", 0
+s_dpte:         db " dpte=", 0
+s_4b01:         db "probe: 4b01 ", 0
+s_packet:       db " packet=", 0
+s_crc_count:    db "probe: crc count=", 0
+s_crc_offset:   db " offset=", 0
+s_crc_size:     db " size=", 0
+s_crc:          db " crc=", 0
+s_error:        db " error=", 0
+s_past_end:     db "probe: past-end ", 0
+s_write:        db "probe: write ", 0
+s_mbr:          db "probe: mbr80 ", 0
+s_code:         db " code=", 0
+s_sig:          db " sig=", 0
+s_cf:           db "cf=", 0
+s_ah:           db " ah=", 0
+s_done:         db "probe: done", 0
+
+drive:          db 0
+offer:          db 0
+req_size:       db 0
+failed:         db 0
+error_ah:       db 0
+req_blocks:     dw 0
+req_offset:     dw 0
+        align 4
+crc:            dd 0
+pos:            dd 0
+
+        times 4096 - ($ - $$) db 0
