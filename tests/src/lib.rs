@@ -203,7 +203,13 @@ impl Qemu {
 
     /// Waits until COM1's text (escapes removed) contains `needle`.
     pub fn wait_serial(&mut self, needle: &str) {
-        self.wait_for(&format!("COM1 to show {needle:?}"), |q| q.serial_text().contains(needle));
+        self.wait_serial_within(needle, WAIT);
+    }
+
+    /// [`Qemu::wait_serial`] with a longer limit, for payloads that take
+    /// long under software emulation (a Linux installer).
+    pub fn wait_serial_within(&mut self, needle: &str, limit: Duration) {
+        self.wait_for_within(&format!("COM1 to show {needle:?}"), limit, |q| q.serial_text().contains(needle));
     }
 
     /// Waits until the VGA text screen contains `needle`; returns the screen.
@@ -219,9 +225,13 @@ impl Qemu {
     }
 
     /// Polls `cond` until it holds or [`WAIT`] runs out (then fails the test).
-    pub fn wait_for(&mut self, what: &str, mut cond: impl FnMut(&mut Qemu) -> bool) {
+    pub fn wait_for(&mut self, what: &str, cond: impl FnMut(&mut Qemu) -> bool) {
+        self.wait_for_within(what, WAIT, cond)
+    }
+
+    fn wait_for_within(&mut self, what: &str, limit: Duration, mut cond: impl FnMut(&mut Qemu) -> bool) {
         let start = Instant::now();
-        while start.elapsed() < WAIT {
+        while start.elapsed() < limit {
             if cond(self) {
                 return;
             }
@@ -233,7 +243,7 @@ impl Qemu {
             }
             thread::sleep(Duration::from_millis(100));
         }
-        panic!("[{}] timed out after {}s waiting for {what}", self.name, WAIT.as_secs());
+        panic!("[{}] timed out after {}s waiting for {what}", self.name, limit.as_secs());
     }
 
     /// The VGA text screen, read from guest memory at 0xB8000.

@@ -1,20 +1,26 @@
 //! Real boot media from Debian's packages, copied onto a stick as files and
-//! booted through dropboot's menu as CDs: GRUB's rescue CD and iPXE's
-//! ISOLINUX CD.
+//! booted through dropboot's menu as CDs: GRUB's rescue CD, iPXE's
+//! ISOLINUX CD, and the Debian installer wrapped with ISOLINUX.
 
 use std::ffi::OsStr;
 
 use tests::media::{dropboot, third_party};
-use tests::{work_dir, Qemu};
+use std::time::Duration;
+
+use tests::{work_dir, BootOptions, Qemu};
 
 /// A stick holding `files`, booted; Enter pressed on the `index`th entry.
 fn boot_entry(name: &str, files: &[&str], index: usize) -> Qemu {
+    boot_entry_with(name, files, index, &BootOptions::default())
+}
+
+fn boot_entry_with(name: &str, files: &[&str], index: usize, opts: &BootOptions) -> Qemu {
     let dir = work_dir(name);
     let image = dir.join("stick.img");
     let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), "128M".into()];
     args.extend(files.iter().map(|f| third_party(f).into_os_string()));
     dropboot(&args);
-    let mut vm = Qemu::boot(name, &dir, &image);
+    let mut vm = Qemu::boot_with(name, &dir, &image, opts);
     vm.wait_screen(&format!("{} boot files", files.len()));
     for _ in 0..index {
         vm.keys(&["down"]);
@@ -37,4 +43,14 @@ fn ipxe_iso_boots_through_isolinux_to_ipxe() {
     vm.wait_screen("ISOLINUX 6.04");
     vm.wait_screen("Loading ipxe.krn... ok");
     vm.wait_screen("iPXE initialising devices");
+}
+
+#[test]
+fn the_debian_installer_iso_boots_linux_and_reaches_its_first_dialog() {
+    let opts = BootOptions { memory_mib: Some(1024), ..Default::default() };
+    let mut vm = boot_entry_with("debian_installer", &["debian-installer.iso"], 0, &opts);
+    // ISOLINUX loads a 49 MB kernel and initrd through the hook; the kernel
+    // logs to COM1; the installer then asks for a language there.
+    vm.wait_serial_within("Linux version", Duration::from_secs(120));
+    vm.wait_serial_within("Select a language", Duration::from_secs(150));
 }
