@@ -61,6 +61,8 @@ pub struct BootOptions {
     /// More raw disks after the boot disk (IDE, in order).
     pub extra_disks: Vec<PathBuf>,
     pub memory_mib: Option<u32>,
+    /// An ISO in QEMU's own CD drive, booted first (for comparisons).
+    pub boot_cdrom: Option<PathBuf>,
 }
 
 /// The text screen: 25 rows of 80 (character, attribute) cells.
@@ -147,6 +149,10 @@ impl Qemu {
         for (i, d) in opts.extra_disks.iter().enumerate() {
             args.push("-drive".into());
             args.push(format!("file={},format=raw,if=ide,index={}", d.display(), i + 1));
+        }
+        if let Some(iso) = &opts.boot_cdrom {
+            args.extend(["-drive".into(), format!("file={},media=cdrom,if=ide,index=3", iso.display())]);
+            args.extend(["-boot".into(), "d".into()]);
         }
         let command_line = format!("qemu-system-x86_64 {}", args.join(" "));
         eprintln!("[{name}] {command_line}");

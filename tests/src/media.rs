@@ -105,3 +105,32 @@ pub fn third_party(name: &str) -> PathBuf {
     assert!(path.exists(), "{} is missing after tools/fetch-media", path.display());
     path
 }
+
+/// Copies `file` onto the data partition of `image` (at /NAME) in pieces:
+/// 2 x `holes` small files are written, every other one deleted, and the
+/// file fills the holes before running on. Returns mshowfat's count of its
+/// cluster runs.
+pub fn copy_fragmented(image: &Path, file: &Path, holes: usize) -> usize {
+    let target = mtools_target(image);
+    let mt = |args: &[String]| run(Command::new(&args[0]).env("MTOOLS_SKIP_CHECK", "1").args(["-i", &target]).args(&args[1..]));
+    let fill = image.with_extension("fill");
+    let _ = fs::remove_dir_all(&fill);
+    fs::create_dir_all(&fill).expect("filler folder");
+    let names: Vec<String> = (0..2 * holes).map(|i| format!("f{i:04}")).collect();
+    for n in &names {
+        fs::write(fill.join(n), vec![0xF0u8; 3 * 1024]).expect("filler file");
+    }
+    let s = |x: &str| x.to_string();
+    mt(&[s("mmd"), s("::/fill")]);
+    let mut copy = vec![s("mcopy")];
+    copy.extend(names.iter().map(|n| fill.join(n).display().to_string()));
+    copy.push(s("::/fill/"));
+    mt(&copy);
+    let mut del = vec![s("mdel")];
+    del.extend(names.iter().step_by(2).map(|n| format!("::/fill/{n}")));
+    mt(&del);
+    forget_next_free_hint(image, DATA_PARTITION_LBA as u64 * 512);
+    let name = file.file_name().and_then(|n| n.to_str()).expect("a file name");
+    mt(&[s("mcopy"), file.display().to_string(), format!("::/{name}")]);
+    mt(&[s("mshowfat"), format!("::/{name}")]).matches('<').count()
+}

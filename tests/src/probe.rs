@@ -30,6 +30,13 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 
 /// Builds the probe and an ISO of it with `data_bytes` of data.
 pub fn build_iso(dir: &Path, data_bytes: usize) -> ProbeIso {
+    build_iso_mode(dir, data_bytes, 0)
+}
+
+/// Mode 1: the probe only times reading the data (`make bench`).
+pub const MODE_BENCH: u32 = 1;
+
+pub fn build_iso_mode(dir: &Path, data_bytes: usize, mode: u32) -> ProbeIso {
     let root = dir.join("probe-root");
     let _ = fs::remove_dir_all(&root);
     fs::create_dir_all(&root).expect("probe folder");
@@ -54,6 +61,7 @@ pub fn build_iso(dir: &Path, data_bytes: usize) -> ProbeIso {
     let blocks = (data_bytes / 2048) as u32;
     iso[params + 8..params + 12].copy_from_slice(&data_lba.to_le_bytes());
     iso[params + 12..params + 16].copy_from_slice(&blocks.to_le_bytes());
+    iso[params + 16..params + 20].copy_from_slice(&mode.to_le_bytes());
     fs::write(&path, &iso).expect("writing the patched ISO");
     ProbeIso { path, data, data_lba, blocks: (iso.len() / 2048) as u32, boot_rba }
 }

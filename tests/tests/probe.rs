@@ -3,10 +3,8 @@
 //! a data file read with many request sizes, must match the host's.
 
 use std::ffi::OsStr;
-use std::process::Command;
 
-use bootfs::layout::DATA_PARTITION_LBA;
-use tests::media::{dropboot, forget_next_free_hint, mtools_target, read_at, run};
+use tests::media::{copy_fragmented, dropboot, read_at};
 use tests::probe::{build_iso, check, report, EXIT_DONE};
 use tests::{work_dir, Qemu};
 
@@ -37,27 +35,8 @@ fn the_probe_iso_in_over_fifty_pieces_of_512_byte_clusters_reads_the_same() {
     let iso = build_iso(&dir, DATA_BYTES);
     let image = dir.join("stick.img");
     dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]);
-    let target = mtools_target(&image);
-    let mt = |args: &[&str]| run(Command::new(args[0]).env("MTOOLS_SKIP_CHECK", "1").args(["-i", &target]).args(&args[1..]));
-    // 120 small files, every other one deleted: 60 holes of 3 KiB the ISO
-    // must fill before it can run on contiguously.
-    let fill = dir.join("fill");
-    std::fs::create_dir_all(&fill).unwrap();
-    let names: Vec<String> = (0..120).map(|i| format!("f{i:03}")).collect();
-    for n in &names {
-        std::fs::write(fill.join(n), vec![0xF0u8; 3 * 1024]).unwrap();
-    }
-    mt(&["mmd", "::/fill"]);
-    let mut copy = vec!["mcopy".to_string()];
-    copy.extend(names.iter().map(|n| fill.join(n).display().to_string()));
-    copy.push("::/fill/".into());
-    mt(&copy.iter().map(String::as_str).collect::<Vec<_>>());
-    let mut del = vec!["mdel".to_string()];
-    del.extend(names.iter().step_by(2).map(|n| format!("::/fill/{n}")));
-    mt(&del.iter().map(String::as_str).collect::<Vec<_>>());
-    forget_next_free_hint(&image, DATA_PARTITION_LBA as u64 * 512);
-    mt(&["mcopy", iso.path.to_str().unwrap(), "::/probe.iso"]);
-    let runs = mt(&["mshowfat", "::/probe.iso"]).matches('<').count();
+    // 60 holes of 3 KiB the ISO must fill before it can run on.
+    let runs = copy_fragmented(&image, &iso.path, 60);
     assert!(runs >= 50, "the ISO should be in at least 50 pieces, mshowfat shows {runs}");
     boot_probe("probe_fragmented", &dir, &image, &iso);
 }

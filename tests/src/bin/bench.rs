@@ -1,36 +1,137 @@
-//! `make bench`: records (never asserts) how fast and how big dropboot is.
-//! Prints a table; the numbers are for the record and for comparisons.
+//! `make bench`: records (never asserts) how fast and how big dropboot is,
+//! under QEMU/TCG with SeaBIOS. Prints a table for the record.
 
 use std::ffi::OsStr;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use tests::media::{dropboot, random_file};
-use tests::{work_dir, Qemu};
+use tests::media::{copy_fragmented, dropboot, random_file, third_party};
+use tests::probe::{build_iso_mode, report, MODE_BENCH};
+use tests::{work_dir, BootOptions, Qemu};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
 
-fn main() {
-    let dir = work_dir("bench");
+fn stick(dir: &Path, size: &str, files: &[PathBuf]) -> PathBuf {
     let image = dir.join("stick.img");
-    let files: Vec<_> = (0..20).map(|i| random_file(&dir.join(format!("image-{i:02}.iso")), 4096, i)).collect();
-    let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), "256M".into()];
+    let _ = std::fs::remove_file(&image);
+    let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), size.into()];
     args.extend(files.iter().map(|f| f.clone().into_os_string()));
     dropboot(&args);
+    image
+}
 
-    let mut to_menu = Vec::new();
-    for run in 0..5 {
-        let start = Instant::now();
-        let mut vm = Qemu::boot(&format!("bench-{run}"), &dir, &image);
-        vm.wait_screen("20 boot files");
-        to_menu.push(start.elapsed().as_secs_f64());
+/// Seconds from QEMU's start to the menu of a stick with 20 files.
+fn time_to_menu() -> f64 {
+    let dir = work_dir("bench-menu");
+    let files: Vec<_> = (0..20).map(|i| random_file(&dir.join(format!("image-{i:02}.iso")), 4096, i)).collect();
+    let image = stick(&dir, "256M", &files);
+    let runs: Vec<f64> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            let mut vm = Qemu::boot("bench-menu", &dir, &image);
+            vm.wait_screen("20 boot files");
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    median(runs)
+}
+
+/// How a payload shows that it is up.
+enum Shown {
+    Screen(&'static str),
+    Serial(&'static str),
+}
+
+fn wait_shown(vm: &mut Qemu, shown: &Shown) {
+    match shown {
+        Shown::Screen(t) => {
+            vm.wait_screen(t);
+        }
+        Shown::Serial(t) => vm.wait_serial_within(t, Duration::from_secs(150)),
     }
+}
+
+/// Seconds from Enter in dropboot's menu to the payload, and from QEMU's
+/// start to the same payload booted from QEMU's CD drive.
+fn time_real_iso(name: &str, shown: Shown, memory: u32) -> (f64, f64) {
+    let iso = third_party(name);
+    let dir = work_dir(&format!("bench-{name}"));
+    let image = stick(&dir, "128M", &[iso.clone()]);
+    let opts = BootOptions { memory_mib: Some(memory), ..Default::default() };
+    let mut vm = Qemu::boot_with("bench-dropboot", &dir, &image, &opts);
+    vm.wait_screen("1 boot files");
+    let start = Instant::now();
+    vm.keys(&["ret"]);
+    wait_shown(&mut vm, &shown);
+    let through_dropboot = start.elapsed().as_secs_f64();
+    drop(vm);
+    let opts = BootOptions { memory_mib: Some(memory), boot_cdrom: Some(iso), ..Default::default() };
+    let start = Instant::now();
+    let mut vm = Qemu::boot_with("bench-cdrom", &dir, &image, &opts);
+    wait_shown(&mut vm, &shown);
+    (through_dropboot, start.elapsed().as_secs_f64())
+}
+
+/// What the probe in bench mode reports: (MiB/s, hook KiB, extents).
+fn probe_read(dir: &Path, image: &Path, cdrom: Option<PathBuf>) -> (f64, Option<(u32, u32)>) {
+    let direct = cdrom.is_some();
+    let opts = BootOptions { boot_cdrom: cdrom, ..Default::default() };
+    let mut vm = Qemu::boot_with("bench-probe", dir, image, &opts);
+    if !direct {
+        vm.wait_screen("1 boot files");
+        vm.keys(&["ret"]);
+    }
+    vm.wait_exit();
+    let text = vm.serial_text();
+    let line = report(&text).into_iter().find(|l| l.starts_with("probe: bench")).expect("the probe's bench line");
+    let field = |k: &str| {
+        let v = line.split(' ').find_map(|w| w.strip_prefix(k)).expect("a field");
+        u32::from_str_radix(v, 16).expect("hex")
+    };
+    let (blocks, ticks) = (field("blocks="), field("ticks=").max(1));
+    let mib_s = blocks as f64 * 2048.0 / (1 << 20) as f64 / (ticks as f64 / 18.2065);
+    // "INT 13h hook at SSSS:0000 (N KiB, M extents)"
+    let hook = text.find("INT 13h hook at").map(|at| {
+        let rest = &text[at..];
+        let kib = rest[rest.find('(').unwrap() + 1..].split(' ').next().unwrap().parse().unwrap_or(0);
+        let ext = rest[rest.find("KiB, ").unwrap() + 5..].split(' ').next().unwrap().parse().unwrap_or(0);
+        (kib, ext)
+    });
+    (mib_s, hook)
+}
+
+fn main() {
+    println!("dropboot bench (QEMU {} with SeaBIOS, TCG); seconds are wall clock", "x86_64");
     let stage2 = include_bytes!("../../../build/stage2.bin").len();
-    println!("dropboot bench (QEMU TCG, SeaBIOS)");
-    println!("  seconds from QEMU start to the menu (20 files), median of 5: {:.2}", median(to_menu.clone()));
-    println!("    runs: {:?}", to_menu.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>());
-    println!("  stage2 size: {stage2} bytes ({} sectors)", stage2.div_ceil(512));
-    println!("  stage1 size: 440 bytes (MBR code area)");
+    let hook = include_bytes!("../../../build/int13_hook.bin").len();
+    println!("  sizes: stage1 440 bytes (MBR code); stage2 {stage2} bytes ({} sectors); INT 13h hook code {hook} bytes", stage2.div_ceil(512));
+    println!("  QEMU start to menu (20 files), median of 5: {:.2} s", time_to_menu());
+
+    let dir = work_dir("bench-probe");
+    let iso = build_iso_mode(&dir, 64 << 20, MODE_BENCH);
+    let contiguous = stick(&dir, "256M", &[iso.path.clone()]);
+    let (hook_mib_s, hook_mem) = probe_read(&dir, &contiguous, None);
+    let (cdrom_mib_s, _) = probe_read(&dir, &contiguous, Some(iso.path.clone()));
+    let (kib, ext) = hook_mem.unwrap_or_default();
+    println!("  probe reading 64 MiB in 64 KiB requests: through the hook {hook_mib_s:.1} MiB/s, from QEMU's CD drive {cdrom_mib_s:.1} MiB/s (ratio {:.2})", hook_mib_s / cdrom_mib_s);
+    println!("  low memory the hook takes (BDA 413h): {kib} KiB for a contiguous ISO ({ext} extent)");
+
+    let small = build_iso_mode(&dir, 1 << 20, MODE_BENCH);
+    let fragmented = stick(&dir, "64M", &[]);
+    let runs = copy_fragmented(&fragmented, &small.path, 60);
+    let (_, frag_mem) = probe_read(&dir, &fragmented, None);
+    let (kib, ext) = frag_mem.unwrap_or_default();
+    println!("  low memory the hook takes: {kib} KiB for an ISO in {ext} extents (mshowfat: {runs} runs)");
+
+    for (name, shown, memory) in [
+        ("grub-rescue-cdrom.iso", Shown::Screen("GNU GRUB  version"), 256),
+        ("ipxe.iso", Shown::Screen("iPXE initialising devices"), 256),
+        ("debian-installer.iso", Shown::Serial("Select a language"), 1024),
+    ] {
+        let (ours, cdrom) = time_real_iso(name, shown, memory);
+        println!("  {name}: Enter to first screen {ours:.2} s through dropboot; QEMU start to it from -cdrom {cdrom:.2} s (ratio {:.2})", ours / cdrom);
+    }
 }
