@@ -1,6 +1,7 @@
 # dropboot's build. `make` builds the boot code and the `dropboot` CLI;
 # `make qemu-bios` also makes a demo stick image and boots it in QEMU;
-# `make test` runs every test; `make bench` records speed and sizes.
+# `make test` runs every test; `make bench` records speed and sizes
+# (`make bench ARGS=probe` runs one section: menu, probe or iso).
 # Each public target first runs tools/deps, which installs what is missing.
 
 SHELL := /bin/bash
@@ -74,7 +75,7 @@ _qemu-bios: _all
 	    $(if $(DISPLAY)$(WAYLAND_DISPLAY),-serial mon:stdio,-nographic)
 
 _bench: _all
-	$(CARGO) run -q --release -p tests --bin bench
+	$(CARGO) run -q --release -p tests --bin bench -- $(ARGS)
 
 clean:
 	rm -rf $(BUILD) target

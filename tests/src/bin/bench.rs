@@ -75,8 +75,9 @@ fn time_real_iso(name: &str, shown: Shown, memory: u32) -> (f64, f64) {
     (through_dropboot, start.elapsed().as_secs_f64())
 }
 
-/// What the probe in bench mode reports: (MiB/s, hook KiB, extents).
-fn probe_read(dir: &Path, image: &Path, cdrom: Option<PathBuf>) -> (f64, Option<(u32, u32)>) {
+/// What the probe in bench mode reports: MiB/s through its boot drive and
+/// from drive 80h directly, and (hook KiB, extents) when booted by dropboot.
+fn probe_read(dir: &Path, image: &Path, cdrom: Option<PathBuf>) -> (f64, f64, Option<(u32, u32)>) {
     let direct = cdrom.is_some();
     let opts = BootOptions { boot_cdrom: cdrom, ..Default::default() };
     let mut vm = Qemu::boot_with("bench-probe", dir, image, &opts);
@@ -86,13 +87,15 @@ fn probe_read(dir: &Path, image: &Path, cdrom: Option<PathBuf>) -> (f64, Option<
     }
     vm.wait_exit();
     let text = vm.serial_text();
-    let line = report(&text).into_iter().find(|l| l.starts_with("probe: bench")).expect("the probe's bench line");
-    let field = |k: &str| {
+    let lines = report(&text);
+    let field = |prefix: &str, k: &str| {
+        let line = lines.iter().find(|l| l.starts_with(prefix)).expect("the probe's bench lines");
         let v = line.split(' ').find_map(|w| w.strip_prefix(k)).expect("a field");
-        u32::from_str_radix(v, 16).expect("hex")
+        u32::from_str_radix(v, 16).expect("hex") as f64
     };
-    let (blocks, ticks) = (field("blocks="), field("ticks=").max(1));
-    let mib_s = blocks as f64 * 2048.0 / (1 << 20) as f64 / (ticks as f64 / 18.2065);
+    let mib_s = |bytes: f64, ticks: f64| bytes / (1 << 20) as f64 / (ticks.max(1.0) / 18.2065);
+    let boot_drive = mib_s(field("probe: bench blocks", "blocks=") * 2048.0, field("probe: bench blocks", "ticks="));
+    let raw = mib_s(field("probe: bench80", "sectors=") * 512.0, field("probe: bench80", "ticks="));
     // "INT 13h hook at SSSS:0000 (N KiB, M extents)"
     let hook = text.find("INT 13h hook at").map(|at| {
         let rest = &text[at..];
@@ -100,32 +103,48 @@ fn probe_read(dir: &Path, image: &Path, cdrom: Option<PathBuf>) -> (f64, Option<
         let ext = rest[rest.find("KiB, ").unwrap() + 5..].split(' ').next().unwrap().parse().unwrap_or(0);
         (kib, ext)
     });
-    (mib_s, hook)
+    (boot_drive, raw, hook)
 }
 
 fn main() {
-    println!("dropboot bench (QEMU {} with SeaBIOS, TCG); seconds are wall clock", "x86_64");
+    // `bench WORD`: only the sections whose name contains WORD (menu, probe, iso).
+    let only = std::env::args().nth(1).unwrap_or_default();
+    let want = |section: &str| section.contains(only.as_str());
+    println!("dropboot bench (QEMU x86_64 with SeaBIOS, TCG); seconds are wall clock");
     let stage2 = include_bytes!("../../../build/stage2.bin").len();
     let hook = include_bytes!("../../../build/int13_hook.bin").len();
     println!("  sizes: stage1 440 bytes (MBR code); stage2 {stage2} bytes ({} sectors); INT 13h hook code {hook} bytes", stage2.div_ceil(512));
-    println!("  QEMU start to menu (20 files), median of 5: {:.2} s", time_to_menu());
+    if want("menu") {
+        println!("  QEMU start to menu (20 files), median of 5: {:.2} s", time_to_menu());
+    }
+    if want("probe") {
+        probe_section();
+    }
+    if want("iso") {
+        iso_section();
+    }
+}
 
+fn probe_section() {
     let dir = work_dir("bench-probe");
     let iso = build_iso_mode(&dir, 64 << 20, MODE_BENCH);
     let contiguous = stick(&dir, "256M", &[iso.path.clone()]);
-    let (hook_mib_s, hook_mem) = probe_read(&dir, &contiguous, None);
-    let (cdrom_mib_s, _) = probe_read(&dir, &contiguous, Some(iso.path.clone()));
+    let (hook_mib_s, raw_mib_s, hook_mem) = probe_read(&dir, &contiguous, None);
+    let (cdrom_mib_s, _, _) = probe_read(&dir, &contiguous, Some(iso.path.clone()));
     let (kib, ext) = hook_mem.unwrap_or_default();
     println!("  probe reading 64 MiB in 64 KiB requests: through the hook {hook_mib_s:.1} MiB/s, from QEMU's CD drive {cdrom_mib_s:.1} MiB/s (ratio {:.2})", hook_mib_s / cdrom_mib_s);
+    println!("    the stick itself (INT 13h on 80h, no hook, 127-sector requests): {raw_mib_s:.1} MiB/s; hook / stick {:.2}", hook_mib_s / raw_mib_s);
     println!("  low memory the hook takes (BDA 413h): {kib} KiB for a contiguous ISO ({ext} extent)");
 
     let small = build_iso_mode(&dir, 1 << 20, MODE_BENCH);
     let fragmented = stick(&dir, "64M", &[]);
     let runs = copy_fragmented(&fragmented, &small.path, 60);
-    let (_, frag_mem) = probe_read(&dir, &fragmented, None);
+    let (_, _, frag_mem) = probe_read(&dir, &fragmented, None);
     let (kib, ext) = frag_mem.unwrap_or_default();
     println!("  low memory the hook takes: {kib} KiB for an ISO in {ext} extents (mshowfat: {runs} runs)");
+}
 
+fn iso_section() {
     for (name, shown, memory) in [
         ("grub-rescue-cdrom.iso", Shown::Screen("GNU GRUB  version"), 256),
         ("ipxe.iso", Shown::Screen("iPXE initialising devices"), 256),
