@@ -223,18 +223,9 @@ bench:
         call read_blocks
         jnc .request
 .timed:
-        mov eax, [0x046C]
-        sub eax, [t0]
-        push eax
         mov si, s_bench
-        call print
         mov eax, [data_blocks]
-        call hex32
-        mov si, s_ticks
-        call print
-        pop eax
-        call hex32
-        call newline
+        call print_timing
         ; the same amount read from drive 80h directly, 127 sectors a call
         mov eax, [0x046C]
         mov [t0], eax
@@ -262,19 +253,25 @@ bench:
         int 0x13
         jnc .raw_request
 .raw_timed:
-        mov eax, [0x046C]
-        sub eax, [t0]
-        push eax
         mov si, s_bench80
-        call print
         mov eax, [raw_sectors]
-        call hex32
-        mov si, s_ticks
+        call print_timing
+        jmp finish
+
+; print_timing: SI = label, EAX = amount. Prints "LABEL<amount> ticks=<ticks
+; since t0>".
+print_timing:
+        mov ebx, [0x046C]
+        sub ebx, [t0]
+        push eax
         call print
         pop eax
         call hex32
-        call newline
-        jmp finish
+        mov si, s_ticks
+        call print
+        mov eax, ebx
+        call hex32
+        jmp newline
 
 ; params48: AL = buffer size to offer. Prints the reply.
 params48:
