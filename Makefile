@@ -31,7 +31,7 @@ _all: $(BUILD)/stage1.bin stage2 builder
 
 # Blobs stage2 carries: the resident INT 13h hook (linked alone, so it
 # cannot reach code that is gone after boot) and the final trampoline.
-HOOK_MAX_BYTES := 2048
+HOOK_MAX_BYTES := 2560
 $(BUILD)/int13_hook.bin: stage2/src/int13_hook.asm $(BUILD)/layout.inc
 	nasm -f bin -I $(BUILD)/ -o $@ $<
 	@test $$(stat -c %s $@) -le $(HOOK_MAX_BYTES) || { echo "the INT 13h hook is over $(HOOK_MAX_BYTES) bytes of resident memory"; exit 1; }

@@ -98,10 +98,27 @@ pub struct HookHeader {
     pub stack_top: u16,
     /// The El Torito specification packet INT 13h AX=4B01h returns.
     pub spec_packet: [u8; 20],
+    /// File sector where the image starts (an El Torito emulation image
+    /// starts at its load block; a CD or a `.img` at 0).
+    pub image_start: u32,
+    /// CHS geometry of an emulated floppy or hard disk.
+    pub cylinders: u16,
+    pub heads: u16,
+    pub sectors_per_track: u16,
+    /// INT 13h AH=08h's BL for an emulated floppy.
+    pub floppy_type: u8,
+    /// 1 when the image came from an El Torito catalog (the hook answers 4Bh).
+    pub eltorito: u8,
+    /// The diskette parameter table (11 bytes) AH=08h points at.
+    pub parameter_table: [u8; 12],
 }
 
 /// The hook presents a no-emulation CD with 2048-byte sectors.
 pub const HOOK_KIND_CD: u8 = 0;
+/// The hook presents a floppy (drive 00h; real floppies move up one).
+pub const HOOK_KIND_FLOPPY: u8 = 1;
+/// The hook presents a hard disk (drive 80h; real hard disks move up one).
+pub const HOOK_KIND_HARD_DISK: u8 = 2;
 pub const HOOK_SIGNATURE: [u8; 8] = *b"$INT13SF";
 pub const HOOK_VENDOR: [u8; 8] = *b"DROPBOOT";
 /// Bytes of stack the hook keeps in its block.
@@ -119,7 +136,7 @@ pub struct HookExtent {
     pub disk_lba: u64,
 }
 
-pub const HOOK_HEADER_SIZE: usize = 68;
+pub const HOOK_HEADER_SIZE: usize = 92;
 const _: () = assert!(core::mem::size_of::<HookHeader>() == HOOK_HEADER_SIZE);
 const _: () = assert!(core::mem::size_of::<HookExtent>() == 16);
 

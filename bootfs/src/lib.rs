@@ -15,6 +15,7 @@
 extern crate alloc;
 
 pub mod block;
+pub mod diskimage;
 pub mod eltorito;
 pub mod extent;
 pub mod fat;

@@ -5,6 +5,7 @@
 use core::mem::size_of;
 use core::ptr::{read_unaligned, read_volatile, write_unaligned, write_volatile};
 
+use bootfs::diskimage::{Chs, FloppyFormat};
 use bootfs::layout::{HookExtent, HookHeader, HOOK_SIGNATURE, HOOK_STACK_BYTES, HOOK_VENDOR, SPEC_PACKET_BYTES};
 
 static HOOK: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../build/int13_hook.bin"));
@@ -19,10 +20,15 @@ pub struct HookPlan<'a> {
     pub drive: u8,
     pub disk: u8,
     pub kind: u8,
+    /// File sector where the presented image starts, and its sectors.
+    pub image_start: u32,
     pub sectors: u64,
+    pub chs: Chs,
+    pub floppy: Option<&'static FloppyFormat>,
     /// (file sector, count, disk LBA) runs, in file order.
     pub extents: &'a [(u32, u32, u64)],
-    pub spec_packet: [u8; SPEC_PACKET_BYTES],
+    /// For images from an El Torito catalog: the 4B01h packet.
+    pub spec_packet: Option<[u8; SPEC_PACKET_BYTES]>,
 }
 
 /// Where the hook went.
@@ -71,7 +77,20 @@ pub fn install(plan: &HookPlan) -> Installed {
         h.extent_count = plan.extents.len() as u32;
         h.extents = extents_at as u16;
         h.stack_top = (kib as usize * 1024).min(0xFFFE) as u16;
-        h.spec_packet[..SPEC_PACKET_BYTES].copy_from_slice(&plan.spec_packet);
+        h.spec_packet = [0; 20];
+        h.eltorito = plan.spec_packet.is_some() as u8;
+        if let Some(packet) = &plan.spec_packet {
+            h.spec_packet[..SPEC_PACKET_BYTES].copy_from_slice(packet);
+        }
+        h.image_start = plan.image_start;
+        h.cylinders = plan.chs.cylinders;
+        h.heads = plan.chs.heads;
+        h.sectors_per_track = plan.chs.sectors;
+        h.parameter_table = [0; 12];
+        if let Some(f) = plan.floppy {
+            h.floppy_type = f.bios_type;
+            h.parameter_table[..11].copy_from_slice(&f.parameter_table);
+        }
         write_unaligned(block as *mut HookHeader, h);
         for (i, &(file_sector, count, disk_lba)) in plan.extents.iter().enumerate() {
             let at = block.add(extents_at + i * size_of::<HookExtent>()) as *mut HookExtent;

@@ -11,23 +11,29 @@
 ; restores every register it does not answer in, and writes CF into the
 ; caller's stacked FLAGS.
 ;
-; Drive presented (kind HOOK_KIND_CD): a no-emulation El Torito CD with
-; 2048-byte blocks, as SeaBIOS, iPXE and memdisk present one:
-;   00 reset, 01 last status, 41 extensions (AH=30h, CX=0007h),
-;   42 extended read (packet 10h or 18h), 44 verify, 45 lock, 46 eject,
-;   47 seek, 48 parameters (1Ah/1Eh/42h buffers), 49 media change,
-;   4B00/4B01 El Torito status (the 13h-byte packet), 15 type (AH=03h,
-;   CX:DX = blocks); 03/43 writes fail write-protected (03h); CHS calls
-;   (02, 08, ...) and everything else fail invalid (01h).
-; Every other drive goes to the previous vector untouched; AH=4Bh with
-; DL=7Fh ("all drives") is answered here too.
+; What it presents (HOOK_KIND):
+;  CD (E0h): a no-emulation El Torito CD, 2048-byte blocks, as SeaBIOS,
+;   iPXE and memdisk present one: 00 reset, 01 status, 15 type (AH=03h,
+;   CX:DX = blocks), 41 (AH=30h, CX=0007h), 42 read (packets 10h/18h),
+;   44/47 verify/seek, 45/46 lock/eject, 48 parameters (1Ah/1Eh/42h),
+;   49 media change, 4B00/4B01 the specification packet. CHS calls fail.
+;  FLOPPY (00h) and HARD_DISK (80h): an emulated drive with CHS geometry:
+;   00/0D/10/11 reset/ready, 01 status, 02 CHS read (across track and head
+;   edges), 04 verify, 08 parameters, 0C seek, 15 type, 16 change line
+;   (floppy); a hard disk also has 41 (CX=0001h), 42, 44, 47, 48 with
+;   512-byte sectors. 4Bh answers when the image came from El Torito.
+;   Real drives of the same class at or above the emulated number answer
+;   one number higher (real 00h as 01h; real 80h as 81h, ...), as El Torito
+;   says: such calls go to the old vector with DL one lower, and DL comes
+;   back as it was (AH=08h: the drive count, one more).
+; Writes (03, 05, 43) fail write-protected (03h); other functions fail
+; invalid (01h); every other drive goes to the old vector untouched.
 
 %include "layout.inc"
 
         bits 16
         org 0
 
-CD_BLOCK_SECTORS equ 4                  ; 512-byte sectors per 2048-byte block
 MAX_PIECE       equ 127                 ; sectors per call to the real BIOS
 
 ; The caller's registers as the entry pushes them (PUSH DS, PUSH ES,
@@ -39,19 +45,27 @@ F_EBX   equ 16
 F_EDX   equ 20
 F_ECX   equ 24
 F_EAX   equ 28
+F_AL    equ F_EAX
 F_AH    equ 29
 F_ES    equ 32
 F_DS    equ 34
 F_BX    equ F_EBX
+F_BL    equ F_EBX
 F_CX    equ F_ECX
 F_DX    equ F_EDX
+F_DI    equ F_EDI
 F_SI    equ F_ESI
 
-; Error codes (INT 13h AH on return).
+; Status codes (AH on return).
 ST_OK           equ 0x00
 ST_INVALID      equ 0x01
 ST_PAST_END     equ 0x02                ; "address mark not found", as memdisk
 ST_WRITE_PROT   equ 0x03
+ST_NO_SECTOR    equ 0x04                ; a CHS address outside the geometry
+
+; BIOS data area (segment 0).
+BDA_EQUIPMENT   equ 0x410
+BDA_HARD_DISKS  equ 0x475
 
 header:
         jmp near int13_entry
@@ -66,9 +80,10 @@ saved_ss:       dw 0
 depth:          db 0                    ; nesting: only the outer call switches stacks
 result_cf:      db 0
 function:       db 0
+chain_ah:       db 0                    ; a renumbered call's AH and DL
+chain_dl:       db 0
         align 4
 request_sectors: dd 0
-        align 4
 dap:                                    ; the packet we pass to the real BIOS
 dap_size:       db 16
                 db 0
@@ -79,14 +94,26 @@ dap_lba:        dd 0, 0
 
 ; int13_entry
 ;   In:  any INT 13h call. Out: ours answered (AH, CF and the registers
-;   the function returns), others chained with nothing changed.
+;   the function returns); renumbered drives passed on; others chained
+;   with nothing changed.
 int13_entry:
         cmp dl, [cs:HOOK_DRIVE]
         je .ours
         cmp ah, 0x4B
-        jne .chain
-        cmp dl, 0x7F
+        jne .not_all_drives
+        cmp dl, 0x7F                    ; 4Bh for "all drives"
         je .ours
+.not_all_drives:
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_CD
+        je .chain
+        push ax
+        mov al, dl
+        xor al, [cs:HOOK_DRIVE]
+        test al, 0x80                   ; another class of drive?
+        pop ax
+        jnz .chain
+        cmp dl, [cs:HOOK_DRIVE]
+        ja renumbered
 .chain:
         jmp far [cs:HOOK_PREVIOUS]
 .ours:
@@ -111,7 +138,12 @@ int13_entry:
         cmp bx, FUNCTIONS
         jae .invalid
         shl bx, 1
-        call [cs:function_table + bx]
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_CD
+        jne .disk
+        call [cs:cd_functions + bx]
+        jmp .answer
+.disk:
+        call [cs:disk_functions + bx]
         jmp .answer
 .invalid:
         call fn_invalid
@@ -148,15 +180,51 @@ int13_entry:
         pop bp
         iret
 
-; The function handlers. Each: in: BP = the caller's register frame,
-; DS/ES undefined; out: AL = value for the caller's AH, CF = error.
-; They may clobber every register except BP.
+; renumbered: a real drive of the emulated class, one number up. Calls the
+; old vector as that drive (DL - 1) on the caller's stack and returns its
+; answer with DL as the caller gave it; AH=08h's DL (the drive count)
+; counts the emulated drive too, and a hard disk's AH=15h keeps CX:DX.
+renumbered:
+        mov [cs:chain_ah], ah
+        mov [cs:chain_dl], dl
+        dec dl
+        pushf
+        call far [cs:HOOK_PREVIOUS]
+        pushf                           ; the BIOS's flags, kept for the caller
+        cmp byte [cs:chain_ah], 0x08
+        jne .not_08
+        inc dl
+        jmp .dl_done
+.not_08:
+        cmp byte [cs:chain_ah], 0x15
+        jne .dl_back
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_HARD_DISK
+        je .dl_done
+.dl_back:
+        mov dl, [cs:chain_dl]
+.dl_done:
+        popf
+        push bp
+        mov bp, sp
+        push ax
+        pushf
+        pop ax
+        and byte [bp + 6], 0xFE
+        and al, 0x01
+        or [bp + 6], al
+        pop ax
+        pop bp
+        iret
+
+; The function tables. Each handler: in: BP = the caller's register frame,
+; DS/ES undefined; out: AL = value for the caller's AH, CF = error. They
+; may clobber every register except BP.
 
 FUNCTIONS equ 0x4E
-function_table:
+cd_functions:
 %assign i 0
 %rep FUNCTIONS
-  %if i = 0x00 || i = 0x45 || i = 0x46
+  %if i = 0x00 || i = 0x45 || i = 0x46 || i = 0x49
         dw fn_success
   %elif i = 0x01
         dw fn_last_status
@@ -172,8 +240,41 @@ function_table:
         dw fn_verify
   %elif i = 0x48
         dw fn_parameters
-  %elif i = 0x49
-        dw fn_media_change
+  %elif i = 0x4B
+        dw fn_eltorito
+  %else
+        dw fn_invalid
+  %endif
+  %assign i i+1
+%endrep
+
+disk_functions:
+%assign i 0
+%rep FUNCTIONS
+  %if i = 0x00 || i = 0x0C || i = 0x0D || i = 0x10 || i = 0x11
+        dw fn_success
+  %elif i = 0x01
+        dw fn_last_status
+  %elif i = 0x02
+        dw fn_chs_read
+  %elif i = 0x03 || i = 0x05 || i = 0x43
+        dw fn_write
+  %elif i = 0x04
+        dw fn_chs_verify
+  %elif i = 0x08
+        dw fn_geometry
+  %elif i = 0x15
+        dw fn_drive_type
+  %elif i = 0x16
+        dw fn_change_line
+  %elif i = 0x41
+        dw fn_extensions
+  %elif i = 0x42
+        dw fn_read
+  %elif i = 0x44 || i = 0x47
+        dw fn_verify
+  %elif i = 0x48
+        dw fn_parameters
   %elif i = 0x4B
         dw fn_eltorito
   %else
@@ -188,7 +289,6 @@ fn_invalid:
         ret
 
 fn_success:
-fn_media_change:                        ; never changed
         mov al, ST_OK
         clc
         ret
@@ -203,9 +303,27 @@ fn_last_status:
         clc
         ret
 
-; 15h: AH=03h "fixed disk", CX:DX = blocks.
+; edd_only: returns (to the dispatcher) with "invalid" for a floppy, which
+; has no EDD functions (as in iPXE and memdisk). Use as the first call of
+; an EDD handler. Clobbers nothing else.
+edd_only:
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_FLOPPY
+        jne .ok
+        add sp, 2                       ; drop our return: end the handler
+        jmp fn_invalid
+.ok:
+        ret
+
+; 15h: a floppy without change line (AH=01h; CX:DX untouched, which DOS
+; prefers), else AH=03h with CX:DX = units (blocks of a CD, sectors).
 fn_drive_type:
-        call image_blocks
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_FLOPPY
+        jne .counted
+        mov al, 0x01
+        clc
+        ret
+.counted:
+        call image_units
         mov [bp + F_DX], ax
         shr eax, 16
         mov [bp + F_CX], ax
@@ -213,34 +331,59 @@ fn_drive_type:
         clc
         ret
 
-; 41h: BX=55AAh -> BX=AA55h, AH=30h (EDD 3.0), CX=0007h.
+; 16h: a floppy's disk was never changed; others have no change line.
+fn_change_line:
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_FLOPPY
+        jne fn_invalid
+        mov al, ST_OK
+        clc
+        ret
+
+; 41h: BX=55AAh -> BX=AA55h, AH=30h (EDD 3.0), CX = 0007h for a CD
+; (fixed-disk access, removable media, EDD), 0001h for a hard disk.
 fn_extensions:
+        call edd_only
         cmp word [bp + F_BX], 0x55AA
         jne fn_invalid
         mov word [bp + F_BX], 0xAA55
+        mov word [bp + F_CX], 0x0001
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_CD
+        jne .set
         mov word [bp + F_CX], 0x0007
+.set:
         mov al, 0x30
         clc
         ret
 
-; image_blocks: out: EAX = 2048-byte blocks of the image.
-image_blocks:
+; unit_shift: out: CL = log2(512-byte sectors per unit): 2 for a CD's
+; 2048-byte blocks, 0 for disks.
+unit_shift:
+        mov cl, 0
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_CD
+        jne .done
+        mov cl, 2
+.done:
+        ret
+
+; image_units: out: EAX = units (blocks or sectors) of the image. Clobbers CL, EDX.
+image_units:
+        call unit_shift
         mov eax, [cs:HOOK_SECTORS]
         mov edx, [cs:HOOK_SECTORS + 4]
-        shrd eax, edx, 2
+        shrd eax, edx, cl
         ret
 
 ; check_range: in: FS:SI = the caller's packet. Out: CF clear with
-; EBX = first block, CX = blocks, when the packet is usable and the range
-; lies inside the image; else CF set, AL = status.
+; EBX = first unit, ECX = units, when the packet is usable and the range
+; lies inside the image; else CF set, AL = status. Clobbers EAX, EDX.
 check_range:
         cmp byte [fs:si], 0x10
         jb .invalid
-        cmp dword [fs:si + 12], 0       ; LBA above 2^32 blocks
+        cmp dword [fs:si + 12], 0       ; an LBA above 2^32 units
         jne .past_end
+        call image_units
         mov ebx, [fs:si + 8]
         movzx ecx, word [fs:si + 2]
-        call image_blocks
         cmp ebx, eax
         ja .past_end
         sub eax, ebx
@@ -259,6 +402,7 @@ check_range:
 
 ; 44h/47h: the range must lie inside the image.
 fn_verify:
+        call edd_only
         mov fs, [bp + F_DS]
         mov si, [bp + F_SI]
         call check_range
@@ -267,8 +411,10 @@ fn_verify:
 .done:
         ret
 
-; 42h: read blocks into the caller's buffer, straight from the stick.
+; 42h: read units into the caller's buffer, straight from the stick. On
+; failure the packet's count says how many whole units were read.
 fn_read:
+        call edd_only
         mov fs, [bp + F_DS]
         mov si, [bp + F_SI]
         call check_range
@@ -278,10 +424,151 @@ fn_read:
         stc
         je .done
         les di, [fs:si + 4]             ; ES:DI = the caller's buffer
-        shl ebx, 2                      ; blocks -> sectors
-        shl ecx, 2
+        push cx
+        call unit_shift
+        shl ebx, cl                     ; units -> sectors
+        pop ax
+        movzx eax, ax
+        shl eax, cl
+        mov ecx, eax
+        call read_image
+        jnc .done
+        push ax
+        call unit_shift
+        shr edx, cl                     ; whole units read
+        mov fs, [bp + F_DS]
+        mov si, [bp + F_SI]
+        mov [fs:si + 2], dx
+        pop ax
+        stc
+.done:
+        ret
+
+; chs_address: the caller's CX, DH and AL (count) as an image range.
+; Out: CF clear with EBX = first sector, ECX = count; else CF set, AL =
+; status. Clobbers EAX, EDX.
+chs_address:
+        movzx ecx, byte [bp + F_AL]
+        jecxz .invalid
+        mov ax, [bp + F_CX]
+        movzx ebx, al
+        and bl, 0x3F                    ; sector, from 1
+        jz .no_sector
+        cmp bx, [cs:HOOK_SECTORS_PER_TRACK]
+        ja .no_sector
+        dec bx
+        shr al, 6
+        xchg al, ah                     ; AX = cylinder (CH, and CL's top bits)
+        cmp ax, [cs:HOOK_CYLINDERS]
+        jae .no_sector
+        movzx eax, ax
+        movzx edx, word [cs:HOOK_HEADS]
+        imul eax, edx
+        movzx edx, byte [bp + F_DX + 1] ; DH = head
+        cmp dx, [cs:HOOK_HEADS]
+        jae .no_sector
+        add eax, edx
+        movzx edx, word [cs:HOOK_SECTORS_PER_TRACK]
+        imul eax, edx
+        add ebx, eax
+        mov eax, [cs:HOOK_SECTORS]      ; the image's sectors (below 2^32 for CHS)
+        cmp ebx, eax
+        jae .past_end
+        sub eax, ebx
+        cmp ecx, eax
+        ja .past_end
+        clc
+        ret
+.invalid:
+        mov al, ST_INVALID
+        stc
+        ret
+.no_sector:
+        mov al, ST_NO_SECTOR
+        stc
+        ret
+.past_end:
+        mov al, ST_PAST_END
+        stc
+        ret
+
+; 02h: CHS read into ES:BX; AL = sectors read.
+fn_chs_read:
+        call chs_address
+        jc .failed
+        mov es, [bp + F_ES]
+        mov di, [bp + F_BX]
+        call read_image
+        mov [bp + F_AL], dl
+        ret
+.failed:
+        mov byte [bp + F_AL], 0
+        ret
+
+; 04h: CHS verify: the range must exist; AL = sectors.
+fn_chs_verify:
+        call chs_address
+        jc .done
+        mov al, ST_OK
+.done:
+        ret
+
+; 08h: geometry. A floppy: BL = type, ES:DI = its parameter table, DL =
+; floppies; a hard disk: DL = hard disks. CH/CL = last cylinder and
+; sectors per track, DH = last head. A hard disk reports one cylinder
+; less, as BIOSes keep one for diagnostics.
+fn_geometry:
+        mov ax, [cs:HOOK_CYLINDERS]
+        dec ax
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_HARD_DISK
+        jne .last_cylinder
+        test ax, ax
+        jz .last_cylinder
+        dec ax
+.last_cylinder:
+        mov ch, al                      ; cylinder bits 0-7
+        shl ah, 6
+        mov cl, [cs:HOOK_SECTORS_PER_TRACK]
+        or cl, ah                       ; cylinder bits 8-9 above the sector count
+        mov [bp + F_CX], cx
+        mov dh, [cs:HOOK_HEADS]
+        dec dh
+        xor ax, ax
+        mov es, ax
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_FLOPPY
+        je .floppy
+        mov dl, [es:BDA_HARD_DISKS]
+        mov [bp + F_DX], dx
+        mov al, ST_OK
+        clc
+        ret
+.floppy:
+        mov ax, [es:BDA_EQUIPMENT]
+        mov dl, 0
+        test al, 0x01
+        jz .counted
+        shr al, 6
+        inc al
+        mov dl, al
+.counted:
+        mov [bp + F_DX], dx
+        mov al, [cs:HOOK_FLOPPY_TYPE]
+        mov [bp + F_BL], al
+        mov byte [bp + F_BX + 1], 0
+        mov [bp + F_ES], cs
+        mov word [bp + F_DI], HOOK_PARAMETER_TABLE
+        mov al, ST_OK
+        clc
+        ret
+
+; read_image: in: EBX = first sector of the image, ECX = sectors, ES:DI =
+; buffer. Reads them from the stick, at most MAX_PIECE sectors a call and
+; never across an extent's edge. Out: CF clear, AL = 0; or CF set, AL =
+; status. EDX = sectors read. Clobbers EAX, EBX, ECX, SI, DI, ES.
+read_image:
+        add ebx, [cs:HOOK_IMAGE_START]  ; image sector -> file sector
         mov [cs:request_sectors], ecx
-        xor edx, edx                    ; EDX = sectors done
+        xor edx, edx
 .piece:
         cmp edx, [cs:request_sectors]
         jae .read_all
@@ -338,16 +625,11 @@ fn_read:
 .read_all:
         mov al, ST_OK
         clc
-.done:
         ret
 .beyond_map:
         mov ah, ST_PAST_END
 .bios_error:                            ; AH = the BIOS status
         pop edx
-        mov fs, [bp + F_DS]             ; report the whole blocks read
-        mov si, [bp + F_SI]
-        shr edx, 2
-        mov [fs:si + 2], dx
         mov al, ah
         stc
         ret
@@ -376,8 +658,11 @@ find_extent:
         ret
 
 ; 48h: drive parameters into the caller's buffer (size 1Ah or more; a 42h
-; buffer is answered with the 1Eh EDD 2.x fields, as the size says).
+; buffer is answered with the 1Eh EDD 2.x fields, as the size says). A CD:
+; removable, lockable, change line, no CHS, 2048-byte blocks; a hard disk:
+; its CHS geometry, 512-byte sectors.
 fn_parameters:
+        call edd_only
         mov es, [bp + F_DS]
         mov di, [bp + F_SI]
         mov ax, [es:di]
@@ -390,22 +675,40 @@ fn_parameters:
         mov dword [es:di + 0x1A], 0xFFFFFFFF    ; no device parameter table
 .size_known:
         mov [es:di], bx
+        call image_units
+        mov [es:di + 16], eax
+        mov dword [es:di + 20], 0
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_CD
+        jne .hard_disk
         mov word [es:di + 2], 0x0074    ; removable, change line, lockable, CHS invalid
         mov dword [es:di + 4], 0xFFFFFFFF
         mov dword [es:di + 8], 0xFFFFFFFF
         mov dword [es:di + 12], 0xFFFFFFFF
-        call image_blocks
-        mov [es:di + 16], eax
-        mov dword [es:di + 20], 0
         mov word [es:di + 24], 2048
+        jmp .filled
+.hard_disk:
+        mov word [es:di + 2], 0x0002    ; CHS valid
+        movzx eax, word [cs:HOOK_CYLINDERS]
+        mov [es:di + 4], eax
+        movzx eax, word [cs:HOOK_HEADS]
+        mov [es:di + 8], eax
+        movzx eax, word [cs:HOOK_SECTORS_PER_TRACK]
+        mov [es:di + 12], eax
+        mov word [es:di + 24], 512
+.filled:
         mov al, ST_OK
         clc
         ret
 
 ; 4Bh: AL=00h (terminate) or 01h (status): the specification packet to
-; DS:SI. Emulation goes on either way: a no-emulation CD has none to end.
+; DS:SI, when the image came from El Torito. Emulation goes on either way.
 fn_eltorito:
-        mov al, [bp + F_EAX]
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_CD
+        je .answer
+        cmp byte [cs:HOOK_ELTORITO], 0
+        je fn_invalid
+.answer:
+        mov al, [bp + F_AL]
         cmp al, 0x01
         ja fn_invalid
         mov es, [bp + F_DS]

@@ -1,5 +1,5 @@
-//! Files that cannot boot as CDs: each gets a message that says why, on the
-//! screen and on COM1, and the menu comes back.
+//! Files that cannot boot: each gets a message that says why, on the screen
+//! and on COM1, and the menu comes back.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -17,8 +17,8 @@ fn xorriso(root: &Path, out: &Path, args: &[&str]) -> Vec<u8> {
 }
 
 #[test]
-fn each_broken_iso_gets_its_own_message_and_the_menu_comes_back() {
-    let dir = work_dir("iso_errors");
+fn each_file_that_cannot_boot_gets_its_own_message_and_the_menu_comes_back() {
+    let dir = work_dir("boot_errors");
     let files = dir.join("files");
     fs::create_dir_all(&files).unwrap();
     let root = dir.join("root");
@@ -52,7 +52,19 @@ fn each_broken_iso_gets_its_own_message_and_the_menu_comes_back() {
         truncated,
         format!("its boot image (4096 bytes at block {}) lies outside the file; is it truncated?", probe.boot_rba),
     ));
-    cases.push(("g-disk.img", vec![0u8; 512 * 1024], "booting .img disk images is not supported yet".into()));
+    cases.push((
+        "g-no-boot-sector.img",
+        vec![0u8; 512 * 1024],
+        "it is not a disk image: no partition table and no boot signature in its first sector".into(),
+    ));
+    let mut odd_floppy = vec![0u8; 1_300_000];
+    odd_floppy[510] = 0x55;
+    odd_floppy[511] = 0xAA;
+    cases.push((
+        "h-odd-floppy.img",
+        odd_floppy,
+        "it looks like a floppy image, but 1300000 bytes is no floppy size (360K, 720K, 1.2M, 1.44M, 2.88M)".into(),
+    ));
 
     let image = dir.join("stick.img");
     let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), "64M".into()];
@@ -62,7 +74,7 @@ fn each_broken_iso_gets_its_own_message_and_the_menu_comes_back() {
     }
     dropboot(&args);
 
-    let mut vm = Qemu::boot("iso_errors", &dir, &image);
+    let mut vm = Qemu::boot("boot_errors", &dir, &image);
     let total = format!("{} boot files", cases.len());
     vm.wait_screen(&total);
     for (i, (name, _, message)) in cases.iter().enumerate() {
