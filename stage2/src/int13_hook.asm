@@ -298,6 +298,17 @@ fn_write:
         stc
         ret
 
+; Failure tails for the range checks (jumped to, they return for them).
+fail_past_end:
+        mov al, ST_PAST_END
+        stc
+        ret
+
+fail_no_sector:
+        mov al, ST_NO_SECTOR
+        stc
+        ret
+
 fn_last_status:
         mov al, [cs:HOOK_LAST_STATUS]
         clc
@@ -378,26 +389,18 @@ image_units:
 ; lies inside the image; else CF set, AL = status. Clobbers EAX, EDX.
 check_range:
         cmp byte [fs:si], 0x10
-        jb .invalid
+        jb fn_invalid
         cmp dword [fs:si + 12], 0       ; an LBA above 2^32 units
-        jne .past_end
+        jne fail_past_end
         call image_units
         mov ebx, [fs:si + 8]
         movzx ecx, word [fs:si + 2]
         cmp ebx, eax
-        ja .past_end
+        ja fail_past_end
         sub eax, ebx
         cmp ecx, eax
-        ja .past_end
+        ja fail_past_end
         clc
-        ret
-.invalid:
-        mov al, ST_INVALID
-        stc
-        ret
-.past_end:
-        mov al, ST_PAST_END
-        stc
         ret
 
 ; 44h/47h: the range must lie inside the image.
@@ -449,47 +452,36 @@ fn_read:
 ; status. Clobbers EAX, EDX.
 chs_address:
         movzx ecx, byte [bp + F_AL]
-        jecxz .invalid
+        test ecx, ecx
+        jz fn_invalid
         mov ax, [bp + F_CX]
         movzx ebx, al
         and bl, 0x3F                    ; sector, from 1
-        jz .no_sector
+        jz fail_no_sector
         cmp bx, [cs:HOOK_SECTORS_PER_TRACK]
-        ja .no_sector
+        ja fail_no_sector
         dec bx
         shr al, 6
         xchg al, ah                     ; AX = cylinder (CH, and CL's top bits)
         cmp ax, [cs:HOOK_CYLINDERS]
-        jae .no_sector
+        jae fail_no_sector
         movzx eax, ax
         movzx edx, word [cs:HOOK_HEADS]
         imul eax, edx
         movzx edx, byte [bp + F_DX + 1] ; DH = head
         cmp dx, [cs:HOOK_HEADS]
-        jae .no_sector
+        jae fail_no_sector
         add eax, edx
         movzx edx, word [cs:HOOK_SECTORS_PER_TRACK]
         imul eax, edx
         add ebx, eax
         mov eax, [cs:HOOK_SECTORS]      ; the image's sectors (below 2^32 for CHS)
         cmp ebx, eax
-        jae .past_end
+        jae fail_past_end
         sub eax, ebx
         cmp ecx, eax
-        ja .past_end
+        ja fail_past_end
         clc
-        ret
-.invalid:
-        mov al, ST_INVALID
-        stc
-        ret
-.no_sector:
-        mov al, ST_NO_SECTOR
-        stc
-        ret
-.past_end:
-        mov al, ST_PAST_END
-        stc
         ret
 
 ; 02h: CHS read into ES:BX; AL = sectors read.
