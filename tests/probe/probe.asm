@@ -27,6 +27,7 @@
 COM1            equ 0x3F8
 DEBUG_EXIT      equ 0xF4
 EXIT_DONE       equ 0x31
+EXIT_SELF_LOAD  equ 0x32                ; sector 0 could not load the rest
 CRC_TABLE       equ 0x1000              ; 256 dwords, segment 0
 SECTOR_BUF      equ 0x1800              ; 512 bytes, segment 0
 INFO_BUF        equ 0x1A00              ; 48h / 4B01h replies, segment 0
@@ -45,16 +46,22 @@ DATA_SEG        equ 0x2000              ; read buffer: 2000:xxxx, up to 254 KiB
         call print_cf_ah
 %endmacro
 
+PROBE_SECTORS   equ 12                  ; the probe's size; sector 0 loads the rest
+PART_TABLE      equ 446                 ; sector 0 leaves a partition table's room
+
 start:
-        jmp 0:main
+        jmp 0:load_rest
         align 8
 params:
         db "PROBEPAR"
-data_lba:       dd 0                    ; first 2048-byte block of the data file
-data_blocks:    dd 0                    ; its length in blocks
+data_lba:       dd 0                    ; the data: first block (CD) or sector (disk)
+data_blocks:    dd 0                    ; its length in blocks (CD) or sectors (disk)
 mode:           dd 0                    ; 0: every check; 1: time reading the data (bench)
+drive:          db 0                    ; (in sector 0: it must survive loading the rest)
 
-main:
+; load_rest: booted as a floppy or hard disk only sector 0 is loaded; read
+; the rest with CHS from the boot drive (a CD boot loads it all).
+load_rest:
         cli
         xor ax, ax
         mov ds, ax
@@ -65,6 +72,28 @@ main:
         sti
         cld
         mov [drive], dl
+        cmp dword [rest_magic], REST_MAGIC
+        je main
+        mov ax, 0x0200 + PROBE_SECTORS - 1
+        mov cx, 0x0002                  ; cylinder 0, sector 2
+        mov dh, 0
+        mov dl, [drive]
+        mov bx, 0x7E00
+        int 0x13
+        cmp dword [rest_magic], REST_MAGIC
+        je main
+        mov al, EXIT_SELF_LOAD
+        out DEBUG_EXIT, al
+        hlt
+
+        times PART_TABLE - ($ - $$) db 0
+        times 64 db 0                   ; the partition table (the host fills it)
+        dw 0xAA55
+
+REST_MAGIC      equ 0x32425250          ; "PRB2"
+rest_magic:     dd REST_MAGIC
+
+main:
         call crc_table_init
 
         mov si, s_start
@@ -74,6 +103,8 @@ main:
         call newline
         cmp dword [mode], 1
         je bench
+        cmp byte [drive], 0xE0
+        jb disk_checks
 
         ; 41h
         mov ah, 0x41
@@ -199,6 +230,318 @@ finish:
 .halt:
         hlt
         jmp .halt
+
+; disk_checks: the probe booted as an emulated floppy (00h) or hard disk
+; (80h): geometry, BDA counts, CHS reads of the data sectors with many
+; counts (across track and head edges) as CRC32s, 42h for a hard disk,
+; a write, and the stick under its new number.
+disk_checks:
+        mov ah, 0x08
+        mov dl, [drive]
+        xor di, di
+        int 0x13
+        push es
+        push di
+        mov [geo_cx], cx
+        mov [geo_dx], dx
+        report s_08
+        mov si, s_bl
+        call print
+        mov al, bl
+        call hex8
+        mov si, s_cx
+        call print
+        mov ax, [geo_cx]
+        call hex16
+        mov si, s_dx
+        call print
+        mov ax, [geo_dx]
+        call hex16
+        mov si, s_table
+        call print
+        pop di
+        pop es
+        cmp byte [drive], 0
+        jne .no_table
+        mov si, di
+        mov cx, 11
+.table_byte:
+        mov al, [es:si]
+        inc si
+        call hex8
+        loop .table_byte
+.no_table:
+        xor ax, ax
+        mov es, ax
+        call newline
+        ; geometry for our own CHS arithmetic
+        mov al, [geo_cx]
+        and ax, 0x3F
+        mov [spt], ax
+        movzx ax, byte [geo_dx + 1]
+        inc ax
+        mov [heads], ax
+
+        mov si, s_bda
+        call print
+        mov ax, [0x410]
+        call hex16
+        mov si, s_disks
+        call print
+        mov al, [0x475]
+        call hex8
+        call newline
+
+        mov ah, 0x15
+        mov dl, [drive]
+        int 0x13
+        report s_15
+        call newline
+
+        mov ah, 0x41
+        mov bx, 0x55AA
+        mov dl, [drive]
+        int 0x13
+        report s_41
+        mov si, s_bx
+        call print
+        mov ax, bx
+        call hex16
+        mov si, s_cx
+        call print
+        mov ax, cx
+        call hex16
+        call newline
+
+        mov di, INFO_BUF
+        mov cx, 32
+        mov al, 0xCC
+        rep stosb
+        mov ax, 0x4B01
+        mov dl, [drive]
+        mov si, INFO_BUF
+        int 0x13
+        report s_4b01
+        mov si, s_packet
+        call print
+        mov si, INFO_BUF
+        mov cx, 0x13
+.packet_byte:
+        lodsb
+        call hex8
+        loop .packet_byte
+        call newline
+
+        mov si, chs_counts
+.next_count:
+        lodsw
+        test ax, ax
+        jz .counts_done
+        push si
+        mov [req_blocks], ax
+        call chs_pass
+        pop si
+        jmp .next_count
+.counts_done:
+        cmp byte [drive], 0x80
+        jne .no_ext
+        mov si, ext_counts
+.next_ext:
+        lodsw
+        test ax, ax
+        jz .no_ext
+        push si
+        mov [req_blocks], ax
+        call ext_pass
+        pop si
+        jmp .next_ext
+.no_ext:
+
+        ; a CHS write of the first data sector
+        mov eax, [data_lba]
+        call lba_to_chs
+        mov ax, 0x0301
+        mov dl, [drive]
+        xor bx, bx
+        push DATA_SEG
+        pop es
+        int 0x13
+        push 0
+        pop es
+        report s_write
+        call newline
+
+        ; the stick: still 80h under a floppy, 81h under a hard disk
+        mov byte [DAP], 0x10
+        mov word [DAP + 2], 1
+        mov word [DAP + 4], SECTOR_BUF
+        mov word [DAP + 6], 0
+        mov dword [DAP + 8], 0
+        mov dword [DAP + 12], 0
+        mov dl, 0x80
+        cmp byte [drive], 0x80
+        jne .stick_number
+        mov dl, 0x81
+.stick_number:
+        mov [stick], dl
+        mov ah, 0x42
+        mov si, DAP
+        int 0x13
+        report s_stick
+        mov si, s_at
+        call print
+        mov al, [stick]
+        call hex8
+        mov si, s_code
+        call print
+        mov si, SECTOR_BUF
+        mov cx, 4
+.stick_byte:
+        lodsb
+        call hex8
+        loop .stick_byte
+        mov si, s_sig
+        call print
+        mov ax, [SECTOR_BUF + 510]
+        xchg al, ah
+        call hex16
+        call newline
+        mov si, s_done
+        call print
+        call newline
+        jmp finish
+
+; lba_to_chs: EAX = sector -> CH, CL, DH for AH=02h/03h with the 08h
+; geometry. Clobbers EAX, ECX, EDX.
+lba_to_chs:
+        xor edx, edx
+        movzx ecx, word [spt]
+        div ecx
+        inc dx
+        push dx                         ; sector
+        xor edx, edx
+        movzx ecx, word [heads]
+        div ecx                         ; EAX = cylinder, DX = head
+        pop cx
+        mov ch, al
+        shl ah, 6
+        or cl, ah
+        mov dh, dl
+        ret
+
+; chs_pass: [req_blocks] = sectors per request. Reads the data sectors
+; whole with AH=02h and prints "probe: chs count=N crc=...".
+chs_pass:
+        mov dword [crc], 0xFFFFFFFF
+        mov dword [pos], 0
+        mov byte [failed], 0
+.request:
+        mov eax, [pos]
+        cmp eax, [data_blocks]
+        jae .report
+        mov ecx, [data_blocks]
+        sub ecx, eax
+        movzx edx, word [req_blocks]
+        cmp ecx, edx
+        jbe .count_ok
+        mov ecx, edx
+.count_ok:
+        mov [this_count], cx
+        add eax, [data_lba]
+        call lba_to_chs
+        mov al, [this_count]
+        mov ah, 0x02
+        mov dl, [drive]
+        push DATA_SEG
+        pop es
+        xor bx, bx
+        int 0x13
+        push 0
+        pop es
+        jc .error
+        mov cx, [this_count]
+        call crc_sectors
+        movzx eax, word [this_count]
+        add [pos], eax
+        jmp .request
+.error:
+        mov [error_ah], ah
+        mov byte [failed], 1
+.report:
+        mov si, s_chs_count
+        jmp report_pass
+
+; ext_pass: the same with AH=42h; prints "probe: ext count=N crc=...".
+ext_pass:
+        mov dword [crc], 0xFFFFFFFF
+        mov dword [pos], 0
+        mov byte [failed], 0
+.request:
+        mov eax, [pos]
+        cmp eax, [data_blocks]
+        jae .report
+        mov ecx, [data_blocks]
+        sub ecx, eax
+        movzx edx, word [req_blocks]
+        cmp ecx, edx
+        jbe .count_ok
+        mov ecx, edx
+.count_ok:
+        mov [this_count], cx
+        add eax, [data_lba]
+        xor bx, bx
+        mov dl, 0x10
+        call read_blocks
+        jc .error
+        mov cx, [this_count]
+        call crc_sectors
+        movzx eax, word [this_count]
+        add [pos], eax
+        jmp .request
+.error:
+        mov [error_ah], ah
+        mov byte [failed], 1
+.report:
+        mov si, s_ext_count
+        ; fall through
+
+; report_pass: SI = label; prints it, [req_blocks], then the CRC or the error.
+report_pass:
+        call print
+        mov ax, [req_blocks]
+        call hex16
+        cmp byte [failed], 0
+        jne .failed
+        mov si, s_crc
+        call print
+        mov eax, [crc]
+        not eax
+        call hex32
+        jmp newline
+.failed:
+        mov si, s_error
+        call print
+        mov al, [error_ah]
+        call hex8
+        jmp newline
+
+; crc_sectors: CX = 512-byte sectors at DATA_SEG:0000 into [crc].
+crc_sectors:
+        push ds
+        mov bp, DATA_SEG
+        mov di, cx
+.sector:
+        mov ds, bp
+        xor si, si
+        mov cx, 512
+        mov edx, [cs:crc]
+        call crc_bytes
+        mov [cs:crc], edx
+        add bp, 512 >> 4
+        dec di
+        jnz .sector
+        pop ds
+        ret
 
 ; bench: reads the data file once, 32 blocks a request, and prints
 ; "probe: bench blocks=B ticks=T"; then ends QEMU.
@@ -533,6 +876,11 @@ hex_digit:
         das
         jmp putc
 
+; Sectors per CHS request (across track and head edges), ended by 0.
+chs_counts:     dw 1, 5, 17, 19, 40, 127, 0
+; Sectors per 42h request on a hard disk, ended by 0.
+ext_counts:     dw 1, 8, 127, 0
+
 ; (blocks per request, buffer offset, packet size), ended by 0.
 patterns:
         dw 1, 0x0000
@@ -578,21 +926,40 @@ s_sig:          db " sig=", 0
 s_cf:           db "cf=", 0
 s_ah:           db " ah=", 0
 s_done:         db "probe: done", 0
+s_08:           db "probe: 08 ", 0
+s_bl:           db " bl=", 0
+s_dx:           db " dx=", 0
+s_table:        db " table=", 0
+s_bda:          db "probe: bda equipment=", 0
+s_disks:        db " disks=", 0
+s_15:           db "probe: 15 ", 0
+s_chs_count:    db "probe: chs count=", 0
+s_ext_count:    db "probe: ext count=", 0
+s_stick:        db "probe: stick ", 0
+s_at:           db " at=", 0
 s_bench:        db "probe: bench blocks=", 0
 s_ticks:        db " ticks=", 0
 s_bench80:      db "probe: bench80 sectors=", 0
 
-drive:          db 0
+stick:          db 0
 offer:          db 0
 req_size:       db 0
 failed:         db 0
 error_ah:       db 0
 req_blocks:     dw 0
 req_offset:     dw 0
+this_count:     dw 0
+spt:            dw 0
+heads:          dw 0
+geo_cx:         dw 0
+geo_dx:         dw 0
         align 4
 crc:            dd 0
 pos:            dd 0
 t0:             dd 0
 raw_sectors:    dd 0
 
-        times 4096 - ($ - $$) db 0
+%if ($ - $$) > PROBE_SECTORS * 512
+  %error "the probe is larger than PROBE_SECTORS"
+%endif
+        times PROBE_SECTORS * 512 - ($ - $$) db 0

@@ -18,6 +18,8 @@ pub struct ProbeIso {
     pub data_lba: u32,
     pub blocks: u32,
     pub boot_rba: u32,
+    /// 512-byte sectors of the probe (the catalog's load count).
+    pub load_sectors: u16,
 }
 
 pub fn crc32(bytes: &[u8]) -> u32 {
@@ -63,7 +65,8 @@ pub fn build_iso_mode(dir: &Path, data_bytes: usize, mode: u32) -> ProbeIso {
     iso[params + 12..params + 16].copy_from_slice(&blocks.to_le_bytes());
     iso[params + 16..params + 20].copy_from_slice(&mode.to_le_bytes());
     fs::write(&path, &iso).expect("writing the patched ISO");
-    ProbeIso { path, data, data_lba, blocks: (iso.len() / 2048) as u32, boot_rba }
+    let load_sectors = (probe.len() / 512) as u16;
+    ProbeIso { path, data, data_lba, blocks: (iso.len() / 2048) as u32, boot_rba, load_sectors }
 }
 
 /// The probe's lines from COM1's text.
@@ -96,7 +99,8 @@ pub fn check(lines: &[String], iso: &ProbeIso, stick_mbr: &[u8]) {
         &format!("probe: 48 size=42 cf=0 ah=00 ret=001E flags=0074 total={total} bps=0800 dpte=FFFFFFFF"),
     );
     let rba: String = iso.boot_rba.to_le_bytes().iter().map(|b| format!("{b:02X}")).collect();
-    expect("probe: 4b01", &format!("probe: 4b01 cf=0 ah=00 packet=1300E000{rba}00000000C0070800000000"));
+    let count: String = iso.load_sectors.to_le_bytes().iter().map(|b| format!("{b:02X}")).collect();
+    expect("probe: 4b01", &format!("probe: 4b01 cf=0 ah=00 packet=1300E000{rba}00000000C007{count}000000"));
     let crc = format!("{:08X}", crc32(&iso.data));
     let crc_lines: Vec<&String> = lines.iter().filter(|l| l.starts_with("probe: crc ")).collect();
     assert_eq!(crc_lines.len(), 8, "eight read patterns:\n{}", lines.join("\n"));
@@ -107,5 +111,132 @@ pub fn check(lines: &[String], iso: &ProbeIso, stick_mbr: &[u8]) {
     expect("probe: write", "probe: write cf=1 ah=03");
     let code: String = stick_mbr[..4].iter().map(|b| format!("{b:02X}")).collect();
     expect("probe: mbr80", &format!("probe: mbr80 cf=0 ah=00 code={code} sig=55AA"));
+    expect("probe: done", "probe: done");
+}
+
+/// A disk image holding the probe in its first sectors and pseudo-random
+/// data after it, for booting as a floppy or a hard disk.
+pub struct ProbeDisk {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+    pub data_start: u32,
+    pub data_sectors: u32,
+}
+
+/// Builds the probe into a disk image of `sectors`; with `partition`, the
+/// image gets a partition table (one active partition from sector 2048).
+pub fn build_disk(dir: &Path, name: &str, sectors: u32, partition: bool) -> ProbeDisk {
+    let root = dir.join("probe-disk");
+    fs::create_dir_all(&root).expect("probe folder");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("probe/probe.asm");
+    run(Command::new("nasm").args(["-f", "bin", "-o"]).arg(root.join("probe.bin")).arg(&source));
+    let probe = fs::read(root.join("probe.bin")).expect("probe.bin");
+    let data_start = (probe.len() / 512) as u32;
+    let data_sectors = sectors - data_start;
+    let mut bytes = probe.clone();
+    bytes.extend(pseudo_random(data_sectors as usize * 512, 0xD15C));
+    let params = bytes.windows(8).position(|w| w == b"PROBEPAR").expect("the probe's parameter block");
+    bytes[params + 8..params + 12].copy_from_slice(&data_start.to_le_bytes());
+    bytes[params + 12..params + 16].copy_from_slice(&data_sectors.to_le_bytes());
+    if partition {
+        use bootfs::mbr::{Mbr, PartitionEntry};
+        let mut partitions = [PartitionEntry::default(); 4];
+        partitions[0] = PartitionEntry { bootable: true, kind: 0x0C, start_lba: 2048, sectors: sectors - 2048 };
+        let sector0: &mut [u8; 512] = (&mut bytes[..512]).try_into().expect("a sector");
+        Mbr { disk_signature: 0x0D15_C0DE, partitions }.write_into(sector0);
+    }
+    let path = dir.join(name);
+    fs::write(&path, &bytes).expect("writing the probe disk");
+    ProbeDisk { path, bytes, data_start, data_sectors }
+}
+
+/// An ISO whose El Torito boot entry emulates `disk` (`-hard-disk-boot`
+/// for a hard disk, floppy emulation by size otherwise).
+pub fn emulation_iso(dir: &Path, disk: &ProbeDisk, hard_disk: bool) -> (PathBuf, u32) {
+    let root = dir.join("emulation-root");
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(&root).expect("ISO folder");
+    fs::copy(&disk.path, root.join("disk.img")).expect("copying the disk image");
+    let iso = dir.join(if hard_disk { "hard-disk-emulation.iso" } else { "floppy-emulation.iso" });
+    let mut cmd = Command::new("xorriso");
+    cmd.args(["-as", "mkisofs", "-quiet", "-o"]).arg(&iso).args(["-b", "disk.img"]);
+    if hard_disk {
+        cmd.arg("-hard-disk-boot");
+    }
+    run(cmd.arg(&root));
+    let bytes = fs::read(&iso).expect("the ISO");
+    let rba = (0..bytes.len() / 2048).find(|&b| bytes[b * 2048..].starts_with(&disk.bytes[..2048])).expect("the image in the ISO");
+    (iso, rba as u32)
+}
+
+/// What the probe must report when booted as an emulated disk.
+pub struct DiskExpectation<'a> {
+    pub drive: u8,
+    pub disk: &'a ProbeDisk,
+    /// (cylinders, heads, sectors) the hook presents.
+    pub chs: (u16, u16, u16),
+    pub floppy_type_and_table: Option<(u8, [u8; 11])>,
+    /// Hard disks the BIOS data area counts, with the emulated one.
+    pub hard_disks: u8,
+    /// The El Torito packet's load block, for an image from a catalog.
+    pub eltorito_rba: Option<u32>,
+}
+
+pub fn check_disk(lines: &[String], e: &DiskExpectation, stick_mbr: &[u8]) {
+    let find = |prefix: &str| -> &str {
+        lines
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix:?} in the probe's report:\n{}", lines.join("\n")))
+    };
+    let all = lines.join("\n");
+    let expect = |prefix: &str, whole: &str| assert_eq!(find(prefix), whole, "probe report:\n{all}");
+    let hard_disk = e.drive == 0x80;
+    expect("probe: start", &format!("probe: start drive={:02X}", e.drive));
+
+    // 08h: last cylinder (a hard disk reports one less), sectors, last head, count.
+    let (c, h, s) = e.chs;
+    let last = if hard_disk { c.saturating_sub(2) } else { c - 1 };
+    let cx = ((last & 0xFF) << 8) | ((last >> 2) & 0xC0) | s;
+    let bda = find("probe: bda");
+    let equipment = u16::from_str_radix(&bda["probe: bda equipment=".len()..][..4], 16).expect("equipment word");
+    let count = if hard_disk { e.hard_disks as u16 } else { ((equipment >> 6) & 3) + 1 };
+    let dx = ((h - 1) << 8) | count;
+    let geometry = find("probe: 08 ");
+    assert!(geometry.starts_with("probe: 08 cf=0 ah=00 "), "{all}");
+    assert!(geometry.contains(&format!(" cx={cx:04X} dx={dx:04X}")), "08h geometry, expected cx={cx:04X} dx={dx:04X}:\n{all}");
+    if let Some((kind, table)) = e.floppy_type_and_table {
+        let table: String = table.iter().map(|b| format!("{b:02X}")).collect();
+        assert!(geometry.contains(&format!(" bl={kind:02X} ")) && geometry.ends_with(&format!(" table={table}")), "{all}");
+        assert_eq!(equipment & 1, 1, "the equipment word counts a floppy: {all}");
+    }
+    assert!(bda.ends_with(&format!(" disks={:02X}", e.hard_disks)), "{all}");
+
+    expect("probe: 15 ", if hard_disk { "probe: 15 cf=0 ah=03" } else { "probe: 15 cf=0 ah=01" });
+    if hard_disk {
+        expect("probe: 41 ", "probe: 41 cf=0 ah=30 bx=AA55 cx=0001");
+    } else {
+        assert!(find("probe: 41 ").starts_with("probe: 41 cf=1 ah=01"), "a floppy has no EDD: {all}");
+    }
+    match e.eltorito_rba {
+        Some(rba) => {
+            let rba: String = rba.to_le_bytes().iter().map(|b| format!("{b:02X}")).collect();
+            let media = if hard_disk { 4 } else { 2 };
+            expect("probe: 4b01", &format!("probe: 4b01 cf=0 ah=00 packet=13{media:02X}{:02X}00{rba}00000000C0070100000000", e.drive));
+        }
+        None => assert!(find("probe: 4b01").starts_with("probe: 4b01 cf=1 ah=01"), "no El Torito for a .img: {all}"),
+    }
+
+    let data = &e.disk.bytes[e.disk.data_start as usize * 512..];
+    let crc = format!("{:08X}", crc32(data));
+    let passes: Vec<&String> = lines.iter().filter(|l| l.starts_with("probe: chs ") || l.starts_with("probe: ext ")).collect();
+    assert_eq!(passes.len(), if hard_disk { 9 } else { 6 }, "{all}");
+    for l in passes {
+        assert!(l.ends_with(&format!(" crc={crc}")), "{l} (the host's CRC32 is {crc})");
+    }
+    expect("probe: write", "probe: write cf=1 ah=03");
+    let code: String = stick_mbr[..4].iter().map(|b| format!("{b:02X}")).collect();
+    let stick = if hard_disk { 0x81 } else { 0x80 };
+    expect("probe: stick", &format!("probe: stick cf=0 ah=00 at={stick:02X} code={code} sig=55AA"));
     expect("probe: done", "probe: done");
 }

@@ -149,6 +149,7 @@ fn iso_section() {
         ("grub-rescue-cdrom.iso", Shown::Screen("GNU GRUB  version"), 256),
         ("ipxe.iso", Shown::Screen("iPXE initialising devices"), 256),
         ("debian-installer.iso", Shown::Serial("Select a language"), 1024),
+        ("memtest86+x64.iso", Shown::Screen("Memtest86+ v6"), 256),
     ] {
         let (ours, cdrom) = time_real_iso(name, shown, memory);
         println!("  {name}: Enter to first screen {ours:.2} s through dropboot; QEMU start to it from -cdrom {cdrom:.2} s (ratio {:.2})", ours / cdrom);

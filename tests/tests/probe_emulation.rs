@@ -1,0 +1,87 @@
+//! The probe booted as an emulated floppy and an emulated hard disk, from
+//! El Torito emulation ISOs and from raw .img files: geometry, BIOS data
+//! area counts, CHS reads across every track and head edge, 42h on a hard
+//! disk, and the stick under its new number.
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use bootfs::diskimage::{classify, DiskKind, FLOPPY_FORMATS};
+use tests::media::{dropboot, read_at};
+use tests::probe::{build_disk, check_disk, emulation_iso, report, DiskExpectation, ProbeDisk, EXIT_DONE};
+use tests::{work_dir, Qemu};
+
+const FLOPPY_SECTORS: u32 = 2880;
+/// Past one 255x63 cylinder, so CHS reads cross a cylinder edge too.
+const HARD_DISK_SECTORS: u32 = 17_408;
+
+fn boot(name: &str, dir: &Path, file: &Path) -> (Vec<String>, Vec<u8>) {
+    let image = dir.join("stick.img");
+    let _ = std::fs::remove_file(&image);
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), file.as_os_str()]);
+    let mut vm = Qemu::boot(name, dir, &image);
+    vm.wait_screen("1 boot files");
+    vm.keys(&["ret"]);
+    let status = vm.wait_exit();
+    let lines = report(&vm.serial_text());
+    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
+    (lines, read_at(&image, 0, 512))
+}
+
+fn hard_disk_chs(disk: &ProbeDisk) -> (u16, u16, u16) {
+    let sector0: [u8; 512] = disk.bytes[..512].try_into().unwrap();
+    match classify(disk.bytes.len() as u64, &sector0) {
+        Ok(DiskKind::HardDisk(c)) => (c.cylinders, c.heads, c.sectors),
+        other => panic!("the probe's hard disk classifies as {other:?}"),
+    }
+}
+
+fn floppy_expectation(disk: &ProbeDisk, eltorito_rba: Option<u32>) -> DiskExpectation<'_> {
+    let f = &FLOPPY_FORMATS[3];
+    DiskExpectation {
+        drive: 0x00,
+        disk,
+        chs: (f.chs.cylinders, f.chs.heads, f.chs.sectors),
+        floppy_type_and_table: Some((f.bios_type, f.parameter_table)),
+        hard_disks: 1,
+        eltorito_rba,
+    }
+}
+
+fn hard_disk_expectation(disk: &ProbeDisk, eltorito_rba: Option<u32>) -> DiskExpectation<'_> {
+    DiskExpectation { drive: 0x80, disk, chs: hard_disk_chs(disk), floppy_type_and_table: None, hard_disks: 2, eltorito_rba }
+}
+
+#[test]
+fn the_probe_in_a_floppy_emulation_iso_reads_its_floppy_through_chs() {
+    let dir = work_dir("probe_floppy_iso");
+    let disk = build_disk(&dir, "floppy.img", FLOPPY_SECTORS, false);
+    let (iso, rba) = emulation_iso(&dir, &disk, false);
+    let (lines, mbr) = boot("probe_floppy_iso", &dir, &iso);
+    check_disk(&lines, &floppy_expectation(&disk, Some(rba)), &mbr);
+}
+
+#[test]
+fn the_probe_as_a_raw_floppy_img_reads_the_same() {
+    let dir = work_dir("probe_floppy_img");
+    let disk = build_disk(&dir, "floppy.img", FLOPPY_SECTORS, false);
+    let (lines, mbr) = boot("probe_floppy_img", &dir, &disk.path);
+    check_disk(&lines, &floppy_expectation(&disk, None), &mbr);
+}
+
+#[test]
+fn the_probe_in_a_hard_disk_emulation_iso_reads_through_chs_and_42h_and_finds_the_stick_at_81h() {
+    let dir = work_dir("probe_hard_disk_iso");
+    let disk = build_disk(&dir, "disk.img", HARD_DISK_SECTORS, true);
+    let (iso, rba) = emulation_iso(&dir, &disk, true);
+    let (lines, mbr) = boot("probe_hard_disk_iso", &dir, &iso);
+    check_disk(&lines, &hard_disk_expectation(&disk, Some(rba)), &mbr);
+}
+
+#[test]
+fn the_probe_as_a_raw_hard_disk_img_reads_the_same() {
+    let dir = work_dir("probe_hard_disk_img");
+    let disk = build_disk(&dir, "disk.img", HARD_DISK_SECTORS, true);
+    let (lines, mbr) = boot("probe_hard_disk_img", &dir, &disk.path);
+    check_disk(&lines, &hard_disk_expectation(&disk, None), &mbr);
+}
