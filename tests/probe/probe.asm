@@ -106,21 +106,7 @@ main:
         cmp byte [drive], 0xE0
         jb disk_checks
 
-        ; 41h
-        mov ah, 0x41
-        mov bx, 0x55AA
-        mov dl, [drive]
-        int 0x13
-        report s_41
-        mov si, s_bx
-        call print
-        mov ax, bx
-        call hex16
-        mov si, s_cx
-        call print
-        mov ax, cx
-        call hex16
-        call newline
+        call check_41
 
         ; 48h with three buffer sizes
         mov al, 0x1A
@@ -130,25 +116,7 @@ main:
         mov al, 0x42
         call params48
 
-        ; 4B01h
-        mov di, INFO_BUF
-        mov cx, 32
-        mov al, 0xCC
-        rep stosb
-        mov ax, 0x4B01
-        mov dl, [drive]
-        mov si, INFO_BUF
-        int 0x13
-        report s_4b01
-        mov si, s_packet
-        call print
-        mov si, INFO_BUF
-        mov cx, 0x13
-.packet_byte:
-        lodsb
-        call hex8
-        loop .packet_byte
-        call newline
+        call check_4b01
 
         ; the data file, whole, with each (blocks per request, buffer offset, packet size)
         mov si, patterns
@@ -298,39 +266,9 @@ disk_checks:
         report s_15
         call newline
 
-        mov ah, 0x41
-        mov bx, 0x55AA
-        mov dl, [drive]
-        int 0x13
-        report s_41
-        mov si, s_bx
-        call print
-        mov ax, bx
-        call hex16
-        mov si, s_cx
-        call print
-        mov ax, cx
-        call hex16
-        call newline
+        call check_41
 
-        mov di, INFO_BUF
-        mov cx, 32
-        mov al, 0xCC
-        rep stosb
-        mov ax, 0x4B01
-        mov dl, [drive]
-        mov si, INFO_BUF
-        int 0x13
-        report s_4b01
-        mov si, s_packet
-        call print
-        mov si, INFO_BUF
-        mov cx, 0x13
-.packet_byte:
-        lodsb
-        call hex8
-        loop .packet_byte
-        call newline
+        call check_4b01
 
         mov si, chs_counts
 .next_count:
@@ -410,6 +348,46 @@ disk_checks:
         call print
         call newline
         jmp finish
+
+; check_41: the extensions check, reported.
+check_41:
+        mov ah, 0x41
+        mov bx, 0x55AA
+        mov dl, [drive]
+        int 0x13
+        report s_41
+        mov si, s_bx
+        call print
+        mov ax, bx
+        call hex16
+        mov si, s_cx
+        call print
+        mov ax, cx
+        call hex16
+        call newline
+        ret
+
+; check_4b01: the El Torito status packet, reported.
+check_4b01:
+        mov di, INFO_BUF
+        mov cx, 32
+        mov al, 0xCC
+        rep stosb
+        mov ax, 0x4B01
+        mov dl, [drive]
+        mov si, INFO_BUF
+        int 0x13
+        report s_4b01
+        mov si, s_packet
+        call print
+        mov si, INFO_BUF
+        mov cx, 0x13
+.packet_byte:
+        lodsb
+        call hex8
+        loop .packet_byte
+        call newline
+        ret
 
 ; lba_to_chs: EAX = sector -> CH, CL, DH for AH=02h/03h with the 08h
 ; geometry. Clobbers EAX, ECX, EDX.
