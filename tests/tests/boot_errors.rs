@@ -45,12 +45,13 @@ fn each_file_that_cannot_boot_gets_its_own_message_and_the_menu_comes_back() {
     let mut far_image = good.clone();
     let entry = catalog as usize * 2048 + 32;
     far_image[entry + 8..entry + 12].copy_from_slice(&0x0010_0000u32.to_le_bytes());
-    cases.push(("e-image-outside.iso", far_image, "its boot image (4096 bytes at block 1048576) lies outside the file".into()));
+    let boot_bytes = (probe.load_sectors as usize * 512).next_multiple_of(2048);
+    cases.push(("e-image-outside.iso", far_image, format!("its boot image ({boot_bytes} bytes at block 1048576) lies outside the file")));
     let truncated = good[..(probe.boot_rba as usize) * 2048].to_vec();
     cases.push((
         "f-truncated.iso",
         truncated,
-        format!("its boot image (4096 bytes at block {}) lies outside the file; is it truncated?", probe.boot_rba),
+        format!("its boot image ({boot_bytes} bytes at block {}) lies outside the file; is it truncated?", probe.boot_rba),
     ));
     cases.push((
         "g-no-boot-sector.img",
