@@ -1,5 +1,6 @@
 //! FAT32: the boot sector (BPB), the FAT and its cluster chains, directories
-//! with long (UTF-16) names, and extent maps of files.
+//! with long (UTF-16) names, and extent maps of files. [`FatError`] and
+//! [`DirEntry`] serve exFAT ([`crate::exfat`]) too.
 //!
 //! Nothing read from the volume is trusted: every cluster number is checked
 //! against the volume, every chain walk is bounded, and a directory may hold
@@ -20,13 +21,20 @@ const FAT_CACHE_SECTORS: u64 = 64;
 const ATTR_VOLUME_ID: u8 = 0x08;
 const ATTR_DIRECTORY: u8 = 0x10;
 const ATTR_LFN: u8 = 0x0F;
-const END_OF_CHAIN: u32 = 0x0FFF_FFF8;
+/// Entries from here up end a chain (masked: FAT32 0FFFFFF8h, exFAT FFFFFFF8h).
+const END_OF_CHAIN: u32 = 0xFFFF_FFF8;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FatError {
     Io(IoError),
     /// The boot sector is not a FAT32 one; `what` names the first field that says so.
     NotFat32 { what: &'static str, value: u32 },
+    /// The boot sector is not an exFAT one; `what` names the first field that says so.
+    NotExfat { what: &'static str, value: u64 },
+    /// exFAT's boot region checksum (sector 11) does not match sectors 0-10.
+    BootRegionChecksum,
+    /// An exFAT directory entry set's checksum is wrong.
+    EntrySetChecksum { dir_cluster: u32, entry: usize },
     /// A chain entry of `after` points at `cluster`, which is not a data
     /// cluster of this volume (or is marked bad).
     BadCluster { after: u32, cluster: u32 },
@@ -53,6 +61,11 @@ impl core::fmt::Display for FatError {
         match self {
             FatError::Io(e) => write!(f, "{e}"),
             FatError::NotFat32 { what, value } => write!(f, "not a FAT32 volume: {what} ({value:#x})"),
+            FatError::NotExfat { what, value } => write!(f, "not an exFAT volume: {what} ({value:#x})"),
+            FatError::BootRegionChecksum => write!(f, "exFAT boot region checksum is wrong"),
+            FatError::EntrySetChecksum { dir_cluster, entry } => {
+                write!(f, "exFAT directory at cluster {dir_cluster}: entry {entry} has a wrong checksum")
+            }
             FatError::BadCluster { after, cluster } => {
                 write!(f, "FAT entry of cluster {after} points to invalid cluster {cluster:#x}")
             }
@@ -194,63 +207,77 @@ pub struct DirEntry {
     pub is_dir: bool,
     pub first_cluster: u32,
     pub size: u64,
+    /// exFAT's NoFatChain: the clusters are consecutive and the FAT has no
+    /// chain for them. Always false on FAT32.
+    pub contiguous: bool,
 }
 
-/// A FAT32 volume on a block device whose sector 0 is the volume's boot sector.
-pub struct Fat32<D> {
-    dev: D,
-    pub geometry: Geometry,
+/// The cluster chains of a FAT-family volume: its FAT, read through a
+/// cache, and the data area the clusters number. Shared by FAT32 and exFAT.
+pub(crate) struct Chains {
+    pub fat_start: u64,
+    pub fat_sectors: u64,
+    pub data_start: u64,
+    pub cluster_sectors: u32,
+    pub cluster_count: u32,
+    /// FAT32 uses 28 bits of an entry, exFAT all 32.
+    pub mask: u32,
     cache_lba: u64,
     cache: Vec<u8>,
 }
 
-impl<D: BlockDevice> Fat32<D> {
-    pub fn open(mut dev: D) -> Result<Self, FatError> {
-        let mut bs = [0u8; 512];
-        dev.read_sectors(0, &mut bs)?;
-        let geometry = Geometry::parse(&bs)?;
-        Ok(Fat32 { dev, geometry, cache_lba: u64::MAX, cache: Vec::new() })
+impl Chains {
+    pub fn new(fat_start: u64, fat_sectors: u64, data_start: u64, cluster_sectors: u32, cluster_count: u32, mask: u32) -> Self {
+        Chains { fat_start, fat_sectors, data_start, cluster_sectors, cluster_count, mask, cache_lba: u64::MAX, cache: Vec::new() }
     }
 
-    pub fn device(&mut self) -> &mut D {
-        &mut self.dev
+    pub fn cluster_bytes(&self) -> u64 {
+        self.cluster_sectors as u64 * SECTOR_SIZE as u64
     }
 
-    /// The raw FAT entry of `cluster` (a data cluster).
-    fn fat_entry(&mut self, cluster: u32) -> Result<u32, FatError> {
+    pub fn cluster_lba(&self, cluster: u32) -> u64 {
+        self.data_start + (cluster as u64 - 2) * self.cluster_sectors as u64
+    }
+
+    pub fn is_data_cluster(&self, c: u32) -> bool {
+        c >= 2 && c - 2 < self.cluster_count
+    }
+
+    /// The FAT entry of `cluster` (a data cluster).
+    fn entry(&mut self, dev: &mut impl BlockDevice, cluster: u32) -> Result<u32, FatError> {
         let offset = cluster as u64 * 4;
         let lba = offset / SECTOR_SIZE as u64;
         let window = lba - lba % FAT_CACHE_SECTORS;
         if window != self.cache_lba {
-            let count = FAT_CACHE_SECTORS.min(self.geometry.fat_sectors - window);
+            let count = FAT_CACHE_SECTORS.min(self.fat_sectors - window);
             self.cache.resize(count as usize * SECTOR_SIZE, 0);
             self.cache_lba = u64::MAX;
-            self.dev.read_sectors(self.geometry.fat_start + window, &mut self.cache)?;
+            dev.read_sectors(self.fat_start + window, &mut self.cache)?;
             self.cache_lba = window;
         }
         let i = ((lba - window) as usize) * SECTOR_SIZE + (offset % SECTOR_SIZE as u64) as usize;
-        Ok(u32::from_le_bytes([self.cache[i], self.cache[i + 1], self.cache[i + 2], self.cache[i + 3]]) & 0x0FFF_FFFF)
+        Ok(u32::from_le_bytes([self.cache[i], self.cache[i + 1], self.cache[i + 2], self.cache[i + 3]]) & self.mask)
     }
 
     /// The cluster after `cluster` in its chain, or `None` at the end.
-    pub fn next_cluster(&mut self, cluster: u32) -> Result<Option<u32>, FatError> {
-        match self.fat_entry(cluster)? {
-            e if e >= END_OF_CHAIN => Ok(None),
+    pub fn next(&mut self, dev: &mut impl BlockDevice, cluster: u32) -> Result<Option<u32>, FatError> {
+        match self.entry(dev, cluster)? {
+            e if e >= END_OF_CHAIN & self.mask => Ok(None),
             0 => Err(FatError::FreeInChain { after: cluster }),
-            e if !self.geometry.is_data_cluster(e) => Err(FatError::BadCluster { after: cluster, cluster: e }),
+            e if !self.is_data_cluster(e) => Err(FatError::BadCluster { after: cluster, cluster: e }),
             e => Ok(Some(e)),
         }
     }
 
     /// Walks the chain from `start` for at most `limit` clusters, calling
     /// `run(first, len)` for each run of consecutive clusters.
-    fn walk_runs(&mut self, start: u32, limit: u32, mut run: impl FnMut(u32, u32)) -> Result<Walk, FatError> {
-        if !self.geometry.is_data_cluster(start) {
+    fn walk_runs(&mut self, dev: &mut impl BlockDevice, start: u32, limit: u32, mut run: impl FnMut(u32, u32)) -> Result<Walk, FatError> {
+        if !self.is_data_cluster(start) {
             return Err(FatError::BadCluster { after: 0, cluster: start });
         }
         let (mut first, mut len, mut clusters, mut cur) = (start, 1u32, 1u32, start);
         loop {
-            let next = if clusters >= limit { None } else { self.next_cluster(cur)? };
+            let next = if clusters >= limit { None } else { self.next(dev, cur)? };
             match next {
                 Some(next) if next == cur + 1 => len += 1,
                 Some(next) => {
@@ -267,21 +294,29 @@ impl<D: BlockDevice> Fat32<D> {
         }
     }
 
-    /// Where a file of `size` bytes starting at `first_cluster` lies on the
-    /// volume. The chain must hold exactly the clusters the size needs.
-    pub fn extent_map(&mut self, first_cluster: u32, size: u64) -> Result<ExtentMap, FatError> {
+    /// Where a file of `size` bytes lies: its chain from `first_cluster`,
+    /// or (`contiguous`) that many consecutive clusters.
+    pub fn file_map(&mut self, dev: &mut impl BlockDevice, first_cluster: u32, size: u64, contiguous: bool) -> Result<ExtentMap, FatError> {
         let mut map = ExtentMap::new();
         if size == 0 {
             return Ok(map);
         }
-        let g = self.geometry.clone();
-        let needed = size.div_ceil(g.cluster_bytes());
+        let needed = size.div_ceil(self.cluster_bytes());
         let too_short = |clusters| FatError::ChainTooShort { start: first_cluster, size, clusters };
-        if needed > g.cluster_count as u64 {
-            return Err(too_short(g.cluster_count));
+        if needed > self.cluster_count as u64 {
+            return Err(too_short(self.cluster_count));
         }
-        let walk = self.walk_runs(first_cluster, needed as u32, |first, len| {
-            map.push(g.cluster_lba(first), len as u64 * g.cluster_sectors as u64)
+        if contiguous {
+            let end = first_cluster as u64 + needed;
+            if !self.is_data_cluster(first_cluster) || end > self.cluster_count as u64 + 2 {
+                return Err(FatError::BadCluster { after: 0, cluster: (end - 1) as u32 });
+            }
+            map.push(self.cluster_lba(first_cluster), needed * self.cluster_sectors as u64);
+            return Ok(map);
+        }
+        let (data_start, cluster_sectors) = (self.data_start, self.cluster_sectors as u64);
+        let walk = self.walk_runs(dev, first_cluster, needed as u32, |first, len| {
+            map.push(data_start + (first as u64 - 2) * cluster_sectors, len as u64 * cluster_sectors)
         })?;
         if walk.ended {
             return Err(too_short(walk.clusters));
@@ -289,34 +324,67 @@ impl<D: BlockDevice> Fat32<D> {
         if map.overlaps() {
             return Err(FatError::ChainCycle { start: first_cluster });
         }
-        if self.next_cluster(walk.last)?.is_some() {
+        if self.next(dev, walk.last)?.is_some() {
             return Err(FatError::ChainTooLong { start: first_cluster, size });
         }
         Ok(map)
     }
 
-    /// Reads a whole directory (the root when `cluster` is 0).
-    pub fn read_dir(&mut self, cluster: u32) -> Result<Vec<DirEntry>, FatError> {
-        let start = if cluster == 0 { self.geometry.root_cluster } else { cluster };
-        let cluster_bytes = self.geometry.cluster_bytes();
-        let limit = ((MAX_DIR_ENTRIES as u64 * 32).div_ceil(cluster_bytes)) as u32;
+    /// The cluster runs of a directory's chain from `start`, at most
+    /// [`MAX_DIR_ENTRIES`] entries' worth; a loop is an error.
+    pub fn dir_runs(&mut self, dev: &mut impl BlockDevice, start: u32) -> Result<Vec<(u32, u32)>, FatError> {
+        let limit = ((MAX_DIR_ENTRIES as u64 * 32).div_ceil(self.cluster_bytes())) as u32;
         let mut runs = Vec::new();
-        let walk = self.walk_runs(start, limit + 1, |first, len| runs.push((first, len)))?;
+        let walk = self.walk_runs(dev, start, limit + 1, |first, len| runs.push((first, len)))?;
         if !walk.ended {
             let mut map = ExtentMap::new();
             runs.iter().for_each(|&(first, len)| map.push(first as u64, len as u64));
-            return Err(if map.overlaps() {
-                FatError::ChainCycle { start }
-            } else {
-                FatError::DirectoryTooLarge { start }
-            });
+            return Err(if map.overlaps() { FatError::ChainCycle { start } } else { FatError::DirectoryTooLarge { start } });
         }
+        Ok(runs)
+    }
+}
+
+/// A FAT32 volume on a block device whose sector 0 is the volume's boot sector.
+pub struct Fat32<D> {
+    dev: D,
+    pub geometry: Geometry,
+    chains: Chains,
+}
+
+impl<D: BlockDevice> Fat32<D> {
+    pub fn open(mut dev: D) -> Result<Self, FatError> {
+        let mut bs = [0u8; 512];
+        dev.read_sectors(0, &mut bs)?;
+        let g = Geometry::parse(&bs)?;
+        let chains = Chains::new(g.fat_start, g.fat_sectors, g.data_start, g.cluster_sectors, g.cluster_count, 0x0FFF_FFFF);
+        Ok(Fat32 { dev, geometry: g, chains })
+    }
+
+    pub fn device(&mut self) -> &mut D {
+        &mut self.dev
+    }
+
+    /// The cluster after `cluster` in its chain, or `None` at the end.
+    pub fn next_cluster(&mut self, cluster: u32) -> Result<Option<u32>, FatError> {
+        self.chains.next(&mut self.dev, cluster)
+    }
+
+    /// Where a file of `size` bytes starting at `first_cluster` lies on the
+    /// volume. The chain must hold exactly the clusters the size needs.
+    pub fn extent_map(&mut self, first_cluster: u32, size: u64) -> Result<ExtentMap, FatError> {
+        self.chains.file_map(&mut self.dev, first_cluster, size, false)
+    }
+
+    /// Reads a whole directory (the root when `cluster` is 0).
+    pub fn read_dir(&mut self, cluster: u32) -> Result<Vec<DirEntry>, FatError> {
+        let start = if cluster == 0 { self.geometry.root_cluster } else { cluster };
+        let runs = self.chains.dir_runs(&mut self.dev, start)?;
         let mut parser = DirParser::default();
         let mut buf = Vec::new();
         'runs: for (first, len) in runs {
-            buf.resize((len as u64 * cluster_bytes) as usize, 0);
-            let lba = self.geometry.cluster_lba(first);
-            self.dev.read_sectors(lba, &mut buf)?;
+            buf.resize((len as u64 * self.chains.cluster_bytes()) as usize, 0);
+            self.dev.read_sectors(self.chains.cluster_lba(first), &mut buf)?;
             for raw in buf.chunks_exact(32) {
                 if !parser.feed(raw.try_into().unwrap_or(&[0; 32])) {
                     break 'runs;
@@ -360,7 +428,7 @@ impl DirParser {
         let name = long.unwrap_or_else(|| short_name(r));
         let is_dir = attr & ATTR_DIRECTORY != 0;
         let size = if is_dir { 0 } else { u32::from_le_bytes([r[28], r[29], r[30], r[31]]) as u64 };
-        self.entries.push(DirEntry { name, is_dir, first_cluster, size });
+        self.entries.push(DirEntry { name, is_dir, first_cluster, size, contiguous: false });
         true
     }
 
