@@ -7,7 +7,8 @@
 //!
 //! Rooms: [`layout`] (the disk layout and the stage2 header, the one source
 //! of truth for stage1, stage2 and the builder), [`mbr`], [`block`] (the read
-//! trait), [`fat`] (FAT32), [`extent`] (file-to-disk maps), [`file`] (reading
+//! trait), [`fat`] (FAT32), [`exfat`], [`filesystem`] (whichever of the two
+//! a partition holds), [`extent`] (file-to-disk maps), [`file`] (reading
 //! a file by offset), [`iso9660`] and [`eltorito`] (CD images and their boot
 //! catalog), [`scan`] (finding boot files), [`text`] (names on screens).
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
@@ -17,9 +18,11 @@ extern crate alloc;
 pub mod block;
 pub mod diskimage;
 pub mod eltorito;
+pub mod exfat;
 pub mod extent;
 pub mod fat;
 pub mod file;
+pub mod filesystem;
 pub mod iso9660;
 pub mod layout;
 pub mod mbr;

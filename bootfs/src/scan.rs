@@ -6,6 +6,28 @@ use alloc::vec::Vec;
 
 use crate::block::BlockDevice;
 use crate::fat::{DirEntry, Fat32, FatError};
+
+/// A directory tree the scan can walk (FAT32, exFAT).
+pub trait FileTree {
+    /// The root directory's first cluster (to refuse folder loops).
+    fn root_id(&self) -> u32;
+    fn read_root(&mut self) -> Result<Vec<DirEntry>, FatError>;
+    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FatError>;
+}
+
+impl<D: BlockDevice> FileTree for Fat32<D> {
+    fn root_id(&self) -> u32 {
+        self.geometry.root_cluster
+    }
+
+    fn read_root(&mut self) -> Result<Vec<DirEntry>, FatError> {
+        self.read_dir(0)
+    }
+
+    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FatError> {
+        self.read_dir(dir.first_cluster)
+    }
+}
 use crate::text::cmp_ignore_case;
 
 /// Folders deeper than this are not searched.
@@ -18,6 +40,8 @@ pub struct BootFile {
     pub path: String,
     pub size: u64,
     pub first_cluster: u32,
+    /// exFAT NoFatChain: consecutive clusters, no FAT chain.
+    pub contiguous: bool,
 }
 
 impl BootFile {
@@ -49,13 +73,13 @@ pub fn is_skipped_folder(name: &str) -> bool {
 
 /// Scans the whole volume. Only an unreadable root is an error; a folder
 /// that cannot be read is skipped and named in [`ScanReport::problems`].
-pub fn scan<D: BlockDevice>(fs: &mut Fat32<D>) -> Result<ScanReport, FatError> {
+pub fn scan(fs: &mut (impl FileTree + ?Sized)) -> Result<ScanReport, FatError> {
     let mut report = ScanReport::default();
-    let root = fs.read_dir(0)?;
+    let root = fs.read_root()?;
     // Depth-first without recursion: each level is a folder being listed,
     // with the cluster of that folder kept to refuse loops.
     let mut stack: Vec<(String, Vec<DirEntry>, usize)> = Vec::from([(String::new(), root, 0)]);
-    let mut ancestors: Vec<u32> = Vec::from([fs.geometry.root_cluster]);
+    let mut ancestors: Vec<u32> = Vec::from([fs.root_id()]);
     while let Some((prefix, entries, next)) = stack.last_mut() {
         let Some(e) = entries.get(*next).cloned() else {
             stack.pop();
@@ -66,7 +90,7 @@ pub fn scan<D: BlockDevice>(fs: &mut Fat32<D>) -> Result<ScanReport, FatError> {
         let path = format!("{prefix}/{}", e.name);
         if !e.is_dir {
             if is_boot_file_name(&e.name) {
-                report.files.push(BootFile { path, size: e.size, first_cluster: e.first_cluster });
+                report.files.push(BootFile { path, size: e.size, first_cluster: e.first_cluster, contiguous: e.contiguous });
             }
             continue;
         }
@@ -81,7 +105,7 @@ pub fn scan<D: BlockDevice>(fs: &mut Fat32<D>) -> Result<ScanReport, FatError> {
             report.problems.push(format!("{path}: folder points back to a folder above it"));
             continue;
         }
-        match fs.read_dir(e.first_cluster) {
+        match fs.read_subdir(&e) {
             Ok(children) => {
                 ancestors.push(e.first_cluster);
                 stack.push((path, children, 0));

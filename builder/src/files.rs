@@ -6,6 +6,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use bootfs::fat::Fat32;
+use bootfs::filesystem::Filesystem;
 use bootfs::scan::{scan, BootFile};
 
 use crate::error::{Error, Result};
@@ -15,7 +16,7 @@ use crate::image::Disk;
 /// will skip and why.
 pub fn boot_files(disk: &mut Disk) -> Result<(Vec<BootFile>, Vec<String>)> {
     let path = disk.path.clone();
-    let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
+    let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
     let report = scan(&mut fs).map_err(|e| Error::disk(&path, e))?;
     Ok((report.files, report.problems))
 }

@@ -1,15 +1,18 @@
-//! The data partition: found through the MBR, opened as FAT32, scanned.
+//! The data partition: found through the MBR, opened as FAT32 or exFAT
+//! (by its boot sector), scanned.
 
 use alloc::format;
 use alloc::string::String;
 
 use bootfs::block::Window;
 use bootfs::extent::ExtentMap;
-use bootfs::fat::{Fat32, FatError};
+use bootfs::fat::FatError;
+use bootfs::filesystem::Filesystem;
 use bootfs::file::MappedFile;
 use bootfs::mbr::{Mbr, MbrError};
 use bootfs::scan::{self, BootFile, ScanReport};
-use bootfs::{BlockDevice, IoError};
+use bootfs::IoError;
+use bootfs::BlockDevice;
 
 use crate::disk::BiosDisk;
 
@@ -18,7 +21,6 @@ pub enum VolumeError {
     Read(IoError),
     PartitionTable(MbrError),
     NoDataPartition,
-    ExfatNotYet { index: usize },
     UnknownFilesystem { index: usize, kind: u8 },
     Root(FatError),
 }
@@ -29,9 +31,6 @@ impl core::fmt::Display for VolumeError {
             VolumeError::Read(e) => write!(f, "Cannot read the boot disk: {e}."),
             VolumeError::PartitionTable(e) => write!(f, "The boot disk's partition table is damaged: {e}."),
             VolumeError::NoDataPartition => write!(f, "The boot disk has no data partition."),
-            VolumeError::ExfatNotYet { index } => {
-                write!(f, "Partition {} is exFAT, which this dropboot cannot read yet.", index + 1)
-            }
             VolumeError::UnknownFilesystem { index, kind } => {
                 write!(f, "Partition {} (type {kind:02X}h) is neither FAT32 nor exFAT.", index + 1)
             }
@@ -46,14 +45,13 @@ impl VolumeError {
         match self {
             VolumeError::Read(_) => "The stick may be failing; try another port or another stick.",
             VolumeError::Root(_) => "Check the data partition with fsck.vfat or chkdsk.",
-            VolumeError::ExfatNotYet { .. } => "Reformat the data partition as FAT32 (dropboot create --fs fat32).",
             _ => "Recreate the stick with `dropboot install`; it keeps nothing on a disk it was not told to.",
         }
     }
 }
 
 pub struct Volume {
-    fs: Fat32<Window<BiosDisk>>,
+    fs: Filesystem<Window<BiosDisk>>,
 }
 
 /// A file of the data partition, readable by offset.
@@ -68,26 +66,15 @@ impl Volume {
         let mbr = Mbr::parse(&sector).map_err(VolumeError::PartitionTable)?;
         let (index, part) = mbr.data_partition().ok_or(VolumeError::NoDataPartition)?;
         crate::log!("data partition {}: type {:02X}h, sectors {}+{}", index + 1, part.kind, part.start_lba, part.sectors);
-        let mut window = Window { dev: disk, start: part.start_lba as u64, sectors: part.sectors as u64 };
-        window.read_sectors(0, &mut sector).map_err(VolumeError::Read)?;
-        if &sector[3..11] == b"EXFAT   " {
-            return Err(VolumeError::ExfatNotYet { index });
-        }
-        let fs = Fat32::open(window).map_err(|why| match why {
+        let window = Window { dev: disk, start: part.start_lba as u64, sectors: part.sectors as u64 };
+        let fs = Filesystem::open(window).map_err(|why| match why {
             FatError::Io(e) => VolumeError::Read(e),
             why => {
                 crate::log!("partition {}: {why}", index + 1);
                 VolumeError::UnknownFilesystem { index, kind: part.kind }
             }
         })?;
-        let g = &fs.geometry;
-        crate::log!(
-            "FAT32 \"{}\": {} clusters of {} bytes, data at sector {}",
-            g.label,
-            g.cluster_count,
-            g.cluster_bytes(),
-            g.data_start
-        );
+        crate::log!("{}", fs.describe());
         Ok(Volume { fs })
     }
 
@@ -99,7 +86,7 @@ impl Volume {
     }
 
     pub fn extent_map(&mut self, file: &BootFile) -> Result<ExtentMap, FatError> {
-        self.fs.extent_map(file.first_cluster, file.size)
+        self.fs.extent_map(file)
     }
 
     /// `file` as a byte source (its extents are partition-relative).
@@ -123,11 +110,11 @@ impl Volume {
         self.fs.device().dev.extensions
     }
 
-    /// "FAT32 "LABEL"" for the title bar.
+    /// "FAT32 "LABEL"" or "exFAT "LABEL"" for the title bar.
     pub fn describe(&self) -> String {
-        match self.fs.geometry.label.as_str() {
-            "" | "NO NAME" => String::from("FAT32"),
-            label => format!("FAT32 \"{label}\""),
+        match self.fs.label() {
+            "" | "NO NAME" => String::from(self.fs.kind()),
+            label => format!("{} \"{label}\"", self.fs.kind()),
         }
     }
 }

@@ -1,0 +1,103 @@
+//! The data partition's filesystem, FAT32 or exFAT, found by its boot
+//! sector whatever the partition type byte says.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::block::BlockDevice;
+use crate::exfat::{is_exfat, Exfat};
+use crate::extent::ExtentMap;
+use crate::fat::{DirEntry, Fat32, FatError};
+use crate::scan::{BootFile, FileTree};
+
+pub enum Filesystem<D> {
+    Fat32(Fat32<D>),
+    Exfat(Exfat<D>),
+}
+
+impl<D: BlockDevice> Filesystem<D> {
+    /// Opens the volume whose boot sector is sector 0 of `dev`.
+    pub fn open(mut dev: D) -> Result<Self, FatError> {
+        let mut bs = [0u8; 512];
+        dev.read_sectors(0, &mut bs)?;
+        if is_exfat(&bs) {
+            Ok(Filesystem::Exfat(Exfat::open(dev)?))
+        } else {
+            Ok(Filesystem::Fat32(Fat32::open(dev)?))
+        }
+    }
+
+    /// "FAT32" or "exFAT".
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Filesystem::Fat32(_) => "FAT32",
+            Filesystem::Exfat(_) => "exFAT",
+        }
+    }
+
+    pub fn label(&self) -> &str {
+        match self {
+            Filesystem::Fat32(fs) => &fs.geometry.label,
+            Filesystem::Exfat(fs) => &fs.label,
+        }
+    }
+
+    /// One line on the volume's layout, for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Filesystem::Fat32(fs) => {
+                let g = &fs.geometry;
+                format!("FAT32 \"{}\": {} clusters of {} bytes, data at sector {}", g.label, g.cluster_count, g.cluster_bytes(), g.data_start)
+            }
+            Filesystem::Exfat(fs) => {
+                let g = &fs.geometry;
+                format!(
+                    "exFAT \"{}\": {} clusters of {} bytes, heap at sector {}",
+                    fs.label,
+                    g.cluster_count,
+                    fs.cluster_bytes(),
+                    g.heap_start
+                )
+            }
+        }
+    }
+
+    pub fn device(&mut self) -> &mut D {
+        match self {
+            Filesystem::Fat32(fs) => fs.device(),
+            Filesystem::Exfat(fs) => fs.device(),
+        }
+    }
+
+    /// Where `file` lies, in sectors of the volume.
+    pub fn extent_map(&mut self, file: &BootFile) -> Result<ExtentMap, FatError> {
+        match self {
+            Filesystem::Fat32(fs) => fs.extent_map(file.first_cluster, file.size),
+            Filesystem::Exfat(fs) => fs.extent_map(file.first_cluster, file.size, file.contiguous),
+        }
+    }
+}
+
+impl<D: BlockDevice> FileTree for Filesystem<D> {
+    fn root_id(&self) -> u32 {
+        match self {
+            Filesystem::Fat32(fs) => fs.geometry.root_cluster,
+            Filesystem::Exfat(fs) => fs.geometry.root_cluster,
+        }
+    }
+
+    fn read_root(&mut self) -> Result<Vec<DirEntry>, FatError> {
+        match self {
+            Filesystem::Fat32(fs) => fs.read_dir(0),
+            Filesystem::Exfat(fs) => fs.read_root(),
+        }
+    }
+
+    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FatError> {
+        match self {
+            Filesystem::Fat32(fs) => fs.read_dir(dir.first_cluster),
+            Filesystem::Exfat(fs) => fs.read_dir(dir),
+        }
+    }
+}
