@@ -134,3 +134,35 @@ pub fn copy_fragmented(image: &Path, file: &Path, holes: usize) -> usize {
     mt(&[s("mcopy"), file.display().to_string(), format!("::/{name}")]);
     mt(&[s("mshowfat"), format!("::/{name}")]).matches('<').count()
 }
+
+/// Reformats the data partition of a dropboot image with mkfs.exfat and
+/// copies `files` (source, folder on the stick) into it through exfat-fuse
+/// on a loop device (needs root, as CI has). The partition type byte stays
+/// what it was: stage2 must find exFAT by its boot sector.
+pub fn reformat_exfat(image: &Path, files: &[(&Path, &str)]) {
+    static MOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+    let size = fs::metadata(image).expect("the image").len();
+    let offset = DATA_PARTITION_LBA as u64 * 512;
+    let dev = run(Command::new("losetup")
+        .args(["-f", "--show", "-o", &offset.to_string(), "--sizelimit", &(size - offset).to_string()])
+        .arg(image))
+    .trim()
+    .to_string();
+    let mnt = image.with_extension("mnt");
+    fs::create_dir_all(&mnt).expect("mount point");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run(Command::new("mkfs.exfat").args(["-L", "OTHERTOOLS", &dev]));
+        run(Command::new("mount.exfat-fuse").arg(&dev).arg(&mnt));
+        for (source, folder) in files {
+            let to = mnt.join(folder.trim_start_matches('/'));
+            fs::create_dir_all(&to).expect("folder on the stick");
+            fs::copy(source, to.join(source.file_name().expect("a file name"))).expect("copying onto the stick");
+        }
+    }));
+    let _ = Command::new("umount").arg(&mnt).status();
+    let _ = Command::new("losetup").args(["-d", &dev]).status();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
