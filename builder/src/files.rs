@@ -10,6 +10,7 @@ use bootfs::filesystem::Filesystem;
 use bootfs::scan::{scan, BootFile};
 
 use crate::error::{Error, Result};
+use crate::exfat::ExfatVolume;
 use crate::image::Disk;
 
 /// The boot files stage2 will list, in menu order, plus the folders it
@@ -22,7 +23,8 @@ pub fn boot_files(disk: &mut Disk) -> Result<(Vec<BootFile>, Vec<String>)> {
 }
 
 /// Copies `source` into folder `to` (made as needed) on the data partition.
-pub fn add(disk: &mut Disk, source: &Path, to: &str) -> Result<()> {
+/// `fresh`: the partition was just formatted on a sparse image.
+pub fn add(disk: &mut Disk, source: &Path, to: &str, fresh: bool) -> Result<()> {
     let name = source
         .file_name()
         .and_then(|n| n.to_str())
@@ -30,6 +32,13 @@ pub fn add(disk: &mut Disk, source: &Path, to: &str) -> Result<()> {
         .to_owned();
     let mut input = File::open(source).map_err(Error::io(format!("opening {}", source.display())))?;
     let image = disk.path.display().to_string();
+    if disk.is_exfat()? {
+        let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();
+        let mut vol = ExfatVolume::open(disk.partition_file(), fresh).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
+        return vol
+            .add(to, &name, &mut input, size, &mut |_| {})
+            .map_err(Error::io(format!("copying {} to {image}", source.display())));
+    }
     let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
         .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
     let mut dir = fs.root_dir();

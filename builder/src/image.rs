@@ -16,9 +16,16 @@ use crate::error::{Error, Result};
 /// at 512-byte clusters is about 33 MiB of data partition.
 pub const MIN_IMAGE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Makes a new sparse image of `size` bytes: MBR with one active FAT32
-/// partition from LBA 2048 to the end, boot code, an empty FAT32 volume.
-pub fn create(path: &Path, size: u64) -> Result<()> {
+/// The data partition's filesystem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsKind {
+    Exfat,
+    Fat32,
+}
+
+/// Makes a new sparse image of `size` bytes: MBR with one active partition
+/// from LBA 2048 to the end, boot code, an empty exFAT or FAT32 volume.
+pub fn create(path: &Path, size: u64, fs: FsKind) -> Result<()> {
     if size < MIN_IMAGE_BYTES {
         return Err(Error::Usage(format!("--size must be at least {} MiB", MIN_IMAGE_BYTES >> 20)));
     }
@@ -35,12 +42,20 @@ pub fn create(path: &Path, size: u64) -> Result<()> {
     file.set_len(sectors * 512).map_err(Error::io(format!("sizing {what}")))?;
 
     let mut partitions = [PartitionEntry::default(); 4];
-    partitions[0] = PartitionEntry { bootable: true, kind: ptype::FAT32_LBA, start_lba: DATA_PARTITION_LBA, sectors: part_sectors };
+    let kind = match fs {
+        FsKind::Exfat => ptype::EXFAT,
+        FsKind::Fat32 => ptype::FAT32_LBA,
+    };
+    partitions[0] = PartitionEntry { bootable: true, kind, start_lba: DATA_PARTITION_LBA, sectors: part_sectors };
     let mut mbr = [0u8; 512];
     Mbr { disk_signature: disk_signature(), partitions }.write_into(&mut mbr);
     file.write_all(&mbr).map_err(Error::io(format!("writing the MBR of {what}")))?;
 
     let mut part = PartitionFile::new(&mut file, DATA_PARTITION_LBA as u64, part_sectors as u64);
+    if fs == FsKind::Exfat {
+        crate::exfat::format(&mut part, part_sectors as u64, "DROPBOOT").map_err(Error::io(format!("formatting exFAT on {what}")))?;
+        return bootcode::install(&mut file, &what);
+    }
     fatfs::format_volume(
         &mut part,
         fatfs::FormatVolumeOptions::new()
@@ -100,6 +115,15 @@ impl Disk {
     }
 
     /// The data partition as a file for the fatfs crate.
+    /// True when the data partition holds exFAT (by its boot sector).
+    pub fn is_exfat(&mut self) -> Result<bool> {
+        let mut bs = [0u8; 512];
+        let at = self.partition.start_lba as u64 * 512;
+        self.file.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking in {}", self.path.display())))?;
+        self.file.read_exact(&mut bs).map_err(Error::io(format!("reading the data partition of {}", self.path.display())))?;
+        Ok(bootfs::exfat::is_exfat(&bs))
+    }
+
     pub fn partition_file(&mut self) -> PartitionFile<'_> {
         PartitionFile::new(&mut self.file, self.partition.start_lba as u64, self.partition.sectors as u64)
     }

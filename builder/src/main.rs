@@ -5,6 +5,7 @@
 
 mod bootcode;
 mod error;
+mod exfat;
 mod files;
 mod image;
 
@@ -24,6 +25,7 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Fs {
+    Exfat,
     Fat32,
 }
 
@@ -32,14 +34,15 @@ enum Command {
     /// Make a new dropboot disk image (sparse) and copy files to its root.
     ///
     /// Example: dropboot create stick.img --size 8G debian.iso memtest.iso
+    /// (exFAT by default; --fs fat32 for FAT32)
     Create {
         /// The image file to make; it must not exist.
         image: PathBuf,
         /// Size of the image: bytes, or with K, M, G or T (powers of 1024).
         #[arg(long, value_parser = parse_size)]
         size: u64,
-        /// Filesystem of the data partition.
-        #[arg(long, value_enum, default_value = "fat32")]
+        /// Filesystem of the data partition: exFAT holds files over 4 GiB.
+        #[arg(long, value_enum, default_value = "exfat")]
         fs: Fs,
         /// Files to copy to the data partition's root.
         files: Vec<PathBuf>,
@@ -77,21 +80,25 @@ fn parse_size(s: &str) -> std::result::Result<u64, String> {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Create { image, size, fs: Fs::Fat32, files } => {
-            image::create(&image, size)?;
+        Command::Create { image, size, fs, files } => {
+            let (kind, name) = match fs {
+                Fs::Exfat => (image::FsKind::Exfat, "exFAT"),
+                Fs::Fat32 => (image::FsKind::Fat32, "FAT32"),
+            };
+            image::create(&image, size, kind)?;
             if !files.is_empty() {
                 let mut disk = image::Disk::open(&image, true)?;
                 for f in &files {
-                    files::add(&mut disk, f, "/")?;
+                    files::add(&mut disk, f, "/", true)?;
                 }
             }
-            println!("made {} ({} MiB, FAT32), {} files copied", image.display(), size >> 20, files.len());
+            println!("made {} ({} MiB, {name}), {} files copied", image.display(), size >> 20, files.len());
             Ok(())
         }
         Command::Add { image, files, to } => {
             let mut disk = image::Disk::open(&image, true)?;
             for f in &files {
-                files::add(&mut disk, f, &to)?;
+                files::add(&mut disk, f, &to, false)?;
             }
             Ok(())
         }

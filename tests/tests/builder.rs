@@ -8,14 +8,15 @@ use std::process::Command;
 use bootfs::layout::{verify_stage2, DATA_PARTITION_LBA, MBR_CODE_BYTES, STAGE2_LBA};
 use bootfs::mbr::Mbr;
 use tests::media::{dropboot, mtools_target, pseudo_random, random_file, read_at, run};
+
 use tests::work_dir;
 
 #[test]
-fn a_created_image_has_our_mbr_boot_code_and_a_fat32_that_fsck_passes() {
+fn a_created_fat32_image_has_our_mbr_boot_code_and_a_fat32_that_fsck_passes() {
     let dir = work_dir("builder_create");
     let a = random_file(&dir.join("a.iso"), 300_000, 11);
     let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "96M".as_ref(), a.as_os_str()]);
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "96M".as_ref(), "--fs".as_ref(), "fat32".as_ref(), a.as_os_str()]);
     assert_eq!(fs::metadata(&image).unwrap().len(), 96 << 20);
 
     // The MBR: bootfs and mbrman read the same table.
@@ -45,10 +46,10 @@ fn a_created_image_has_our_mbr_boot_code_and_a_fat32_that_fsck_passes() {
 }
 
 #[test]
-fn files_added_to_folders_are_listed_in_menu_order_and_fsck_still_passes() {
+fn files_added_to_folders_of_a_fat32_stick_are_listed_in_menu_order_and_fsck_still_passes() {
     let dir = work_dir("builder_add_list");
     let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]);
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), "fat32".as_ref()]);
     let z = random_file(&dir.join("zeta.ISO"), 1000, 1);
     let b = random_file(&dir.join("Beta.img"), 2000, 2);
     let n = random_file(&dir.join("notes.txt"), 10, 3);
@@ -76,4 +77,62 @@ fn create_refuses_to_overwrite_an_existing_file_and_says_why() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists"), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(fs::read(&image).unwrap(), b"my data");
+}
+
+/// The data partition of `image` on a loop device, for fsck.exfat and
+/// exfat-fuse (root, as CI runs); `f` gets the device.
+fn with_partition_device<T>(image: &std::path::Path, f: impl FnOnce(&str) -> T) -> T {
+    let dev = run(Command::new("losetup").args(["-f", "--show", "-o", &(DATA_PARTITION_LBA as u64 * 512).to_string()]).arg(image))
+        .trim()
+        .to_string();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&dev)));
+    let _ = Command::new("losetup").args(["-d", &dev]).status();
+    result.unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+#[test]
+fn create_makes_exfat_by_default_and_fsck_exfat_and_exfat_fuse_agree_with_it() {
+    let dir = work_dir("builder_exfat");
+    let a = random_file(&dir.join("a.iso"), 3_000_000, 21);
+    let b = random_file(&dir.join("Übung für alle – 日本.img"), 70_000, 22);
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "96M".as_ref(), a.as_os_str()]);
+    dropboot([OsStr::new("add"), image.as_os_str(), b.as_os_str(), "--to".as_ref(), "/deep/er/folder".as_ref()]);
+    let sector: [u8; 512] = read_at(&image, 0, 512).try_into().unwrap();
+    let (_, p) = Mbr::parse(&sector).unwrap().data_partition().unwrap();
+    assert_eq!((p.kind, p.bootable), (0x07, true));
+    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    let lines: Vec<&str> = listed.lines().map(str::trim).collect();
+    assert_eq!(lines, ["3000000  /a.iso", "70000  /deep/er/folder/Übung für alle – 日本.img"]);
+
+    with_partition_device(&image, |dev| {
+        let report = run(Command::new("fsck.exfat").arg("-n").arg(dev));
+        assert!(report.contains("clean"), "{report}");
+        let mnt = dir.join("mnt");
+        fs::create_dir_all(&mnt).unwrap();
+        run(Command::new("mount.exfat-fuse").arg(dev).arg(&mnt));
+        let back = (fs::read(mnt.join("a.iso")), fs::read(mnt.join("deep/er/folder/Übung für alle – 日本.img")));
+        let _ = Command::new("umount").arg(&mnt).status();
+        assert_eq!(back.0.unwrap(), pseudo_random(3_000_000, 21));
+        assert_eq!(back.1.unwrap(), pseudo_random(70_000, 22));
+    });
+}
+
+#[test]
+fn a_folder_that_outgrows_its_first_cluster_keeps_every_file_and_fsck_passes() {
+    let dir = work_dir("builder_exfat_grow");
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]);
+    // 4 KiB clusters hold 128 entries; 60 files of 3+ entries each need more.
+    let files: Vec<_> = (0..60).map(|i| random_file(&dir.join(format!("installer number {i:02}.iso")), 100, i)).collect();
+    let mut args = vec![OsStr::new("add").to_owned(), image.clone().into_os_string()];
+    args.extend(files.iter().map(|f| f.clone().into_os_string()));
+    args.extend(["--to".into(), "/many".into()]);
+    dropboot(&args);
+    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    assert_eq!(listed.lines().count(), 60, "{listed}");
+    with_partition_device(&image, |dev| {
+        let report = run(Command::new("fsck.exfat").arg("-n").arg(dev));
+        assert!(report.contains("clean"), "{report}");
+    });
 }

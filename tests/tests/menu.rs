@@ -14,24 +14,36 @@ const NON_ASCII: &str = "Übersicht für Anfänger – Installationsmedium.img";
 /// The same name as a VGA screen shows it: code page 437 has no en dash.
 const NON_ASCII_ON_VGA: &str = "Übersicht für Anfänger ? Installationsmedium.img";
 
-/// A 64 MiB stick made by `dropboot create` holding three boot files: one
-/// at the root, one two folders down, one with a long non-ASCII name.
+/// A 64 MiB stick made by `dropboot create` (exFAT unless `fs` says
+/// otherwise) holding three boot files: one at the root, one two folders
+/// down, one with a long non-ASCII name.
 fn three_file_stick(name: &str) -> (PathBuf, PathBuf) {
+    three_file_stick_on(name, "exfat")
+}
+
+fn three_file_stick_on(name: &str, fs: &str) -> (PathBuf, PathBuf) {
     let dir = work_dir(name);
     let alpha = random_file(&dir.join("alpha.iso"), 1 << 20, 1);
     let deep = random_file(&dir.join("deep.iso"), 70_000, 2);
     let long = random_file(&dir.join(NON_ASCII), 3_000, 3);
     let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), alpha.as_os_str(), long.as_os_str()]);
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), fs.as_ref(), alpha.as_os_str(), long.as_os_str()]);
     dropboot([OsStr::new("add"), image.as_os_str(), deep.as_os_str(), "--to".as_ref(), "/linux/debian".as_ref()]);
     (dir, image)
 }
 
 #[test]
 fn a_stick_made_by_dropboot_create_lists_its_three_files_in_order_on_screen_and_serial() {
-    let (dir, image) = three_file_stick("three_files_menu");
-    let mut vm = Qemu::boot("three_files_menu", &dir, &image);
-    let screen = vm.wait_screen("3 boot files");
+    for (fs, shown) in [("exfat", "3 boot files on exFAT \"DROPBOOT\""), ("fat32", "3 boot files on FAT32 \"DROPBOOT\"")] {
+        lists_three_files_in_order(fs, shown);
+    }
+}
+
+fn lists_three_files_in_order(fs: &str, shown: &str) {
+    let name = format!("three_files_menu_{fs}");
+    let (dir, image) = three_file_stick_on(&name, fs);
+    let mut vm = Qemu::boot(&name, &dir, &image);
+    let screen = vm.wait_screen(shown);
     let rows: Vec<usize> = ["/alpha.iso", "/linux/debian/deep.iso", NON_ASCII_ON_VGA]
         .iter()
         .map(|n| screen.find(n).unwrap_or_else(|| panic!("{n} is not on the screen:\n{}", screen.text())))
@@ -158,7 +170,7 @@ fn a_disk_without_a_data_partition_says_so_and_enter_reboots() {
 
 #[test]
 fn a_partition_that_is_neither_fat32_nor_exfat_is_named() {
-    let (dir, image) = three_file_stick("unknown_filesystem");
+    let (dir, image) = three_file_stick_on("unknown_filesystem", "fat32");
     patch(&image, DATA_PARTITION_LBA as u64 * 512, &[0u8; 512]);
     let mut vm = Qemu::boot("unknown_filesystem", &dir, &image);
     vm.wait_screen("Partition 1 (type 0Ch) is neither FAT32 nor exFAT.");

@@ -21,7 +21,7 @@ fn boot_probe(name: &str, dir: &std::path::Path, image: &std::path::Path, iso: &
 }
 
 #[test]
-fn the_probe_iso_on_a_stick_answers_like_a_cd_and_reads_its_data_exactly() {
+fn the_probe_iso_on_an_exfat_stick_answers_like_a_cd_and_reads_its_data_exactly() {
     let dir = work_dir("probe_contiguous");
     let iso = build_iso(&dir, DATA_BYTES);
     let image = dir.join("stick.img");
@@ -34,7 +34,7 @@ fn the_probe_iso_in_over_fifty_pieces_of_512_byte_clusters_reads_the_same() {
     let dir = work_dir("probe_fragmented");
     let iso = build_iso(&dir, DATA_BYTES);
     let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]);
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), "fat32".as_ref()]);
     // 60 holes of 3 KiB the ISO must fill before it can run on.
     let runs = copy_fragmented(&image, &iso.path, 60);
     assert!(runs >= 50, "the ISO should be in at least 50 pieces, mshowfat shows {runs}");

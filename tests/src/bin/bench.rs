@@ -15,9 +15,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn stick(dir: &Path, size: &str, files: &[PathBuf]) -> PathBuf {
+    stick_on(dir, size, "exfat", files)
+}
+
+fn stick_on(dir: &Path, size: &str, fs: &str, files: &[PathBuf]) -> PathBuf {
     let image = dir.join("stick.img");
     let _ = std::fs::remove_file(&image);
-    let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), size.into()];
+    let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), size.into(), "--fs".into(), fs.into()];
     args.extend(files.iter().map(|f| f.clone().into_os_string()));
     dropboot(&args);
     image
@@ -137,7 +141,7 @@ fn probe_section() {
     println!("  low memory the hook takes (BDA 413h): {kib} KiB for a contiguous ISO ({ext} extent)");
 
     let small = build_iso_mode(&dir, 1 << 20, MODE_BENCH);
-    let fragmented = stick(&dir, "64M", &[]);
+    let fragmented = stick_on(&dir, "64M", "fat32", &[]);
     let runs = copy_fragmented(&fragmented, &small.path, 60);
     let (_, _, frag_mem) = probe_read(&dir, &fragmented, None);
     let (kib, ext) = frag_mem.unwrap_or_default();

@@ -1,0 +1,576 @@
+//! exFAT for the builder: formatting a data partition and adding files to
+//! any exFAT volume (ours or one mkfs.exfat or Windows made). Files are
+//! written contiguous (NoFatChain), so the loader maps each in one piece;
+//! folders keep FAT chains so they can grow. Reading uses bootfs's exFAT
+//! geometry; the structures written are those bootfs::exfat reads.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use bootfs::exfat::Geometry;
+
+use crate::image::PartitionFile;
+
+const SECTOR: u64 = 512;
+const ENTRY: usize = 32;
+const END_OF_CHAIN: u32 = 0xFFFF_FFFF;
+const ENTRY_BITMAP: u8 = 0x81;
+const ENTRY_UPCASE: u8 = 0x82;
+const ENTRY_LABEL: u8 = 0x83;
+const ENTRY_FILE: u8 = 0x85;
+const ENTRY_STREAM: u8 = 0xC0;
+const ENTRY_NAME: u8 = 0xC1;
+const ATTR_DIRECTORY: u16 = 0x10;
+const ATTR_ARCHIVE: u16 = 0x20;
+const FLAG_ALLOCATION_POSSIBLE: u8 = 0x01;
+const FLAG_NO_FAT_CHAIN: u8 = 0x02;
+/// Bytes copied at a time.
+const COPY_CHUNK: usize = 1 << 20;
+
+fn invalid(what: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.into())
+}
+
+/// The cluster size Windows' format picks for an exFAT volume of `bytes`.
+pub fn cluster_bytes_for(bytes: u64) -> u64 {
+    match bytes {
+        b if b <= 256 << 20 => 4096,
+        b if b <= 32 << 30 => 32768,
+        _ => 131_072,
+    }
+}
+
+/// The checksum exFAT uses for the boot region (u32) and up-case table.
+fn checksum32(bytes: impl Iterator<Item = u8>) -> u32 {
+    bytes.fold(0u32, |s, b| s.rotate_right(1).wrapping_add(b as u32))
+}
+
+/// An entry set's checksum: every byte but the first entry's bytes 2-3.
+fn set_checksum(set: &[u8]) -> u16 {
+    set.iter().enumerate().filter(|&(i, _)| i != 2 && i != 3).fold(0u16, |s, (_, &b)| s.rotate_right(1).wrapping_add(b as u16))
+}
+
+/// The up-case table: every UTF-16 unit to the one it upper-cases to.
+fn upcase_map() -> Vec<u16> {
+    (0..=0xFFFFu32)
+        .map(|u| {
+            let Some(c) = char::from_u32(u) else { return u as u16 };
+            let mut up = c.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(x), None) if (x as u32) <= 0xFFFF => x as u32 as u16,
+                _ => u as u16,
+            }
+        })
+        .collect()
+}
+
+/// The up-case table in exFAT's compressed form: runs of units that map
+/// to themselves are written as FFFFh and the run's length.
+fn compressed_upcase(map: &[u16]) -> Vec<u8> {
+    let mut out: Vec<u16> = Vec::new();
+    let mut i = 0usize;
+    while i < map.len() {
+        let run = map[i..].iter().enumerate().take_while(|&(k, &m)| m as usize == i + k).count();
+        if run > 2 {
+            out.push(0xFFFF);
+            out.push(run as u16);
+            i += run;
+        } else {
+            out.push(map[i]);
+            i += 1;
+        }
+    }
+    out.iter().flat_map(|u| u.to_le_bytes()).collect()
+}
+
+/// The table stored on a volume, expanded to 65536 entries.
+fn expand_upcase(bytes: &[u8]) -> Vec<u16> {
+    let units: Vec<u16> = bytes.chunks_exact(2).map(|w| u16::from_le_bytes([w[0], w[1]])).collect();
+    let mut map: Vec<u16> = Vec::with_capacity(0x10000);
+    let mut i = 0;
+    while i < units.len() && map.len() < 0x10000 {
+        if units[i] == 0xFFFF && i + 1 < units.len() {
+            let start = map.len();
+            map.extend((start..start + units[i + 1] as usize).map(|u| u as u16));
+            i += 2;
+        } else {
+            map.push(units[i]);
+            i += 1;
+        }
+    }
+    let len = map.len();
+    map.extend((len..0x10000).map(|u| u as u16));
+    map.truncate(0x10000);
+    map
+}
+
+/// DOS date and time of now (local time is unknown here: UTC).
+fn timestamp() -> u32 {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let year = (year - 1980).clamp(0, 127) as u32;
+    (year << 25) | ((month as u32) << 21) | ((day as u32) << 16) | (((rem / 3600) as u32) << 11) | ((((rem / 60) % 60) as u32) << 5) | (((rem % 60) / 2) as u32)
+}
+
+/// Formats `part` (a partition of `sectors`) as an empty exFAT volume.
+pub fn format(part: &mut PartitionFile, sectors: u64, label: &str) -> io::Result<()> {
+    let cluster_bytes = cluster_bytes_for(sectors * SECTOR);
+    let cs = cluster_bytes / SECTOR;
+    let fat_offset: u64 = 2048;
+    if sectors < fat_offset + 64 * cs {
+        return Err(invalid("the partition is too small for exFAT"));
+    }
+    let estimate = (sectors - fat_offset) / cs;
+    let fat_length = ((estimate + 2) * 4).div_ceil(SECTOR);
+    let heap = (fat_offset + fat_length).next_multiple_of(2048.max(cs));
+    let clusters = ((sectors - heap) / cs).min(0xFFFF_FFF5);
+    let map = upcase_map();
+    let upcase = compressed_upcase(&map);
+    let bitmap_bytes = clusters.div_ceil(8);
+    let bitmap_clusters = bitmap_bytes.div_ceil(cluster_bytes);
+    let upcase_clusters = (upcase.len() as u64).div_ceil(cluster_bytes);
+    let bitmap_first = 2u32;
+    let upcase_first = bitmap_first + bitmap_clusters as u32;
+    let root = upcase_first + upcase_clusters as u32;
+
+    // The FAT: media entries, then the chains of the bitmap, table and root.
+    let mut fat = vec![0u32; clusters as usize + 2];
+    fat[0] = 0xFFFF_FFF8;
+    fat[1] = END_OF_CHAIN;
+    for (first, count) in [(bitmap_first, bitmap_clusters as u32), (upcase_first, upcase_clusters as u32), (root, 1)] {
+        for c in first..first + count {
+            fat[c as usize] = if c + 1 < first + count { c + 1 } else { END_OF_CHAIN };
+        }
+    }
+    let mut bitmap = vec![0u8; (bitmap_clusters * cluster_bytes) as usize];
+    for c in 0..(root + 1 - 2) {
+        bitmap[(c / 8) as usize] |= 1 << (c % 8);
+    }
+
+    let write_at = |part: &mut PartitionFile, at: u64, bytes: &[u8]| -> io::Result<()> {
+        part.seek(SeekFrom::Start(at))?;
+        part.write_all(bytes)
+    };
+    let cluster_at = |c: u32| (heap + (c as u64 - 2) * cs) * SECTOR;
+    let fat_bytes: Vec<u8> = fat.iter().flat_map(|e| e.to_le_bytes()).collect();
+    let mut fat_region = fat_bytes;
+    fat_region.resize((fat_length * SECTOR) as usize, 0);
+    write_at(part, fat_offset * SECTOR, &fat_region)?;
+    write_at(part, cluster_at(bitmap_first), &bitmap)?;
+    let mut table = upcase.clone();
+    table.resize((upcase_clusters * cluster_bytes) as usize, 0);
+    write_at(part, cluster_at(upcase_first), &table)?;
+
+    // The root: label, bitmap and up-case table entries.
+    let mut root_dir = vec![0u8; cluster_bytes as usize];
+    let label_units: Vec<u16> = label.encode_utf16().take(11).collect();
+    root_dir[0] = ENTRY_LABEL;
+    root_dir[1] = label_units.len() as u8;
+    for (k, u) in label_units.iter().enumerate() {
+        root_dir[2 + 2 * k..4 + 2 * k].copy_from_slice(&u.to_le_bytes());
+    }
+    let e = &mut root_dir[ENTRY..2 * ENTRY];
+    e[0] = ENTRY_BITMAP;
+    e[20..24].copy_from_slice(&bitmap_first.to_le_bytes());
+    e[24..32].copy_from_slice(&bitmap_bytes.to_le_bytes());
+    let e = &mut root_dir[2 * ENTRY..3 * ENTRY];
+    e[0] = ENTRY_UPCASE;
+    e[4..8].copy_from_slice(&checksum32(upcase.iter().copied()).to_le_bytes());
+    e[20..24].copy_from_slice(&upcase_first.to_le_bytes());
+    e[24..32].copy_from_slice(&(upcase.len() as u64).to_le_bytes());
+    write_at(part, cluster_at(root), &root_dir)?;
+
+    // The boot region, and its backup right after it.
+    let mut region = vec![0u8; 12 * SECTOR as usize];
+    let bs = &mut region[..512];
+    bs[0..3].copy_from_slice(&[0xEB, 0x76, 0x90]);
+    bs[3..11].copy_from_slice(b"EXFAT   ");
+    bs[72..80].copy_from_slice(&sectors.to_le_bytes());
+    bs[80..84].copy_from_slice(&(fat_offset as u32).to_le_bytes());
+    bs[84..88].copy_from_slice(&(fat_length as u32).to_le_bytes());
+    bs[88..92].copy_from_slice(&(heap as u32).to_le_bytes());
+    bs[92..96].copy_from_slice(&(clusters as u32).to_le_bytes());
+    bs[96..100].copy_from_slice(&root.to_le_bytes());
+    bs[100..104].copy_from_slice(&(timestamp() ^ 0x5EED_0D15).to_le_bytes());
+    bs[104..106].copy_from_slice(&0x0100u16.to_le_bytes());
+    bs[108] = 9;
+    bs[109] = cs.trailing_zeros() as u8;
+    bs[110] = 1;
+    bs[111] = 0x80;
+    bs[112] = 0xFF;
+    bs[120..510].fill(0xF4); // boot code: halt
+    bs[510] = 0x55;
+    bs[511] = 0xAA;
+    for s in 1..9 {
+        region[s * 512 + 510] = 0x55;
+        region[s * 512 + 511] = 0xAA;
+    }
+    let sum = checksum32(region[..11 * 512].iter().enumerate().filter(|&(i, _)| i != 106 && i != 107 && i != 112).map(|(_, &b)| b));
+    for w in region[11 * 512..].chunks_exact_mut(4) {
+        w.copy_from_slice(&sum.to_le_bytes());
+    }
+    write_at(part, 0, &region)?;
+    write_at(part, 12 * SECTOR, &region)?;
+    part.flush()
+}
+
+/// Where a directory's entries are.
+#[derive(Clone, Debug)]
+struct Dir {
+    clusters: Vec<u32>,
+    /// The folder's own entry set in its parent (partition byte offsets of
+    /// its entries), absent for the root.
+    entry_set: Option<Vec<u64>>,
+}
+
+/// An exFAT volume opened for adding files.
+pub struct ExfatVolume<'a> {
+    part: PartitionFile<'a>,
+    geo: Geometry,
+    cluster_bytes: u64,
+    fat: Vec<u32>,
+    bitmap: Vec<u8>,
+    bitmap_at: Vec<u32>,
+    upcase: Vec<u16>,
+    /// The volume was just formatted on a sparse image: its free clusters
+    /// read as zeros, so runs of zeros need not be written.
+    fresh: bool,
+}
+
+impl<'a> ExfatVolume<'a> {
+    pub fn open(mut part: PartitionFile<'a>, fresh: bool) -> io::Result<Self> {
+        let mut region = vec![0u8; 12 * 4096];
+        part.seek(SeekFrom::Start(0))?;
+        part.read_exact(&mut region[..12 * 512])?;
+        let shift = region[108];
+        if shift != 9 {
+            return Err(invalid(format!("exFAT with {}-byte sectors is not supported for writing", 1u32 << shift.min(31))));
+        }
+        let geo = Geometry::parse(&region[..12 * 512]).map_err(|e| invalid(e.to_string()))?;
+        let cluster_bytes = geo.cluster_sectors as u64 * SECTOR;
+        let mut fat_bytes = vec![0u8; (geo.cluster_count as usize + 2) * 4];
+        part.seek(SeekFrom::Start(geo.fat_start * SECTOR))?;
+        part.read_exact(&mut fat_bytes)?;
+        let fat = fat_bytes.chunks_exact(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect();
+        let mut v = ExfatVolume { part, geo, cluster_bytes, fat, bitmap: Vec::new(), bitmap_at: Vec::new(), upcase: Vec::new(), fresh };
+        let root = Dir { clusters: v.chain(v.geo.root_cluster)?, entry_set: None };
+        let bytes = v.read_dir(&root)?;
+        for e in bytes.chunks_exact(ENTRY) {
+            let first = u32::from_le_bytes([e[20], e[21], e[22], e[23]]);
+            let len = u64::from_le_bytes([e[24], e[25], e[26], e[27], e[28], e[29], e[30], e[31]]);
+            match e[0] {
+                ENTRY_BITMAP if e[1] & 1 == 0 && v.bitmap_at.is_empty() => {
+                    v.bitmap_at = v.chain(first)?;
+                    v.bitmap = v.read_clusters(&v.bitmap_at.clone())?;
+                    v.bitmap.truncate(len as usize);
+                }
+                ENTRY_UPCASE => v.upcase = expand_upcase(&v.read_clusters(&v.chain(first)?)?[..len as usize]),
+                _ => {}
+            }
+        }
+        if v.bitmap_at.is_empty() || v.upcase.is_empty() {
+            return Err(invalid("exFAT volume without an allocation bitmap or up-case table"));
+        }
+        Ok(v)
+    }
+
+    fn cluster_offset(&self, c: u32) -> u64 {
+        (self.geo.heap_start + (c as u64 - 2) * self.geo.cluster_sectors as u64) * SECTOR
+    }
+
+    /// The clusters of the FAT chain from `first`.
+    fn chain(&self, first: u32) -> io::Result<Vec<u32>> {
+        let mut out = vec![first];
+        let mut c = first;
+        while let Some(&next) = self.fat.get(c as usize) {
+            if next >= 0xFFFF_FFF8 {
+                return Ok(out);
+            }
+            if next < 2 || next as usize >= self.fat.len() || out.len() > self.fat.len() {
+                return Err(invalid(format!("damaged FAT chain from cluster {first}")));
+            }
+            out.push(next);
+            c = next;
+        }
+        Err(invalid(format!("cluster {c} outside the volume")))
+    }
+
+    fn read_clusters(&mut self, clusters: &[u32]) -> io::Result<Vec<u8>> {
+        let mut out = vec![0u8; clusters.len() * self.cluster_bytes as usize];
+        for (i, &c) in clusters.iter().enumerate() {
+            self.part.seek(SeekFrom::Start(self.cluster_offset(c)))?;
+            self.part.read_exact(&mut out[i * self.cluster_bytes as usize..(i + 1) * self.cluster_bytes as usize])?;
+        }
+        Ok(out)
+    }
+
+    fn read_dir(&mut self, dir: &Dir) -> io::Result<Vec<u8>> {
+        self.read_clusters(&dir.clusters.clone())
+    }
+
+    /// Partition byte offset of entry `index` of `dir`.
+    fn entry_offset(&self, dir: &Dir, index: usize) -> u64 {
+        let at = index as u64 * ENTRY as u64;
+        self.cluster_offset(dir.clusters[(at / self.cluster_bytes) as usize]) + at % self.cluster_bytes
+    }
+
+    fn allocated(&self, c: u32) -> bool {
+        let i = (c - 2) as usize;
+        self.bitmap[i / 8] & (1 << (i % 8)) != 0
+    }
+
+    fn set_allocated(&mut self, first: u32, count: u64) {
+        for c in first as u64..first as u64 + count {
+            let i = (c - 2) as usize;
+            self.bitmap[i / 8] |= 1 << (i % 8);
+        }
+    }
+
+    /// The first run of `count` free clusters.
+    fn find_free(&self, count: u64) -> Option<u32> {
+        let (mut start, mut run) = (2u32, 0u64);
+        for c in 2..self.geo.cluster_count + 2 {
+            if self.allocated(c) {
+                run = 0;
+                start = c + 1;
+            } else {
+                run += 1;
+                if run == count {
+                    return Some(start);
+                }
+            }
+        }
+        None
+    }
+
+    /// The upper-cased UTF-16 name, for comparisons and the name hash.
+    fn upcased(&self, name: &str) -> Vec<u16> {
+        name.encode_utf16().map(|u| self.upcase[u as usize]).collect()
+    }
+
+    /// Finds `name` in `dir`: (is a folder, first cluster, size, NoFatChain,
+    /// offsets of its entries).
+    fn find(&mut self, dir: &Dir, name: &str) -> io::Result<Option<(bool, u32, u64, bool, Vec<u64>)>> {
+        let bytes = self.read_dir(dir)?;
+        let want = self.upcased(name);
+        let entries: Vec<&[u8]> = bytes.chunks_exact(ENTRY).collect();
+        let mut i = 0;
+        while i < entries.len() {
+            let e = entries[i];
+            if e[0] == 0 {
+                break;
+            }
+            if e[0] != ENTRY_FILE {
+                i += 1;
+                continue;
+            }
+            let n = e[1] as usize;
+            let Some(set) = entries.get(i..=i + n).filter(|_| n >= 2) else { break };
+            let stream = set[1];
+            let len = stream[3] as usize;
+            let units: Vec<u16> = set[2..]
+                .iter()
+                .flat_map(|x| (0..15).map(move |k| u16::from_le_bytes([x[2 + 2 * k], x[3 + 2 * k]])))
+                .take(len)
+                .map(|u| self.upcase[u as usize])
+                .collect();
+            if units == want {
+                let first = u32::from_le_bytes([stream[20], stream[21], stream[22], stream[23]]);
+                let size = u64::from_le_bytes(stream[24..32].try_into().unwrap_or([0; 8]));
+                let offsets = (i..=i + n).map(|k| self.entry_offset(dir, k)).collect();
+                let is_dir = u16::from_le_bytes([e[4], e[5]]) & ATTR_DIRECTORY != 0;
+                return Ok(Some((is_dir, first, size, stream[1] & FLAG_NO_FAT_CHAIN != 0, offsets)));
+            }
+            i += n + 1;
+        }
+        Ok(None)
+    }
+
+    /// The entries of a file or folder entry set.
+    fn entry_set(&self, name: &str, attributes: u16, first: u32, size: u64, no_fat_chain: bool) -> io::Result<Vec<u8>> {
+        let units: Vec<u16> = name.encode_utf16().collect();
+        if units.is_empty() || units.len() > 255 {
+            return Err(invalid(format!("{name:?}: exFAT names are 1 to 255 UTF-16 units")));
+        }
+        let names = units.len().div_ceil(15);
+        let mut set = vec![0u8; (2 + names) * ENTRY];
+        let now = timestamp();
+        set[0] = ENTRY_FILE;
+        set[1] = (1 + names) as u8;
+        set[4..6].copy_from_slice(&attributes.to_le_bytes());
+        for at in [8, 12, 16] {
+            set[at..at + 4].copy_from_slice(&now.to_le_bytes());
+        }
+        let s = &mut set[ENTRY..2 * ENTRY];
+        s[0] = ENTRY_STREAM;
+        s[1] = if size > 0 || attributes & ATTR_DIRECTORY != 0 { FLAG_ALLOCATION_POSSIBLE } else { 0 }
+            | if no_fat_chain { FLAG_NO_FAT_CHAIN } else { 0 };
+        s[3] = units.len() as u8;
+        let hash = self.upcased(name).iter().flat_map(|u| u.to_le_bytes()).fold(0u16, |h, b| h.rotate_right(1).wrapping_add(b as u16));
+        s[4..6].copy_from_slice(&hash.to_le_bytes());
+        s[8..16].copy_from_slice(&size.to_le_bytes());
+        s[20..24].copy_from_slice(&first.to_le_bytes());
+        s[24..32].copy_from_slice(&size.to_le_bytes());
+        for (k, chunk) in units.chunks(15).enumerate() {
+            let e = &mut set[(2 + k) * ENTRY..(3 + k) * ENTRY];
+            e[0] = ENTRY_NAME;
+            for (j, u) in chunk.iter().enumerate() {
+                e[2 + 2 * j..4 + 2 * j].copy_from_slice(&u.to_le_bytes());
+            }
+        }
+        let sum = set_checksum(&set);
+        set[2..4].copy_from_slice(&sum.to_le_bytes());
+        Ok(set)
+    }
+
+    fn write_at(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
+        self.part.seek(SeekFrom::Start(at))?;
+        self.part.write_all(bytes)
+    }
+
+    /// Puts an entry set into `dir`, growing the folder when it is full.
+    fn insert(&mut self, dir: &mut Dir, set: &[u8]) -> io::Result<()> {
+        let need = set.len() / ENTRY;
+        loop {
+            let bytes = self.read_dir(dir)?;
+            // Unused (00h, which ends the folder) and deleted entries are
+            // free. Everything from the end on is free, so the first run
+            // long enough never starts past the end.
+            let free: Vec<bool> = bytes.chunks_exact(ENTRY).map(|e| e[0] < 0x80).collect();
+            let free_run = (0..free.len()).find(|&i| i + need <= free.len() && free[i..i + need].iter().all(|&f| f));
+            if let Some(i) = free_run {
+                for k in 0..need {
+                    let at = self.entry_offset(dir, i + k);
+                    self.write_at(at, &set[k * ENTRY..(k + 1) * ENTRY])?;
+                }
+                return Ok(());
+            }
+            self.grow(dir)?;
+        }
+    }
+
+    /// Adds a zeroed cluster to a folder's chain and its recorded size.
+    fn grow(&mut self, dir: &mut Dir) -> io::Result<()> {
+        let c = self.find_free(1).ok_or_else(|| invalid("the volume is full"))?;
+        self.set_allocated(c, 1);
+        let last = *dir.clusters.last().ok_or_else(|| invalid("a folder without clusters"))?;
+        self.fat[last as usize] = c;
+        self.fat[c as usize] = END_OF_CHAIN;
+        let zero = vec![0u8; self.cluster_bytes as usize];
+        self.write_at(self.cluster_offset(c), &zero)?;
+        dir.clusters.push(c);
+        if let Some(offsets) = &dir.entry_set {
+            let mut set = Vec::new();
+            for &at in offsets {
+                let mut e = [0u8; ENTRY];
+                self.part.seek(SeekFrom::Start(at))?;
+                self.part.read_exact(&mut e)?;
+                set.extend_from_slice(&e);
+            }
+            let size = dir.clusters.len() as u64 * self.cluster_bytes;
+            set[ENTRY + 1] &= !FLAG_NO_FAT_CHAIN; // the folder now has a chain
+            set[ENTRY + 8..ENTRY + 16].copy_from_slice(&size.to_le_bytes());
+            set[ENTRY + 24..ENTRY + 32].copy_from_slice(&size.to_le_bytes());
+            let sum = set_checksum(&set);
+            set[2..4].copy_from_slice(&sum.to_le_bytes());
+            for (k, &at) in offsets.clone().iter().enumerate() {
+                self.write_at(at, &set[k * ENTRY..(k + 1) * ENTRY])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The folder at `path` (`/a/b`), made where missing.
+    fn folder(&mut self, path: &str) -> io::Result<Dir> {
+        let mut dir = Dir { clusters: self.chain(self.geo.root_cluster)?, entry_set: None };
+        for name in path.split('/').filter(|p| !p.is_empty()) {
+            dir = match self.find(&dir, name)? {
+                Some((true, first, size, contiguous, offsets)) => {
+                    let clusters = if contiguous {
+                        let n = size.div_ceil(self.cluster_bytes).max(1) as u32;
+                        // Give it a chain now, so it can grow like any other folder.
+                        for c in first..first + n {
+                            self.fat[c as usize] = if c + 1 < first + n { c + 1 } else { END_OF_CHAIN };
+                        }
+                        (first..first + n).collect()
+                    } else {
+                        self.chain(first)?
+                    };
+                    Dir { clusters, entry_set: Some(offsets) }
+                }
+                Some((false, ..)) => return Err(invalid(format!("{name} is a file, not a folder"))),
+                None => {
+                    let c = self.find_free(1).ok_or_else(|| invalid("the volume is full"))?;
+                    self.set_allocated(c, 1);
+                    self.fat[c as usize] = END_OF_CHAIN;
+                    let zero = vec![0u8; self.cluster_bytes as usize];
+                    self.write_at(self.cluster_offset(c), &zero)?;
+                    let set = self.entry_set(name, ATTR_DIRECTORY, c, self.cluster_bytes, false)?;
+                    self.insert(&mut dir, &set)?;
+                    let found = self.find(&dir, name)?.ok_or_else(|| invalid("a folder vanished after it was made"))?;
+                    Dir { clusters: vec![c], entry_set: Some(found.4) }
+                }
+            };
+        }
+        Ok(dir)
+    }
+
+    /// Copies `size` bytes from `source` into folder `to` as `name`, in one
+    /// contiguous run of clusters. `progress` is told the bytes copied.
+    pub fn add(&mut self, to: &str, name: &str, source: &mut impl Read, size: u64, progress: &mut dyn FnMut(u64)) -> io::Result<()> {
+        let mut dir = self.folder(to)?;
+        if self.find(&dir, name)?.is_some() {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{to}/{name} is already on the stick")));
+        }
+        let clusters = size.div_ceil(self.cluster_bytes);
+        let first = if clusters == 0 {
+            0
+        } else {
+            let first = self.find_free(clusters).ok_or_else(|| {
+                invalid(format!("no contiguous free space for {} MiB on the stick", size.div_ceil(1 << 20)))
+            })?;
+            self.set_allocated(first, clusters);
+            first
+        };
+        let mut at = if clusters == 0 { 0 } else { self.cluster_offset(first) };
+        let mut left = size;
+        let mut buf = vec![0u8; COPY_CHUNK];
+        while left > 0 {
+            let n = left.min(COPY_CHUNK as u64) as usize;
+            source.read_exact(&mut buf[..n])?;
+            // On a fresh sparse image free clusters read as zeros already.
+            if !(self.fresh && buf[..n].iter().all(|&b| b == 0)) {
+                self.write_at(at, &buf[..n])?;
+            }
+            at += n as u64;
+            left -= n as u64;
+            progress(size - left);
+        }
+        let set = self.entry_set(name, ATTR_ARCHIVE, first, size, clusters > 0)?;
+        self.insert(&mut dir, &set)?;
+        self.flush()
+    }
+
+    /// Writes the FAT and the allocation bitmap back.
+    pub fn flush(&mut self) -> io::Result<()> {
+        let fat: Vec<u8> = self.fat.iter().flat_map(|e| e.to_le_bytes()).collect();
+        let fat_at = self.geo.fat_start * SECTOR;
+        self.write_at(fat_at, &fat)?;
+        let mut bitmap = self.bitmap.clone();
+        bitmap.resize(self.bitmap_at.len() * self.cluster_bytes as usize, 0);
+        for (i, &c) in self.bitmap_at.clone().iter().enumerate() {
+            let chunk = bitmap[i * self.cluster_bytes as usize..(i + 1) * self.cluster_bytes as usize].to_vec();
+            self.write_at(self.cluster_offset(c), &chunk)?;
+        }
+        self.part.flush()
+    }
+}
