@@ -526,7 +526,7 @@ impl<'a> ExfatVolume<'a> {
 
     /// Copies `size` bytes from `source` into folder `to` as `name`, in one
     /// contiguous run of clusters. `progress` is told the bytes copied.
-    pub fn add(&mut self, to: &str, name: &str, source: &mut impl Read, size: u64, progress: &mut dyn FnMut(u64)) -> io::Result<()> {
+    pub fn add(&mut self, to: &str, name: &str, source: &mut std::fs::File, size: u64, progress: &mut dyn FnMut(u64)) -> io::Result<()> {
         let mut dir = self.folder(to)?;
         if self.find(&dir, name)?.is_some() {
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{to}/{name} is already on the stick")));
@@ -546,6 +546,15 @@ impl<'a> ExfatVolume<'a> {
         let mut buf = vec![0u8; COPY_CHUNK];
         while left > 0 {
             let n = left.min(COPY_CHUNK as u64) as usize;
+            let from = size - left;
+            if self.fresh && next_data(source, from).is_some_and(|d| d >= from + n as u64) {
+                // A hole in a sparse source over a never-written target: skip it.
+                source.seek(SeekFrom::Current(n as i64))?;
+                at += n as u64;
+                left -= n as u64;
+                progress(size - left);
+                continue;
+            }
             source.read_exact(&mut buf[..n])?;
             // On a fresh sparse image free clusters read as zeros already.
             if !(self.fresh && buf[..n].iter().all(|&b| b == 0)) {
@@ -572,5 +581,24 @@ impl<'a> ExfatVolume<'a> {
             self.write_at(self.cluster_offset(c), &chunk)?;
         }
         self.part.flush()
+    }
+}
+
+/// Where the next data at or after `offset` of a sparse file starts (the
+/// file's end when only a hole follows); `None` when the system cannot say.
+fn next_data(file: &std::fs::File, offset: u64) -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: lseek on a descriptor we own; the file's own position is
+    // restored by the caller's next seek (it only ever reads sequentially
+    // from `offset`, which this leaves unchanged on return below).
+    let found = unsafe { libc::lseek(file.as_raw_fd(), offset as libc::off_t, libc::SEEK_DATA) };
+    let restore = unsafe { libc::lseek(file.as_raw_fd(), offset as libc::off_t, libc::SEEK_SET) };
+    if restore < 0 {
+        return None;
+    }
+    match found {
+        n if n >= 0 => Some(n as u64),
+        _ if io::Error::last_os_error().raw_os_error() == Some(libc::ENXIO) => file.metadata().ok().map(|m| m.len()),
+        _ => None,
     }
 }

@@ -77,8 +77,12 @@ pub fn patch(image: &Path, offset: u64, bytes: &[u8]) {
 
 /// Reads `len` bytes of an image at `offset`.
 pub fn read_at(image: &Path, offset: u64, len: usize) -> Vec<u8> {
-    let data = fs::read(image).expect("reading the image");
-    data[offset as usize..offset as usize + len].to_vec()
+    use std::io::Read;
+    let mut f = fs::File::open(image).expect("opening the image");
+    f.seek(SeekFrom::Start(offset)).expect("seek");
+    let mut out = vec![0u8; len];
+    f.read_exact(&mut out).expect("reading the image");
+    out
 }
 
 /// Clears the FAT32 FSInfo "next free cluster" hint of the volume at

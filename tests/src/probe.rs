@@ -240,3 +240,21 @@ pub fn check_disk(lines: &[String], e: &DiskExpectation, stick_mbr: &[u8]) {
     expect("probe: stick", &format!("probe: stick cf=0 ah=00 at={stick:02X} code={code} sig=55AA"));
     expect("probe: done", "probe: done");
 }
+
+/// Moves the probe ISO's data file to byte `offset` (past 4 GiB, say) of a
+/// sparse copy of the ISO, and tells the probe. The file grows past the
+/// offset; the blocks between are holes that read as zeros.
+pub fn move_data_to(iso: &mut ProbeIso, offset: u64) {
+    use std::io::{Seek, SeekFrom, Write};
+    assert_eq!(offset % 2048, 0);
+    let mut bytes = fs::read(&iso.path).expect("the probe ISO");
+    let params = bytes.windows(8).position(|w| w == b"PROBEPAR").expect("the probe's parameter block");
+    let lba = (offset / 2048) as u32;
+    bytes[params + 8..params + 12].copy_from_slice(&lba.to_le_bytes());
+    let mut f = fs::OpenOptions::new().write(true).truncate(true).open(&iso.path).expect("rewriting the ISO");
+    f.write_all(&bytes).expect("the ISO's first part");
+    f.seek(SeekFrom::Start(offset)).expect("seek past the hole");
+    f.write_all(&iso.data).expect("the data past the hole");
+    iso.data_lba = lba;
+    iso.blocks = ((offset + iso.data.len() as u64) / 2048) as u32;
+}

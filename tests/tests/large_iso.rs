@@ -1,0 +1,33 @@
+//! ISO files larger than 4 GiB on an exFAT stick: FAT32 cannot hold them,
+//! exFAT can, and the hook's 64-bit sizes and LBAs must hold too.
+
+use std::ffi::OsStr;
+
+use tests::media::{dropboot, read_at};
+use tests::probe::{build_iso, check, move_data_to, report, EXIT_DONE};
+use tests::{work_dir, Qemu};
+
+#[test]
+fn a_probe_iso_of_over_4_gib_on_an_8_gib_exfat_stick_reads_its_data_past_4_gib() {
+    let dir = work_dir("large_iso");
+    let mut iso = build_iso(&dir, 1 << 20);
+    // The data from 4.5 GiB on: the file is over 4 GiB, its data past the mark.
+    move_data_to(&mut iso, 9 << 29);
+    assert!(std::fs::metadata(&iso.path).unwrap().len() > 4 << 30);
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "8G".as_ref(), iso.path.as_os_str()]);
+    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    assert!(listed.contains(&format!("{}  /probe.iso", iso.blocks as u64 * 2048)), "{listed}");
+
+    let mut vm = Qemu::boot("large_iso", &dir, &image);
+    vm.wait_screen("1 boot files on exFAT");
+    vm.keys(&["ret"]);
+    let status = vm.wait_exit();
+    let lines = report(&vm.serial_text());
+    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
+    check(&lines, &iso, &read_at(&image, 0, 512));
+    // The stick image stayed sparse: the holes were not written.
+    let used = std::process::Command::new("du").arg("-k").arg(&image).output().unwrap();
+    let kib: u64 = String::from_utf8_lossy(&used.stdout).split_whitespace().next().unwrap().parse().unwrap();
+    assert!(kib < 64 * 1024, "the 8 GiB image takes {kib} KiB on disk");
+}
