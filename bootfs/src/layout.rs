@@ -121,6 +121,10 @@ pub const HOOK_KIND_FLOPPY: u8 = 1;
 pub const HOOK_KIND_HARD_DISK: u8 = 2;
 pub const HOOK_SIGNATURE: [u8; 8] = *b"$INT13SF";
 pub const HOOK_VENDOR: [u8; 8] = *b"DROPBOOT";
+/// The most runs a boot file may be in: the hook's table then takes
+/// 32,000 bytes of conventional memory. A file in more pieces gets a
+/// message naming `dropboot defrag`, which stores it in one piece.
+pub const HOOK_MAX_EXTENTS: usize = 2000;
 /// Bytes of stack the hook keeps in its block.
 pub const HOOK_STACK_BYTES: usize = 512;
 /// Bytes of the El Torito specification packet (4B01h).

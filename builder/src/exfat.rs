@@ -491,6 +491,11 @@ impl<'a> ExfatVolume<'a> {
 
     /// The folder at `path` (`/a/b`), made where missing.
     fn folder(&mut self, path: &str) -> io::Result<Dir> {
+        self.folder_at(path, true)
+    }
+
+    /// The folder at `path`; with `make`, folders that are missing are made.
+    fn folder_at(&mut self, path: &str, make: bool) -> io::Result<Dir> {
         let mut dir = Dir { clusters: self.chain(self.geo.root_cluster)?, entry_set: None };
         for name in path.split('/').filter(|p| !p.is_empty()) {
             dir = match self.find(&dir, name)? {
@@ -508,6 +513,7 @@ impl<'a> ExfatVolume<'a> {
                     Dir { clusters, entry_set: Some(offsets) }
                 }
                 Some((false, ..)) => return Err(invalid(format!("{name} is a file, not a folder"))),
+                None if !make => return Err(io::Error::new(io::ErrorKind::NotFound, format!("no folder {name} on the stick"))),
                 None => {
                     let c = self.find_free(1).ok_or_else(|| invalid("the volume is full"))?;
                     self.set_allocated(c, 1);
@@ -567,6 +573,58 @@ impl<'a> ExfatVolume<'a> {
         let set = self.entry_set(name, ATTR_ARCHIVE, first, size, clusters > 0)?;
         self.insert(&mut dir, &set)?;
         self.flush()
+    }
+
+    /// Rewrites the file at `path` in one run of clusters, keeping its name
+    /// and content. The copy is written and the bitmap flushed before the
+    /// file's entry moves to it; the old clusters are freed last. Returns
+    /// false when the file already was in one piece.
+    pub fn defrag(&mut self, path: &str) -> io::Result<bool> {
+        let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let dir = self.folder_at(folder, false)?;
+        let Some((false, first, size, contiguous, offsets)) = self.find(&dir, name)? else {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no file {path} on the stick")));
+        };
+        let old = if contiguous || size == 0 { return Ok(false) } else { self.chain(first)? };
+        let needed = size.div_ceil(self.cluster_bytes);
+        if old.len() as u64 != needed {
+            return Err(invalid(format!("{path}: its FAT chain has {} clusters for {size} bytes", old.len())));
+        }
+        if old.windows(2).all(|w| w[1] == w[0] + 1) {
+            return Ok(false);
+        }
+        let new = self.find_free(needed).ok_or_else(|| {
+            invalid(format!("no contiguous free space for {} MiB: free space on the stick is in pieces too", size.div_ceil(1 << 20)))
+        })?;
+        self.set_allocated(new, needed);
+        let mut buf = vec![0u8; self.cluster_bytes as usize];
+        for (i, &c) in old.iter().enumerate() {
+            self.part.seek(SeekFrom::Start(self.cluster_offset(c)))?;
+            self.part.read_exact(&mut buf)?;
+            self.write_at(self.cluster_offset(new + i as u32), &buf)?;
+        }
+        self.flush()?;
+        let mut set = Vec::new();
+        for &at in &offsets {
+            let mut e = [0u8; ENTRY];
+            self.part.seek(SeekFrom::Start(at))?;
+            self.part.read_exact(&mut e)?;
+            set.extend_from_slice(&e);
+        }
+        set[ENTRY + 1] |= FLAG_NO_FAT_CHAIN;
+        set[ENTRY + 20..ENTRY + 24].copy_from_slice(&new.to_le_bytes());
+        let sum = set_checksum(&set);
+        set[2..4].copy_from_slice(&sum.to_le_bytes());
+        for (k, &at) in offsets.iter().enumerate() {
+            self.write_at(at, &set[k * ENTRY..(k + 1) * ENTRY])?;
+        }
+        for &c in &old {
+            let i = (c - 2) as usize;
+            self.bitmap[i / 8] &= !(1 << (i % 8));
+            self.fat[c as usize] = 0;
+        }
+        self.flush()?;
+        Ok(true)
     }
 
     /// Writes the FAT and the allocation bitmap back.

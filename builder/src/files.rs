@@ -107,3 +107,88 @@ fn repair_dot_entries(disk: &mut Disk, folder: &[&str]) -> Result<()> {
     disk.file.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
     disk.file.write_all(&sector).map_err(Error::io(format!("repairing {what}")))
 }
+
+/// Rewrites the file at `path` on the data partition in one piece (same
+/// name, same content), so the loader can map it. Returns false when it
+/// already was in one piece.
+pub fn defrag(disk: &mut Disk, path: &str) -> Result<bool> {
+    let image = disk.path.display().to_string();
+    let path = format!("/{}", path.trim_start_matches('/'));
+    let where_ = disk.path.clone();
+    let pieces = |disk: &mut Disk| -> Result<Option<usize>> {
+        let (files, _) = boot_files(disk)?;
+        let Some(f) = files.into_iter().find(|f| f.path == path) else { return Ok(None) };
+        let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
+        Ok(Some(fs.extent_map(&f).map_err(|e| Error::disk(&where_, e))?.len()))
+    };
+    let before = pieces(disk)?.ok_or_else(|| Error::Usage(format!("no file {path} on {image}")))?;
+    if before <= 1 {
+        return Ok(false);
+    }
+    if disk.is_exfat()? {
+        let mut vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
+        vol.defrag(&path).map_err(Error::io(format!("rewriting {path} on {image}")))?;
+    } else {
+        fat32_defrag(disk, &path)?;
+    }
+    match pieces(disk)? {
+        Some(1) => Ok(true),
+        after => Err(Error::disk(&where_, format!("{path} is still in {} pieces: not enough contiguous free space", after.unwrap_or(0)))),
+    }
+}
+
+/// FAT32 through fatfs: points the allocation hint at a free run large
+/// enough, copies the file there, and gives the copy the old name.
+fn fat32_defrag(disk: &mut Disk, path: &str) -> Result<()> {
+    let image = disk.path.display().to_string();
+    let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let start = {
+        let where_ = disk.path.clone();
+        let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
+        let files = scan(&mut fs).map_err(|e| Error::disk(&where_, e))?.files;
+        let f = files.iter().find(|f| f.path == path).ok_or_else(|| Error::Usage(format!("no file {path} on {image}")))?;
+        // The file's clusters, and two for its folder to grow by.
+        let needed = f.size.div_ceil(fs.geometry.cluster_bytes()) as u32 + 2;
+        let (mut start, mut run, mut found) = (2u32, 0u32, None);
+        for c in 2..fs.geometry.cluster_count + 2 {
+            let free = matches!(fs.next_cluster(c), Err(bootfs::fat::FatError::FreeInChain { .. }));
+            if !free {
+                (start, run) = (c + 1, 0);
+                continue;
+            }
+            run += 1;
+            if run >= needed {
+                found = Some(start);
+                break;
+            }
+        }
+        found.ok_or_else(|| Error::disk(&where_, format!("no contiguous free space for {path}")))?
+    };
+    // FSInfo's next-free hint: where fatfs starts looking for clusters.
+    let volume = disk.partition.start_lba as u64 * 512;
+    let mut bs = [0u8; 512];
+    disk.file.seek(SeekFrom::Start(volume)).map_err(Error::io(format!("seeking in {image}")))?;
+    disk.file.read_exact(&mut bs).map_err(Error::io(format!("reading {image}")))?;
+    let fsinfo = u16::from_le_bytes([bs[48], bs[49]]) as u64;
+    disk.file.seek(SeekFrom::Start(volume + fsinfo * 512 + 492)).map_err(Error::io(format!("seeking in {image}")))?;
+    disk.file.write_all(&start.to_le_bytes()).map_err(Error::io(format!("writing {image}")))?;
+
+    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
+        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
+    let mut dir = fs.root_dir();
+    for part in folder.split('/').filter(|p| !p.is_empty()) {
+        dir = dir.open_dir(part).map_err(Error::io(format!("opening folder {part} on {image}")))?;
+    }
+    let temp = "dropboot-defrag.tmp";
+    {
+        let mut from = dir.open_file(name).map_err(Error::io(format!("opening {path} on {image}")))?;
+        let mut to = dir.create_file(temp).map_err(Error::io(format!("creating a copy of {path} on {image}")))?;
+        to.truncate().map_err(Error::io(format!("emptying the copy on {image}")))?;
+        io::copy(&mut from, &mut to).map_err(Error::io(format!("copying {path} on {image}")))?;
+        to.flush().map_err(Error::io(format!("flushing the copy on {image}")))?;
+    }
+    dir.remove(name).map_err(Error::io(format!("removing the old {path} on {image}")))?;
+    dir.rename(temp, &dir, name).map_err(Error::io(format!("naming the copy {path} on {image}")))?;
+    drop(dir);
+    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))
+}

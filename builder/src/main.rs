@@ -58,6 +58,11 @@ enum Command {
         #[arg(long, default_value = "/")]
         to: String,
     },
+    /// Rewrite a boot file in one piece (same name, same content), for
+    /// files too fragmented for the loader to map.
+    ///
+    /// Example: dropboot defrag stick.img /linux/debian.iso
+    Defrag { image: PathBuf, path: String },
     /// List the boot files the menu will show, with their sizes.
     ///
     /// Example: dropboot list stick.img
@@ -99,6 +104,15 @@ fn run(cli: Cli) -> Result<()> {
             let mut disk = image::Disk::open(&image, true)?;
             for f in &files {
                 files::add(&mut disk, f, &to, false)?;
+            }
+            Ok(())
+        }
+        Command::Defrag { image, path } => {
+            let mut disk = image::Disk::open(&image, true)?;
+            if files::defrag(&mut disk, &path)? {
+                println!("{path} is now in one piece");
+            } else {
+                println!("{path} already was in one piece");
             }
             Ok(())
         }

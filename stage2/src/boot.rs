@@ -14,7 +14,7 @@ use bootfs::eltorito::{BootEntry, Catalog, EltoritoError, Media};
 use bootfs::fat::FatError;
 use bootfs::file::ByteSource;
 use bootfs::iso9660::BLOCK;
-use bootfs::layout::{HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, SPEC_PACKET_BYTES};
+use bootfs::layout::{HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_MAX_EXTENTS, SPEC_PACKET_BYTES};
 use bootfs::scan::BootFile;
 use bootfs::IoError;
 
@@ -54,8 +54,8 @@ pub enum BootError {
     NoExtensions,
     /// Too little conventional memory for the hook.
     NoLowMemory { need_kib: u16, have_kib: u16 },
-    /// The file has more runs or sectors than the hook's table describes.
-    TooFragmented { extents: usize },
+    /// The file is in more pieces than the hook's table holds.
+    TooFragmented { path: String, extents: usize },
 }
 
 impl core::fmt::Display for BootError {
@@ -81,7 +81,10 @@ impl core::fmt::Display for BootError {
             BootError::NoLowMemory { need_kib, have_kib } => {
                 write!(f, "not enough conventional memory ({have_kib} KiB, the hook needs {need_kib} KiB more)")
             }
-            BootError::TooFragmented { extents } => write!(f, "the file is in {extents} pieces, too many to map"),
+            BootError::TooFragmented { path, extents } => write!(
+                f,
+                "it is in {extents} pieces, more than the {HOOK_MAX_EXTENTS} dropboot can map; on a computer, run: dropboot defrag STICK {path}"
+            ),
         }
     }
 }
@@ -311,8 +314,11 @@ pub fn boot(volume: &mut Volume, file: &BootFile, say: &mut dyn FnMut(&str)) -> 
         .iter()
         .map(|e| (e.file_sector as u32, e.count as u32, start + e.disk_lba))
         .collect();
-    if source.map.sectors() > u32::MAX as u64 || extents.len() > 4000 {
-        return Err(BootError::TooFragmented { extents: extents.len() });
+    if extents.len() > HOOK_MAX_EXTENTS {
+        return Err(BootError::TooFragmented { path: file.path.clone(), extents: extents.len() });
+    }
+    if source.map.sectors() > u32::MAX as u64 {
+        return Err(BootError::ImageOutside { rba: 0, bytes: source.len() });
     }
     if !extensions {
         return Err(BootError::NoExtensions);

@@ -170,3 +170,44 @@ pub fn reformat_exfat(image: &Path, files: &[(&Path, &str)]) {
         std::panic::resume_unwind(e);
     }
 }
+
+/// How many pieces `path` is in on the stick `image`, as the loader sees it.
+pub fn extents_of(image: &Path, path: &str) -> usize {
+    use bootfs::block::{FileDevice, Window};
+    use bootfs::filesystem::Filesystem;
+    let mut file = fs::File::open(image).expect("the image");
+    let sectors = fs::metadata(image).expect("the image").len() / 512 - DATA_PARTITION_LBA as u64;
+    let window = Window { dev: FileDevice(&mut file), start: DATA_PARTITION_LBA as u64, sectors };
+    let mut volume = Filesystem::open(window).expect("the data partition");
+    let report = bootfs::scan::scan(&mut volume).expect("scanning the stick");
+    let f = report.files.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("{path} is not on the stick"));
+    volume.extent_map(f).expect("its extent map").len()
+}
+
+/// Copies `file` to the root of an exFAT stick through exfat-fuse after
+/// filling it with 2 x `holes` 4 KiB files and deleting every other one:
+/// exfat-fuse then puts the file in the holes, on a FAT chain.
+pub fn copy_fragmented_exfat(image: &Path, file: &Path, holes: usize) {
+    static MOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+    let offset = DATA_PARTITION_LBA as u64 * 512;
+    let dev = run(Command::new("losetup").args(["-f", "--show", "-o", &offset.to_string()]).arg(image)).trim().to_string();
+    let mnt = image.with_extension("mnt");
+    fs::create_dir_all(&mnt).expect("mount point");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run(Command::new("mount.exfat-fuse").arg(&dev).arg(&mnt));
+        fs::create_dir_all(mnt.join("fill")).expect("filler folder");
+        for i in 0..2 * holes {
+            fs::write(mnt.join(format!("fill/f{i:04}")), [0xF0u8; 4096]).expect("filler file");
+        }
+        for i in (0..2 * holes).step_by(2) {
+            fs::remove_file(mnt.join(format!("fill/f{i:04}"))).expect("removing a filler file");
+        }
+        fs::copy(file, mnt.join(file.file_name().expect("a file name"))).expect("copying onto the stick");
+    }));
+    let _ = Command::new("umount").arg(&mnt).status();
+    let _ = Command::new("losetup").args(["-d", &dev]).status();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
