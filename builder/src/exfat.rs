@@ -24,7 +24,7 @@ const ATTR_ARCHIVE: u16 = 0x20;
 const FLAG_ALLOCATION_POSSIBLE: u8 = 0x01;
 const FLAG_NO_FAT_CHAIN: u8 = 0x02;
 /// Bytes copied at a time.
-const COPY_CHUNK: usize = 1 << 20;
+const COPY_CHUNK: usize = 8 << 20;
 
 fn invalid(what: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.into())
@@ -555,6 +555,13 @@ impl<'a> ExfatVolume<'a> {
             let from = size - left;
             if self.fresh && next_data(source, from).is_some_and(|d| d >= from + n as u64) {
                 // A hole in a sparse source over a never-written target: skip it.
+                source.seek(SeekFrom::Current(n as i64))?;
+                at += n as u64;
+                left -= n as u64;
+                progress(size - left);
+                continue;
+            }
+            if self.part.copy_from(source, from, n as u64, at)? {
                 source.seek(SeekFrom::Current(n as i64))?;
                 at += n as u64;
                 left -= n as u64;

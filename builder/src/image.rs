@@ -142,6 +142,36 @@ impl<'a> PartitionFile<'a> {
         PartitionFile { file, start: start_lba * 512, len: sectors * 512, pos: 0 }
     }
 
+    /// Copies `len` bytes of `source` from `from` to byte `at` of the
+    /// partition inside the kernel (copy_file_range); false when the
+    /// system cannot, and nothing was copied.
+    pub fn copy_from(&mut self, source: &File, from: u64, len: u64, at: u64) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        if at.checked_add(len).is_none_or(|end| end > self.len) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "copy past the end of the partition"));
+        }
+        let (mut src, mut dst, mut left) = ((from) as libc::loff_t, (self.start + at) as libc::loff_t, len);
+        while left > 0 {
+            // SAFETY: both descriptors are open files we own; the offsets are
+            // passed by pointer and advanced by the kernel.
+            let n = unsafe {
+                libc::copy_file_range(source.as_raw_fd(), &mut src, self.file.as_raw_fd(), &mut dst, left as usize, 0)
+            };
+            match n {
+                n if n > 0 => left -= n as u64,
+                0 => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the source file ended early")),
+                _ => {
+                    let e = io::Error::last_os_error();
+                    if left == len && matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP)) {
+                        return Ok(false);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(true)
+    }
+
     fn room(&self, want: usize) -> usize {
         want.min(self.len.saturating_sub(self.pos) as usize)
     }
