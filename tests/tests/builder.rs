@@ -136,3 +136,28 @@ fn a_folder_that_outgrows_its_first_cluster_keeps_every_file_and_fsck_passes() {
         assert!(report.contains("clean"), "{report}");
     });
 }
+
+#[test]
+fn add_writes_into_an_exfat_volume_made_by_mkfs_exfat_and_fsck_passes() {
+    let dir = work_dir("builder_add_mkfs_exfat");
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]);
+    let theirs = random_file(&dir.join("theirs.iso"), 50_000, 31);
+    tests::media::reformat_exfat(&image, &[(&theirs, "/their folder")]);
+    let ours = random_file(&dir.join("ours.img"), 1_000_000, 32);
+    dropboot([OsStr::new("add"), image.as_os_str(), ours.as_os_str(), "--to".as_ref(), "/their folder/and ours".as_ref()]);
+    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    let lines: Vec<&str> = listed.lines().map(str::trim).collect();
+    assert_eq!(lines, ["1000000  /their folder/and ours/ours.img", "50000  /their folder/theirs.iso"]);
+    assert_eq!(tests::media::extents_of(&image, "/their folder/and ours/ours.img"), 1);
+    with_partition_device(&image, |dev| {
+        let report = run(Command::new("fsck.exfat").arg("-n").arg(dev));
+        assert!(report.contains("clean"), "{report}");
+        let mnt = dir.join("mnt");
+        fs::create_dir_all(&mnt).unwrap();
+        run(Command::new("mount.exfat-fuse").arg(dev).arg(&mnt));
+        let back = fs::read(mnt.join("their folder/and ours/ours.img"));
+        let _ = Command::new("umount").arg(&mnt).status();
+        assert_eq!(back.unwrap(), pseudo_random(1_000_000, 32));
+    });
+}
