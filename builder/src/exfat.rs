@@ -241,6 +241,7 @@ pub struct ExfatVolume<'a> {
     bitmap: Vec<u8>,
     bitmap_at: Vec<u32>,
     upcase: Vec<u16>,
+    label: String,
     /// The volume was just formatted on a sparse image: its free clusters
     /// read as zeros, so runs of zeros need not be written.
     fresh: bool,
@@ -261,7 +262,7 @@ impl<'a> ExfatVolume<'a> {
         part.seek(SeekFrom::Start(geo.fat_start * SECTOR))?;
         part.read_exact(&mut fat_bytes)?;
         let fat = fat_bytes.chunks_exact(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect();
-        let mut v = ExfatVolume { part, geo, cluster_bytes, fat, bitmap: Vec::new(), bitmap_at: Vec::new(), upcase: Vec::new(), fresh };
+        let mut v = ExfatVolume { part, geo, cluster_bytes, fat, bitmap: Vec::new(), bitmap_at: Vec::new(), upcase: Vec::new(), label: String::new(), fresh };
         let root = Dir { clusters: v.chain(v.geo.root_cluster)?, entry_set: None };
         let bytes = v.read_dir(&root)?;
         for e in bytes.chunks_exact(ENTRY) {
@@ -274,6 +275,10 @@ impl<'a> ExfatVolume<'a> {
                     v.bitmap.truncate(len as usize);
                 }
                 ENTRY_UPCASE => v.upcase = expand_upcase(&v.read_clusters(&v.chain(first)?)?[..len as usize]),
+                ENTRY_LABEL => {
+                    let units = (0..(e[1] as usize).min(11)).map(|k| u16::from_le_bytes([e[2 + 2 * k], e[3 + 2 * k]]));
+                    v.label = char::decode_utf16(units).map(|c| c.unwrap_or('?')).collect();
+                }
                 _ => {}
             }
         }
@@ -632,6 +637,16 @@ impl<'a> ExfatVolume<'a> {
         }
         self.flush()?;
         Ok(true)
+    }
+
+    /// Bytes in free clusters.
+    pub fn free_bytes(&self) -> u64 {
+        (2..self.geo.cluster_count + 2).filter(|&c| !self.allocated(c)).count() as u64 * self.cluster_bytes
+    }
+
+    /// The volume label.
+    pub fn label(&self) -> String {
+        self.label.clone()
     }
 
     /// Writes the FAT and the allocation bitmap back.

@@ -192,3 +192,26 @@ fn fat32_defrag(disk: &mut Disk, path: &str) -> Result<()> {
     drop(dir);
     fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))
 }
+
+/// Size and free space of the data partition.
+pub struct Space {
+    pub kind: &'static str,
+    pub label: String,
+    pub total: u64,
+    pub free: u64,
+}
+
+pub fn space(disk: &mut Disk) -> Result<Space> {
+    let image = disk.path.display().to_string();
+    let total = disk.partition.sectors as u64 * 512;
+    if disk.is_exfat()? {
+        let vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
+        let (label, free) = (vol.label(), vol.free_bytes());
+        return Ok(Space { kind: "exFAT", label, total, free });
+    }
+    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
+        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
+    let stats = fs.stats().map_err(Error::io(format!("counting free space on {image}")))?;
+    let label = fs.volume_label().trim_end().to_string();
+    Ok(Space { kind: "FAT32", label, total, free: stats.free_clusters() as u64 * stats.cluster_size() as u64 })
+}

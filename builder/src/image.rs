@@ -29,9 +29,6 @@ pub fn create(path: &Path, size: u64, fs: FsKind) -> Result<()> {
     if size < MIN_IMAGE_BYTES {
         return Err(Error::Usage(format!("--size must be at least {} MiB", MIN_IMAGE_BYTES >> 20)));
     }
-    let sectors = size / 512;
-    let part_sectors = u32::try_from(sectors - DATA_PARTITION_LBA as u64)
-        .map_err(|_| Error::Usage("--size must be below 2 TiB (MBR limit)".into()))?;
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -39,8 +36,26 @@ pub fn create(path: &Path, size: u64, fs: FsKind) -> Result<()> {
         .open(path)
         .map_err(Error::io(format!("creating {}", path.display())))?;
     let what = path.display().to_string();
-    file.set_len(sectors * 512).map_err(Error::io(format!("sizing {what}")))?;
+    file.set_len(size / 512 * 512).map_err(Error::io(format!("sizing {what}")))?;
+    lay_out(&mut file, size / 512, fs, &what, true)
+}
 
+/// Writes a whole dropboot disk onto `file` of `sectors`: the MBR (a new
+/// signature, one active partition from LBA 2048), an empty filesystem,
+/// the boot code. `sparse`: `file` is a new sparse file, all zeros; else
+/// the areas other tools look at for old signatures are cleared first.
+pub fn lay_out(file: &mut File, sectors: u64, fs: FsKind, what: &str, sparse: bool) -> Result<()> {
+    let part_sectors = u32::try_from(sectors - DATA_PARTITION_LBA as u64)
+        .map_err(|_| Error::Usage("dropboot disks are below 2 TiB (the MBR's limit)".into()))?;
+    if !sparse {
+        // Old partition tables and filesystem signatures: the first MiB,
+        // the data partition's first MiB, and a GPT's backup at the end.
+        let zeros = vec![0u8; 1 << 20];
+        for at in [0, DATA_PARTITION_LBA as u64 * 512, (sectors * 512).saturating_sub(1 << 20)] {
+            file.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking in {what}")))?;
+            file.write_all(&zeros).map_err(Error::io(format!("clearing old signatures on {what}")))?;
+        }
+    }
     let mut partitions = [PartitionEntry::default(); 4];
     let kind = match fs {
         FsKind::Exfat => ptype::EXFAT,
@@ -49,22 +64,24 @@ pub fn create(path: &Path, size: u64, fs: FsKind) -> Result<()> {
     partitions[0] = PartitionEntry { bootable: true, kind, start_lba: DATA_PARTITION_LBA, sectors: part_sectors };
     let mut mbr = [0u8; 512];
     Mbr { disk_signature: disk_signature(), partitions }.write_into(&mut mbr);
+    file.seek(SeekFrom::Start(0)).map_err(Error::io(format!("seeking in {what}")))?;
     file.write_all(&mbr).map_err(Error::io(format!("writing the MBR of {what}")))?;
 
-    let mut part = PartitionFile::new(&mut file, DATA_PARTITION_LBA as u64, part_sectors as u64);
-    if fs == FsKind::Exfat {
-        crate::exfat::format(&mut part, part_sectors as u64, "DROPBOOT").map_err(Error::io(format!("formatting exFAT on {what}")))?;
-        return bootcode::install(&mut file, &what);
+    let mut part = PartitionFile::new(file, DATA_PARTITION_LBA as u64, part_sectors as u64);
+    match fs {
+        FsKind::Exfat => {
+            crate::exfat::format(&mut part, part_sectors as u64, "DROPBOOT").map_err(Error::io(format!("formatting exFAT on {what}")))?
+        }
+        FsKind::Fat32 => fatfs::format_volume(
+            &mut part,
+            fatfs::FormatVolumeOptions::new()
+                .fat_type(fatfs::FatType::Fat32)
+                .bytes_per_cluster(fat32_cluster_bytes(part_sectors as u64 * 512))
+                .volume_label(*b"DROPBOOT   "),
+        )
+        .map_err(Error::io(format!("formatting FAT32 on {what}")))?,
     }
-    fatfs::format_volume(
-        &mut part,
-        fatfs::FormatVolumeOptions::new()
-            .fat_type(fatfs::FatType::Fat32)
-            .bytes_per_cluster(fat32_cluster_bytes(part_sectors as u64 * 512))
-            .volume_label(*b"DROPBOOT   "),
-    )
-    .map_err(Error::io(format!("formatting FAT32 on {what}")))?;
-    bootcode::install(&mut file, &what)
+    bootcode::install(file, what)
 }
 
 /// The cluster size Windows' format picks for a FAT32 volume of `bytes`:
@@ -86,6 +103,20 @@ fn disk_signature() -> u32 {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let mixed = (t.as_nanos() as u64 ^ (std::process::id() as u64) << 32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (mixed >> 32) as u32 | 1
+}
+
+/// Opens an image file or a block device to write its boot code. A block
+/// device is opened exclusively (O_EXCL): it fails while mounted or in use.
+pub fn open_for_writing(path: &Path) -> Result<File> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let what = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(Error::io(format!("looking at {what}")))?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true);
+    if meta.file_type().is_block_device() {
+        options.custom_flags(libc::O_EXCL);
+    }
+    options.open(path).map_err(Error::io(format!("opening {what} (is it mounted or in use?)")))
 }
 
 /// An existing dropboot image or disk, with its data partition found.

@@ -4,6 +4,7 @@
 //! and adding files), `error` (what failed, in words, with exit codes).
 
 mod bootcode;
+mod device;
 mod error;
 mod exfat;
 mod files;
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use error::Result;
+use error::{Error, Result};
 
 #[derive(Parser)]
 #[command(name = "dropboot", version, about = "Boot ISO and disk-image files from one USB stick on BIOS PCs")]
@@ -47,6 +48,24 @@ enum Command {
         /// Files to copy to the data partition's root.
         files: Vec<PathBuf>,
     },
+    /// Make a USB stick a dropboot stick: erases it all.
+    ///
+    /// Shows the device and asks first unless --yes. Refuses a mounted
+    /// device, the system disk, a partition, a device under 64 MiB, and a
+    /// disk that is neither removable nor on USB unless --force.
+    ///
+    /// Example: dropboot install /dev/sdb
+    Install {
+        device: PathBuf,
+        #[arg(long, value_enum, default_value = "exfat")]
+        fs: Fs,
+        /// Do not ask before erasing the device.
+        #[arg(long)]
+        yes: bool,
+        /// Accept a disk that is neither removable nor on USB.
+        #[arg(long)]
+        force: bool,
+    },
     /// Copy files onto a dropboot image.
     ///
     /// Example: dropboot add stick.img debian.iso --to /linux/debian
@@ -57,6 +76,21 @@ enum Command {
         /// Folder on the data partition to copy into (made when missing).
         #[arg(long, default_value = "/")]
         to: String,
+    },
+    /// Replace the boot code of a dropboot image or stick with this
+    /// binary's, leaving the partition table and the data untouched.
+    ///
+    /// Example: dropboot upgrade /dev/sdb
+    Upgrade { target: PathBuf },
+    /// Show the boot code on a stick against this binary's, its filesystem
+    /// and free space.
+    ///
+    /// Example: dropboot info stick.img --json
+    Info {
+        target: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Rewrite a boot file in one piece (same name, same content), for
     /// files too fragmented for the loader to map.
@@ -104,6 +138,76 @@ fn run(cli: Cli) -> Result<()> {
             let mut disk = image::Disk::open(&image, true)?;
             for f in &files {
                 files::add(&mut disk, f, &to, false)?;
+            }
+            Ok(())
+        }
+        Command::Install { device, fs, yes, force } => {
+            let dev = device::Device::inspect(&device)?;
+            println!("{}", dev.describe());
+            let refusals = dev.refusals(force);
+            if !refusals.is_empty() {
+                return Err(Error::Disk { path: device.clone(), problem: format!("not written:\n  {}", refusals.join("\n  ")) });
+            }
+            if !yes {
+                use std::io::{BufRead, Write};
+                print!("Erase everything on {} and make it a dropboot stick? Type yes: ", device.display());
+                std::io::stdout().flush().map_err(Error::io("writing to the terminal"))?;
+                let mut answer = String::new();
+                std::io::stdin().lock().read_line(&mut answer).map_err(Error::io("reading the answer"))?;
+                if answer.trim() != "yes" {
+                    return Err(Error::Usage("nothing written".into()));
+                }
+            }
+            let kind = match fs {
+                Fs::Exfat => image::FsKind::Exfat,
+                Fs::Fat32 => image::FsKind::Fat32,
+            };
+            let what = device.display().to_string();
+            let mut file = image::open_for_writing(&device)?;
+            image::lay_out(&mut file, dev.bytes / 512, kind, &what, false)?;
+            file.sync_all().map_err(Error::io(format!("flushing {what}")))?;
+            if let Err(e) = device::reread_partitions(&file) {
+                eprintln!("dropboot: the kernel did not re-read the partition table of {what} ({e}); unplug and replug the stick");
+            }
+            println!("{what} is a dropboot stick now: copy .iso and .img files onto its partition, or use dropboot add");
+            Ok(())
+        }
+        Command::Upgrade { target } => {
+            let what = target.display().to_string();
+            let mut disk = image::open_for_writing(&target)?;
+            let fault = std::env::var("DROPBOOT_FAULT").is_ok_and(|f| f == "after-stage2");
+            let before = bootcode::upgrade(&mut disk, &what, fault)?;
+            let old = before.version().map_or("unknown".to_string(), |v| v.to_string());
+            println!("upgraded the boot code of {what}: {old} -> {}", bootcode::this_version());
+            Ok(())
+        }
+        Command::Info { target, json } => {
+            let what = target.display().to_string();
+            let mut file = std::fs::File::open(&target).map_err(Error::io(format!("opening {what}")))?;
+            let code = bootcode::on_disk(&mut file, &what)?;
+            let mut disk = image::Disk::open(&target, false)?;
+            let space = files::space(&mut disk)?;
+            let on_disk = code.version().map_or("unknown".into(), |v| v.to_string());
+            let state = if !code.stage2_intact {
+                "damaged (run dropboot upgrade)"
+            } else if code.stage1_current && on_disk == bootcode::this_version().to_string() {
+                "current"
+            } else {
+                "older or newer than this dropboot (dropboot upgrade replaces it)"
+            };
+            if json {
+                let v = serde_json::json!({
+                    "target": what,
+                    "boot_code": { "version": on_disk, "intact": code.stage2_intact, "stage1_current": code.stage1_current, "state": state },
+                    "this_dropboot": bootcode::this_version().to_string(),
+                    "filesystem": space.kind, "label": space.label,
+                    "size_bytes": space.total, "free_bytes": space.free,
+                });
+                println!("{v:#}");
+            } else {
+                println!("{what}");
+                println!("  boot code:     {on_disk} ({state}); this dropboot: {}", bootcode::this_version());
+                println!("  data:          {} \"{}\", {} MiB, {} MiB free", space.kind, space.label, space.total >> 20, space.free >> 20);
             }
             Ok(())
         }
