@@ -16,6 +16,7 @@
 extern crate alloc;
 
 pub mod block;
+pub mod bootplan;
 pub mod diskimage;
 pub mod eltorito;
 pub mod exfat;
