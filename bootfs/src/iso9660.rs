@@ -56,6 +56,8 @@ pub struct Volume {
     pub blocks: u32,
     /// Block of El Torito's boot catalog, when there is a boot record.
     pub boot_catalog: Option<u32>,
+    /// The root directory's extent: first block and length in bytes.
+    pub root: (u32, u32),
 }
 
 impl Volume {
@@ -86,7 +88,10 @@ impl Volume {
                     }
                     let id_end = d[40..72].iter().rposition(|&b| b != b' ' && b != 0).map_or(40, |p| 41 + p);
                     let volume_id = d[40..id_end].iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '?' }).collect();
-                    primary = Some((volume_id, u32::from_le_bytes([d[80], d[81], d[82], d[83]])));
+                    let root = &d[156..156 + 34];
+                    let extent = u32::from_le_bytes([root[2], root[3], root[4], root[5]]);
+                    let length = u32::from_le_bytes([root[10], root[11], root[12], root[13]]);
+                    primary = Some((volume_id, u32::from_le_bytes([d[80], d[81], d[82], d[83]]), (extent, length)));
                 }
                 TYPE_BOOT_RECORD if d[7..7 + EL_TORITO_ID.len()] == *EL_TORITO_ID => {
                     boot_catalog = Some(u32::from_le_bytes([d[0x47], d[0x48], d[0x49], d[0x4A]]));
@@ -95,7 +100,38 @@ impl Volume {
                 _ => {}
             }
         }
-        let (volume_id, blocks) = primary.ok_or(IsoError::NoPrimaryDescriptor)?;
-        Ok(Volume { volume_id, blocks, boot_catalog })
+        let (volume_id, blocks, root) = primary.ok_or(IsoError::NoPrimaryDescriptor)?;
+        Ok(Volume { volume_id, blocks, boot_catalog, root })
+    }
+
+    /// The names in the root directory (ISO9660 names, version suffix
+    /// removed; at most 64 KiB of directory is read).
+    pub fn root_names(&self, src: &mut (impl ByteSource + ?Sized)) -> Result<alloc::vec::Vec<String>, IsoError> {
+        let (extent, length) = self.root;
+        let length = (length as u64).min(64 * 1024);
+        let start = extent as u64 * BLOCK;
+        if start.checked_add(length).is_none_or(|end| end > src.len()) {
+            return Ok(alloc::vec::Vec::new());
+        }
+        let mut dir = alloc::vec![0u8; length as usize];
+        src.read_at(start, &mut dir)?;
+        let mut names = alloc::vec::Vec::new();
+        for block in dir.chunks(BLOCK as usize) {
+            let mut at = 0;
+            while at + 34 <= block.len() {
+                let len = block[at] as usize;
+                if len < 34 || at + len > block.len() {
+                    break;
+                }
+                let name_len = block[at + 32] as usize;
+                let name = &block[at + 33..(at + 33 + name_len).min(at + len)];
+                if name != [0] && name != [1] {
+                    let text: String = name.iter().map(|&b| b as char).collect();
+                    names.push(text.split(';').next().unwrap_or("").trim_end_matches('.').into());
+                }
+                at += len;
+            }
+        }
+        Ok(names)
     }
 }

@@ -11,6 +11,8 @@ pub enum Error {
     Usage(String),
     /// The image or disk is not what the command needs.
     Disk { path: PathBuf, problem: String },
+    /// `check` found files that will not boot.
+    NotBootable { failing: usize, checked: usize },
 }
 
 impl Error {
@@ -23,12 +25,14 @@ impl Error {
         Error::Disk { path: path.into(), problem: problem.to_string() }
     }
 
-    /// Exit status for scripts: 2 usage, 3 the disk or image, 1 I/O.
+    /// Exit status for scripts: 1 I/O, 2 usage, 3 the disk or image,
+    /// 4 `check` found files that will not boot.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Io { .. } => 1,
             Error::Usage(_) => 2,
             Error::Disk { .. } => 3,
+            Error::NotBootable { .. } => 4,
         }
     }
 }
@@ -39,6 +43,7 @@ impl fmt::Display for Error {
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
             Error::Usage(what) => write!(f, "{what}"),
             Error::Disk { path, problem } => write!(f, "{}: {problem}", path.display()),
+            Error::NotBootable { failing, checked } => write!(f, "{failing} of {checked} boot files will not boot"),
         }
     }
 }

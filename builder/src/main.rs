@@ -4,6 +4,7 @@
 //! and adding files), `error` (what failed, in words, with exit codes).
 
 mod bootcode;
+mod check;
 mod device;
 mod error;
 mod exfat;
@@ -100,7 +101,24 @@ enum Command {
     /// List the boot files the menu will show, with their sizes.
     ///
     /// Example: dropboot list stick.img
-    List { image: PathBuf },
+    List {
+        image: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say what the loader will do with each boot file (or one): its El
+    /// Torito entries, how it will be presented, how many pieces it is in,
+    /// and whether it boots. Exit status 4 when one will not.
+    ///
+    /// Example: dropboot check stick.img /linux/debian.iso --json
+    Check {
+        image: PathBuf,
+        path: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// "64M", "8G", "1048576": sizes in bytes with binary suffixes.
@@ -220,11 +238,30 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::List { image } => {
+        Command::Check { image, path, json } => {
+            let mut disk = image::Disk::open(&image, false)?;
+            let verdicts = check::check(&mut disk, path.as_deref())?;
+            if json {
+                println!("{:#}", check::json(&verdicts));
+            } else {
+                check::print(&verdicts);
+            }
+            let failing = verdicts.iter().filter(|v| !v.boots).count();
+            if failing > 0 {
+                return Err(Error::NotBootable { failing, checked: verdicts.len() });
+            }
+            Ok(())
+        }
+        Command::List { image, json } => {
             let mut disk = image::Disk::open(&image, false)?;
             let (files, problems) = files::boot_files(&mut disk)?;
-            for f in &files {
-                println!("{:>12}  {}", f.size, f.path);
+            if json {
+                let list: Vec<_> = files.iter().map(|f| serde_json::json!({"path": f.path, "size": f.size})).collect();
+                println!("{:#}", serde_json::Value::Array(list));
+            } else {
+                for f in &files {
+                    println!("{:>12}  {}", f.size, f.path);
+                }
             }
             for p in &problems {
                 eprintln!("dropboot: skipped {p}");

@@ -75,6 +75,10 @@ fn past_the_limit_the_menu_names_dropboot_defrag_which_then_makes_it_boot() {
     ));
     vm.wait_screen("Cannot boot probe.iso: it is in");
     drop(vm);
+    let out = Command::new(tests::media::dropboot_bin()).args([OsStr::new("check"), image.as_os_str(), "/probe.iso".as_ref()]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{said}");
+    assert!(said.contains(&format!("too fragmented: {pieces} pieces, the loader maps {HOOK_MAX_EXTENTS}; run: dropboot defrag")), "{said}");
 
     let said = dropboot([OsStr::new("defrag"), image.as_os_str(), "/probe.iso".as_ref()]);
     assert!(said.contains("now in one piece"), "{said}");
@@ -83,5 +87,7 @@ fn past_the_limit_the_menu_names_dropboot_defrag_which_then_makes_it_boot() {
     let sectors = (64u64 << 20) / 512 - DATA_PARTITION_LBA as u64;
     std::fs::write(&part, read_at(&image, DATA_PARTITION_LBA as u64 * 512, sectors as usize * 512)).unwrap();
     run(Command::new("fsck.vfat").arg("-n").arg(&part));
+    let said = dropboot([OsStr::new("check"), image.as_os_str(), "/probe.iso".as_ref()]);
+    assert!(said.contains(", 1 piece)") && said.contains("boots as CD E0h"), "{said}");
     boots_and_reads_exactly("too_fragmented_defragged", &dir, &image, &iso);
 }

@@ -1,0 +1,163 @@
+//! `dropboot check`: for each boot file, what the loader will do with it,
+//! from the same plan stage2 boots by (bootfs::bootplan), in words.
+
+use bootfs::bootplan;
+use bootfs::file::MappedFile;
+use bootfs::filesystem::Filesystem;
+use bootfs::layout::HOOK_MAX_EXTENTS;
+use bootfs::text::human_size;
+
+use crate::error::{Error, Result};
+use crate::files::boot_files;
+use crate::image::Disk;
+
+/// Root folders of Linux live systems that look for their ISO once their
+/// kernel runs (casper: Ubuntu; live: Debian; LiveOS: Fedora; arch: Arch).
+const LIVE_SYSTEMS: [&str; 4] = ["casper", "live", "LiveOS", "arch"];
+
+/// One El Torito entry, for people and for JSON.
+#[derive(Debug)]
+pub struct Entry {
+    pub platform: &'static str,
+    pub bootable: bool,
+    pub media: &'static str,
+    pub sectors: u16,
+    pub load_rba: u32,
+}
+
+#[derive(Debug)]
+pub struct Verdict {
+    pub path: String,
+    pub size: u64,
+    pub pieces: usize,
+    pub entries: Vec<Entry>,
+    /// The drive the loader presents, when it can boot the file.
+    pub presented_as: Option<String>,
+    pub boots: bool,
+    /// The verdict in words.
+    pub verdict: String,
+    /// A Linux live system's root folder, when there is one.
+    pub live_system: Option<&'static str>,
+}
+
+fn platform(p: u8) -> &'static str {
+    match p {
+        0x00 => "x86 BIOS",
+        0x01 => "PowerPC",
+        0x02 => "Mac",
+        0xEF => "UEFI",
+        _ => "unknown",
+    }
+}
+
+/// Verdicts for every boot file, or only for `only`.
+pub fn check(disk: &mut Disk, only: Option<&str>) -> Result<Vec<Verdict>> {
+    let (files, _) = boot_files(disk)?;
+    let where_ = disk.path.clone();
+    let want = only.map(|p| format!("/{}", p.trim_start_matches('/')));
+    if let Some(w) = &want {
+        if !files.iter().any(|f| &f.path == w) {
+            return Err(Error::Usage(format!("no boot file {w} on {}", where_.display())));
+        }
+    }
+    let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
+    let mut out = Vec::new();
+    for f in files.iter().filter(|f| want.as_ref().is_none_or(|w| &f.path == w)) {
+        let mut v = Verdict {
+            path: f.path.clone(),
+            size: f.size,
+            pieces: 0,
+            entries: Vec::new(),
+            presented_as: None,
+            boots: false,
+            verdict: String::new(),
+            live_system: None,
+        };
+        let map = match fs.extent_map(f) {
+            Ok(map) => map,
+            Err(e) => {
+                v.verdict = format!("not bootable: the file is damaged on the stick: {e}");
+                out.push(v);
+                continue;
+            }
+        };
+        v.pieces = map.len();
+        let mut source = MappedFile { dev: fs.device(), map, size: f.size };
+        match bootplan::plan(f.name(), &mut source) {
+            Ok(plan) => {
+                if let Some((volume, catalog)) = &plan.catalog {
+                    v.entries = catalog
+                        .entries
+                        .iter()
+                        .map(|e| Entry {
+                            platform: platform(e.platform),
+                            bootable: e.bootable,
+                            media: e.media.describe(),
+                            sectors: e.sector_count,
+                            load_rba: e.load_rba,
+                        })
+                        .collect();
+                    let names = volume.root_names(&mut source).unwrap_or_default();
+                    v.live_system = LIVE_SYSTEMS.into_iter().find(|l| names.iter().any(|n| n.eq_ignore_ascii_case(l)));
+                }
+                v.presented_as = Some(plan.what.clone());
+                if v.pieces > HOOK_MAX_EXTENTS {
+                    v.verdict = format!(
+                        "too fragmented: {} pieces, the loader maps {HOOK_MAX_EXTENTS}; run: dropboot defrag {} {}",
+                        v.pieces,
+                        where_.display(),
+                        f.path
+                    );
+                } else {
+                    v.boots = true;
+                    v.verdict = format!("boots as {}", plan.what);
+                    if let Some(live) = v.live_system {
+                        v.verdict.push_str(&format!(
+                            "; a Linux live system ({live}): its kernel starts, then it looks for its ISO, which dropboot cannot show it yet (a known limit)"
+                        ));
+                    }
+                }
+            }
+            Err(e) => v.verdict = format!("not bootable: {e}"),
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// The verdicts for people.
+pub fn print(verdicts: &[Verdict]) {
+    for v in verdicts {
+        let pieces = if v.pieces == 1 { "1 piece".to_string() } else { format!("{} pieces", v.pieces) };
+        println!("{}  ({}, {pieces})", v.path, human_size(v.size));
+        for e in &v.entries {
+            let bootable = if e.bootable { "" } else { ", not bootable" };
+            println!("  El Torito: {}, {}, {} sectors at block {}{bootable}", e.platform, e.media, e.sectors, e.load_rba);
+        }
+        println!("  {}", v.verdict);
+    }
+}
+
+/// The verdicts as JSON.
+pub fn json(verdicts: &[Verdict]) -> serde_json::Value {
+    serde_json::Value::Array(
+        verdicts
+            .iter()
+            .map(|v| {
+                serde_json::json!({
+                    "path": v.path,
+                    "size": v.size,
+                    "pieces": v.pieces,
+                    "eltorito": v.entries.iter().map(|e| serde_json::json!({
+                        "platform": e.platform, "bootable": e.bootable, "media": e.media,
+                        "sectors": e.sectors, "load_rba": e.load_rba,
+                    })).collect::<Vec<_>>(),
+                    "presented_as": v.presented_as,
+                    "boots": v.boots,
+                    "live_system": v.live_system,
+                    "verdict": v.verdict,
+                })
+            })
+            .collect(),
+    )
+}
