@@ -639,6 +639,36 @@ impl<'a> ExfatVolume<'a> {
         Ok(true)
     }
 
+    /// Removes the file at `path`: its entry set is marked unused and its
+    /// clusters freed.
+    pub fn remove(&mut self, path: &str) -> io::Result<()> {
+        let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let dir = self.folder_at(folder, false)?;
+        let Some((is_dir, first, size, contiguous, offsets)) = self.find(&dir, name)? else {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no file {path} on the stick")));
+        };
+        if is_dir {
+            return Err(invalid(format!("{path} is a folder; dropboot rm removes files")));
+        }
+        let clusters: Vec<u32> = match (size, contiguous) {
+            (0, _) => Vec::new(),
+            (_, true) => (first..first + size.div_ceil(self.cluster_bytes) as u32).collect(),
+            (_, false) => self.chain(first)?,
+        };
+        for &at in &offsets {
+            let mut kind = [0u8; 1];
+            self.part.seek(SeekFrom::Start(at))?;
+            self.part.read_exact(&mut kind)?;
+            self.write_at(at, &[kind[0] & 0x7F])?;
+        }
+        for c in clusters {
+            let i = (c - 2) as usize;
+            self.bitmap[i / 8] &= !(1 << (i % 8));
+            self.fat[c as usize] = 0;
+        }
+        self.flush()
+    }
+
     /// Bytes in free clusters.
     pub fn free_bytes(&self) -> u64 {
         (2..self.geo.cluster_count + 2).filter(|&c| !self.allocated(c)).count() as u64 * self.cluster_bytes

@@ -215,3 +215,30 @@ pub fn space(disk: &mut Disk) -> Result<Space> {
     let label = fs.volume_label().trim_end().to_string();
     Ok(Space { kind: "FAT32", label, total, free: stats.free_clusters() as u64 * stats.cluster_size() as u64 })
 }
+
+/// Removes the file at `path` from the data partition.
+pub fn remove(disk: &mut Disk, path: &str) -> Result<()> {
+    let image = disk.path.display().to_string();
+    let path = format!("/{}", path.trim_start_matches('/'));
+    if disk.is_exfat()? {
+        let mut vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
+        return vol.remove(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::Usage(format!("no file {path} on {image}")),
+            _ => Error::io(format!("removing {path} from {image}"))(e),
+        });
+    }
+    let (folder, name) = path.rsplit_once('/').unwrap_or(("", &path));
+    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
+        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
+    let mut dir = fs.root_dir();
+    for part in folder.split('/').filter(|p| !p.is_empty()) {
+        dir = dir.open_dir(part).map_err(Error::io(format!("opening folder {part} on {image}")))?;
+    }
+    let is_file = dir.iter().filter_map(|e| e.ok()).any(|e| e.file_name() == name && e.is_file());
+    if !is_file {
+        return Err(Error::Usage(format!("no file {path} on {image}")));
+    }
+    dir.remove(name).map_err(Error::io(format!("removing {path} from {image}")))?;
+    drop(dir);
+    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))
+}

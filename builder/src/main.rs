@@ -98,6 +98,14 @@ enum Command {
     ///
     /// Example: dropboot defrag stick.img /linux/debian.iso
     Defrag { image: PathBuf, path: String },
+    /// Remove files from a dropboot image or stick.
+    ///
+    /// Example: dropboot rm stick.img /old/ubuntu-20.04.iso
+    Rm {
+        image: PathBuf,
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
     /// List the boot files the menu will show, with their sizes.
     ///
     /// Example: dropboot list stick.img
@@ -235,6 +243,13 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{path} is now in one piece");
             } else {
                 println!("{path} already was in one piece");
+            }
+            Ok(())
+        }
+        Command::Rm { image, paths } => {
+            let mut disk = image::Disk::open(&image, true)?;
+            for p in &paths {
+                files::remove(&mut disk, p)?;
             }
             Ok(())
         }

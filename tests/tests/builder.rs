@@ -161,3 +161,58 @@ fn add_writes_into_an_exfat_volume_made_by_mkfs_exfat_and_fsck_passes() {
         assert_eq!(back.unwrap(), pseudo_random(1_000_000, 32));
     });
 }
+
+/// add, rm and list round-trip on `fs`, checked by `check_volume`.
+fn add_rm_list_round_trip(fs: &str, check_volume: impl Fn(&std::path::Path, &[(&str, Vec<u8>)])) {
+    let dir = work_dir(&format!("builder_round_trip_{fs}"));
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), fs.as_ref()]);
+    let keep = random_file(&dir.join("keep.iso"), 300_000, 51);
+    let gone = random_file(&dir.join("gone.img"), 200_000, 52);
+    let also = random_file(&dir.join("also kept.IMG"), 100_000, 53);
+    dropboot([OsStr::new("add"), image.as_os_str(), keep.as_os_str(), gone.as_os_str(), "--to".as_ref(), "/a/b".as_ref()]);
+    dropboot([OsStr::new("add"), image.as_os_str(), also.as_os_str()]);
+    dropboot([OsStr::new("rm"), image.as_os_str(), "/a/b/gone.img".as_ref()]);
+    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    let lines: Vec<&str> = listed.lines().map(str::trim).collect();
+    assert_eq!(lines, ["300000  /a/b/keep.iso", "100000  /also kept.IMG"], "{fs}");
+    let out = Command::new(tests::media::dropboot_bin()).args([OsStr::new("rm"), image.as_os_str(), "/a/b/gone.img".as_ref()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "removing it twice is a usage error on {fs}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no file /a/b/gone.img"), "{fs}");
+    check_volume(&image, &[("a/b/keep.iso", pseudo_random(300_000, 51)), ("also kept.IMG", pseudo_random(100_000, 53))]);
+}
+
+#[test]
+fn add_rm_list_round_trip_on_fat32_checked_by_fsck_vfat_and_mtools() {
+    add_rm_list_round_trip("fat32", |image, files| {
+        let sectors = (64u64 << 20) / 512 - DATA_PARTITION_LBA as u64;
+        let part = image.with_extension("part");
+        fs::write(&part, read_at(image, DATA_PARTITION_LBA as u64 * 512, sectors as usize * 512)).unwrap();
+        run(Command::new("fsck.vfat").arg("-n").arg(&part));
+        for (path, want) in files {
+            let back = image.with_extension("back");
+            run(Command::new("mcopy").env("MTOOLS_SKIP_CHECK", "1").args(["-o", "-i", &mtools_target(image), &format!("::/{path}")]).arg(&back));
+            assert_eq!(&fs::read(&back).unwrap(), want, "{path}");
+        }
+    });
+}
+
+#[test]
+fn add_rm_list_round_trip_on_exfat_checked_by_fsck_exfat_and_exfat_fuse() {
+    add_rm_list_round_trip("exfat", |image, files| {
+        with_partition_device(image, |dev| {
+            let report = run(Command::new("fsck.exfat").arg("-n").arg(dev));
+            assert!(report.contains("clean"), "{report}");
+            let mnt = image.with_extension("mnt");
+            fs::create_dir_all(&mnt).unwrap();
+            run(Command::new("mount.exfat-fuse").arg(dev).arg(&mnt));
+            let back: Vec<_> = files.iter().map(|(p, _)| fs::read(mnt.join(p))).collect();
+            let gone = mnt.join("a/b/gone.img").exists();
+            let _ = Command::new("umount").arg(&mnt).status();
+            assert!(!gone, "the removed file is gone");
+            for ((path, want), got) in files.iter().zip(back) {
+                assert_eq!(&got.unwrap(), want, "{path}");
+            }
+        });
+    });
+}
