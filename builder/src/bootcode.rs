@@ -41,11 +41,15 @@ impl OnDisk {
 /// (no partition table with the data partition at LBA 2048 or later, or
 /// no stage2 header).
 pub fn on_disk(disk: &mut File, what: &str) -> Result<OnDisk> {
+    let not_ours = |why: &str| Error::Disk { path: what.into(), problem: format!("not a dropboot disk: {why}") };
     let mut area = vec![0u8; DATA_PARTITION_LBA as usize * 512];
+    let len = disk.seek(SeekFrom::End(0)).map_err(Error::io(format!("seeking in {what}")))?;
+    if len <= area.len() as u64 {
+        return Err(not_ours("too small to hold a boot area and a data partition"));
+    }
     disk.seek(SeekFrom::Start(0)).map_err(Error::io(format!("seeking in {what}")))?;
     disk.read_exact(&mut area).map_err(Error::io(format!("reading the boot area of {what}")))?;
     let mbr: &[u8; 512] = area[..512].try_into().map_err(|_| Error::Usage("short read".into()))?;
-    let not_ours = |why: &str| Error::Disk { path: what.into(), problem: format!("not a dropboot disk: {why}") };
     let table = Mbr::parse(mbr).map_err(|e| not_ours(&e.to_string()))?;
     match table.data_partition() {
         Some((_, p)) if p.start_lba >= DATA_PARTITION_LBA => {}

@@ -98,6 +98,23 @@ enum Command {
     ///
     /// Example: dropboot defrag stick.img /linux/debian.iso
     Defrag { image: PathBuf, path: String },
+    /// Boot an image (or a stick) in QEMU with SeaBIOS, to try it: the menu
+    /// shows on this terminal through the serial port, or in a window.
+    ///
+    /// Example: dropboot qemu stick.img --window
+    Qemu {
+        image: PathBuf,
+        /// A QEMU window as well as the serial console on this terminal.
+        #[arg(long)]
+        window: bool,
+        /// Guest memory in MiB.
+        #[arg(long, default_value = "1024")]
+        memory: u32,
+        /// Use KVM (faster where it works; real-mode code can crawl under
+        /// some nested KVM setups, which is why TCG is the default).
+        #[arg(long)]
+        kvm: bool,
+    },
     /// Remove files from a dropboot image or stick.
     ///
     /// Example: dropboot rm stick.img /old/ubuntu-20.04.iso
@@ -245,6 +262,28 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{path} already was in one piece");
             }
             Ok(())
+        }
+        Command::Qemu { image, window, memory, kvm } => {
+            // Refuse what is not a dropboot disk before starting anything.
+            let what = image.display().to_string();
+            let mut file = std::fs::File::open(&image).map_err(Error::io(format!("opening {what}")))?;
+            bootcode::on_disk(&mut file, &what)?;
+            let mut cmd = std::process::Command::new("qemu-system-x86_64");
+            cmd.args(["-machine", if kvm { "pc,accel=kvm" } else { "pc,accel=tcg" }]);
+            cmd.args(["-m", &memory.to_string()]);
+            cmd.arg("-drive").arg(format!("file={},format=raw,if=ide", image.display()));
+            if window {
+                cmd.args(["-serial", "mon:stdio"]);
+            } else {
+                cmd.arg("-nographic");
+            }
+            eprintln!("dropboot: {cmd:?}");
+            eprintln!("dropboot: Ctrl-A X quits QEMU");
+            // QEMU takes this process's place: stopping it stops QEMU, and
+            // the terminal is QEMU's.
+            use std::os::unix::process::CommandExt;
+            let e = cmd.exec();
+            Err(Error::Io { doing: "starting qemu-system-x86_64 (install the qemu-system-x86 package)".into(), source: e })
         }
         Command::Rm { image, paths } => {
             let mut disk = image::Disk::open(&image, true)?;

@@ -1,0 +1,59 @@
+//! `dropboot qemu IMAGE` boots a stick image in QEMU with the menu on the
+//! terminal (COM1), so a user can try a stick before writing it.
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tests::media::{dropboot, dropboot_bin, random_file};
+use tests::work_dir;
+
+#[test]
+fn dropboot_qemu_shows_the_menu_on_the_terminal() {
+    let dir = work_dir("qemu_command");
+    let iso = random_file(&dir.join("try-me.iso"), 10_000, 61);
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), iso.as_os_str()]);
+    let mut child = Command::new(dropboot_bin())
+        .args([OsStr::new("qemu"), image.as_os_str(), "--memory".as_ref(), "256".as_ref()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dropboot qemu");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            match stdout.read(&mut buf) {
+                Ok(0) => {
+                    seen.extend_from_slice(b"\n[end of output]");
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    seen.extend_from_slice(format!("\n[read error: {e}]").as_bytes());
+                    break;
+                }
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+            if String::from_utf8_lossy(&seen).contains("1 boot files on exFAT") {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    let seen = reader.join().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut stderr));
+    let text = tests::strip_ansi(&seen);
+    assert!(text.contains("1 boot files on exFAT") && text.contains("/try-me.iso"), "the terminal showed:\n{text}\nstderr:\n{stderr}");
+
+    let out = Command::new(dropboot_bin()).args([OsStr::new("qemu"), iso.as_os_str()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "a file that is not a dropboot disk is refused");
+}
