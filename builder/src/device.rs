@@ -146,3 +146,36 @@ pub fn reread_partitions(file: &fs::File) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(mounted: &[(&str, &str)], bytes: u64, removable: bool, usb: bool) -> Device {
+        Device {
+            path: "/dev/sdz".into(),
+            bytes,
+            model: "Test".into(),
+            removable,
+            usb,
+            partitions: vec!["sdz1".into()],
+            mounted: mounted.iter().map(|(d, m)| (d.to_string(), m.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn the_system_disk_is_refused_by_name() {
+        for at in ["/", "/boot"] {
+            let why = device(&[("/dev/sdz1", at)], 64 << 30, true, true).refusals(true);
+            assert_eq!(why, [format!("/dev/sdz holds {at} (on /dev/sdz1): it is this computer's system disk")]);
+        }
+    }
+
+    #[test]
+    fn a_usb_stick_of_enough_size_with_nothing_mounted_passes() {
+        assert!(device(&[], 8 << 30, false, true).refusals(false).is_empty());
+        assert!(device(&[], 8 << 30, true, false).refusals(false).is_empty());
+        assert_eq!(device(&[], 8 << 30, false, false).refusals(false).len(), 1);
+        assert!(device(&[], 8 << 30, false, false).refusals(true).is_empty());
+    }
+}

@@ -35,9 +35,10 @@ pub fn add(disk: &mut Disk, source: &Path, to: &str, fresh: bool) -> Result<()> 
     if disk.is_exfat()? {
         let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();
         let mut vol = ExfatVolume::open(disk.partition_file(), fresh).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
-        return vol
-            .add(to, &name, &mut input, size, &mut |_| {})
-            .map_err(Error::io(format!("copying {} to {image}", source.display())));
+        let bar = crate::progress::copying(&name, size);
+        let done = vol.add(to, &name, &mut input, size, &mut |n| bar.set_position(n));
+        bar.finish_and_clear();
+        return done.map_err(Error::io(format!("copying {} to {image}", source.display())));
     }
     let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
         .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
@@ -56,7 +57,11 @@ pub fn add(disk: &mut Disk, source: &Path, to: &str, fresh: bool) -> Result<()> 
     }
     let mut out = dir.create_file(&name).map_err(Error::io(format!("creating {to}/{name} on {image}")))?;
     out.truncate().map_err(Error::io(format!("emptying {to}/{name} on {image}")))?;
-    io::copy(&mut input, &mut out).map_err(Error::io(format!("copying {} to {image}", source.display())))?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = crate::progress::copying(&name, size);
+    let copied = io::copy(&mut bar.wrap_read(&mut input), &mut out);
+    bar.finish_and_clear();
+    copied.map_err(Error::io(format!("copying {} to {image}", source.display())))?;
     out.flush().map_err(Error::io(format!("flushing {to}/{name} on {image}")))?;
     drop(out);
     drop(dir);

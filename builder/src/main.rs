@@ -10,6 +10,7 @@ mod error;
 mod exfat;
 mod files;
 mod image;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -206,10 +207,19 @@ fn run(cli: Cli) -> Result<()> {
                 Fs::Fat32 => image::FsKind::Fat32,
             };
             let what = device.display().to_string();
+            let bar = progress::steps(3);
+            bar.set_message(format!("writing the layout, filesystem and boot code to {what}"));
             let mut file = image::open_for_writing(&device)?;
             image::lay_out(&mut file, dev.bytes / 512, kind, &what, false)?;
+            bar.inc(1);
+            bar.set_message(format!("flushing {what}"));
             file.sync_all().map_err(Error::io(format!("flushing {what}")))?;
-            if let Err(e) = device::reread_partitions(&file) {
+            bar.inc(1);
+            bar.set_message("asking the kernel to read the new partition table");
+            let reread = device::reread_partitions(&file);
+            bar.inc(1);
+            bar.finish_and_clear();
+            if let Err(e) = reread {
                 eprintln!("dropboot: the kernel did not re-read the partition table of {what} ({e}); unplug and replug the stick");
             }
             println!("{what} is a dropboot stick now: copy .iso and .img files onto its partition, or use dropboot add");
