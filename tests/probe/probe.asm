@@ -407,9 +407,20 @@ lba_to_chs:
         mov dh, dl
         ret
 
-; chs_pass: [req_blocks] = sectors per request. Reads the data sectors
-; whole with AH=02h and prints "probe: chs count=N crc=...".
+; chs_pass / ext_pass: [req_blocks] = sectors per request. Read the data
+; sectors whole with AH=02h or AH=42h and print "probe: chs count=N crc=..."
+; or "probe: ext count=N crc=...".
 chs_pass:
+        mov word [read_one], chs_read
+        mov word [pass_label], s_chs_count
+        jmp disk_pass
+ext_pass:
+        mov word [read_one], ext_read
+        mov word [pass_label], s_ext_count
+        ; fall through
+
+; disk_pass: reads the data with [read_one] and reports under [pass_label].
+disk_pass:
         mov dword [crc], 0xFFFFFFFF
         mov dword [pos], 0
         mov byte [failed], 0
@@ -426,6 +437,23 @@ chs_pass:
 .count_ok:
         mov [this_count], cx
         add eax, [data_lba]
+        call [read_one]
+        jc .error
+        mov cx, [this_count]
+        call crc_sectors
+        movzx eax, word [this_count]
+        add [pos], eax
+        jmp .request
+.error:
+        mov [error_ah], ah
+        mov byte [failed], 1
+.report:
+        mov si, [pass_label]
+        jmp report_pass
+
+; chs_read / ext_read: EAX = first sector, [this_count] sectors to
+; DATA_SEG:0000. Out: CF, AH as INT 13h left them.
+chs_read:
         call lba_to_chs
         mov al, [this_count]
         mov ah, 0x02
@@ -436,52 +464,13 @@ chs_pass:
         int 0x13
         push 0
         pop es
-        jc .error
-        mov cx, [this_count]
-        call crc_sectors
-        movzx eax, word [this_count]
-        add [pos], eax
-        jmp .request
-.error:
-        mov [error_ah], ah
-        mov byte [failed], 1
-.report:
-        mov si, s_chs_count
-        jmp report_pass
+        ret
 
-; ext_pass: the same with AH=42h; prints "probe: ext count=N crc=...".
-ext_pass:
-        mov dword [crc], 0xFFFFFFFF
-        mov dword [pos], 0
-        mov byte [failed], 0
-.request:
-        mov eax, [pos]
-        cmp eax, [data_blocks]
-        jae .report
-        mov ecx, [data_blocks]
-        sub ecx, eax
-        movzx edx, word [req_blocks]
-        cmp ecx, edx
-        jbe .count_ok
-        mov ecx, edx
-.count_ok:
-        mov [this_count], cx
-        add eax, [data_lba]
+ext_read:
+        mov cx, [this_count]
         xor bx, bx
         mov dl, 0x10
-        call read_blocks
-        jc .error
-        mov cx, [this_count]
-        call crc_sectors
-        movzx eax, word [this_count]
-        add [pos], eax
-        jmp .request
-.error:
-        mov [error_ah], ah
-        mov byte [failed], 1
-.report:
-        mov si, s_ext_count
-        ; fall through
+        jmp read_blocks
 
 ; report_pass: SI = label; prints it, [req_blocks], then the CRC or the error.
 report_pass:
@@ -927,6 +916,8 @@ error_ah:       db 0
 req_blocks:     dw 0
 req_offset:     dw 0
 this_count:     dw 0
+read_one:       dw 0
+pass_label:     dw 0
 spt:            dw 0
 heads:          dw 0
 geo_cx:         dw 0
