@@ -23,8 +23,8 @@ pub fn install(disk: &mut File, what: &str) -> Result<()> {
 /// What boot code a disk carries.
 #[derive(Clone, Debug)]
 pub struct OnDisk {
-    /// stage2's header, when LBA 1 holds one.
-    pub stage2: Option<Stage2Header>,
+    /// stage2's header at LBA 1.
+    pub stage2: Stage2Header,
     /// stage2's checksum is right.
     pub stage2_intact: bool,
     /// stage1 is this binary's.
@@ -32,8 +32,8 @@ pub struct OnDisk {
 }
 
 impl OnDisk {
-    pub fn version(&self) -> Option<Version> {
-        self.stage2.map(|h| Version(h.version))
+    pub fn version(&self) -> Version {
+        Version(self.stage2.version)
     }
 }
 
@@ -56,10 +56,7 @@ pub fn on_disk(disk: &mut File, what: &str) -> Result<OnDisk> {
         _ => return Err(not_ours("no data partition from sector 2048 on")),
     }
     let stage2_bytes = &area[STAGE2_LBA as usize * 512..];
-    let stage2 = Stage2Header::parse(stage2_bytes).ok();
-    if stage2.is_none() {
-        return Err(not_ours("no dropboot stage2 after the MBR"));
-    }
+    let stage2 = Stage2Header::parse(stage2_bytes).map_err(|_| not_ours("no dropboot stage2 after the MBR"))?;
     Ok(OnDisk {
         stage2,
         stage2_intact: verify_stage2(stage2_bytes).is_ok(),

@@ -5,10 +5,10 @@ use bootfs::bootplan;
 use bootfs::file::MappedFile;
 use bootfs::filesystem::Filesystem;
 use bootfs::layout::HOOK_MAX_EXTENTS;
+use bootfs::scan::scan;
 use bootfs::text::human_size;
 
 use crate::error::{Error, Result};
-use crate::files::boot_files;
 use crate::image::Disk;
 
 /// Root folders of Linux live systems that look for their ISO once their
@@ -52,15 +52,15 @@ fn platform(p: u8) -> &'static str {
 
 /// Verdicts for every boot file, or only for `only`.
 pub fn check(disk: &mut Disk, only: Option<&str>) -> Result<Vec<Verdict>> {
-    let (files, _) = boot_files(disk)?;
     let where_ = disk.path.clone();
+    let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
+    let files = scan(&mut fs).map_err(|e| Error::disk(&where_, e))?.files;
     let want = only.map(|p| format!("/{}", p.trim_start_matches('/')));
     if let Some(w) = &want {
         if !files.iter().any(|f| &f.path == w) {
             return Err(Error::Usage(format!("no boot file {w} on {}", where_.display())));
         }
     }
-    let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
     let mut out = Vec::new();
     for f in files.iter().filter(|f| want.as_ref().is_none_or(|w| &f.path == w)) {
         let mut v = Verdict {

@@ -78,10 +78,9 @@ impl Device {
             })
             .unwrap_or_default();
         partitions.sort();
-        let numbers_of = |n: &str| sys(sys_dev.parent().unwrap_or(&sys_dev).join(n).join("dev")).or_else(|| sys(sys_dev.join(n).join("dev")));
         let mut ours: Vec<(String, String)> = vec![(format!("{major}:{minor}"), name.clone())];
         for p in &partitions {
-            if let Some(dev) = numbers_of(p) {
+            if let Some(dev) = sys(sys_dev.join(p).join("dev")) {
                 ours.push((dev, p.clone()));
             }
         }

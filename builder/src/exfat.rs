@@ -249,14 +249,14 @@ pub struct ExfatVolume<'a> {
 
 impl<'a> ExfatVolume<'a> {
     pub fn open(mut part: PartitionFile<'a>, fresh: bool) -> io::Result<Self> {
-        let mut region = vec![0u8; 12 * 4096];
+        let mut region = vec![0u8; 12 * SECTOR as usize];
         part.seek(SeekFrom::Start(0))?;
-        part.read_exact(&mut region[..12 * 512])?;
+        part.read_exact(&mut region)?;
         let shift = region[108];
         if shift != 9 {
             return Err(invalid(format!("exFAT with {}-byte sectors is not supported for writing", 1u32 << shift.min(31))));
         }
-        let geo = Geometry::parse(&region[..12 * 512]).map_err(|e| invalid(e.to_string()))?;
+        let geo = Geometry::parse(&region).map_err(|e| invalid(e.to_string()))?;
         let cluster_bytes = geo.cluster_sectors as u64 * SECTOR;
         let mut fat_bytes = vec![0u8; (geo.cluster_count as usize + 2) * 4];
         part.seek(SeekFrom::Start(geo.fat_start * SECTOR))?;

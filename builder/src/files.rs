@@ -121,9 +121,9 @@ pub fn defrag(disk: &mut Disk, path: &str) -> Result<bool> {
     let path = format!("/{}", path.trim_start_matches('/'));
     let where_ = disk.path.clone();
     let pieces = |disk: &mut Disk| -> Result<Option<usize>> {
-        let (files, _) = boot_files(disk)?;
-        let Some(f) = files.into_iter().find(|f| f.path == path) else { return Ok(None) };
         let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
+        let files = scan(&mut fs).map_err(|e| Error::disk(&where_, e))?.files;
+        let Some(f) = files.into_iter().find(|f| f.path == path) else { return Ok(None) };
         Ok(Some(fs.extent_map(&f).map_err(|e| Error::disk(&where_, e))?.len()))
     };
     let before = pieces(disk)?.ok_or_else(|| Error::Usage(format!("no file {path} on {image}")))?;

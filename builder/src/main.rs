@@ -230,8 +230,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut disk = image::open_for_writing(&target)?;
             let fault = std::env::var("DROPBOOT_FAULT").is_ok_and(|f| f == "after-stage2");
             let before = bootcode::upgrade(&mut disk, &what, fault)?;
-            let old = before.version().map_or("unknown".to_string(), |v| v.to_string());
-            println!("upgraded the boot code of {what}: {old} -> {}", bootcode::this_version());
+            println!("upgraded the boot code of {what}: {} -> {}", before.version(), bootcode::this_version());
             Ok(())
         }
         Command::Info { target, json } => {
@@ -240,10 +239,10 @@ fn run(cli: Cli) -> Result<()> {
             let code = bootcode::on_disk(&mut file, &what)?;
             let mut disk = image::Disk::open(&target, false)?;
             let space = files::space(&mut disk)?;
-            let on_disk = code.version().map_or("unknown".into(), |v| v.to_string());
+            let on_disk = code.version();
             let state = if !code.stage2_intact {
                 "damaged (run dropboot upgrade)"
-            } else if code.stage1_current && on_disk == bootcode::this_version().to_string() {
+            } else if code.stage1_current && on_disk == bootcode::this_version() {
                 "current"
             } else {
                 "older or newer than this dropboot (dropboot upgrade replaces it)"
@@ -251,7 +250,7 @@ fn run(cli: Cli) -> Result<()> {
             if json {
                 let v = serde_json::json!({
                     "target": what,
-                    "boot_code": { "version": on_disk, "intact": code.stage2_intact, "stage1_current": code.stage1_current, "state": state },
+                    "boot_code": { "version": on_disk.to_string(), "intact": code.stage2_intact, "stage1_current": code.stage1_current, "state": state },
                     "this_dropboot": bootcode::this_version().to_string(),
                     "filesystem": space.kind, "label": space.label,
                     "size_bytes": space.total, "free_bytes": space.free,
