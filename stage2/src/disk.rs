@@ -63,12 +63,12 @@ impl BiosDisk {
     fn read_to_bounce(&mut self, lba: u64, count: usize) -> Result<usize, u8> {
         let bounce = (&raw mut BOUNCE) as usize;
         let (segment, offset) = seg_off(bounce);
-        let mut r = if self.extensions {
+        let (mut r, count) = if self.extensions {
             let dap_addr = (&raw mut DAP) as usize;
             // SAFETY: one CPU, no interrupts in protected mode: nothing else uses DAP.
             unsafe { DAP = Dap { size: 16, reserved: 0, count: count as u16, offset, segment, lba } };
             let (ds, si) = seg_off(dap_addr);
-            RmRegs { eax: 0x4200, edx: self.drive as u32, ds, esi: si as u32, ..Default::default() }
+            (RmRegs { eax: 0x4200, edx: self.drive as u32, ds, esi: si as u32, ..Default::default() }, count)
         } else {
             let chs = self.chs.ok_or(0x01u8)?;
             let track = lba / chs.sectors as u64;
@@ -79,7 +79,7 @@ impl BiosDisk {
             }
             let count = count.min((chs.sectors + 1 - sector) as usize);
             let cx = ((cyl as u32 & 0xFF) << 8) | ((cyl as u32 >> 2) & 0xC0) | sector;
-            let r = RmRegs {
+            let regs = RmRegs {
                 eax: 0x0200 | count as u32,
                 ecx: cx,
                 edx: (head << 8) | self.drive as u32,
@@ -87,9 +87,7 @@ impl BiosDisk {
                 ebx: offset as u32,
                 ..Default::default()
             };
-            let mut r = r;
-            bios_int(0x13, &mut r);
-            return if r.carry() { Err(r.ah()) } else { Ok(count) };
+            (regs, count)
         };
         bios_int(0x13, &mut r);
         if r.carry() {
