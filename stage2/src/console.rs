@@ -97,15 +97,18 @@ impl Screen {
         if self.fresh {
             let _ = out.write_str("\x1b[0m\x1b[2J");
         }
-        for row in 0..ROWS {
-            let line = &self.cells[row * COLS..(row + 1) * COLS];
-            if !self.fresh && line == &self.shown[row * COLS..(row + 1) * COLS] {
-                continue;
-            }
-            for (col, cell) in line.iter().enumerate() {
+        // The whole VGA frame first: the serial rows take far longer to
+        // send, and the screen should not tear while they go out.
+        let changed: Vec<usize> = (0..ROWS)
+            .filter(|&r| self.fresh || self.cells[r * COLS..(r + 1) * COLS] != self.shown[r * COLS..(r + 1) * COLS])
+            .collect();
+        for &row in &changed {
+            for (col, cell) in self.cells[row * COLS..(row + 1) * COLS].iter().enumerate() {
                 vga::put(row, col, to_cp437(cell.ch), cell.attr);
             }
-            serial_row(&mut out, row, line);
+        }
+        for &row in &changed {
+            serial_row(&mut out, row, &self.cells[row * COLS..(row + 1) * COLS]);
         }
         let _ = out.write_str("\x1b[0m\x1b[25;80H");
         self.shown.copy_from_slice(&self.cells);

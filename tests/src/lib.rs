@@ -218,12 +218,15 @@ impl Qemu {
         self.wait_for_within(&format!("COM1 to show {needle:?}"), limit, |q| q.serial_text().contains(needle));
     }
 
-    /// Waits until the VGA text screen contains `needle`; returns the screen.
+    /// Waits until the VGA text screen contains `needle` and has settled
+    /// (two reads in a row agree, so a frame being painted is not taken for
+    /// the finished one); returns the screen.
     pub fn wait_screen(&mut self, needle: &str) -> Screen {
-        let mut last = None;
+        let mut last: Option<Screen> = None;
         self.wait_for(&format!("the screen to show {needle:?}"), |q| {
             let s = q.screen();
-            let hit = s.text().contains(needle);
+            let settled = last.as_ref().is_some_and(|l| l.cells == s.cells);
+            let hit = settled && s.text().contains(needle);
             last = Some(s);
             hit
         });
