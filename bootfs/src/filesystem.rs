@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use crate::block::BlockDevice;
 use crate::exfat::{is_exfat, Exfat};
 use crate::extent::ExtentMap;
+use crate::file::{ByteSource, MappedFile};
 use crate::fat::{DirEntry, Fat32, FatError};
 use crate::scan::{BootFile, FileTree};
 
@@ -68,6 +69,16 @@ impl<D: BlockDevice> Filesystem<D> {
             Filesystem::Fat32(fs) => fs.device(),
             Filesystem::Exfat(fs) => fs.device(),
         }
+    }
+
+    /// The whole of a small file (a configuration or checksum file); the
+    /// caller bounds its size.
+    pub fn read_whole(&mut self, file: &BootFile) -> Result<Vec<u8>, FatError> {
+        let map = self.extent_map(file)?;
+        let len = usize::try_from(file.size).map_err(|_| FatError::Io(crate::IoError { lba: 0, kind: crate::block::IoErrorKind::OutOfRange }))?;
+        let mut bytes = alloc::vec![0u8; len];
+        MappedFile { dev: self.device(), map, size: file.size }.read_at(0, &mut bytes)?;
+        Ok(bytes)
     }
 
     /// Where `file` lies, in sectors of the volume.

@@ -16,6 +16,7 @@
 extern crate alloc;
 
 pub mod block;
+pub mod config;
 pub mod bootplan;
 pub mod diskimage;
 pub mod eltorito;
@@ -25,9 +26,11 @@ pub mod fat;
 pub mod file;
 pub mod filesystem;
 pub mod iso9660;
+pub mod json;
 pub mod layout;
 pub mod mbr;
 pub mod scan;
+pub mod sha256;
 pub mod text;
 
 pub use block::{BlockDevice, IoError, SECTOR_SIZE};

@@ -28,7 +28,7 @@ impl<D: BlockDevice> FileTree for Fat32<D> {
         self.read_dir(dir.first_cluster)
     }
 }
-use crate::text::cmp_ignore_case;
+use crate::text::{cmp_ignore_case, eq_ignore_case};
 
 /// Folders deeper than this are not searched.
 pub const MAX_DEPTH: usize = 32;
@@ -48,6 +48,44 @@ impl BootFile {
     pub fn name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or(&self.path)
     }
+
+    /// The file `entry`, found in the folder `dir` (a full path).
+    pub fn in_dir(dir: &str, entry: &DirEntry) -> BootFile {
+        let dir = dir.trim_end_matches('/');
+        BootFile {
+            path: format!("{dir}/{}", entry.name),
+            size: entry.size,
+            first_cluster: entry.first_cluster,
+            contiguous: entry.contiguous,
+        }
+    }
+}
+
+/// The entries of the folder at `path` (full, `/`-separated; names compared
+/// without regard to case, as FAT and exFAT do). `None` if a part of the
+/// path is missing or is not a folder.
+pub fn list_dir(fs: &mut (impl FileTree + ?Sized), path: &str) -> Result<Option<Vec<DirEntry>>, FatError> {
+    let mut entries = fs.read_root()?;
+    for (depth, part) in path.split('/').filter(|p| !p.is_empty()).enumerate() {
+        if depth >= MAX_DEPTH {
+            return Ok(None);
+        }
+        let Some(dir) = entries.iter().find(|e| e.is_dir && eq_ignore_case(&e.name, part) && e.first_cluster != 0) else {
+            return Ok(None);
+        };
+        let dir = dir.clone();
+        entries = fs.read_subdir(&dir)?;
+    }
+    Ok(Some(entries))
+}
+
+/// The file at `path`, if there is one (see [`list_dir`]).
+pub fn find_file(fs: &mut (impl FileTree + ?Sized), path: &str) -> Result<Option<BootFile>, FatError> {
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let Some(entries) = list_dir(fs, dir)? else {
+        return Ok(None);
+    };
+    Ok(entries.iter().find(|e| !e.is_dir && eq_ignore_case(&e.name, name)).map(|e| BootFile::in_dir(dir, e)))
 }
 
 /// What a scan found: the boot files in menu order, and the folders it

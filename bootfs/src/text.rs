@@ -48,6 +48,12 @@ pub fn human_size(bytes: u64) -> String {
     alloc::format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
+/// Names equal without regard to case (any script), as FAT and exFAT
+/// compare them.
+pub fn eq_ignore_case(a: &str, b: &str) -> bool {
+    a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
+}
+
 /// Case-insensitive ordering of paths, as the menu sorts them.
 pub fn cmp_ignore_case(a: &str, b: &str) -> core::cmp::Ordering {
     let fold = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<alloc::vec::Vec<char>>();
