@@ -123,3 +123,26 @@ pub fn reboot() -> ! {
         bios_int(0x19, &mut RmRegs::default());
     }
 }
+
+/// Switches the machine off through the BIOS's APM interface (INT 15h
+/// 53xxh): installation check, real-mode connection, APM 1.2, then "all
+/// devices off". Returns only when the BIOS has no APM or refuses, with
+/// the step that failed.
+pub fn power_off() -> &'static str {
+    let mut check = RmRegs { eax: 0x5300, ..Default::default() };
+    bios_int(0x15, &mut check);
+    if check.carry() || check.ebx & 0xFFFF != 0x504D {
+        return "this BIOS has no APM power management";
+    }
+    // Connecting fails harmlessly when already connected (AH=02h).
+    let mut connect = RmRegs { eax: 0x5301, ..Default::default() };
+    bios_int(0x15, &mut connect);
+    if connect.carry() && connect.ah() != 0x02 {
+        return "the BIOS refused the APM connection";
+    }
+    let mut version = RmRegs { eax: 0x530E, ecx: 0x0102, ..Default::default() };
+    bios_int(0x15, &mut version);
+    let mut off = RmRegs { eax: 0x5307, ebx: 0x0001, ecx: 0x0003, ..Default::default() };
+    bios_int(0x15, &mut off);
+    "the BIOS did not switch the machine off (APM)"
+}

@@ -14,7 +14,7 @@ use bootfs::fat::FatError;
 use bootfs::file::ByteSource;
 use bootfs::layout::{HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_MAX_EXTENTS};
 use bootfs::scan::BootFile;
-use bootfs::IoError;
+use bootfs::{BlockDevice, IoError};
 
 use crate::hook::{self, HookPlan};
 use crate::launch::{launch, LOWEST_LOAD_ADDR};
@@ -40,6 +40,10 @@ pub enum BootError {
     TooFragmented { path: String, extents: usize },
     /// The file is larger than the hook's 32-bit sector numbers reach.
     TooLarge { bytes: u64 },
+    /// "Boot the next disk" found no hard disk besides the stick.
+    NoOtherDisk,
+    /// The next disk's first sector does not end in 55h AAh.
+    NotBootableDisk { drive: u8 },
 }
 
 impl core::fmt::Display for BootError {
@@ -61,6 +65,10 @@ impl core::fmt::Display for BootError {
                 "it is in {extents} pieces, more than the {HOOK_MAX_EXTENTS} dropboot can map; on a computer, run: dropboot defrag STICK {path}"
             ),
             BootError::TooLarge { bytes } => write!(f, "it is {bytes} bytes, more than the 2 TiB dropboot can map"),
+            BootError::NoOtherDisk => write!(f, "this PC has no hard disk besides the stick"),
+            BootError::NotBootableDisk { drive } => {
+                write!(f, "disk {drive:02X}h has no boot sector (its first sector does not end in 55h AAh)")
+            }
         }
     }
 }
@@ -189,4 +197,28 @@ pub fn boot(volume: &mut Volume, file: &BootFile, say: &mut dyn FnMut(&str)) -> 
     crate::log!("  jumping to {segment:04X}:{offset16:04X} with DL={:02X}h", plan.drive);
     let image = alloc::boxed::Box::leak(image.into_boxed_slice());
     launch(image, dest, segment, offset16, plan.drive)
+}
+
+/// The first hard disk that is not `stick`, by BIOS number, from the BIOS
+/// data area's hard-disk count (475h).
+pub fn next_disk(stick: u8) -> Option<u8> {
+    // SAFETY: the BDA is identity-mapped and always readable.
+    let count = unsafe { core::ptr::read_volatile(0x475 as *const u8) };
+    (0x80..0x80u8.saturating_add(count)).find(|&d| d != stick)
+}
+
+/// Boots the next hard disk as the BIOS would have: its first sector at
+/// 0000:7C00, entered with DL = its drive number. Returns only when it
+/// cannot.
+pub fn boot_next_disk(volume: &mut Volume, say: &mut dyn FnMut(&str)) -> Result<(), BootError> {
+    let drive = next_disk(volume.drive()).ok_or(BootError::NoOtherDisk)?;
+    let mut mbr = vec![0u8; 512];
+    crate::disk::BiosDisk::open(drive).read_sectors(0, &mut mbr)?;
+    if mbr[510..512] != [0x55, 0xAA] {
+        return Err(BootError::NotBootableDisk { drive });
+    }
+    say(&format!("Booting disk {drive:02X}h"));
+    crate::log!("  jumping to 0000:7C00 with DL={drive:02X}h (disk {drive:02X}h's first sector)");
+    let mbr = alloc::boxed::Box::leak(mbr.into_boxed_slice());
+    launch(mbr, 0x7C00, 0, 0x7C00, drive)
 }

@@ -16,6 +16,8 @@ pub enum Key {
     Esc,
     Backspace,
     Tab,
+    /// Function keys F1..F12.
+    F(u8),
     Char(char),
     Other,
 }
@@ -36,6 +38,20 @@ impl Input {
         loop {
             if let Some(k) = self.poll() {
                 return k;
+            }
+            idle();
+        }
+    }
+
+    /// Waits for the next key until the BIOS tick count reaches `deadline`
+    /// (compared by wrapping difference, so midnight does not matter).
+    pub fn wait_key_until(&mut self, deadline: u32) -> Option<Key> {
+        loop {
+            if let Some(k) = self.poll() {
+                return Some(k);
+            }
+            if (deadline.wrapping_sub(ticks()) as i32) <= 0 {
+                return None;
             }
             idle();
         }
@@ -94,6 +110,18 @@ fn ansi_key(seq: &[u8]) -> Key {
         b"[6~" => Key::PageDown,
         b"[H" | b"OH" | b"[1~" | b"[7~" => Key::Home,
         b"[F" | b"OF" | b"[4~" | b"[8~" => Key::End,
+        b"OP" | b"[11~" => Key::F(1),
+        b"OQ" | b"[12~" => Key::F(2),
+        b"OR" | b"[13~" => Key::F(3),
+        b"OS" | b"[14~" => Key::F(4),
+        b"[15~" => Key::F(5),
+        b"[17~" => Key::F(6),
+        b"[18~" => Key::F(7),
+        b"[19~" => Key::F(8),
+        b"[20~" => Key::F(9),
+        b"[21~" => Key::F(10),
+        b"[23~" => Key::F(11),
+        b"[24~" => Key::F(12),
         _ => Key::Other,
     }
 }
@@ -119,6 +147,8 @@ fn keyboard() -> Option<Key> {
         (0x00 | 0xE0, 0x51) => Key::PageDown,
         (0x00 | 0xE0, 0x47) => Key::Home,
         (0x00 | 0xE0, 0x4F) => Key::End,
+        (0x00, 0x3B..=0x44) => Key::F(scan - 0x3A),
+        (0x00, 0x85 | 0x86) => Key::F(scan - 0x85 + 11),
         (0x00 | 0xE0, _) => Key::Other,
         (c, _) => Key::Char(c as char),
     })

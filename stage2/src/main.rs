@@ -9,6 +9,7 @@ extern crate alloc;
 
 mod arch;
 mod boot;
+mod checksum;
 mod console;
 mod disk;
 mod hook;
@@ -59,19 +60,51 @@ extern "C" fn stage2_main(boot_drive: u32) -> ! {
         Ok(r) => r,
         Err(e) => menu::fatal(&mut screen, &mut input, &format!("{e}"), e.hint()),
     };
-    log!("{} boot files", report.files.len());
+    let report_len = report.files.len();
+    log!("{report_len} boot files");
     for f in &report.files {
         log!("  {} ({} bytes)", f.path, f.size);
     }
     for p in &report.problems {
         log!("  skipped {p}");
     }
-    let status = match report.problems.first() {
-        Some(p) if report.problems.len() == 1 => format!("Skipped {p}"),
-        Some(p) => format!("Skipped {} folders; first: {p}", report.problems.len()),
-        None => alloc::string::String::new(),
+    let loaded = match volume.load_config() {
+        Ok(l) => l,
+        Err(e) => {
+            log!("config: cannot search for it: {e}");
+            None
+        }
     };
-    menu::Menu::new(report.files, status).run(&mut volume, &mut screen, &mut input)
+    let config = loaded.as_ref().map(bootfs::config::Loaded::config).unwrap_or_default();
+    let mut status = match &loaded {
+        None => alloc::string::String::new(),
+        Some(l) => {
+            log!("config {}: {}", l.path, if l.result.is_ok() { "read" } else { "not used" });
+            if let Ok((c, problems)) = &l.result {
+                for p in problems {
+                    log!("  problem at {p}");
+                }
+                if !c.ignored.is_empty() {
+                    log!("  ignored: {}", c.ignored.join(", "));
+                }
+            }
+            l.first_problem().unwrap_or_default()
+        }
+    };
+    if !status.is_empty() {
+        log!("{status}");
+    } else if let Some(p) = report.problems.first() {
+        status = match report.problems.len() {
+            1 => format!("Skipped {p}"),
+            n => format!("Skipped {n} folders; first: {p}"),
+        };
+    }
+    let entries = config.arrange(report.files);
+    if entries.len() != report_len {
+        log!("{} boot files after the configuration's root, levels and lists", entries.len());
+    }
+    let name = volume.describe();
+    menu::Menu::new(entries, loaded, name, status).run(&mut volume, &mut screen, &mut input)
 }
 
 fn wait_any_key_and_reboot() -> ! {

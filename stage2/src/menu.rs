@@ -1,75 +1,326 @@
-//! The boot menu: every boot file with its size, a moving selection; Enter
-//! boots, Tab shows a file's details. A boot that fails comes back here
-//! with its reason on the status row.
+//! The boot menu: the stick's boot files as a list or as a folder tree,
+//! shaped by the configuration file (aliases, tips, order, default,
+//! countdown); type-to-filter search; the details and SHA-256 screens; and
+//! the entries that leave dropboot (next disk, reboot, power off). A boot
+//! that fails comes back here with its reason on the status row.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use bootfs::scan::BootFile;
-use bootfs::text::human_size;
+use bootfs::bootplan;
+use bootfs::config::{parent_of, Config, DefaultEntry, Entry, Loaded};
+use bootfs::text::{eq_ignore_case, human_size};
 
+use crate::arch::ticks;
 use crate::console::{attr, Screen, COLS, ROWS};
 use crate::input::{Input, Key};
 use crate::volume::Volume;
 
 const LIST_TOP: usize = 2;
 const LIST_ROWS: usize = ROWS - 5;
-const STATUS_ROW: usize = ROWS - 2;
-const HELP_ROW: usize = ROWS - 1;
+const STATUS_ROW: usize = ROWS - 3;
+const HELP_ROWS: [usize; 2] = [ROWS - 2, ROWS - 1];
 const SIZE_COLS: usize = 10;
+/// BIOS timer ticks per second (18.2).
+const TICKS_PER_SECOND_X10: u32 = 182;
+
+const HELP: [&str; 2] = [
+    "Up/Down PgUp/PgDn Home/End: move   Enter: boot or open   Esc: back or clear",
+    "Tab: details   F2: SHA-256 check   F3: tree or list view   Type: search",
+];
 
 /// Ctrl+P: the panic self-test (proves the panic screen works).
 const SELF_TEST_PANIC: char = '\u{10}';
 
+/// What leaves dropboot without a boot file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    NextDisk,
+    Reboot,
+    PowerOff,
+}
+
+impl Action {
+    fn label(self) -> &'static str {
+        match self {
+            Action::NextDisk => "Boot the next disk",
+            Action::Reboot => "Reboot",
+            Action::PowerOff => "Power off",
+        }
+    }
+}
+
+/// One row of the list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Row {
+    /// Tree view: back to the parent folder.
+    Up,
+    /// Tree view: a folder, by full path.
+    Folder(String),
+    /// A boot file: index into the entries.
+    File(usize),
+    Action(Action),
+}
+
+/// The boot default counting down.
+struct Countdown {
+    target: Row,
+    started: u32,
+    seconds: u32,
+}
+
 pub struct Menu {
-    files: Vec<BootFile>,
+    entries: Vec<Entry>,
+    config: Config,
+    /// The configuration file found, for the details screen.
+    loaded: Option<Loaded>,
+    /// A line of what the volume is, for the title.
+    volume_name: String,
+    tree: bool,
+    /// Tree view: the folder shown.
+    folder: String,
+    search: String,
+    rows: Vec<Row>,
     selected: usize,
     top: usize,
     /// Shown on the status row until the next key.
     status: String,
     status_attr: u8,
+    countdown: Option<Countdown>,
 }
 
 impl Menu {
-    pub fn new(files: Vec<BootFile>, status: String) -> Self {
-        Menu { files, selected: 0, top: 0, status, status_attr: attr::NORMAL }
+    /// The menu of `entries` (already arranged by `config`), with `status`
+    /// on the status row.
+    pub fn new(entries: Vec<Entry>, loaded: Option<Loaded>, volume_name: String, status: String) -> Self {
+        let config = loaded.as_ref().map(Loaded::config).unwrap_or_default();
+        let mut menu = Menu {
+            folder: config.tree_root().into(),
+            tree: config.tree_view,
+            entries,
+            config,
+            loaded,
+            volume_name,
+            search: String::new(),
+            rows: Vec::new(),
+            selected: 0,
+            top: 0,
+            status,
+            status_attr: attr::ERROR,
+            countdown: None,
+        };
+        if menu.status.is_empty() {
+            menu.status_attr = attr::NORMAL;
+        }
+        let default = match &menu.config.default_entry {
+            Some(DefaultEntry::NextDisk) => Some(Row::Action(Action::NextDisk)),
+            _ => menu.config.default_index(&menu.entries).filter(|_| !menu.entries.is_empty()).map(Row::File),
+        };
+        if let Some(Row::File(i)) = &default {
+            if menu.tree {
+                let dir = parent_of(&menu.entries[*i].file.path);
+                if bootfs::config::is_under(dir, menu.config.tree_root()) || dir == menu.config.tree_root() {
+                    menu.folder = dir.into();
+                }
+            }
+        }
+        menu.rebuild();
+        if let Some(row) = &default {
+            menu.select_row(row);
+            if let Some(seconds) = menu.config.timeout {
+                menu.countdown = Some(Countdown { target: row.clone(), started: ticks(), seconds });
+                crate::log!("countdown: {} in {seconds} s", menu.row_label(row));
+            }
+        }
+        menu
     }
 
     /// Runs the menu forever.
     pub fn run(&mut self, volume: &mut Volume, screen: &mut Screen, input: &mut Input) -> ! {
         loop {
-            self.draw(screen, volume);
-            let key = input.wait_key();
+            self.draw(screen);
+            let key = match &self.countdown {
+                Some(c) => {
+                    let elapsed = ticks().wrapping_sub(c.started);
+                    let left_x10 = (c.seconds * TICKS_PER_SECOND_X10).saturating_sub(elapsed * 10);
+                    if left_x10 == 0 {
+                        let target = c.target.clone();
+                        self.countdown = None;
+                        crate::log!("countdown over: {}", self.row_label(&target));
+                        self.activate(&target, volume, screen);
+                        continue;
+                    }
+                    // Wake at the next whole second to redraw the count.
+                    let next = left_x10 % TICKS_PER_SECOND_X10;
+                    let next = if next == 0 { TICKS_PER_SECOND_X10 } else { next };
+                    match input.wait_key_until(ticks().wrapping_add(next.div_ceil(10))) {
+                        Some(k) => {
+                            self.countdown = None;
+                            crate::log!("countdown stopped by a key");
+                            k
+                        }
+                        None => continue,
+                    }
+                }
+                None => input.wait_key(),
+            };
             self.status.clear();
             self.status_attr = attr::NORMAL;
-            match key {
-                Key::Enter if !self.files.is_empty() => self.boot(volume, screen),
-                Key::Tab if !self.files.is_empty() => details(&self.files[self.selected], volume, screen, input),
-                Key::Char(SELF_TEST_PANIC) => panic!("self-test requested with Ctrl+P in the menu"),
-                other => self.move_selection(other),
-            }
+            self.on_key(key, volume, screen, input);
         }
     }
 
-    /// Boots the selected file; on failure, its reason on the status row.
-    fn boot(&mut self, volume: &mut Volume, screen: &mut Screen) {
-        let file = self.files[self.selected].clone();
+    fn on_key(&mut self, key: Key, volume: &mut Volume, screen: &mut Screen, input: &mut Input) {
+        let current = self.rows.get(self.selected).cloned();
+        match key {
+            Key::Enter => {
+                if let Some(row) = current {
+                    self.activate(&row, volume, screen);
+                }
+            }
+            Key::Tab => match current {
+                Some(Row::File(i)) => details(&self.entries[i], self.loaded.as_ref(), volume, screen, input),
+                Some(Row::Folder(dir)) => self.folder_details(&dir, screen, input),
+                _ => {}
+            },
+            Key::F(2) => {
+                if let Some(Row::File(i)) = current {
+                    crate::checksum::check(&self.entries[i].file, volume, screen, input);
+                }
+            }
+            Key::F(3) => {
+                self.tree = !self.tree;
+                crate::log!("{} view", if self.tree { "tree" } else { "list" });
+                self.rebuild();
+                if let Some(row) = current {
+                    self.select_row(&row);
+                }
+            }
+            Key::Esc | Key::Backspace if !self.search.is_empty() => {
+                if key == Key::Esc {
+                    self.search.clear();
+                } else {
+                    self.search.pop();
+                }
+                self.rebuild();
+            }
+            Key::Esc | Key::Backspace if self.tree && self.folder != self.config.tree_root() => self.go_up(),
+            Key::Char(SELF_TEST_PANIC) => panic!("self-test requested with Ctrl+P in the menu"),
+            Key::Char(c) if !c.is_control() => {
+                self.search.push(c);
+                self.rebuild();
+            }
+            other => self.move_selection(other),
+        }
+    }
+
+    /// Enter on a row: boot, open a folder, or leave.
+    fn activate(&mut self, row: &Row, volume: &mut Volume, screen: &mut Screen) {
         let mut say = |line: &str| {
             crate::log!("{line}");
             screen.fill_row(STATUS_ROW, attr::NORMAL);
             screen.text(STATUS_ROW, 1, &fit(line, COLS - 2), attr::NORMAL);
             screen.present();
         };
-        if let Err(e) = crate::boot::boot(volume, &file, &mut say) {
-            self.status = format!("Cannot boot {}: {e}", file.name());
+        let (what, result) = match row {
+            Row::Up => return self.go_up(),
+            Row::Folder(dir) => {
+                self.folder = dir.clone();
+                self.search.clear();
+                return self.rebuild();
+            }
+            Row::File(i) => {
+                let file = self.entries[*i].file.clone();
+                (format!("Cannot boot {}", file.name()), crate::boot::boot(volume, &file, &mut say))
+            }
+            Row::Action(Action::NextDisk) => {
+                crate::log!("boot the next disk");
+                ("Cannot boot the next disk".into(), crate::boot::boot_next_disk(volume, &mut say))
+            }
+            Row::Action(Action::Reboot) => {
+                crate::log!("rebooting");
+                crate::arch::reboot()
+            }
+            Row::Action(Action::PowerOff) => {
+                crate::log!("power off");
+                say("Switching off...");
+                let why = crate::arch::power_off();
+                self.status = format!("Cannot switch off: {why}. Use the power button.");
+                self.status_attr = attr::ERROR;
+                crate::log!("{}", self.status);
+                return;
+            }
+        };
+        if let Err(e) = result {
+            self.status = format!("{what}: {e}");
             self.status_attr = attr::ERROR;
             crate::log!("{}", self.status);
         }
     }
 
+    fn go_up(&mut self) {
+        let from = core::mem::take(&mut self.folder);
+        self.folder = parent_of(&from).into();
+        self.rebuild();
+        self.select_row(&Row::Folder(from));
+    }
+
+    /// Works out the rows for the view, search and folder now shown.
+    fn rebuild(&mut self) {
+        self.rows.clear();
+        if !self.search.is_empty() {
+            let needle: Vec<char> = self.search.chars().flat_map(char::to_lowercase).collect();
+            for (i, e) in self.entries.iter().enumerate() {
+                if contains_folded(e.label(), &needle) || contains_folded(&e.file.path, &needle) {
+                    self.rows.push(Row::File(i));
+                }
+            }
+        } else if self.tree {
+            if self.folder != self.config.tree_root() {
+                self.rows.push(Row::Up);
+            }
+            let mut folders: Vec<String> = Vec::new();
+            let mut files = Vec::new();
+            let prefix_len = if self.folder == "/" { 0 } else { self.folder.len() };
+            for (i, e) in self.entries.iter().enumerate() {
+                let path = &e.file.path;
+                if !bootfs::config::is_under(path, &self.folder) {
+                    continue;
+                }
+                let rest = &path[prefix_len + 1..];
+                match rest.split_once('/') {
+                    None => files.push(Row::File(i)),
+                    Some((sub, _)) => {
+                        let dir = format!("{}/{sub}", &path[..prefix_len]);
+                        if !folders.iter().rev().any(|f| eq_ignore_case(f, &dir)) {
+                            folders.push(dir);
+                        }
+                    }
+                }
+            }
+            self.rows.extend(folders.into_iter().map(Row::Folder));
+            self.rows.extend(files);
+        } else {
+            self.rows.extend((0..self.entries.len()).map(Row::File));
+        }
+        let at_top = self.search.is_empty() && (!self.tree || self.folder == self.config.tree_root());
+        if at_top {
+            self.rows.extend([Action::NextDisk, Action::Reboot, Action::PowerOff].map(Row::Action));
+        }
+        self.selected = 0;
+        self.top = 0;
+    }
+
+    fn select_row(&mut self, row: &Row) {
+        if let Some(i) = self.rows.iter().position(|r| r == row) {
+            self.selected = i;
+            self.top = i.saturating_sub(LIST_ROWS / 2).min(self.rows.len().saturating_sub(LIST_ROWS));
+        }
+    }
+
     fn move_selection(&mut self, key: Key) {
-        let last = self.files.len().saturating_sub(1);
+        let last = self.rows.len().saturating_sub(1);
         self.selected = match key {
             Key::Up => self.selected.saturating_sub(1),
             Key::Down => (self.selected + 1).min(last),
@@ -86,31 +337,107 @@ impl Menu {
         }
     }
 
-    fn draw(&self, screen: &mut Screen, volume: &Volume) {
+    /// The text of a row (without the size).
+    fn row_label(&self, row: &Row) -> String {
+        match row {
+            Row::Up => String::from(if self.config.tree_plain { ".." } else { "[..]  up one folder" }),
+            Row::Folder(dir) => {
+                let name = self.config.dir_alias(dir).unwrap_or_else(|| dir.rsplit('/').next().unwrap_or(dir));
+                if self.config.tree_plain {
+                    name.into()
+                } else {
+                    format!("[DIR] {name}")
+                }
+            }
+            Row::File(i) => {
+                let e = &self.entries[*i];
+                match (&e.alias, self.tree && self.search.is_empty()) {
+                    (Some(alias), _) => alias.clone(),
+                    (None, true) => e.file.name().into(),
+                    (None, false) => e.file.path.clone(),
+                }
+            }
+            Row::Action(a) => format!("<{}>", a.label()),
+        }
+    }
+
+    /// The tip for the selected row, if the configuration gives one.
+    fn tip(&self) -> Option<&str> {
+        match self.rows.get(self.selected)? {
+            Row::File(i) => self.entries[*i].tip.as_deref(),
+            Row::Folder(dir) => self.config.dir_tip(dir),
+            _ => None,
+        }
+    }
+
+    fn draw(&self, screen: &mut Screen) {
         screen.clear();
-        title(screen, &format!("{} boot files on {}", self.files.len(), volume.describe()));
-        if self.files.is_empty() {
+        let files = match self.entries.len() {
+            1 => String::from("1 boot file"),
+            n => format!("{n} boot files"),
+        };
+        title(screen, &format!("{files} on {}", self.volume_name));
+        let where_ = if !self.search.is_empty() {
+            format!("Search: {}_   {} found", self.search, self.rows.len())
+        } else if self.tree {
+            format!("Folder: {}", self.config.dir_alias(&self.folder).unwrap_or(&self.folder))
+        } else {
+            String::new()
+        };
+        screen.text(1, 1, &fit(&where_, COLS - 2), attr::NORMAL);
+        if self.entries.is_empty() && self.search.is_empty() {
             screen.text(LIST_TOP, 2, "No .iso or .img files on this stick.", attr::NORMAL);
             screen.text(LIST_TOP + 1, 2, "Copy boot files onto its data partition, then restart.", attr::NORMAL);
         }
-        for (row, (i, f)) in self.files.iter().enumerate().skip(self.top).take(LIST_ROWS).enumerate() {
+        let list_top = if self.entries.is_empty() && self.search.is_empty() { LIST_TOP + 3 } else { LIST_TOP };
+        let sizes = !(self.tree && self.config.tree_plain);
+        for (row, (i, r)) in self.rows.iter().enumerate().skip(self.top).take(LIST_ROWS + LIST_TOP - list_top).enumerate() {
             let a = if i == self.selected { attr::SELECTED } else { attr::NORMAL };
-            let row = LIST_TOP + row;
+            let row = list_top + row;
             screen.fill_row(row, a);
-            screen.text(row, 1, &fit(&f.path, COLS - SIZE_COLS - 4), a);
-            let size = human_size(f.size);
-            screen.text(row, COLS - 1 - size.chars().count(), &size, a);
+            screen.text(row, 1, &fit(&self.row_label(r), COLS - SIZE_COLS - 4), a);
+            if let (Row::File(f), true) = (r, sizes) {
+                let size = human_size(self.entries[*f].file.size);
+                screen.text(row, COLS - 1 - size.chars().count(), &size, a);
+            }
         }
-        if !self.status.is_empty() {
-            screen.fill_row(STATUS_ROW, self.status_attr);
-            screen.text(STATUS_ROW, 1, &fit(&self.status, COLS - 2), self.status_attr);
+        let (line, a) = match (&self.countdown, self.status.is_empty()) {
+            (_, false) => (self.status.clone(), self.status_attr),
+            (Some(c), true) => {
+                let elapsed_x10 = ticks().wrapping_sub(c.started) * 10;
+                let left = (c.seconds * TICKS_PER_SECOND_X10).saturating_sub(elapsed_x10).div_ceil(TICKS_PER_SECOND_X10).max(1);
+                (format!("Booting {} in {left} s. Press any key to stop.", self.row_label(&c.target)), attr::TITLE)
+            }
+            (None, true) => (self.tip().map(String::from).unwrap_or_default(), attr::NORMAL),
+        };
+        if !line.is_empty() {
+            screen.fill_row(STATUS_ROW, a);
+            screen.text(STATUS_ROW, 1, &fit(&line, COLS - 2), a);
         }
-        help(screen, "Up/Down PgUp/PgDn Home/End: move   Enter: boot   Tab: details");
+        help(screen, HELP);
         screen.present();
+    }
+
+    fn folder_details(&self, dir: &str, screen: &mut Screen, input: &mut Input) {
+        let inside = self.entries.iter().filter(|e| bootfs::config::is_under(&e.file.path, dir)).count();
+        let mut lines = Vec::from([format!("Folder:        {dir}"), format!("Boot files:    {inside} in it and below it")]);
+        if let Some(alias) = self.config.dir_alias(dir) {
+            lines.push(format!("Alias:         {alias}"));
+        }
+        if let Some(tip) = self.config.dir_tip(dir) {
+            lines.push(format!("Tip:           {tip}"));
+        }
+        page(screen, input, "details", &lines);
     }
 }
 
-fn title(screen: &mut Screen, right: &str) {
+/// True if `hay`, folded to lower case, contains `needle` (already folded).
+fn contains_folded(hay: &str, needle: &[char]) -> bool {
+    let hay: Vec<char> = hay.chars().flat_map(char::to_lowercase).collect();
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+pub fn title(screen: &mut Screen, right: &str) {
     screen.fill_row(0, attr::TITLE);
     let left = format!(" dropboot {}", bootfs::layout::Version(bootfs::layout::VERSION));
     screen.text(0, 0, &left, attr::TITLE);
@@ -118,13 +445,15 @@ fn title(screen: &mut Screen, right: &str) {
     screen.text(0, COLS - 1 - right.chars().count(), &right, attr::TITLE);
 }
 
-fn help(screen: &mut Screen, text: &str) {
-    screen.fill_row(HELP_ROW, attr::HELP);
-    screen.text(HELP_ROW, 1, text, attr::HELP);
+pub fn help(screen: &mut Screen, lines: [&str; 2]) {
+    for (row, text) in HELP_ROWS.into_iter().zip(lines) {
+        screen.fill_row(row, attr::HELP);
+        screen.text(row, 1, text, attr::HELP);
+    }
 }
 
 /// `s` cut to `width` characters, with "..." where it was cut.
-fn fit(s: &str, width: usize) -> String {
+pub fn fit(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         return s.into();
     }
@@ -133,31 +462,84 @@ fn fit(s: &str, width: usize) -> String {
     out
 }
 
-/// The details view of one file, until Esc.
-fn details(file: &BootFile, volume: &mut Volume, screen: &mut Screen, input: &mut Input) {
+/// A screen of lines under a title, until Esc (or Enter, or Tab).
+pub fn page(screen: &mut Screen, input: &mut Input, what: &str, lines: &[String]) {
+    screen.clear();
+    title(screen, what);
+    for (i, line) in lines.iter().take(LIST_ROWS + 1).enumerate() {
+        screen.text(LIST_TOP + i, 1, &fit(line, COLS - 2), attr::NORMAL);
+    }
+    help(screen, ["Esc: back to the menu", ""]);
+    screen.present();
+    while !matches!(input.wait_key(), Key::Esc | Key::Enter | Key::Tab) {}
+}
+
+/// The details of one boot file: where it lies, what El Torito says, how
+/// dropboot would present it, and what the configuration file did.
+fn details(entry: &Entry, loaded: Option<&Loaded>, volume: &mut Volume, screen: &mut Screen, input: &mut Input) {
+    let file = &entry.file;
     let extents = match volume.extent_map(file) {
         Ok(map) => format!("{}", map.len()),
         Err(e) => format!("unreadable: {e}"),
     };
-    crate::log!("details {}: {} bytes, first cluster {}, extents {}", file.path, file.size, file.first_cluster, extents);
-    loop {
-        screen.clear();
-        title(screen, "details");
-        let lines = [
-            format!("Path:          {}", file.path),
-            format!("Size:          {} bytes ({})", file.size, human_size(file.size)),
-            format!("First cluster: {}", file.first_cluster),
-            format!("Extents:       {extents}"),
-        ];
-        for (i, line) in lines.iter().enumerate() {
-            screen.text(LIST_TOP + i, 2, &fit(line, COLS - 3), attr::NORMAL);
-        }
-        help(screen, "Esc: back to the menu");
-        screen.present();
-        if input.wait_key() == Key::Esc {
-            return;
+    let mut lines = Vec::from([
+        format!("Path:          {}", file.path),
+        format!("Size:          {} bytes ({})", file.size, human_size(file.size)),
+        format!("Extents:       {extents} (first cluster {})", file.first_cluster),
+    ]);
+    for (name, value) in [("Alias:", &entry.alias), ("Tip:", &entry.tip), ("Class:", &entry.class)] {
+        if let Some(v) = value {
+            lines.push(format!("{name:<15}{v}"));
         }
     }
+    match volume.open_file(file).map(|mut source| bootplan::plan(file.name(), &mut source)) {
+        Ok(Ok(plan)) => {
+            lines.push(format!("Boots as:      {}", plan.what));
+            if let Some((iso, catalog)) = &plan.catalog {
+                lines.push(format!("ISO9660:       \"{}\", {} blocks of 2048 bytes", iso.volume_id, iso.blocks));
+                for (n, e) in catalog.entries.iter().enumerate().take(6) {
+                    lines.push(format!(
+                        "El Torito {}:   platform {:02X}h, {}, {}, {} sectors at block {}",
+                        n + 1,
+                        e.platform,
+                        if e.bootable { "bootable" } else { "not bootable" },
+                        e.media.describe(),
+                        e.sector_count,
+                        e.load_rba
+                    ));
+                }
+            }
+        }
+        Ok(Err(e)) => lines.push(format!("Boots as:      cannot boot: {e}")),
+        Err(e) => lines.push(format!("Boots as:      unreadable: {e}")),
+    }
+    lines.push(String::new());
+    match loaded {
+        None => lines.push(String::from("Config:        none (/dropboot/dropboot.json or /ventoy/ventoy.json)")),
+        Some(l) => {
+            let state = match &l.result {
+                Err(_) => "not used",
+                Ok((_, p)) if p.is_empty() => "in use",
+                Ok(_) => "in use, with problems",
+            };
+            lines.push(format!("Config:        {} ({state})", l.path));
+            if let Some(p) = l.first_problem() {
+                lines.push(format!("Problem:       {p}"));
+            }
+            if let Ok((c, _)) = &l.result {
+                if !c.ignored.is_empty() {
+                    lines.push(format!("Ignored keys:  {}", c.ignored.join(", ")));
+                }
+            }
+        }
+    }
+    crate::log!("details {}:", file.path);
+    for line in &lines {
+        if !line.is_empty() {
+            crate::log!("  {line}");
+        }
+    }
+    page(screen, input, "details", &lines);
 }
 
 /// A screen that says what went wrong and offers a reboot.
@@ -168,7 +550,7 @@ pub fn fatal(screen: &mut Screen, input: &mut Input, what: &str, hint: &str) -> 
     screen.fill_row(LIST_TOP, attr::ERROR);
     screen.text(LIST_TOP, 1, &fit(what, COLS - 2), attr::ERROR);
     screen.text(LIST_TOP + 2, 1, &fit(hint, COLS - 2), attr::NORMAL);
-    help(screen, "Enter: reboot");
+    help(screen, ["Enter: reboot", ""]);
     screen.present();
     while input.wait_key() != Key::Enter {}
     crate::log!("rebooting");

@@ -4,9 +4,12 @@
 use alloc::format;
 use alloc::string::String;
 
+use alloc::vec::Vec;
+
 use bootfs::block::Window;
+use bootfs::config::{self, Loaded};
 use bootfs::extent::ExtentMap;
-use bootfs::fat::FatError;
+use bootfs::fat::{DirEntry, FatError};
 use bootfs::filesystem::Filesystem;
 use bootfs::file::MappedFile;
 use bootfs::mbr::{Mbr, MbrError};
@@ -83,6 +86,21 @@ impl Volume {
             FatError::Io(e) => VolumeError::Read(e),
             e => VolumeError::Root(e),
         })
+    }
+
+    /// The configuration file, if the stick has one.
+    pub fn load_config(&mut self) -> Result<Option<Loaded>, FatError> {
+        config::load(&mut self.fs)
+    }
+
+    /// The entries of a folder by full path; `None` if there is no such folder.
+    pub fn list_dir(&mut self, path: &str) -> Result<Option<Vec<DirEntry>>, FatError> {
+        scan::list_dir(&mut self.fs, path)
+    }
+
+    /// The whole of a small file (the caller bounds its size).
+    pub fn read_whole(&mut self, file: &BootFile) -> Result<Vec<u8>, FatError> {
+        self.fs.read_whole(file)
     }
 
     pub fn extent_map(&mut self, file: &BootFile) -> Result<ExtentMap, FatError> {
