@@ -13,6 +13,8 @@ pub enum Error {
     Disk { path: PathBuf, problem: String },
     /// `check` found files that will not boot.
     NotBootable { failing: usize, checked: usize },
+    /// `config check` found problems in the configuration file.
+    Config { problems: usize, what: String },
 }
 
 impl Error {
@@ -26,13 +28,15 @@ impl Error {
     }
 
     /// Exit status for scripts: 1 I/O, 2 usage, 3 the disk or image,
-    /// 4 `check` found files that will not boot.
+    /// 4 `check` found files that will not boot, 5 `config check` found
+    /// problems.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Io { .. } => 1,
             Error::Usage(_) => 2,
             Error::Disk { .. } => 3,
             Error::NotBootable { .. } => 4,
+            Error::Config { .. } => 5,
         }
     }
 }
@@ -44,6 +48,8 @@ impl fmt::Display for Error {
             Error::Usage(what) => write!(f, "{what}"),
             Error::Disk { path, problem } => write!(f, "{}: {problem}", path.display()),
             Error::NotBootable { failing, checked } => write!(f, "{failing} of {checked} boot files will not boot"),
+            Error::Config { problems: 1, what } => write!(f, "{what}: 1 problem"),
+            Error::Config { problems, what } => write!(f, "{what}: {problems} problems"),
         }
     }
 }

@@ -22,6 +22,15 @@ pub fn boot_files(disk: &mut Disk) -> Result<(Vec<BootFile>, Vec<String>)> {
     Ok((report.files, report.problems))
 }
 
+/// The configuration the menu will use (the defaults when the stick has
+/// no configuration file or an unusable one).
+pub fn menu_config(disk: &mut Disk) -> Result<bootfs::config::Config> {
+    let path = disk.path.clone();
+    let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
+    let loaded = bootfs::config::load(&mut fs).map_err(|e| Error::disk(&path, e))?;
+    Ok(loaded.map(|l| l.config()).unwrap_or_default())
+}
+
 /// Copies `source` into folder `to` (made as needed) on the data partition.
 /// `fresh`: the partition was just formatted on a sparse image.
 pub fn add(disk: &mut Disk, source: &Path, to: &str, fresh: bool) -> Result<()> {

@@ -5,6 +5,7 @@
 
 mod bootcode;
 mod check;
+mod config;
 mod device;
 mod error;
 mod exfat;
@@ -145,6 +146,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The configuration file (/dropboot/dropboot.json, else
+    /// /ventoy/ventoy.json).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check a configuration file, on a stick or image or as a .json file:
+    /// each problem with its line and column, what is ignored, and the
+    /// menu it makes. Exit status 5 when there are problems.
+    ///
+    /// Example: dropboot config check /dev/sdb
+    Check { target: PathBuf },
 }
 
 /// "64M", "8G", "1048576": sizes in bytes with binary suffixes.
@@ -315,15 +330,23 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Config(ConfigCommand::Check { target }) => config::check(&target),
         Command::List { image, json } => {
             let mut disk = image::Disk::open(&image, false)?;
             let (files, problems) = files::boot_files(&mut disk)?;
+            let entries = files::menu_config(&mut disk)?.arrange(files);
             if json {
-                let list: Vec<_> = files.iter().map(|f| serde_json::json!({"path": f.path, "size": f.size})).collect();
+                let list: Vec<_> = entries
+                    .iter()
+                    .map(|e| serde_json::json!({"path": e.file.path, "size": e.file.size, "alias": e.alias}))
+                    .collect();
                 println!("{:#}", serde_json::Value::Array(list));
             } else {
-                for f in &files {
-                    println!("{:>12}  {}", f.size, f.path);
+                for e in &entries {
+                    match &e.alias {
+                        Some(alias) => println!("{:>12}  {}  ({alias})", e.file.size, e.file.path),
+                        None => println!("{:>12}  {}", e.file.size, e.file.path),
+                    }
                 }
             }
             for p in &problems {

@@ -1,0 +1,113 @@
+//! `dropboot config check`: the configuration file read by the same parser
+//! as stage2 (bootfs::config), its errors with line and column, and what
+//! it does to the menu of the stick it is on.
+
+use std::path::Path;
+
+use bootfs::config::{self, Config, DefaultEntry, Loaded, Problem, Target};
+use bootfs::filesystem::Filesystem;
+use bootfs::scan::{scan, BootFile};
+
+use crate::error::{Error, Result};
+use crate::image::Disk;
+
+/// Checks the configuration in `target`: a dropboot image or stick (its
+/// `/dropboot/dropboot.json` or `/ventoy/ventoy.json`), or a JSON file.
+pub fn check(target: &Path) -> Result<()> {
+    let what = target.display().to_string();
+    let bytes = std::fs::read(target).ok().filter(|_| is_json_file(target));
+    let (label, text, result, files) = match bytes {
+        Some(text) => {
+            let result = config::parse(&text);
+            (what.clone(), text, result, None)
+        }
+        None => {
+            let mut disk = Disk::open(target, false)?;
+            let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(target, e))?;
+            let loaded = config::load(&mut fs).map_err(|e| Error::disk(target, e))?;
+            let Some(Loaded { path, result }) = loaded else {
+                println!("{what} has no configuration file ({}): the menu uses the defaults", config::CONFIG_PATHS.join(" or "));
+                return Ok(());
+            };
+            let file = bootfs::scan::find_file(&mut fs, path).map_err(|e| Error::disk(target, e))?;
+            let text = match file {
+                Some(f) if f.size <= config::MAX_CONFIG_BYTES => fs.read_whole(&f).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            let files = scan(&mut fs).map_err(|e| Error::disk(target, e))?.files;
+            (format!("{what}:{path}"), text, result, Some(files))
+        }
+    };
+    let (config, problems) = match result {
+        Err(syntax) => {
+            report(&label, &text, &syntax);
+            return Err(Error::Config { problems: 1, what: label });
+        }
+        Ok(ok) => ok,
+    };
+    for p in &problems {
+        report(&label, &text, p);
+    }
+    if !config.ignored.is_empty() {
+        println!("{label}: ignored (not used by a BIOS loader): {}", config.ignored.join(", "));
+    }
+    if let Some(files) = files {
+        summarize(&config, files);
+    }
+    if problems.is_empty() {
+        println!("{label}: OK");
+        Ok(())
+    } else {
+        Err(Error::Config { problems: problems.len(), what: label })
+    }
+}
+
+fn is_json_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// One problem as `WHERE: line L, column C: what`, then the line and a caret.
+fn report(label: &str, text: &[u8], p: &Problem) {
+    println!("{label}: {p}");
+    if p.pos.line == 0 {
+        return;
+    }
+    let text = String::from_utf8_lossy(text);
+    if let Some(line) = text.lines().nth(p.pos.line as usize - 1) {
+        println!("    {line}");
+        println!("    {}^", " ".repeat(p.pos.column.saturating_sub(1) as usize));
+    }
+}
+
+/// What the configuration makes of the stick's files: the menu, and the
+/// paths it names that are not there.
+fn summarize(config: &Config, files: Vec<BootFile>) {
+    let all = files.clone();
+    let entries = config.arrange(files);
+    println!("menu: {} of {} boot files, {} view", entries.len(), all.len(), if config.tree_view { "tree" } else { "list" });
+    for e in &entries {
+        match &e.alias {
+            Some(alias) => println!("  {}  ({alias})", e.file.path),
+            None => println!("  {}", e.file.path),
+        }
+    }
+    let exists = |p: &str| all.iter().any(|f| config::path_matches(p, &f.path));
+    match &config.default_entry {
+        Some(DefaultEntry::Image(p)) if !exists(p) => println!("warning: VTOY_DEFAULT_IMAGE {p} is not on the stick; the first entry is the default"),
+        Some(DefaultEntry::Image(p)) => println!("default: {p}"),
+        Some(DefaultEntry::NextDisk) => println!("default: boot the next disk (VTOY_EXIT)"),
+        None => {}
+    }
+    if let Some(t) = config.timeout {
+        println!("timeout: {t} s");
+    }
+    let named = config.aliases.iter().chain(&config.tips).filter_map(|l| match &l.target {
+        Target::Image(p) => Some(p),
+        Target::Dir(_) => None,
+    });
+    for p in named.chain(config.image_list.iter().flatten()).chain(&config.blacklist) {
+        if !exists(p) {
+            println!("warning: {p} is named in the configuration but is not on the stick");
+        }
+    }
+}
