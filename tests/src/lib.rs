@@ -218,15 +218,15 @@ impl Qemu {
         self.wait_for_within(&format!("COM1 to show {needle:?}"), limit, |q| q.serial_text().contains(needle));
     }
 
-    /// Waits until the VGA text screen contains `needle` and has settled
-    /// (two reads in a row agree, so a frame being painted is not taken for
-    /// the finished one); returns the screen.
+    /// Waits until the VGA text screen has shown `needle` in two reads in
+    /// a row (100 ms apart, so a frame being painted is not taken for the
+    /// finished one); returns the second.
     pub fn wait_screen(&mut self, needle: &str) -> Screen {
         let mut last: Option<Screen> = None;
         self.wait_for(&format!("the screen to show {needle:?}"), |q| {
             let s = q.screen();
-            let settled = last.as_ref().is_some_and(|l| l.cells == s.cells);
-            let hit = settled && s.text().contains(needle);
+            let before = last.as_ref().is_some_and(|l| l.text().contains(needle));
+            let hit = before && s.text().contains(needle);
             last = Some(s);
             hit
         });

@@ -211,3 +211,30 @@ pub fn copy_fragmented_exfat(image: &Path, file: &Path, holes: usize) {
         std::panic::resume_unwind(e);
     }
 }
+
+/// A 256 MiB stick with `folders` folders of `per_folder` small boot files
+/// each (`/folder007/file03.iso`), made with `dropboot add` one folder at a
+/// time; for the menu's many-files test and `make bench`.
+pub fn many_files_stick(dir: &Path, folders: usize, per_folder: usize) -> PathBuf {
+    let image = dir.join("many.img");
+    let _ = fs::remove_file(&image);
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref()]);
+    let staging = dir.join("many-files");
+    let content = pseudo_random(4096, 11);
+    for f in 0..folders {
+        let _ = fs::remove_dir_all(&staging);
+        fs::create_dir_all(&staging).expect("staging folder");
+        let names: Vec<PathBuf> = (0..per_folder)
+            .map(|i| {
+                let path = staging.join(format!("file{i:02}.iso"));
+                fs::write(&path, &content).expect("a small boot file");
+                path
+            })
+            .collect();
+        let mut cmd = Command::new(dropboot_bin());
+        cmd.arg("add").arg(&image).args(&names).args(["--to", &format!("/folder{f:03}")]);
+        run(&mut cmd);
+    }
+    let _ = fs::remove_dir_all(&staging);
+    image
+}

@@ -12,7 +12,7 @@ fn boot_only(name: &str, file: &str) -> Qemu {
     let image = dir.join("stick.img");
     dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "128M".as_ref(), third_party(file).as_os_str()]);
     let mut vm = Qemu::boot(name, &dir, &image);
-    vm.wait_screen("1 boot files");
+    vm.wait_screen("1 boot file on");
     vm.keys(&["ret"]);
     vm
 }

@@ -13,8 +13,8 @@ use tests::{work_dir, Qemu};
 
 fn boots_and_reads_exactly(name: &str, dir: &Path, image: &Path, iso: &ProbeIso) {
     let mut vm = Qemu::boot(name, dir, image);
-    vm.wait_screen("boot files on");
-    vm.keys(&["end", "ret"]); // probe.iso sorts after /fill
+    vm.wait_screen("boot file");
+    vm.keys(&["end", "up", "up", "up", "ret"]); // probe.iso: the last file, above the three actions
     let status = vm.wait_exit();
     let lines = report(&vm.serial_text());
     assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
@@ -68,8 +68,8 @@ fn past_the_limit_the_menu_names_dropboot_defrag_which_then_makes_it_boot() {
     assert!(pieces > HOOK_MAX_EXTENTS, "{pieces} pieces");
 
     let mut vm = Qemu::boot("too_fragmented", &dir, &image);
-    vm.wait_screen("boot files on");
-    vm.keys(&["end", "ret"]);
+    vm.wait_screen("boot file");
+    vm.keys(&["end", "up", "up", "up", "ret"]);
     vm.wait_serial(&format!(
         "Cannot boot probe.iso: it is in {pieces} pieces, more than the {HOOK_MAX_EXTENTS} dropboot can map; on a computer, run: dropboot defrag STICK /probe.iso"
     ));

@@ -68,7 +68,7 @@ fn make_boot_code_older(disk: &Path) {
 
 fn boots_to_menu(name: &str, dir: &Path, disk: &Path, files: usize) {
     let mut vm = Qemu::boot(name, dir, disk);
-    vm.wait_screen(&format!("{files} boot files"));
+    vm.wait_screen(&format!("{files} boot file"));
 }
 
 #[test]

@@ -21,7 +21,7 @@ fn boot_entry_with(name: &str, files: &[&str], index: usize, opts: &BootOptions)
     args.extend(files.iter().map(|f| third_party(f).into_os_string()));
     dropboot(&args);
     let mut vm = Qemu::boot_with(name, &dir, &image, opts);
-    vm.wait_screen(&format!("{} boot files", files.len()));
+    vm.wait_screen(&format!("{} boot file", files.len()));
     for _ in 0..index {
         vm.keys(&["down"]);
     }

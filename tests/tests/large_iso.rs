@@ -20,7 +20,7 @@ fn a_probe_iso_of_over_4_gib_on_an_8_gib_exfat_stick_reads_its_data_past_4_gib()
     assert!(listed.contains(&format!("{}  /probe.iso", iso.blocks as u64 * 2048)), "{listed}");
 
     let mut vm = Qemu::boot("large_iso", &dir, &image);
-    vm.wait_screen("1 boot files on exFAT");
+    vm.wait_screen("1 boot file on exFAT");
     vm.keys(&["ret"]);
     let status = vm.wait_exit();
     let lines = report(&vm.serial_text());

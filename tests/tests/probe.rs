@@ -12,7 +12,7 @@ const DATA_BYTES: usize = 1 << 20;
 
 fn boot_probe(name: &str, dir: &std::path::Path, image: &std::path::Path, iso: &tests::probe::ProbeIso) {
     let mut vm = Qemu::boot(name, dir, image);
-    vm.wait_screen("1 boot files");
+    vm.wait_screen("1 boot file on");
     vm.keys(&["ret"]);
     let status = vm.wait_exit();
     let lines = report(&vm.serial_text());

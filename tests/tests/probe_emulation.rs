@@ -20,7 +20,7 @@ fn boot(name: &str, dir: &Path, file: &Path) -> (Vec<String>, Vec<u8>) {
     let _ = std::fs::remove_file(&image);
     dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), file.as_os_str()]);
     let mut vm = Qemu::boot(name, dir, &image);
-    vm.wait_screen("1 boot files");
+    vm.wait_screen("1 boot file on");
     vm.keys(&["ret"]);
     let status = vm.wait_exit();
     let lines = report(&vm.serial_text());

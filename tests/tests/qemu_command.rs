@@ -40,7 +40,7 @@ fn dropboot_qemu_shows_the_menu_on_the_terminal() {
                 }
                 Ok(n) => seen.extend_from_slice(&buf[..n]),
             }
-            if String::from_utf8_lossy(&seen).contains("1 boot files on exFAT") {
+            if String::from_utf8_lossy(&seen).contains("1 boot file on exFAT") {
                 break;
             }
         }
@@ -52,7 +52,7 @@ fn dropboot_qemu_shows_the_menu_on_the_terminal() {
     let mut stderr = String::new();
     let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut stderr));
     let text = tests::strip_ansi(&seen);
-    assert!(text.contains("1 boot files on exFAT") && text.contains("/try-me.iso"), "the terminal showed:\n{text}\nstderr:\n{stderr}");
+    assert!(text.contains("1 boot file on exFAT") && text.contains("/try-me.iso"), "the terminal showed:\n{text}\nstderr:\n{stderr}");
 
     let out = Command::new(dropboot_bin()).args([OsStr::new("qemu"), iso.as_os_str()]).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "a file that is not a dropboot disk is refused");

@@ -66,7 +66,7 @@ fn time_real_iso(name: &str, shown: Shown, memory: u32) -> (f64, f64) {
     let image = stick(&dir, "128M", &[iso.clone()]);
     let opts = BootOptions { memory_mib: Some(memory), ..Default::default() };
     let mut vm = Qemu::boot_with("bench-dropboot", &dir, &image, &opts);
-    vm.wait_screen("1 boot files");
+    vm.wait_screen("1 boot file on");
     let start = Instant::now();
     vm.keys(&["ret"]);
     wait_shown(&mut vm, &shown);
@@ -86,7 +86,7 @@ fn probe_read(dir: &Path, image: &Path, cdrom: Option<PathBuf>) -> (f64, f64, Op
     let opts = BootOptions { boot_cdrom: cdrom, ..Default::default() };
     let mut vm = Qemu::boot_with("bench-probe", dir, image, &opts);
     if !direct {
-        vm.wait_screen("1 boot files");
+        vm.wait_screen("1 boot file on");
         vm.keys(&["ret"]);
     }
     vm.wait_exit();

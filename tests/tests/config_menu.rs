@@ -1,0 +1,259 @@
+//! The menu people expect, shaped by a ventoy.json: a default with a
+//! countdown, aliases, tips, hidden files; the tree view, search, details,
+//! the SHA-256 check, and the entries that leave dropboot; all driven by
+//! keys sent through QMP, as a person at the keyboard would.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tests::media::{dropboot, random_file, run};
+use tests::probe::{build_iso, EXIT_DONE};
+use tests::{work_dir, BootOptions, Qemu};
+
+/// A ventoy.json as Ventoy's documentation writes one: a timeout, a
+/// default image, aliases for a file and a folder, a tip, a blacklist, and
+/// settings a BIOS loader has no use for.
+const VENTOY_JSON: &str = r#"{
+    "control": [
+        { "VTOY_DEFAULT_MENU_MODE": "0" },
+        { "VTOY_MENU_TIMEOUT": "5" },
+        { "VTOY_DEFAULT_IMAGE": "/ISO/probe.iso" },
+        { "VTOY_MENU_LANGUAGE": "en_US" }
+    ],
+    "theme": {
+        "file": "/ventoy/theme/blur/theme.txt",
+        "gfxmode": "1920x1080"
+    },
+    "menu_alias": [
+        { "image": "/ISO/probe.iso", "alias": "Probe CD (default)" },
+        { "image": "/ISO/Linux/debian-netinst.iso", "alias": "Debian 12 netinst" },
+        { "dir": "/ISO/Linux", "alias": "[Linux installers]" }
+    ],
+    "menu_tip": {
+        "left": "10%", "top": "81%", "color": "blue",
+        "tips": [ { "image": "/ISO/Linux/debian-netinst.iso", "tip": "Needs a network cable" } ]
+    },
+    "image_blacklist": [ "/ISO/old/*****.iso" ]
+}
+"#;
+
+/// Copies `files` (host path, folder on the stick) onto a new 128 MiB stick,
+/// and `config` as /ventoy/ventoy.json when given.
+fn stick(dir: &Path, files: &[(&Path, &str)], config: Option<&str>) -> PathBuf {
+    let image = dir.join("stick.img");
+    let _ = fs::remove_file(&image);
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "128M".as_ref()]);
+    for (file, to) in files {
+        dropboot([OsStr::new("add"), image.as_os_str(), file.as_os_str(), "--to".as_ref(), to.as_ref()]);
+    }
+    if let Some(text) = config {
+        let json = dir.join("ventoy.json");
+        fs::write(&json, text).expect("writing ventoy.json");
+        dropboot([OsStr::new("add"), image.as_os_str(), json.as_os_str(), "--to".as_ref(), "/ventoy".as_ref()]);
+    }
+    image
+}
+
+/// The stick of Ventoy's example: the probe as the default, a Debian-named
+/// file with an alias and a tip, a file the blacklist hides.
+fn ventoy_example_stick(name: &str) -> (PathBuf, PathBuf) {
+    let dir = work_dir(name);
+    let probe = build_iso(&dir, 64 * 1024);
+    let debian = random_file(&dir.join("debian-netinst.iso"), 200_000, 1);
+    let hidden = random_file(&dir.join("ghost.iso"), 3_000, 2);
+    let plain = random_file(&dir.join("tools.img"), 5_000, 3);
+    let files = [(probe.path.as_path(), "/ISO"), (debian.as_path(), "/ISO/Linux"), (hidden.as_path(), "/ISO/old"), (plain.as_path(), "/")];
+    let image = stick(&dir, &files, Some(VENTOY_JSON));
+    (dir, image)
+}
+
+#[test]
+fn a_ventoy_json_from_ventoys_documentation_sets_the_default_the_labels_and_the_hidden_files_then_the_countdown_boots_the_default() {
+    let (dir, image) = ventoy_example_stick("ventoy_json_default");
+    let mut vm = Qemu::boot("ventoy_json_default", &dir, &image);
+    let screen = vm.wait_screen("Press any key to stop");
+    let text = screen.text();
+    assert!(text.contains("3 boot files on exFAT"), "the blacklisted file is not counted:\n{text}");
+    assert!(!text.contains("ghost.iso"), "the blacklisted file is hidden:\n{text}");
+    let probe = screen.find("Probe CD (default)").unwrap_or_else(|| panic!("the default's alias:\n{text}"));
+    assert_eq!(screen.row_attr(probe), 0x70, "the default starts selected:\n{text}");
+    assert!(screen.find("Debian 12 netinst").is_some(), "the second alias:\n{text}");
+    assert!(!text.contains("/ISO/probe.iso") && text.contains("/tools.img"), "aliases replace paths, others keep theirs:\n{text}");
+    assert!(text.contains("Booting Probe CD (default) in "), "the countdown names the default:\n{text}");
+
+    // No key: the countdown runs out and the default boots (the probe ends QEMU).
+    let status = vm.wait_exit();
+    assert_eq!(status.code(), Some(EXIT_DONE), "the probe ran:\n{}", vm.serial_text());
+    let serial = vm.serial_text();
+    assert!(serial.contains("countdown: Probe CD (default) in 5 s"), "{serial}");
+    assert!(serial.contains("countdown over: Probe CD (default)") && serial.contains("boot /ISO/probe.iso"), "{serial}");
+    assert!(serial.contains("ignored: VTOY_MENU_LANGUAGE, theme"), "{serial}");
+}
+
+#[test]
+fn a_key_stops_the_countdown_and_the_tip_shows_for_its_file() {
+    let (dir, image) = ventoy_example_stick("countdown_stopped");
+    let mut vm = Qemu::boot("countdown_stopped", &dir, &image);
+    vm.wait_screen("Press any key to stop");
+    vm.keys(&["up"]);
+    let screen = vm.wait_screen("Needs a network cable");
+    let row = screen.find("Debian 12 netinst").expect("the alias");
+    assert_eq!(screen.row_attr(row), 0x70, "Up moved to the entry above the default:\n{}", screen.text());
+    assert!(!screen.text().contains("Press any key to stop"), "{}", screen.text());
+    // Well past the 5 seconds: still the menu, nothing booted.
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    assert!(vm.exited().is_none(), "nothing boots once a key was pressed");
+    let serial = vm.serial_text();
+    assert!(serial.contains("countdown stopped by a key") && !serial.contains("countdown over"), "{serial}");
+}
+
+#[test]
+fn the_tree_view_search_and_details_follow_the_keys() {
+    let (dir, image) = ventoy_example_stick("tree_search_details");
+    let mut vm = Qemu::boot("tree_search_details", &dir, &image);
+    vm.wait_screen("Press any key to stop");
+
+    // F3: the tree view, folders first, the folder alias in place of its name.
+    vm.keys(&["f3"]);
+    let screen = vm.wait_screen("[DIR] ISO");
+    assert!(screen.text().contains("tools.img"), "the root's own file:\n{}", screen.text());
+    vm.keys(&["home", "ret"]);
+    let screen = vm.wait_screen("Folder: /ISO");
+    assert!(screen.text().contains("[DIR] [Linux installers]") && screen.text().contains("Probe CD (default)"), "{}", screen.text());
+    vm.keys(&["down", "ret"]);
+    let screen = vm.wait_screen("Folder: [Linux installers]");
+    assert!(screen.text().contains("Debian 12 netinst"), "{}", screen.text());
+    vm.keys(&["esc", "esc"]);
+    vm.wait_screen("[DIR] ISO");
+
+    // Typing filters every file, in any folder; Esc clears the search.
+    vm.keys(&["f3", "t", "o", "o"]);
+    let screen = vm.wait_screen("Search: too_   1 found");
+    assert!(screen.text().contains("/tools.img") && !screen.text().contains("Debian"), "{}", screen.text());
+    vm.keys(&["esc", "n", "e", "t"]);
+    let screen = vm.wait_screen("Search: net_   1 found");
+    assert!(screen.text().contains("Debian 12 netinst"), "alias or path matches:\n{}", screen.text());
+
+    // Tab: the details of the probe's ISO, its El Torito entry among them.
+    vm.keys(&["backspace", "backspace", "backspace", "home", "down", "tab"]);
+    let screen = vm.wait_screen("El Torito 1:");
+    let text = screen.text();
+    assert!(text.contains("Path:          /ISO/probe.iso"), "{text}");
+    assert!(text.contains("bootable, no emulation"), "{text}");
+    assert!(text.contains("Boots as:      CD E0h"), "{text}");
+    assert!(text.contains("Config:        /ventoy/ventoy.json (in use)"), "{text}");
+    assert!(text.contains("Ignored keys:  VTOY_MENU_LANGUAGE, theme"), "{text}");
+    vm.keys(&["esc"]);
+    vm.wait_screen("Type: search");
+}
+
+#[test]
+fn sha256_compares_the_file_with_its_sidecar_and_with_sha256sums() {
+    let dir = work_dir("sha256_check");
+    let good = random_file(&dir.join("good.iso"), 1 << 20, 7);
+    let bad = random_file(&dir.join("bad.iso"), 300_000, 8);
+    let sum = |p: &Path| run(Command::new("sha256sum").arg(p)).split_whitespace().next().expect("a digest").to_string();
+    let good_sum = sum(&good);
+    fs::write(dir.join("good.iso.sha256"), format!("{good_sum}  good.iso\n")).expect("sidecar");
+    let wrong = "0".repeat(64);
+    fs::write(dir.join("SHA256SUMS"), format!("{good_sum}  good.iso\n{wrong}  bad.iso\n")).expect("SHA256SUMS");
+    let files = [
+        (good.as_path(), "/"),
+        (bad.as_path(), "/"),
+        (&*dir.join("good.iso.sha256"), "/"),
+        (&*dir.join("SHA256SUMS"), "/"),
+    ];
+    let image = stick(&dir, &files, None);
+    let mut vm = Qemu::boot("sha256_check", &dir, &image);
+    vm.wait_screen("2 boot files");
+
+    // The list: /bad.iso, /good.iso.
+    vm.keys(&["down", "f2"]);
+    let screen = vm.wait_screen("It matches good.iso.sha256.");
+    assert!(screen.text().contains(&good_sum), "the digest on screen:\n{}", screen.text());
+    vm.keys(&["esc", "home", "f2"]);
+    let screen = vm.wait_screen("It does NOT match SHA256SUMS");
+    let row = screen.find("does NOT match").expect("verdict row");
+    assert_eq!(screen.row_attr(row), 0x4F, "a mismatch shows as an error");
+    assert!(screen.text().contains(&format!("Listed:   {wrong}")), "what SHA256SUMS says:\n{}", screen.text());
+    assert!(vm.serial_text().contains(&format!("SHA-256 {}", sum(&bad))), "the digest on COM1 too");
+}
+
+#[test]
+fn boot_the_next_disk_starts_the_second_disk_with_its_drive_number() {
+    let dir = work_dir("next_disk");
+    let mbr = dir.join("next-disk.bin");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("probe/next_disk.asm");
+    run(Command::new("nasm").args(["-f", "bin", "-o"]).arg(&mbr).arg(&source));
+    let second = dir.join("second-disk.img");
+    let mut bytes = fs::read(&mbr).expect("next-disk.bin");
+    bytes.resize(1 << 20, 0);
+    fs::write(&second, &bytes).expect("second disk");
+    let iso = random_file(&dir.join("any.iso"), 4_000, 1);
+    let image = stick(&dir, &[(iso.as_path(), "/")], None);
+    let opts = BootOptions { extra_disks: vec![second], ..BootOptions::default() };
+    let mut vm = Qemu::boot_with("next_disk", &dir, &image, &opts);
+    vm.wait_screen("1 boot file");
+    // The last three rows: next disk, reboot, power off.
+    vm.keys(&["end", "up", "up"]);
+    let screen = vm.wait_screen("<Boot the next disk>");
+    assert_eq!(screen.row_attr(screen.find("<Boot the next disk>").expect("entry")), 0x70, "{}", screen.text());
+    vm.keys(&["ret"]);
+    let status = vm.wait_exit();
+    assert_eq!(status.code(), Some(0x33 * 2 + 1), "the next disk's MBR ran:\n{}", vm.serial_text());
+    assert!(vm.serial_text().contains("next-disk: booted with DL=81h"), "{}", vm.serial_text());
+}
+
+#[test]
+fn power_off_switches_the_machine_off() {
+    let dir = work_dir("power_off");
+    let iso = random_file(&dir.join("any.iso"), 4_000, 1);
+    let image = stick(&dir, &[(iso.as_path(), "/")], None);
+    let mut vm = Qemu::boot("power_off", &dir, &image);
+    vm.wait_screen("<Power off>");
+    vm.keys(&["end", "ret"]);
+    let status = vm.wait_exit();
+    assert!(status.success(), "QEMU ended as a machine switched off does: {status:?}");
+    assert!(vm.serial_text().contains("power off"), "{}", vm.serial_text());
+}
+
+#[test]
+fn a_config_with_a_syntax_error_names_its_line_and_column_and_the_menu_still_shows() {
+    let dir = work_dir("config_syntax_error");
+    let iso = random_file(&dir.join("rescue.iso"), 4_000, 1);
+    let broken = "{\n  \"control\": [\n    { \"VTOY_MENU_TIMEOUT\": \"5\" }\n    { \"VTOY_DEFAULT_IMAGE\": \"/rescue.iso\" }\n  ]\n}\n";
+    let image = stick(&dir, &[(iso.as_path(), "/")], Some(broken));
+    let mut vm = Qemu::boot("config_syntax_error", &dir, &image);
+    let screen = vm.wait_screen("/rescue.iso");
+    let where_ = "line 4, column 5: expected ',' or ']', found '{'";
+    let status = screen.find(where_).unwrap_or_else(|| panic!("the error on screen:\n{}", screen.text()));
+    assert!(screen.row(status).contains("/ventoy/ventoy.json: "), "{}", screen.row(status));
+    assert!(!screen.text().contains("Press any key to stop"), "a broken file sets no countdown");
+    assert!(vm.serial_text().contains(where_), "and on COM1");
+
+    let out = Command::new(tests::media::dropboot_bin()).args(["config", "check"]).arg(&image).output().expect("dropboot");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{stdout}");
+    assert!(stdout.contains(&format!("stick.img:/ventoy/ventoy.json: {where_}")), "the same place:\n{stdout}");
+}
+
+#[test]
+fn a_stick_with_5000_boot_files_in_200_folders_shows_its_menu_and_scrolls() {
+    let dir = work_dir("five_thousand");
+    let image = tests::media::many_files_stick(&dir, 200, 25);
+    let mut vm = Qemu::boot("five_thousand", &dir, &image);
+    let screen = vm.wait_screen("5000 boot files");
+    assert!(screen.text().contains("/folder000/file00.iso"), "{}", screen.text());
+    vm.keys(&["end", "up", "up", "up"]);
+    let screen = vm.wait_screen("/folder199/file24.iso");
+    let last = screen.find("/folder199/file24.iso").expect("last file");
+    assert_eq!(screen.row_attr(last), 0x70, "End, then up past the three actions:\n{}", screen.text());
+    vm.keys(&["pgup", "pgup"]);
+    let screen = vm.wait_screen("/folder198/");
+    assert!(!screen.text().contains("/folder000/"), "{}", screen.text());
+    // Searching all 5000 names.
+    vm.keys(&["1", "2", "3", "slash"]);
+    vm.wait_screen("Search: 123/_   25 found");
+}
