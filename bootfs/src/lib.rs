@@ -10,7 +10,9 @@
 //! trait), [`fat`] (FAT32), [`exfat`], [`filesystem`] (whichever of the two
 //! a partition holds), [`extent`] (file-to-disk maps), [`file`] (reading
 //! a file by offset), [`iso9660`] and [`eltorito`] (CD images and their boot
-//! catalog), [`scan`] (finding boot files), [`text`] (names on screens).
+//! catalog), [`scan`] (finding boot files), [`json`] and [`config`] (the
+//! configuration file and the menu it makes), [`sha256`] (checking a file
+//! against its published digest), [`text`] (names on screens).
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 
 extern crate alloc;

@@ -39,6 +39,9 @@ const VENTOY_JSON: &str = r#"{
 }
 "#;
 
+/// A name longer than a menu row.
+const LONG_NAME: &str = "A very long file name that goes on and on past the width of a menu row - 2026 edition.img";
+
 /// Copies `files` (host path, folder on the stick) onto a new 128 MiB stick,
 /// and `config` as /ventoy/ventoy.json when given.
 fn stick(dir: &Path, files: &[(&Path, &str)], config: Option<&str>) -> PathBuf {
@@ -64,7 +67,14 @@ fn ventoy_example_stick(name: &str) -> (PathBuf, PathBuf) {
     let debian = random_file(&dir.join("debian-netinst.iso"), 200_000, 1);
     let hidden = random_file(&dir.join("ghost.iso"), 3_000, 2);
     let plain = random_file(&dir.join("tools.img"), 5_000, 3);
-    let files = [(probe.path.as_path(), "/ISO"), (debian.as_path(), "/ISO/Linux"), (hidden.as_path(), "/ISO/old"), (plain.as_path(), "/")];
+    let long = random_file(&dir.join(LONG_NAME), 6_000, 4);
+    let files = [
+        (probe.path.as_path(), "/ISO"),
+        (debian.as_path(), "/ISO/Linux"),
+        (hidden.as_path(), "/ISO/old"),
+        (plain.as_path(), "/"),
+        (long.as_path(), "/"),
+    ];
     let image = stick(&dir, &files, Some(VENTOY_JSON));
     (dir, image)
 }
@@ -75,7 +85,9 @@ fn a_ventoy_json_from_ventoys_documentation_sets_the_default_the_labels_and_the_
     let mut vm = Qemu::boot("ventoy_json_default", &dir, &image);
     let screen = vm.wait_screen("Press any key to stop");
     let text = screen.text();
-    assert!(text.contains("3 boot files on exFAT"), "the blacklisted file is not counted:\n{text}");
+    assert!(text.contains("4 boot files on exFAT"), "the blacklisted file is not counted:\n{text}");
+    let cut: String = format!("/{LONG_NAME}").chars().take(63).collect();
+    assert!(text.contains(&format!(" {cut}...  ")), "a long name ends in an ellipsis before the size:\n{text}");
     assert!(!text.contains("ghost.iso"), "the blacklisted file is hidden:\n{text}");
     let probe = screen.find("Probe CD (default)").unwrap_or_else(|| panic!("the default's alias:\n{text}"));
     assert_eq!(screen.row_attr(probe), 0x70, "the default starts selected:\n{text}");
@@ -136,8 +148,11 @@ fn the_tree_view_search_and_details_follow_the_keys() {
     let screen = vm.wait_screen("Search: net_   1 found");
     assert!(screen.text().contains("Debian 12 netinst"), "alias or path matches:\n{}", screen.text());
 
-    // Tab: the details of the probe's ISO, its El Torito entry among them.
-    vm.keys(&["backspace", "backspace", "backspace", "home", "down", "tab"]);
+    // Tab: the details of the probe's ISO (found by search), its El
+    // Torito entry among them.
+    vm.keys(&["backspace", "backspace", "backspace", "p", "r", "o", "b", "e"]);
+    vm.wait_screen("Search: probe_   1 found");
+    vm.keys(&["tab"]);
     let screen = vm.wait_screen("El Torito 1:");
     let text = screen.text();
     assert!(text.contains("Path:          /ISO/probe.iso"), "{text}");
