@@ -45,6 +45,7 @@ fn main() {
         ("HOOK_KIND_CD", HOOK_KIND_CD as u64),
         ("HOOK_KIND_FLOPPY", HOOK_KIND_FLOPPY as u64),
         ("HOOK_KIND_HARD_DISK", HOOK_KIND_HARD_DISK as u64),
+        ("HOOK_KIND_SWAP", HOOK_KIND_SWAP as u64),
         ("EXTENT_FILE_SECTOR", offset_of!(HookExtent, file_sector) as u64),
         ("EXTENT_COUNT", offset_of!(HookExtent, count) as u64),
         ("EXTENT_DISK_LBA", offset_of!(HookExtent, disk_lba) as u64),

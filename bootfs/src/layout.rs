@@ -119,6 +119,10 @@ pub const HOOK_KIND_CD: u8 = 0;
 pub const HOOK_KIND_FLOPPY: u8 = 1;
 /// The hook presents a hard disk (drive 80h; real hard disks move up one).
 pub const HOOK_KIND_HARD_DISK: u8 = 2;
+/// The hook serves no file: it swaps two real hard disks' numbers, the
+/// stick's (`disk`) and another's (`drive`), so the disk booted after the
+/// stick answers as the stick's number (80h) as it would without it.
+pub const HOOK_KIND_SWAP: u8 = 3;
 pub const HOOK_SIGNATURE: [u8; 8] = *b"$INT13SF";
 pub const HOOK_VENDOR: [u8; 8] = *b"DROPBOOT";
 /// The most runs a boot file may be in: the hook's table then takes

@@ -12,7 +12,8 @@ use alloc::vec::Vec;
 use bootfs::bootplan::{self, PlanError};
 use bootfs::fat::FatError;
 use bootfs::file::ByteSource;
-use bootfs::layout::{HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_MAX_EXTENTS};
+use bootfs::diskimage::Chs;
+use bootfs::layout::{HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_KIND_SWAP, HOOK_MAX_EXTENTS};
 use bootfs::scan::BootFile;
 use bootfs::{BlockDevice, IoError};
 
@@ -207,18 +208,47 @@ pub fn next_disk(stick: u8) -> Option<u8> {
     (0x80..0x80u8.saturating_add(count)).find(|&d| d != stick)
 }
 
-/// Boots the next hard disk as the BIOS would have: its first sector at
-/// 0000:7C00, entered with DL = its drive number. Returns only when it
-/// cannot.
+/// Boots the next hard disk as the BIOS would have without the stick: its
+/// first sector at 0000:7C00. When the stick is 80h, the hook swaps the two
+/// disks' numbers first, so the disk answers as 80h (boot code that
+/// assumes 80h, such as NTLDR's boot.ini paths, finds its disk). Returns
+/// only when it cannot.
 pub fn boot_next_disk(volume: &mut Volume, say: &mut dyn FnMut(&str)) -> Result<(), BootError> {
-    let drive = next_disk(volume.drive()).ok_or(BootError::NoOtherDisk)?;
+    let stick = volume.drive();
+    let drive = next_disk(stick).ok_or(BootError::NoOtherDisk)?;
     let mut mbr = vec![0u8; 512];
     crate::disk::BiosDisk::open(drive).read_sectors(0, &mut mbr)?;
     if mbr[510..512] != [0x55, 0xAA] {
         return Err(BootError::NotBootableDisk { drive });
     }
-    say(&format!("Booting disk {drive:02X}h"));
-    crate::log!("  jumping to 0000:7C00 with DL={drive:02X}h (disk {drive:02X}h's first sector)");
+    let answers_as = if stick == 0x80 {
+        let need_kib = hook::kib_needed(0);
+        let have_kib = hook::base_memory_kib();
+        if have_kib < MIN_BASE_MEMORY_KIB + need_kib {
+            return Err(BootError::NoLowMemory { need_kib, have_kib });
+        }
+        let installed = hook::install(&HookPlan {
+            drive,
+            disk: stick,
+            kind: HOOK_KIND_SWAP,
+            image_start: 0,
+            sectors: 0,
+            chs: Chs { cylinders: 0, heads: 0, sectors: 0 },
+            floppy: None,
+            extents: &[],
+            spec_packet: None,
+        });
+        crate::log!(
+            "  INT 13h hook at {:04X}:0000 ({} KiB) swaps disks {stick:02X}h and {drive:02X}h",
+            installed.segment,
+            installed.kib
+        );
+        stick
+    } else {
+        drive
+    };
+    say(&format!("Booting disk {drive:02X}h as {answers_as:02X}h"));
+    crate::log!("  jumping to 0000:7C00 with DL={answers_as:02X}h (disk {drive:02X}h's first sector)");
     let mbr = alloc::boxed::Box::leak(mbr.into_boxed_slice());
-    launch(mbr, 0x7C00, 0, 0x7C00, drive)
+    launch(mbr, 0x7C00, 0, 0x7C00, answers_as)
 }

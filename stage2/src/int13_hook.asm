@@ -26,6 +26,10 @@
 ;   one number higher (real 00h as 01h; real 80h as 81h, ...), as El Torito
 ;   says: such calls go to the old vector with DL one lower, and DL comes
 ;   back as it was (AH=08h: the drive count, one more).
+;  SWAP: no file; two real hard disks trade numbers, the stick's
+;   (HOOK_DISK) and another's (HOOK_DRIVE): a call for one goes to the old
+;   vector with the other's number, and DL comes back as it was (AH=08h
+;   and 15h return DL as the BIOS left it). For "boot the next disk".
 ; Writes (03, 05, 43) fail write-protected (03h); other functions fail
 ; invalid (01h); every other drive goes to the old vector untouched.
 
@@ -97,6 +101,8 @@ dap_lba:        dd 0, 0
 ;   the function returns); renumbered drives passed on; others chained
 ;   with nothing changed.
 int13_entry:
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_SWAP
+        je swap_entry
         cmp dl, [cs:HOOK_DRIVE]
         je .ours
         cmp ah, 0x4B
@@ -215,6 +221,36 @@ renumbered:
         pop ax
         pop bp
         iret
+
+; swap_entry: the SWAP kind's dispatcher.
+;   In: any INT 13h call. Out: a call for HOOK_DISK or HOOK_DRIVE answered
+;   by the other drive, DL kept (but for AH=08h/15h); others chained as
+;   they came. Runs on the caller's stack (6 bytes more).
+swap_entry:
+        cmp dl, [cs:HOOK_DISK]
+        je .to_drive
+        cmp dl, [cs:HOOK_DRIVE]
+        je .to_disk
+        jmp far [cs:HOOK_PREVIOUS]
+.to_drive:
+        mov [cs:chain_ah], ah
+        mov [cs:chain_dl], dl
+        mov dl, [cs:HOOK_DRIVE]
+        jmp .call
+.to_disk:
+        mov [cs:chain_ah], ah
+        mov [cs:chain_dl], dl
+        mov dl, [cs:HOOK_DISK]
+.call:
+        pushf
+        call far [cs:HOOK_PREVIOUS]
+        pushf                           ; the BIOS's flags, kept for the caller
+        cmp byte [cs:chain_ah], 0x08    ; DL: the drive count
+        je renumbered.dl_done
+        cmp byte [cs:chain_ah], 0x15    ; DX: the low word of the sector count
+        je renumbered.dl_done
+        mov dl, [cs:chain_dl]
+        jmp renumbered.dl_done
 
 ; The function tables. Each handler: in: BP = the caller's register frame,
 ; DS/ES undefined; out: AL = value for the caller's AH, CF = error. They

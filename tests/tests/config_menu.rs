@@ -197,7 +197,7 @@ fn sha256_compares_the_file_with_its_sidecar_and_with_sha256sums() {
 }
 
 #[test]
-fn boot_the_next_disk_starts_the_second_disk_with_its_drive_number() {
+fn boot_the_next_disk_starts_the_second_disk_as_80h_with_the_stick_moved_to_81h() {
     let dir = work_dir("next_disk");
     let mbr = dir.join("next-disk.bin");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("probe/next_disk.asm");
@@ -218,7 +218,12 @@ fn boot_the_next_disk_starts_the_second_disk_with_its_drive_number() {
     vm.keys(&["ret"]);
     let status = vm.wait_exit();
     assert_eq!(status.code(), Some(0x33 * 2 + 1), "the next disk's MBR ran:\n{}", vm.serial_text());
-    assert!(vm.serial_text().contains("next-disk: booted with DL=81h"), "{}", vm.serial_text());
+    // The two disks traded numbers: the next disk is 80h, the stick 81h.
+    let stick = tests::media::read_at(&image, 440, 4);
+    let signature = u32::from_le_bytes([stick[0], stick[1], stick[2], stick[3]]);
+    let expected = format!("next-disk: booted with DL=80h; 80h reads as this disk: yes; 81h disk signature {signature:08X}");
+    assert!(vm.serial_text().contains(&expected), "{expected}\n{}", vm.serial_text());
+    assert!(vm.serial_text().contains("swaps disks 80h and 81h"), "{}", vm.serial_text());
 }
 
 #[test]
