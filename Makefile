@@ -1,7 +1,8 @@
 # dropboot's build. `make` builds the boot code and the `dropboot` CLI;
 # `make qemu-bios` also makes a demo stick image and boots it in QEMU;
 # `make test` runs every test; `make bench` records speed and sizes
-# (`make bench ARGS=probe` runs one section: menu, probe, iso or exfat).
+# (`make bench ARGS=probe` runs one section: menu, probe, iso or exfat);
+# `make fuzz` fuzzes bootfs's parsers (cargo-fuzz).
 # Each public target first runs tools/deps, which installs what is missing.
 
 SHELL := /bin/bash
@@ -19,9 +20,9 @@ DROPBOOT := $(ROOT)/target/release/dropboot
 export DROPBOOT
 QEMU := qemu-system-x86_64
 
-.PHONY: all test qemu-bios bench deps clean _all _test _qemu-bios _bench stage2 builder
+.PHONY: all test qemu-bios bench fuzz deps clean _all _test _qemu-bios _bench _fuzz stage2 builder
 
-all test qemu-bios bench: deps
+all test qemu-bios bench fuzz: deps
 	@$(MAKE) --no-print-directory _$@
 
 deps:
@@ -64,8 +65,18 @@ stage2: $(BUILD)/layout.ld $(BUILD)/int13_hook.bin $(BUILD)/trampoline.bin
 builder: $(BUILD)/stage1.bin stage2
 	$(CARGO) build -q --release -p builder
 
+# Every test, then each fuzz target for a few seconds (a smoke run).
+FUZZ_SMOKE_SECONDS := 8
 _test: _all
 	$(CARGO) test --release --workspace
+	tools/fuzz $(FUZZ_SMOKE_SECONDS)
+
+# `make fuzz` runs each bootfs parser's fuzz target for FUZZ_SECONDS
+# (`make fuzz FUZZ_SECONDS=600 TARGETS=exfat`); findings go to
+# fuzz/regressions/, the summary to target/fuzz-summary.txt.
+FUZZ_SECONDS := 60
+_fuzz: _all
+	tools/fuzz $(FUZZ_SECONDS) $(TARGETS)
 
 DEMO := $(BUILD)/demo.img
 _qemu-bios: _all

@@ -27,6 +27,8 @@ pub mod extent;
 pub mod fat;
 pub mod file;
 pub mod filesystem;
+#[cfg(any(feature = "fuzz", test))]
+pub mod fuzz;
 pub mod iso9660;
 pub mod json;
 pub mod layout;

@@ -11,6 +11,7 @@
 pub mod media;
 pub mod probe;
 pub mod qmp;
+pub mod seeds;
 pub mod terminal;
 
 use std::fs;

@@ -1,0 +1,255 @@
+//! What the fuzz targets (fuzz/fuzz_targets) run: each parser on arbitrary
+//! bytes, through the same calls stage2 makes, with the invariants that
+//! must hold whatever the input. A panic here is a bug; so is a hang or an
+//! allocation the input's size does not bound (libFuzzer's -timeout and
+//! -malloc_limit_mb catch those). The replay test runs every saved crash
+//! and seed through the same functions in `cargo test`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::config;
+use crate::eltorito::Catalog;
+use crate::exfat::Exfat;
+use crate::extent::ExtentMap;
+use crate::fat::Fat32;
+use crate::file::{ByteSource, MappedFile};
+use crate::filesystem::Filesystem;
+use crate::iso9660;
+use crate::json;
+use crate::mbr::Mbr;
+use crate::scan::{self, BootFile};
+use crate::bootplan;
+
+/// A disk or file given as its non-zero sectors: records of a 4-byte LE
+/// sector number and 512 bytes. Everything else reads as zeros, up to the
+/// highest sector given; past it, reads fail as past the end. This keeps a
+/// 64 MiB volume's seed to the few KiB its metadata takes, and lets the
+/// fuzzer move and change sectors independently.
+pub struct SparseDisk {
+    sectors: alloc::collections::BTreeMap<u64, [u8; 512]>,
+    len_sectors: u64,
+}
+
+/// Records a [`SparseDisk`] input holds at most.
+const MAX_RECORDS: usize = 4096;
+
+impl SparseDisk {
+    pub fn decode(data: &[u8]) -> SparseDisk {
+        let mut sectors = alloc::collections::BTreeMap::new();
+        for rec in data.chunks(516).take(MAX_RECORDS) {
+            if rec.len() < 4 {
+                break;
+            }
+            let lba = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]) as u64;
+            let mut sector = [0u8; 512];
+            sector[..rec.len() - 4].copy_from_slice(&rec[4..]);
+            sectors.insert(lba, sector);
+        }
+        let len_sectors = sectors.keys().next_back().map_or(0, |l| l + 1);
+        SparseDisk { sectors, len_sectors }
+    }
+
+    /// The input for `image`: its non-zero sectors (all of `keep`, when
+    /// given), and its last sector so the length survives.
+    pub fn encode(image: &[u8], keep: Option<&[u64]>) -> Vec<u8> {
+        let count = image.len().div_ceil(512) as u64;
+        let mut out = Vec::new();
+        for lba in 0..count.min(u32::MAX as u64) {
+            let from = lba as usize * 512;
+            let sector = &image[from..(from + 512).min(image.len())];
+            let wanted = match keep {
+                Some(k) => k.contains(&lba),
+                None => sector.iter().any(|&b| b != 0),
+            };
+            if wanted || lba + 1 == count {
+                out.extend_from_slice(&(lba as u32).to_le_bytes());
+                out.extend_from_slice(sector);
+                out.resize(out.len() + (512 - sector.len()), 0);
+            }
+        }
+        out
+    }
+}
+
+impl crate::BlockDevice for SparseDisk {
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), crate::IoError> {
+        let count = (buf.len() / 512) as u64;
+        if lba.checked_add(count).is_none_or(|end| end > self.len_sectors) {
+            return Err(crate::IoError { lba, kind: crate::block::IoErrorKind::OutOfRange });
+        }
+        for (i, out) in buf.chunks_exact_mut(512).enumerate() {
+            match self.sectors.get(&(lba + i as u64)) {
+                Some(s) => out.copy_from_slice(s),
+                None => out.fill(0),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ByteSource for SparseDisk {
+    fn len(&self) -> u64 {
+        self.len_sectors * 512
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), crate::IoError> {
+        let past = crate::IoError { lba: offset / 512, kind: crate::block::IoErrorKind::OutOfRange };
+        let end = offset.checked_add(buf.len() as u64).filter(|&e| e <= self.len()).ok_or(past)?;
+        let mut at = offset;
+        let mut sector = [0u8; 512];
+        while at < end {
+            use crate::BlockDevice;
+            self.read_sectors(at / 512, &mut sector)?;
+            let skip = (at % 512) as usize;
+            let n = (512 - skip).min((end - at) as usize);
+            let done = (at - offset) as usize;
+            buf[done..done + n].copy_from_slice(&sector[skip..skip + n]);
+            at += n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// The targets, by the names `cargo fuzz run` takes.
+pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+    ("mbr", mbr),
+    ("fat32", fat32),
+    ("exfat", exfat),
+    ("iso9660", iso9660),
+    ("eltorito", eltorito),
+    ("extent_map", extent_map),
+    ("config", config),
+];
+
+/// The runner for a target's name.
+pub fn target(name: &str) -> Option<fn(&[u8])> {
+    TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+}
+
+/// The partition table, and the partition stage2 would pick.
+pub fn mbr(data: &[u8]) {
+    let mut sector = [0u8; 512];
+    let n = data.len().min(512);
+    sector[..n].copy_from_slice(&data[..n]);
+    if let Ok(m) = Mbr::parse(&sector) {
+        if let Some((i, p)) = m.data_partition() {
+            assert!(i < 4 && p.sectors > 0, "a data partition is one of four and not empty");
+        }
+        let mut again = [0u8; 512];
+        m.write_into(&mut again);
+        assert_eq!(Mbr::parse(&again).map(|m2| m2.data_partition()), Ok(m.data_partition()), "round trip");
+    }
+}
+
+/// A FAT32 volume (the input is the partition, as a [`SparseDisk`]).
+pub fn fat32(data: &[u8]) {
+    if let Ok(fs) = Fat32::open(SparseDisk::decode(data)) {
+        walk_volume(Filesystem::Fat32(fs));
+    }
+}
+
+/// An exFAT volume (the input is the partition, as a [`SparseDisk`]).
+pub fn exfat(data: &[u8]) {
+    if let Ok(fs) = Exfat::open(SparseDisk::decode(data)) {
+        walk_volume(Filesystem::Exfat(fs));
+    }
+}
+
+/// Everything stage2 does with a volume short of booting: scan, map each
+/// file, read it through its map and plan its boot, read the configuration.
+fn walk_volume(mut fs: Filesystem<SparseDisk>) {
+    let _ = config::load(&mut fs);
+    let _ = scan::list_dir(&mut fs, "/a/b/c");
+    let Ok(report) = scan::scan(&mut fs) else { return };
+    for f in report.files.iter().take(16) {
+        let Ok(map) = fs.extent_map(f) else { continue };
+        assert!(map.sectors() * 512 >= f.size, "a map covers its file");
+        check_map(&map);
+        let mut file = MappedFile { dev: &mut *fs.device(), map, size: f.size };
+        let _ = bootplan::plan(f.name(), &mut file);
+    }
+}
+
+/// An ISO9660 volume descriptor set and root directory.
+/// (The input is the ISO file, as a [`SparseDisk`].)
+pub fn iso9660(data: &[u8]) {
+    let mut src = SparseDisk::decode(data);
+    if let Ok(v) = iso9660::Volume::read(&mut src) {
+        let _ = v.root_names(&mut src);
+    }
+}
+
+/// The whole boot plan for the input (a [`SparseDisk`]) as an ISO and as
+/// a disk image, and its first sector as an El Torito catalog.
+pub fn eltorito(data: &[u8]) {
+    let mut src = SparseDisk::decode(data);
+    let mut first = [0u8; 512];
+    let _ = src.read_at(0, &mut first);
+    let _ = Catalog::parse(&first);
+    let len = src.len();
+    for name in ["boot.iso", "disk.img"] {
+        if let Ok(plan) = bootplan::plan(name, &mut src) {
+            let end = plan.boot_offset.checked_add(plan.boot_bytes);
+            assert!(end.is_some_and(|e| e <= len), "the boot image lies inside the file");
+            let image_end = plan.image_start.checked_add(plan.image_sectors);
+            assert!(image_end.is_some_and(|e| e <= len.div_ceil(512)), "the presented image lies inside the file");
+        }
+    }
+}
+
+/// An extent map built from arbitrary runs: it covers the file's sectors
+/// exactly once, in order, and finds every one.
+pub fn extent_map(data: &[u8]) {
+    let mut map = ExtentMap::new();
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for chunk in data.chunks_exact(5).take(256) {
+        let lba = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) as u64;
+        let count = chunk[4] as u64;
+        map.push(lba, count);
+        if count > 0 {
+            runs.push((lba, count));
+        }
+    }
+    assert_eq!(map.sectors(), runs.iter().map(|r| r.1).sum::<u64>(), "every sector counted once");
+    check_map(&map);
+    let mut sector = 0;
+    for (lba, count) in runs {
+        for i in [0, count - 1] {
+            let (found, run) = map.lookup(sector + i).expect("a mapped sector is found");
+            assert_eq!(found, lba + i, "sector {} maps where it was put", sector + i);
+            assert!(run >= 1 && run <= count - i + map.sectors(), "a run reaches no further than the map");
+        }
+        sector += count;
+    }
+    assert!(map.lookup(map.sectors()).is_none(), "nothing past the end");
+}
+
+/// Runs of a map are in file order, contiguous in the file, non-empty.
+fn check_map(map: &ExtentMap) {
+    let mut next = 0;
+    for e in map.extents() {
+        assert_eq!(e.file_sector, next, "runs follow each other in the file");
+        assert!(e.count > 0, "no empty run");
+        next += e.count;
+    }
+}
+
+/// The configuration file, and the menu it makes of a few files.
+pub fn config(data: &[u8]) {
+    let _ = json::parse(data);
+    let Ok((config, _)) = config::parse(data) else { return };
+    let files: Vec<BootFile> = ["/a.iso", "/ISO/b.iso", "/ISO/Linux/c.img", "/x/y/z/d.iso"]
+        .iter()
+        .map(|p| BootFile { path: String::from(*p), size: 1, first_cluster: 3, contiguous: false })
+        .collect();
+    let entries = config.arrange(files.clone());
+    assert!(entries.len() <= files.len(), "the menu never lists a file twice");
+    if let Some(i) = config.default_index(&entries) {
+        assert!(i == 0 || i < entries.len(), "the default is an entry");
+    }
+    for dir in ["/", "/ISO", "/ISO/Linux"] {
+        let _ = (config.dir_alias(dir), config.dir_tip(dir));
+    }
+}
+

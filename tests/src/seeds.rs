@@ -1,0 +1,132 @@
+//! Seed inputs for the fuzz targets (bootfs::fuzz), made from real media:
+//! sticks written by `dropboot`, ISOs made by xorriso, the third-party boot
+//! media when they are cached (only the sectors bootfs reads of them), and
+//! configuration files in Ventoy's documented forms. `make fuzz` and the
+//! smoke runs in `make test` start from them; the replay test runs them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use bootfs::file::ByteSource;
+use bootfs::fuzz::SparseDisk;
+use bootfs::layout::DATA_PARTITION_LBA;
+use bootfs::IoError;
+
+use crate::media::{dropboot, random_file};
+use crate::probe::{build_disk, build_iso, emulation_iso};
+
+/// A file read through [`ByteSource`] that notes the sectors read.
+struct Recording {
+    bytes: Vec<u8>,
+    read: Vec<u64>,
+}
+
+impl ByteSource for Recording {
+    fn len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        let end = offset + buf.len() as u64;
+        self.read.extend(offset / 512..end.div_ceil(512));
+        self.bytes.as_mut_slice().read_at(offset, buf)
+    }
+}
+
+/// The sectors of `bytes` a boot plan reads, as a sparse input.
+fn planned_sectors(name: &str, bytes: Vec<u8>) -> Vec<u8> {
+    let mut rec = Recording { bytes, read: Vec::new() };
+    let _ = bootfs::bootplan::plan(name, &mut rec);
+    rec.read.sort_unstable();
+    rec.read.dedup();
+    SparseDisk::encode(&rec.bytes, Some(&rec.read))
+}
+
+/// The data partition of a stick image.
+fn partition(image: &Path) -> Vec<u8> {
+    let bytes = fs::read(image).expect("reading the stick image");
+    bytes[DATA_PARTITION_LBA as usize * 512..].to_vec()
+}
+
+const CONFIGS: [&str; 4] = [
+    r#"{ "control": [ { "VTOY_MENU_TIMEOUT": "5" }, { "VTOY_DEFAULT_IMAGE": "/ISO/b.iso" }, { "VTOY_DEFAULT_MENU_MODE": "1" } ] }"#,
+    r#"{ "menu_alias": [ { "image": "/ISO/b.iso", "alias": "B" }, { "dir": "/ISO", "alias": "[ISO]" } ],
+         "menu_tip": { "left": "10%", "tips": [ { "image": "/a.iso", "tip": "A" } ] },
+         "menu_class": [ { "key": "b", "class": "bee" }, { "parent": "/ISO", "class": "iso" } ] }"#,
+    r#"{ "image_list": [ "/ISO/*.iso", "/a.iso" ], "control_legacy": [ { "VTOY_DEFAULT_SEARCH_ROOT": "/ISO" }, { "VTOY_MAX_SEARCH_LEVEL": "0" } ] }"#,
+    "{ \"image_blacklist\": [ \"/x/y/z/d.iso\" ], \"theme\": { \"file\": \"/ventoy/theme.txt\" }, \"s\": \"\\u00e9\\ud83d\\ude00\" }",
+];
+
+/// Writes the seeds for every target under `out/<target>/`; returns how
+/// many. `work` is scratch space.
+pub fn write_all(out: &Path, work: &Path) -> usize {
+    let _ = fs::remove_dir_all(out);
+    fs::create_dir_all(work).expect("seed scratch folder");
+    let mut seeds: Vec<(&str, String, Vec<u8>)> = Vec::new();
+
+    // Sticks as dropboot writes them, with folders, a config and files.
+    let a = random_file(&work.join("a.iso"), 70_000, 1);
+    let b = random_file(&work.join("b.iso"), 5_000, 2);
+    let json = work.join("ventoy.json");
+    fs::write(&json, CONFIGS[1]).expect("a config");
+    for fs_kind in ["fat32", "exfat"] {
+        let image = work.join(format!("{fs_kind}.img"));
+        let _ = fs::remove_file(&image);
+        dropboot(["create".as_ref(), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), fs_kind.as_ref(), a.as_os_str()]);
+        dropboot(["add".as_ref(), image.as_os_str(), b.as_os_str(), "--to".as_ref(), "/ISO/Linux".as_ref()]);
+        dropboot(["add".as_ref(), image.as_os_str(), json.as_os_str(), "--to".as_ref(), "/ventoy".as_ref()]);
+        let bytes = fs::read(&image).expect("stick");
+        seeds.push(("mbr", format!("{fs_kind}-stick"), bytes[..512].to_vec()));
+        seeds.push((fs_kind, "stick".into(), SparseDisk::encode(&partition(&image), None)));
+    }
+
+    // ISOs: the probe (no emulation) and a floppy-emulation ISO.
+    let probe = build_iso(work, 16 * 1024);
+    let disk = build_disk(work, "floppy.img", 2880, false);
+    let (floppy_iso, _) = emulation_iso(work, &disk, false);
+    for (name, path) in [("probe", &probe.path), ("floppy-emulation", &floppy_iso)] {
+        let bytes = fs::read(path).expect("ISO");
+        seeds.push(("iso9660", name.into(), planned_sectors("x.iso", bytes.clone())));
+        seeds.push(("eltorito", name.into(), planned_sectors("x.iso", bytes)));
+    }
+    let disk_bytes = fs::read(&disk.path).expect("floppy image");
+    seeds.push(("eltorito", "floppy-img".into(), planned_sectors("x.img", disk_bytes)));
+
+    // Third-party media, when cached: the sectors a boot plan reads.
+    let media = Path::new(env!("CARGO_MANIFEST_DIR")).join("media");
+    for name in ["grub-rescue-cdrom.iso", "ipxe.iso", "memtest86+x64.iso", "grub-rescue-usb.img", "grub-rescue-floppy.img"] {
+        let Ok(bytes) = fs::read(media.join(name)) else { continue };
+        if name.ends_with(".img") {
+            seeds.push(("mbr", name.into(), bytes[..512.min(bytes.len())].to_vec()));
+        }
+        seeds.push(("eltorito", name.into(), planned_sectors(name, bytes.clone())));
+        seeds.push(("iso9660", name.into(), planned_sectors(name, bytes)));
+    }
+
+    for (i, c) in CONFIGS.iter().enumerate() {
+        seeds.push(("config", format!("ventoy-{i}"), c.as_bytes().to_vec()));
+    }
+    // Runs: (LE sector, count) in 5-byte records; adjacent, apart, empty.
+    seeds.push(("extent_map", "runs".into(), vec![10, 0, 0, 0, 4, 14, 0, 0, 0, 2, 100, 0, 0, 0, 0, 1, 0, 0, 0, 255]));
+
+    for (target, name, bytes) in &seeds {
+        let dir = out.join(target);
+        fs::create_dir_all(&dir).expect("seed folder");
+        fs::write(dir.join(name), bytes).expect("writing a seed");
+    }
+    seeds.len()
+}
+
+/// The regression inputs saved from fuzzing: fuzz/regressions/<target>/*.
+pub fn regressions() -> Vec<(String, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
+    let mut out = Vec::new();
+    for (target, _) in bootfs::fuzz::TARGETS {
+        let Ok(entries) = fs::read_dir(root.join(target)) else { continue };
+        for e in entries.flatten() {
+            out.push((target.to_string(), e.path()));
+        }
+    }
+    out.sort();
+    out
+}
