@@ -60,7 +60,9 @@ mode:           dd 0                    ; 0: every check; 1: time reading the da
 drive:          db 0                    ; (in sector 0: it must survive loading the rest)
 
 ; load_rest: booted as a floppy or hard disk only sector 0 is loaded; read
-; the rest with CHS from the boot drive (a CD boot loads it all).
+; the rest with CHS from the boot drive. A CD boot loads what the catalog's
+; sector count says; when that is less than the probe (a count of 0), read
+; the probe's blocks again by LBA from where 4B01h says it was loaded.
 load_rest:
         cli
         xor ax, ax
@@ -74,12 +76,30 @@ load_rest:
         mov [drive], dl
         cmp dword [rest_magic], REST_MAGIC
         je main
+        cmp dl, 0xE0
+        jae .cd
         mov ax, 0x0200 + PROBE_SECTORS - 1
         mov cx, 0x0002                  ; cylinder 0, sector 2
         mov dh, 0
         mov dl, [drive]
         mov bx, 0x7E00
         int 0x13
+        jmp .loaded
+.cd:    mov ax, 0x4B01
+        mov si, 0x0500                  ; the specification packet
+        mov byte [si], 0x13
+        int 0x13
+        jc .loaded
+        mov eax, [0x0500 + 4]           ; the boot image's first block
+        mov si, 0x0600
+        mov dword [si], 0x00000010 | ((PROBE_SECTORS + 3) / 4) << 16
+        mov dword [si + 4], 0x7C00      ; to 0000:7C00
+        mov [si + 8], eax
+        mov dword [si + 12], 0
+        mov ah, 0x42
+        mov dl, [drive]
+        int 0x13
+.loaded:
         cmp dword [rest_magic], REST_MAGIC
         je main
         mov al, EXIT_SELF_LOAD
@@ -90,8 +110,7 @@ load_rest:
         times 64 db 0                   ; the partition table (the host fills it)
         dw 0xAA55
 
-REST_MAGIC      equ 0x32425250          ; "PRB2"
-rest_magic:     dd REST_MAGIC
+REST_MAGIC      equ 0x32425250          ; "PRB2", the last dword: all of the probe is loaded
 
 main:
         call crc_table_init
@@ -928,7 +947,8 @@ pos:            dd 0
 t0:             dd 0
 raw_sectors:    dd 0
 
-%if ($ - $$) > PROBE_SECTORS * 512
+%if ($ - $$) > PROBE_SECTORS * 512 - 4
   %error "the probe is larger than PROBE_SECTORS"
 %endif
-        times PROBE_SECTORS * 512 - ($ - $$) db 0
+        times PROBE_SECTORS * 512 - 4 - ($ - $$) db 0
+rest_magic:     dd REST_MAGIC

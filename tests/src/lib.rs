@@ -64,6 +64,9 @@ pub struct BootOptions {
     pub memory_mib: Option<u32>,
     /// An ISO in QEMU's own CD drive, booted first (for comparisons).
     pub boot_cdrom: Option<PathBuf>,
+    /// A blkdebug rule file for the boot disk: reads of the sectors it
+    /// names fail, as on a failing stick.
+    pub blkdebug: Option<PathBuf>,
 }
 
 /// The text screen: 25 rows of 80 (character, attribute) cells.
@@ -145,7 +148,10 @@ impl Qemu {
             "-qmp".into(),
             format!("unix:{},server=on,wait=off", qmp_path.display()),
             "-drive".into(),
-            format!("file={},format=raw,if=ide,index=0", disk.display()),
+            match &opts.blkdebug {
+                Some(rules) => format!("file=blkdebug:{}:{},format=raw,if=ide,index=0", rules.display(), disk.display()),
+                None => format!("file={},format=raw,if=ide,index=0", disk.display()),
+            },
         ];
         for (i, d) in opts.extra_disks.iter().enumerate() {
             args.push("-drive".into());

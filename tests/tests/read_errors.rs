@@ -1,0 +1,119 @@
+//! A failing stick: QEMU's blkdebug makes reads of chosen sectors fail, as
+//! bad flash does. stage2 names the read error and keeps the menu; under
+//! the hook, the boot loader gets the BIOS's error code back, and the hook
+//! never hangs.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bootfs::block::{FileDevice, Window};
+use bootfs::filesystem::Filesystem;
+use bootfs::layout::DATA_PARTITION_LBA;
+use tests::media::{dropboot, random_file};
+use tests::probe::{build_iso, report, EXIT_DONE};
+use tests::{work_dir, BootOptions, Qemu};
+
+const PROMPTLY: Duration = Duration::from_secs(10);
+
+/// The stick's data partition, read on the host.
+fn volume(image: &Path) -> Filesystem<Window<FileDevice<fs::File>>> {
+    let sectors = fs::metadata(image).expect("image").len() / 512 - DATA_PARTITION_LBA as u64;
+    let window = Window { dev: FileDevice(fs::File::open(image).expect("image")), start: DATA_PARTITION_LBA as u64, sectors };
+    Filesystem::open(window).expect("the data partition")
+}
+
+/// The disk sector holding byte `offset` of the file at `path`.
+fn disk_sector_of(image: &Path, path: &str, offset: u64) -> u64 {
+    let mut v = volume(image);
+    let file = bootfs::scan::find_file(&mut v, path).expect("read").expect("the file");
+    let map = v.extent_map(&file).expect("its map");
+    let (lba, _) = map.lookup(offset / 512).expect("mapped");
+    DATA_PARTITION_LBA as u64 + lba
+}
+
+/// A blkdebug rule file: reads of each of `sectors` fail with EIO, every time.
+fn failing_sectors(dir: &Path, sectors: &[u64]) -> PathBuf {
+    let rules: String = sectors
+        .iter()
+        .map(|s| format!("[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\nsector = \"{s}\"\nonce = \"off\"\n\n"))
+        .collect();
+    let path = dir.join("blkdebug.conf");
+    fs::write(&path, rules).expect("blkdebug rules");
+    path
+}
+
+fn stick(dir: &Path, files: &[(&Path, &str)]) -> PathBuf {
+    let image = dir.join("stick.img");
+    let _ = fs::remove_file(&image);
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]);
+    for (f, to) in files {
+        dropboot([OsStr::new("add"), image.as_os_str(), f.as_os_str(), "--to".as_ref(), to.as_ref()]);
+    }
+    image
+}
+
+#[test]
+fn a_folder_that_cannot_be_read_is_named_and_the_menu_lists_the_rest() {
+    let dir = work_dir("read_error_folder");
+    let a = random_file(&dir.join("a.iso"), 4096, 1);
+    let b = random_file(&dir.join("b.iso"), 4096, 2);
+    let image = stick(&dir, &[(&a, "/"), (&b, "/bad")]);
+    let mut v = volume(&image);
+    let root = bootfs::scan::list_dir(&mut v, "/").expect("root").expect("root");
+    let bad = root.iter().find(|e| e.name == "bad").expect("/bad");
+    let bootfs::filesystem::Filesystem::Exfat(ex) = &v else { panic!("exFAT") };
+    let sector = DATA_PARTITION_LBA as u64 + ex.geometry.heap_start + (bad.first_cluster as u64 - 2) * (ex.cluster_bytes() / 512);
+    let opts = BootOptions { blkdebug: Some(failing_sectors(&dir, &[sector])), ..BootOptions::default() };
+    let mut vm = Qemu::boot_with("read_error_folder", &dir, &image, &opts);
+    let screen = vm.wait_screen("1 boot file on");
+    let text = screen.text();
+    assert!(text.contains("/a.iso"), "{text}");
+    assert!(text.contains("Skipped /bad: disk read error 0x"), "the folder and the BIOS's code:\n{text}");
+    let serial = vm.serial_text();
+    assert!(serial.contains("skipped /bad: disk read error 0x") && serial.contains(&format!(" at sector {sector}")), "the disk sector, as a disk tool counts:\n{serial}");
+}
+
+#[test]
+fn a_read_error_while_booting_an_iso_is_named_and_the_menu_stays() {
+    let dir = work_dir("read_error_boot");
+    let probe = build_iso(&dir, 64 * 1024);
+    let image = stick(&dir, &[(&probe.path, "/")]);
+    // The primary volume descriptor (block 16) cannot be read.
+    let sector = disk_sector_of(&image, "/probe.iso", 16 * 2048);
+    let opts = BootOptions { blkdebug: Some(failing_sectors(&dir, &[sector])), ..BootOptions::default() };
+    let mut vm = Qemu::boot_with("read_error_boot", &dir, &image, &opts);
+    vm.wait_screen("1 boot file on");
+    vm.keys(&["ret"]);
+    vm.wait_serial_within("Cannot boot probe.iso: disk read error 0x", PROMPTLY);
+    let screen = vm.wait_screen("Cannot boot probe.iso: disk read error");
+    assert_eq!(screen.row_attr(screen.find("Cannot boot").expect("status")), 0x4F);
+    assert!(screen.text().contains("/probe.iso"), "the menu stays:\n{}", screen.text());
+    // Enter again: the same answer, not a hang.
+    vm.keys(&["ret"]);
+    vm.wait_for("a second message", |q| q.serial_text().matches("Cannot boot probe.iso: disk read error").count() >= 2);
+}
+
+#[test]
+fn a_read_error_under_the_hook_reaches_the_boot_loader_as_a_bios_error_code() {
+    let dir = work_dir("read_error_hook");
+    let probe = build_iso(&dir, 64 * 1024);
+    let image = stick(&dir, &[(&probe.path, "/")]);
+    // A sector in the middle of the probe's data file.
+    let sector = disk_sector_of(&image, "/probe.iso", probe.data_lba as u64 * 2048 + 20 * 1024);
+    let opts = BootOptions { blkdebug: Some(failing_sectors(&dir, &[sector])), ..BootOptions::default() };
+    let mut vm = Qemu::boot_with("read_error_hook", &dir, &image, &opts);
+    vm.wait_screen("1 boot file on");
+    vm.keys(&["ret"]);
+    let status = vm.wait_exit();
+    let lines = report(&vm.serial_text());
+    assert_eq!(status.code(), Some(EXIT_DONE), "the probe ran to its end:\n{}", lines.join("\n"));
+    let passes: Vec<&String> = lines.iter().filter(|l| l.starts_with("probe: crc ")).collect();
+    assert_eq!(passes.len(), 8, "{}", lines.join("\n"));
+    for l in &passes {
+        let code = l.rsplit("error=").next().filter(|_| l.contains(" error=")).unwrap_or_else(|| panic!("{l}: no error reported"));
+        assert!(code != "00", "{l}: a failed read carries the BIOS's code");
+    }
+    assert!(lines.iter().any(|l| l == "probe: done"), "{}", lines.join("\n"));
+}
