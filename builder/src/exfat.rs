@@ -340,6 +340,13 @@ impl<'a> ExfatVolume<'a> {
         }
     }
 
+    fn set_free(&mut self, first: u32, count: u64) {
+        for c in first as u64..first as u64 + count {
+            let i = (c - 2) as usize;
+            self.bitmap[i / 8] &= !(1 << (i % 8));
+        }
+    }
+
     /// The first run of `count` free clusters.
     fn find_free(&self, count: u64) -> Option<u32> {
         let (mut start, mut run) = (2u32, 0u64);
@@ -537,21 +544,33 @@ impl<'a> ExfatVolume<'a> {
 
     /// Copies `size` bytes from `source` into folder `to` as `name`, in one
     /// contiguous run of clusters. `progress` is told the bytes copied.
+    ///
+    /// Every check comes before the first write. New folders are written
+    /// and the bitmap flushed before the data; the data goes to clusters
+    /// the bitmap on disk still calls free; the file's entry and the bitmap
+    /// come last. A copy cut off leaves the volume as it was, plus any new
+    /// (empty) folders.
     pub fn add(&mut self, to: &str, name: &str, source: &mut std::fs::File, size: u64, progress: &mut dyn FnMut(u64)) -> io::Result<()> {
-        let mut dir = self.folder(to)?;
-        if self.find(&dir, name)?.is_some() {
-            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{to}/{name} is already on the stick")));
+        match self.folder_at(to, false) {
+            Ok(dir) if self.find(&dir, name)?.is_some() => {
+                return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{to}/{name} is already on the stick")));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
         let clusters = size.div_ceil(self.cluster_bytes);
-        let first = if clusters == 0 {
-            0
-        } else {
-            let first = self.find_free(clusters).ok_or_else(|| {
-                invalid(format!("no contiguous free space for {} MiB on the stick", size.div_ceil(1 << 20)))
-            })?;
-            self.set_allocated(first, clusters);
-            first
-        };
+        let no_room = || invalid(format!("no contiguous free space for {} MiB on the stick; nothing was written", size.div_ceil(1 << 20)));
+        let first = if clusters == 0 { 0 } else { self.find_free(clusters).ok_or_else(no_room)? };
+        // New folders, kept out of the data's run, then committed alone.
+        self.set_allocated(first, clusters);
+        let mut dir = self.folder(to)?;
+        self.set_free(first, clusters);
+        self.flush()?;
+        if clusters > 0 && (0..clusters).any(|i| self.allocated(first + i as u32)) {
+            return Err(no_room());
+        }
+        self.set_allocated(first, clusters);
         let mut at = if clusters == 0 { 0 } else { self.cluster_offset(first) };
         let mut left = size;
         let mut buf = vec![0u8; COPY_CHUNK];

@@ -45,40 +45,14 @@ pub fn add(disk: &mut Disk, source: &Path, to: &str, fresh: bool) -> Result<()> 
         let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();
         let mut vol = ExfatVolume::open(disk.partition_file(), fresh).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
         let bar = crate::progress::copying(&name, size);
-        let done = vol.add(to, &name, &mut input, size, &mut |n| bar.set_position(n));
+        let done = vol.add(to, &name, &mut input, size, &mut |n| {
+            bar.set_position(n);
+            crate::fault::copy_progress(n, size);
+        });
         bar.finish_and_clear();
         return done.map_err(Error::io(format!("copying {} to {image}", source.display())));
     }
-    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
-        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
-    let mut dir = fs.root_dir();
-    let mut created = Vec::new();
-    let parts: Vec<&str> = to.split('/').filter(|p| !p.is_empty()).collect();
-    for (depth, part) in parts.iter().enumerate() {
-        dir = match dir.open_dir(part) {
-            Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                created.push(parts[..=depth].to_vec());
-                dir.create_dir(part).map_err(Error::io(format!("making folder {part} on {image}")))?
-            }
-            Err(e) => return Err(Error::io(format!("opening folder {part} on {image}"))(e)),
-        };
-    }
-    let mut out = dir.create_file(&name).map_err(Error::io(format!("creating {to}/{name} on {image}")))?;
-    out.truncate().map_err(Error::io(format!("emptying {to}/{name} on {image}")))?;
-    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = crate::progress::copying(&name, size);
-    let copied = io::copy(&mut bar.wrap_read(&mut input), &mut out);
-    bar.finish_and_clear();
-    copied.map_err(Error::io(format!("copying {} to {image}", source.display())))?;
-    out.flush().map_err(Error::io(format!("flushing {to}/{name} on {image}")))?;
-    drop(out);
-    drop(dir);
-    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))?;
-    for folder in created {
-        repair_dot_entries(disk, &folder)?;
-    }
-    Ok(())
+    crate::fat32::add(disk, source, &mut input, to, &name)
 }
 
 /// fatfs 0.3.6 starts a new folder with a long-name slot before "." and
@@ -86,7 +60,7 @@ pub fn add(disk: &mut Disk, source: &Path, to: &str, fresh: bool) -> Result<()> 
 /// ".." the root's cluster where FAT32 wants 0 (#99); fsck.vfat rejects
 /// both. This puts "." and ".." in the first two slots, marks the two
 /// slots after them deleted, and sets ".." to 0 under the root.
-fn repair_dot_entries(disk: &mut Disk, folder: &[&str]) -> Result<()> {
+pub(crate) fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<()> {
     const SLOT: usize = 32;
     let path = disk.path.clone();
     let bad = |e: bootfs::fat::FatError| Error::disk(&path, e);

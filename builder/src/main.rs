@@ -9,6 +9,8 @@ mod config;
 mod device;
 mod error;
 mod exfat;
+mod fat32;
+mod fault;
 mod files;
 mod image;
 mod progress;
@@ -243,7 +245,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Upgrade { target } => {
             let what = target.display().to_string();
             let mut disk = image::open_for_writing(&target)?;
-            let fault = std::env::var("DROPBOOT_FAULT").is_ok_and(|f| f == "after-stage2");
+            let fault = fault::is("after-stage2");
             let before = bootcode::upgrade(&mut disk, &what, fault)?;
             println!("upgraded the boot code of {what}: {} -> {}", before.version(), bootcode::this_version());
             Ok(())

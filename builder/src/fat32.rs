@@ -1,0 +1,336 @@
+//! Adding a file to a FAT32 data partition so that no moment of the copy
+//! leaves the volume inconsistent: every check first (name, free space);
+//! then an empty placeholder entry (`DROPBOOT.TMP`, made by the fatfs crate
+//! with any new folders); then the data, into clusters the FAT still calls
+//! free (one run when there is one); only then the chain in every FAT copy,
+//! the placeholder's cluster and size, and its rename to the real name. A
+//! copy cut off (killed, unplugged, the host disk full) leaves at most an
+//! empty DROPBOOT.TMP, which the menu does not list, fsck accepts, and the
+//! next add removes.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use bootfs::fat::Fat32;
+
+use crate::error::{Error, Result};
+use crate::image::Disk;
+
+/// The placeholder's name: a valid 8.3 name, so fatfs stores it as is.
+const PLACEHOLDER: &str = "DROPBOOT.TMP";
+const PLACEHOLDER_RAW: &[u8; 11] = b"DROPBOOTTMP";
+const END_OF_CHAIN: u32 = 0x0FFF_FFFF;
+const SLOT: usize = 32;
+/// Bytes copied per step (and per progress update).
+const COPY_CHUNK: usize = 8 << 20;
+
+/// What the volume's boot sector and FAT say, read once.
+struct Layout {
+    fat_start: u64,
+    fat_sectors: u64,
+    fats: u64,
+    cluster_bytes: u64,
+    data_start: u64,
+    cluster_count: u32,
+    root_cluster: u32,
+    fsinfo: u64,
+}
+
+impl Layout {
+    fn read(disk: &mut Disk) -> Result<Layout> {
+        let path = disk.path.clone();
+        let fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
+        let g = &fs.geometry;
+        let mut bs = [0u8; 512];
+        read_part(disk, 0, &mut bs)?;
+        Ok(Layout {
+            fat_start: g.fat_start,
+            fat_sectors: g.fat_sectors,
+            fats: bs[16].max(1) as u64,
+            cluster_bytes: g.cluster_bytes(),
+            data_start: g.data_start,
+            cluster_count: g.cluster_count,
+            root_cluster: g.root_cluster,
+            fsinfo: u16::from_le_bytes([bs[48], bs[49]]) as u64,
+        })
+    }
+
+    fn cluster_offset(&self, c: u32) -> u64 {
+        (self.data_start + (c as u64 - 2) * (self.cluster_bytes / 512)) * 512
+    }
+
+    /// The first FAT's bytes.
+    fn fat(&self, disk: &mut Disk) -> Result<Vec<u8>> {
+        let mut fat = vec![0u8; (self.fat_sectors * 512) as usize];
+        read_part(disk, self.fat_start * 512, &mut fat)?;
+        Ok(fat)
+    }
+
+    /// Free data clusters, in order.
+    fn free_clusters(&self, disk: &mut Disk) -> Result<Vec<u32>> {
+        let fat = self.fat(disk)?;
+        Ok((2..self.cluster_count + 2)
+            .filter(|&c| fat.get(c as usize * 4..c as usize * 4 + 4).is_some_and(|e| u32::from_le_bytes([e[0], e[1], e[2], e[3]]) & 0x0FFF_FFFF == 0))
+            .collect())
+    }
+}
+
+fn read_part(disk: &mut Disk, at: u64, buf: &mut [u8]) -> Result<()> {
+    let what = format!("reading the data partition of {}", disk.path.display());
+    let mut part = disk.partition_file();
+    part.seek(SeekFrom::Start(at)).map_err(Error::io(what.clone()))?;
+    part.read_exact(buf).map_err(Error::io(what))
+}
+
+fn write_part(disk: &mut Disk, at: u64, buf: &[u8]) -> Result<()> {
+    let what = format!("writing the data partition of {}", disk.path.display());
+    let mut part = disk.partition_file();
+    part.seek(SeekFrom::Start(at)).map_err(Error::io(what.clone()))?;
+    part.write_all(buf).map_err(Error::io(what))
+}
+
+/// `count` clusters from `free`: the first run of that many in a row if
+/// there is one, else the first `count` free ones.
+fn choose(free: &[u32], count: usize) -> Vec<u32> {
+    if count == 0 {
+        return Vec::new();
+    }
+    let run = (0..free.len().saturating_sub(count - 1)).find(|&i| free[i + count - 1] - free[i] == count as u32 - 1);
+    match run {
+        Some(i) => free[i..i + count].to_vec(),
+        None => free[..count].to_vec(),
+    }
+}
+
+/// Runs of consecutive clusters, as (first, length).
+fn runs(clusters: &[u32]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &c in clusters {
+        match out.last_mut() {
+            Some((first, len)) if *first + *len == c => *len += 1,
+            _ => out.push((c, 1)),
+        }
+    }
+    out
+}
+
+/// Copies `source` to `to/name` (see the module comment for the order).
+pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &str) -> Result<()> {
+    let image = disk.path.display().to_string();
+    let target = format!("{}/{name}", to.trim_end_matches('/'));
+    let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();
+    if size > u32::MAX as u64 {
+        return Err(Error::Usage(format!("{name} is {size} bytes; FAT32 holds files up to 4 GiB - 1 (make the stick exFAT)")));
+    }
+
+    // Every check before the first write.
+    let layout = Layout::read(disk)?;
+    {
+        let path = disk.path.clone();
+        let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
+        let (folder, _) = target.rsplit_once('/').unwrap_or(("", &target));
+        let taken = bootfs::scan::list_dir(&mut fs, folder)
+            .map_err(|e| Error::disk(&path, e))?
+            .is_some_and(|entries| entries.iter().any(|e| bootfs::text::eq_ignore_case(&e.name, name)));
+        if taken {
+            return Err(Error::Usage(format!("{target} is already on {image}")));
+        }
+    }
+    let needed = size.div_ceil(layout.cluster_bytes) as usize;
+    // New folders take a cluster each, and the folder may grow by one.
+    let slack = to.split('/').filter(|p| !p.is_empty()).count() + 1;
+    let free = layout.free_clusters(disk)?;
+    if needed + slack > free.len() {
+        return Err(Error::Disk {
+            path: disk.path.clone(),
+            problem: format!(
+                "not enough free space for {name}: it needs {} MiB, {} MiB are free; nothing was written",
+                (needed as u64 * layout.cluster_bytes).div_ceil(1 << 20),
+                free.len() as u64 * layout.cluster_bytes >> 20
+            ),
+        });
+    }
+
+    // The folders and the empty placeholder.
+    let (created, folder_cluster) = placeholder(disk, to)?;
+    for folder in created {
+        crate::files::repair_dot_entries(disk, &folder)?;
+    }
+
+    // The data, into clusters still free in the FAT.
+    let clusters = choose(&layout.free_clusters(disk)?, needed);
+    if let Err(e) = write_data(disk, &layout, &clusters, source, input, size, name) {
+        let _ = remove_placeholder(disk, to);
+        return Err(e);
+    }
+
+    // The chain, the entry, the name.
+    write_chain(disk, &layout, &clusters)?;
+    point_placeholder(disk, &layout, folder_cluster, clusters.first().copied().unwrap_or(0), size)?;
+    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
+        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
+    {
+        let dir = open_folder(&fs, to, &image)?;
+        dir.rename(PLACEHOLDER, &dir, name).map_err(Error::io(format!("naming {target} on {image}")))?;
+    }
+    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))?;
+    // FSInfo: free count unknown (FAT32 allows it), next free after the file.
+    let mut hint = [0u8; 8];
+    hint[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+    hint[4..].copy_from_slice(&clusters.last().map_or(u32::MAX, |c| c + 1).to_le_bytes());
+    write_part(disk, layout.fsinfo * 512 + 488, &hint)
+}
+
+fn open_folder<'a, T: fatfs::ReadWriteSeek>(fs: &'a fatfs::FileSystem<T>, to: &str, image: &str) -> Result<fatfs::Dir<'a, T>> {
+    let mut dir = fs.root_dir();
+    for part in to.split('/').filter(|p| !p.is_empty()) {
+        dir = dir.open_dir(part).map_err(Error::io(format!("opening folder {part} on {image}")))?;
+    }
+    Ok(dir)
+}
+
+/// Makes the folders of `to` that are missing and an empty placeholder in
+/// it (removing one a cut-off add left). Returns the folders made (for the
+/// dot-entry repair) and the folder's first cluster.
+fn placeholder(disk: &mut Disk, to: &str) -> Result<(Vec<Vec<String>>, u32)> {
+    let image = disk.path.display().to_string();
+    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
+        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
+    let mut created = Vec::new();
+    let folder_cluster;
+    {
+        let mut dir = fs.root_dir();
+        let parts: Vec<&str> = to.split('/').filter(|p| !p.is_empty()).collect();
+        for (depth, part) in parts.iter().enumerate() {
+            dir = match dir.open_dir(part) {
+                Ok(d) => d,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    created.push(parts[..=depth].iter().map(|p| p.to_string()).collect());
+                    dir.create_dir(part).map_err(Error::io(format!("making folder {part} on {image}")))?
+                }
+                Err(e) => return Err(Error::io(format!("opening folder {part} on {image}"))(e)),
+            };
+        }
+        if dir.open_file(PLACEHOLDER).is_ok() {
+            dir.remove(PLACEHOLDER).map_err(Error::io(format!("removing the {PLACEHOLDER} an earlier copy left on {image}")))?;
+        }
+        dir.create_file(PLACEHOLDER).map_err(Error::io(format!("creating {PLACEHOLDER} on {image}")))?;
+        folder_cluster = parts.is_empty().then_some(0);
+    }
+    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))?;
+    let folder_cluster = match folder_cluster {
+        Some(_) => Layout::read(disk)?.root_cluster,
+        None => {
+            let path = disk.path.clone();
+            let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
+            let (parent, last) = to.trim_end_matches('/').rsplit_once('/').unwrap_or(("", to));
+            let entries = bootfs::scan::list_dir(&mut fs, parent).map_err(|e| Error::disk(&path, e))?.unwrap_or_default();
+            entries
+                .iter()
+                .find(|e| e.is_dir && bootfs::text::eq_ignore_case(&e.name, last))
+                .map(|e| e.first_cluster)
+                .ok_or_else(|| Error::disk(&path, format!("folder {to} vanished after it was made")))?
+        }
+    };
+    Ok((created, folder_cluster))
+}
+
+fn remove_placeholder(disk: &mut Disk, to: &str) -> Result<()> {
+    let image = disk.path.display().to_string();
+    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
+        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
+    open_folder(&fs, to, &image)?.remove(PLACEHOLDER).map_err(Error::io(format!("removing {PLACEHOLDER} from {image}")))?;
+    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))
+}
+
+fn write_data(disk: &mut Disk, layout: &Layout, clusters: &[u32], source: &Path, input: &mut File, size: u64, name: &str) -> Result<()> {
+    let image = disk.path.display().to_string();
+    let doing = format!("copying {} to {image}", source.display());
+    let bar = crate::progress::copying(name, size);
+    let mut from = 0u64;
+    let mut buf = vec![0u8; COPY_CHUNK];
+    for (first, len) in runs(clusters) {
+        let mut at = layout.cluster_offset(first);
+        let mut left = (len as u64 * layout.cluster_bytes).min(size - from);
+        let mut part = disk.partition_file();
+        while left > 0 {
+            let n = left.min(COPY_CHUNK as u64) as usize;
+            // In the kernel when it can; else through the buffer.
+            if !part.copy_from(input, from, n as u64, at).map_err(Error::io(doing.clone()))? {
+                input.seek(SeekFrom::Start(from)).map_err(Error::io(doing.clone()))?;
+                input.read_exact(&mut buf[..n]).map_err(Error::io(doing.clone()))?;
+                part.seek(SeekFrom::Start(at)).map_err(Error::io(doing.clone()))?;
+                part.write_all(&buf[..n]).map_err(Error::io(doing.clone()))?;
+            }
+            (at, left, from) = (at + n as u64, left - n as u64, from + n as u64);
+            bar.set_position(from);
+            crate::fault::copy_progress(from, size);
+        }
+    }
+    disk.file.sync_data().map_err(Error::io(format!("flushing {image}")))?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Links `clusters` into one chain in every copy of the FAT.
+fn write_chain(disk: &mut Disk, layout: &Layout, clusters: &[u32]) -> Result<()> {
+    let (Some(&low), Some(&high)) = (clusters.iter().min(), clusters.iter().max()) else {
+        return Ok(());
+    };
+    let mut fat = layout.fat(disk)?;
+    for (i, &c) in clusters.iter().enumerate() {
+        let next = clusters.get(i + 1).copied().unwrap_or(END_OF_CHAIN);
+        let at = c as usize * 4;
+        let keep = u32::from_le_bytes([fat[at], fat[at + 1], fat[at + 2], fat[at + 3]]) & 0xF000_0000;
+        fat[at..at + 4].copy_from_slice(&(keep | next).to_le_bytes());
+    }
+    let (from, to) = (low as usize * 4, high as usize * 4 + 4);
+    for copy in 0..layout.fats {
+        write_part(disk, (layout.fat_start + copy * layout.fat_sectors) * 512 + from as u64, &fat[from..to])?;
+    }
+    Ok(())
+}
+
+/// Gives the placeholder's entry in the folder at `folder_cluster` its
+/// first cluster and size.
+fn point_placeholder(disk: &mut Disk, layout: &Layout, folder_cluster: u32, first: u32, size: u64) -> Result<()> {
+    let path = disk.path.clone();
+    let mut cluster = folder_cluster;
+    let mut buf = vec![0u8; layout.cluster_bytes as usize];
+    for _ in 0..layout.cluster_count {
+        let at = layout.cluster_offset(cluster);
+        read_part(disk, at, &mut buf)?;
+        for (i, slot) in buf.chunks_exact(SLOT).enumerate() {
+            if slot[0] == 0 {
+                break;
+            }
+            if &slot[..11] == PLACEHOLDER_RAW && slot[11] & 0x3F != 0x0F {
+                let mut entry = slot.to_vec();
+                entry[20..22].copy_from_slice(&((first >> 16) as u16).to_le_bytes());
+                entry[26..28].copy_from_slice(&(first as u16).to_le_bytes());
+                entry[28..32].copy_from_slice(&(size as u32).to_le_bytes());
+                return write_part(disk, at + (i * SLOT) as u64, &entry);
+            }
+        }
+        let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
+        match fs.next_cluster(cluster).map_err(|e| Error::disk(&path, e))? {
+            Some(next) => cluster = next,
+            None => break,
+        }
+    }
+    Err(Error::disk(&path, format!("the {PLACEHOLDER} entry made for the copy is gone")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_in_a_row_is_preferred_else_the_first_free_clusters() {
+        assert_eq!(choose(&[3, 5, 6, 7, 9], 3), [5, 6, 7]);
+        assert_eq!(choose(&[3, 5, 7, 9], 3), [3, 5, 7]);
+        assert_eq!(choose(&[3], 0), Vec::<u32>::new());
+        assert_eq!(runs(&[3, 4, 5, 9, 10]), [(3, 3), (9, 2)]);
+    }
+}

@@ -1,0 +1,158 @@
+//! The builder never leaves a stick worse than it found it: a file too big
+//! for the stick is refused before a byte is written; a host disk that
+//! fills up mid-copy, or an add killed mid-copy, leaves a volume fsck
+//! passes, no partial file listed, and the other files intact. For exFAT
+//! and FAT32. Needs root (tmpfs, loop devices), as CI has.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bootfs::layout::DATA_PARTITION_LBA;
+use tests::media::{dropboot, dropboot_bin, random_file, read_at, run};
+use tests::work_dir;
+
+/// fsck (fsck.exfat or fsck.vfat, read-only) on the data partition of `image`.
+fn fsck_passes(image: &Path, fs_kind: &str) {
+    let offset = DATA_PARTITION_LBA as u64 * 512;
+    if fs_kind == "exfat" {
+        let dev = run(Command::new("losetup").args(["-f", "--show", "-r", "-o", &offset.to_string()]).arg(image)).trim().to_string();
+        let out = Command::new("fsck.exfat").arg("-n").arg(&dev).output().expect("fsck.exfat");
+        let _ = Command::new("losetup").args(["-d", &dev]).status();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && text.contains("clean"), "fsck.exfat:\n{text}");
+    } else {
+        let len = fs::metadata(image).expect("image").len() - offset;
+        // Beside the test's other files (the image's own disk may be full).
+        let part = work_dir("fsck_scratch").join(format!("{}.partition", image.display().to_string().replace('/', "_")));
+        fs::write(&part, read_at(image, offset, len as usize)).expect("partition copy");
+        let out = Command::new("fsck.vfat").arg("-n").arg(&part).output().expect("fsck.vfat");
+        let _ = fs::remove_file(&part);
+        assert!(out.status.success(), "fsck.vfat:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// `dropboot list` of `image`, as (size, path) lines.
+fn listed(image: &Path) -> Vec<String> {
+    dropboot([OsStr::new("list"), image.as_os_str()]).lines().map(|l| l.trim().to_string()).collect()
+}
+
+/// Each file's content as the stick gives it back (through bootfs, as the
+/// loader reads it).
+fn read_back(image: &Path, path: &str) -> Vec<u8> {
+    use bootfs::block::{FileDevice, Window};
+    use bootfs::file::{ByteSource, MappedFile};
+    let sectors = fs::metadata(image).expect("image").len() / 512 - DATA_PARTITION_LBA as u64;
+    let window = Window { dev: FileDevice(fs::File::open(image).expect("image")), start: DATA_PARTITION_LBA as u64, sectors };
+    let mut v = bootfs::filesystem::Filesystem::open(window).expect("volume");
+    let f = bootfs::scan::find_file(&mut v, path).expect("read").expect("the file is there");
+    let map = v.extent_map(&f).expect("map");
+    let mut file = MappedFile { dev: v.device(), map, size: f.size };
+    let mut out = vec![0u8; f.size as usize];
+    file.read_at(0, &mut out).expect("read back");
+    out
+}
+
+/// A stick with two files already on it; returns the image and their contents.
+fn stick_with_two_files(dir: &Path, fs_kind: &str, size: &str) -> (PathBuf, Vec<(String, Vec<u8>)>) {
+    let image = dir.join(format!("{fs_kind}.img"));
+    let _ = fs::remove_file(&image);
+    let a = random_file(&dir.join("keep-a.iso"), 300_000, 1);
+    let b = random_file(&dir.join("keep-b.img"), 70_000, 2);
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), size.as_ref(), "--fs".as_ref(), fs_kind.as_ref(), a.as_os_str()]);
+    dropboot([OsStr::new("add"), image.as_os_str(), b.as_os_str(), "--to".as_ref(), "/tools".as_ref()]);
+    let kept = vec![("/keep-a.iso".to_string(), fs::read(&a).expect("a")), ("/tools/keep-b.img".to_string(), fs::read(&b).expect("b"))];
+    (image, kept)
+}
+
+fn other_files_intact(image: &Path, kept: &[(String, Vec<u8>)]) {
+    for (path, content) in kept {
+        assert!(read_back(image, path) == *content, "{path} changed");
+    }
+}
+
+#[test]
+fn a_file_too_big_for_the_stick_is_refused_before_a_single_byte_is_written() {
+    for fs_kind in ["exfat", "fat32"] {
+        let dir = work_dir(&format!("too_big_{fs_kind}"));
+        let (image, _) = stick_with_two_files(&dir, fs_kind, "64M");
+        let before = fs::read(&image).expect("image");
+        let big = random_file(&dir.join("huge.iso"), 70 << 20, 3);
+        let out = Command::new(dropboot_bin())
+            .args([OsStr::new("add"), image.as_os_str(), big.as_os_str(), "--to".as_ref(), "/new/folder".as_ref()])
+            .output()
+            .expect("dropboot");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{fs_kind}: refused");
+        assert!(stderr.contains("free space") && stderr.contains("nothing was written"), "{fs_kind}: {stderr}");
+        assert!(fs::read(&image).expect("image") == before, "{fs_kind}: the image is byte for byte as it was");
+    }
+}
+
+#[test]
+fn a_host_disk_that_fills_up_mid_copy_leaves_no_partial_file_and_a_volume_fsck_passes() {
+    for fs_kind in ["exfat", "fat32"] {
+        let dir = work_dir(&format!("host_full_{fs_kind}"));
+        let small = dir.join("small-disk");
+        fs::create_dir_all(&small).expect("mount point");
+        let _ = Command::new("umount").arg(&small).status();
+        run(Command::new("mount").args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"]).arg(&small));
+        let result = std::panic::catch_unwind(|| {
+            // A sparse 128 MiB stick image on a 24 MiB disk: the copy of a
+            // 40 MiB file runs out of host disk half way.
+            let (image, kept) = stick_with_two_files(&small, fs_kind, "128M");
+            let big = random_file(&dir.join("big.iso"), 40 << 20, 4);
+            let before = listed(&image);
+            let out = Command::new(dropboot_bin()).args([OsStr::new("add"), image.as_os_str(), big.as_os_str()]).output().expect("dropboot");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{fs_kind}: an I/O error: {stderr}");
+            assert!(stderr.contains("No space left on device"), "{fs_kind}: {stderr}");
+            assert_eq!(listed(&image), before, "{fs_kind}: no partial file is listed");
+            fsck_passes(&image, fs_kind);
+            other_files_intact(&image, &kept);
+        });
+        let _ = Command::new("umount").arg(&small).status();
+        if let Err(e) = result {
+            std::panic::resume_unwind(e);
+        }
+    }
+}
+
+#[test]
+fn an_add_killed_mid_copy_leaves_a_volume_fsck_passes_and_the_other_files_intact() {
+    for fs_kind in ["exfat", "fat32"] {
+        let dir = work_dir(&format!("killed_add_{fs_kind}"));
+        let (image, kept) = stick_with_two_files(&dir, fs_kind, "128M");
+        let big = random_file(&dir.join("big.iso"), 48 << 20, 5);
+        let before = listed(&image);
+        // The builder stops half way through the data and waits; it is
+        // killed there, as a pulled plug or Ctrl-C would.
+        let mut child = Command::new(dropboot_bin())
+            .args([OsStr::new("add"), image.as_os_str(), big.as_os_str(), "--to".as_ref(), "/new".as_ref()])
+            .env("DROPBOOT_FAULT", "stall-copy")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("dropboot");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let start = Instant::now();
+        let mut said = String::new();
+        while !said.contains("stall-copy: stopped after") {
+            use std::io::Read;
+            let mut buf = [0u8; 256];
+            let n = stderr.read(&mut buf).expect("reading stderr");
+            assert!(n > 0 && start.elapsed() < Duration::from_secs(60), "{fs_kind}: the copy never reached half way: {said}");
+            said.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        child.kill().expect("kill");
+        child.wait().expect("wait");
+        assert_eq!(listed(&image), before, "{fs_kind}: the half-copied file is not listed");
+        fsck_passes(&image, fs_kind);
+        other_files_intact(&image, &kept);
+        // And the stick takes the same file afterwards.
+        dropboot([OsStr::new("add"), image.as_os_str(), big.as_os_str(), "--to".as_ref(), "/new".as_ref()]);
+        assert!(read_back(&image, "/new/big.iso") == fs::read(&big).expect("big"), "{fs_kind}: the second copy is whole");
+        fsck_passes(&image, fs_kind);
+    }
+}
