@@ -277,3 +277,15 @@ fn a_stick_with_5000_boot_files_in_200_folders_shows_its_menu_and_scrolls() {
     vm.keys(&["1", "2", "3", "slash"]);
     vm.wait_screen("Search: 123/_   25 found");
 }
+
+#[test]
+fn boot_the_next_disk_without_another_disk_says_so_and_the_menu_stays() {
+    let dir = work_dir("no_next_disk");
+    let iso = random_file(&dir.join("any.iso"), 4_000, 1);
+    let image = stick(&dir, &[(iso.as_path(), "/")], None);
+    let mut vm = Qemu::boot("no_next_disk", &dir, &image);
+    vm.wait_screen("<Boot the next disk>");
+    vm.keys(&["end", "up", "up", "ret"]);
+    let screen = vm.wait_screen("Cannot boot the next disk: this PC has no hard disk besides the stick");
+    assert!(screen.text().contains("/any.iso"), "the menu stays:\n{}", screen.text());
+}
