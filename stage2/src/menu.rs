@@ -18,7 +18,10 @@ use crate::input::{Input, Key};
 use crate::volume::Volume;
 
 const LIST_TOP: usize = 2;
-const LIST_ROWS: usize = ROWS - 5;
+const LIST_ROWS: usize = ROWS - 6;
+/// The countdown, else the selected entry's tip.
+const TIP_ROW: usize = ROWS - 4;
+/// What just happened (a boot that failed, a config problem).
 const STATUS_ROW: usize = ROWS - 3;
 const HELP_ROWS: [usize; 2] = [ROWS - 2, ROWS - 1];
 const SIZE_COLS: usize = 10;
@@ -401,18 +404,19 @@ impl Menu {
                 screen.text(row, COLS - 1 - size.chars().count(), &size, a);
             }
         }
-        let (line, a) = match (&self.countdown, self.status.is_empty()) {
-            (_, false) => (self.status.clone(), self.status_attr),
-            (Some(c), true) => {
+        let tip = match &self.countdown {
+            Some(c) => {
                 let elapsed_x10 = ticks().wrapping_sub(c.started) * 10;
                 let left = (c.seconds * TICKS_PER_SECOND_X10).saturating_sub(elapsed_x10).div_ceil(TICKS_PER_SECOND_X10).max(1);
-                (format!("Booting {} in {left} s. Press any key to stop.", self.row_label(&c.target)), attr::TITLE)
+                Some((format!("Booting {} in {left} s. Press any key to stop.", self.row_label(&c.target)), attr::TITLE))
             }
-            (None, true) => (self.tip().map(String::from).unwrap_or_default(), attr::NORMAL),
+            None => self.tip().map(|t| (String::from(t), attr::NORMAL)),
         };
-        if !line.is_empty() {
-            screen.fill_row(STATUS_ROW, a);
-            screen.text(STATUS_ROW, 1, &fit(&line, COLS - 2), a);
+        for (row, line) in [(TIP_ROW, tip), (STATUS_ROW, Some((self.status.clone(), self.status_attr)))] {
+            if let Some((text, a)) = line.filter(|(t, _)| !t.is_empty()) {
+                screen.fill_row(row, a);
+                screen.text(row, 1, &fit(&text, COLS - 2), a);
+            }
         }
         help(screen, HELP);
         screen.present();

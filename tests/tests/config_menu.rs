@@ -289,3 +289,21 @@ fn boot_the_next_disk_without_another_disk_says_so_and_the_menu_stays() {
     let screen = vm.wait_screen("Cannot boot the next disk: this PC has no hard disk besides the stick");
     assert!(screen.text().contains("/any.iso"), "the menu stays:\n{}", screen.text());
 }
+
+#[test]
+fn a_bad_setting_is_named_with_its_place_and_the_rest_of_the_file_applies() {
+    let dir = work_dir("config_bad_setting");
+    let iso = random_file(&dir.join("rescue.iso"), 4_000, 1);
+    let config = "{\n  \"control\": [\n    { \"VTOY_MENU_TIMEOUT\": \"30\" },\n    { \"VTOY_MAX_SEARCH_LEVEL\": \"deep\" }\n  ],\n  \"menu_alias\": [ { \"image\": \"/rescue.iso\", \"alias\": \"Rescue\" } ]\n}\n";
+    let image = stick(&dir, &[(iso.as_path(), "/")], Some(config));
+    let mut vm = Qemu::boot("config_bad_setting", &dir, &image);
+    let screen = vm.wait_screen("Press any key to stop");
+    let text = screen.text();
+    assert!(text.contains("Booting Rescue in "), "the timeout and the alias apply:\n{text}");
+    let problem = "line 4, column 32: VTOY_MAX_SEARCH_LEVEL must be \"max\" or a number, not \"deep\"";
+    assert!(vm.serial_text().contains(problem), "{}", vm.serial_text());
+    // The status row holds its start; COM1 and `config check` the whole.
+    assert!(text.contains("/ventoy/ventoy.json: line 4, column 32: VTOY_MAX_SEARCH_LEVEL must be"), "the problem under the countdown:\n{text}");
+    vm.keys(&["esc"]);
+    vm.wait_for("the countdown to stop", |q| !q.screen().text().contains("Press any key to stop"));
+}
