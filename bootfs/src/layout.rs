@@ -111,6 +111,12 @@ pub struct HookHeader {
     pub eltorito: u8,
     /// The diskette parameter table (11 bytes) AH=08h points at.
     pub parameter_table: [u8; 12],
+    /// Offset of the INT 15h handler in the block (set by the assembly):
+    /// it takes the hook's own memory out of the E820 map.
+    pub int15_entry: u16,
+    pub reserved: u16,
+    /// The INT 15h vector the hook replaced (offset, segment).
+    pub previous_int15: u32,
 }
 
 /// The hook presents a no-emulation CD with 2048-byte sectors.
@@ -144,7 +150,7 @@ pub struct HookExtent {
     pub disk_lba: u64,
 }
 
-pub const HOOK_HEADER_SIZE: usize = 92;
+pub const HOOK_HEADER_SIZE: usize = 100;
 const _: () = assert!(core::mem::size_of::<HookHeader>() == HOOK_HEADER_SIZE);
 const _: () = assert!(core::mem::size_of::<HookExtent>() == 16);
 

@@ -190,6 +190,13 @@ pub fn boot(volume: &mut Volume, file: &BootFile, say: &mut dyn FnMut(&str)) -> 
         have_kib,
         have_kib - installed.kib
     );
+    crate::log!(
+        "  INT 15h hooked too (old vector {:04X}:{:04X}): E820 leaves out {:05X}h-{:05X}h",
+        installed.previous_int15 >> 16,
+        installed.previous_int15 & 0xFFFF,
+        installed.segment as u32 * 16,
+        have_kib as u32 * 1024 - 1
+    );
     match plan.kind {
         HOOK_KIND_FLOPPY => crate::log!("  equipment word {before:04X}h -> {after:04X}h; real floppies move up one"),
         HOOK_KIND_HARD_DISK => crate::log!("  hard disks {before} -> {after}; real hard disks move up one (the stick is now {:02X}h)", disk + 1),

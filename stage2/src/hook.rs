@@ -12,8 +12,9 @@ static HOOK: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../bui
 
 /// BDA: conventional memory in KiB.
 const BDA_BASE_MEMORY: usize = 0x413;
-/// IVT entry of INT 13h (offset, segment).
+/// IVT entries of INT 13h and INT 15h (offset, segment).
 const IVT_INT13: usize = 0x13 * 4;
+const IVT_INT15: usize = 0x15 * 4;
 
 /// What the hook will present, and from where.
 pub struct HookPlan<'a> {
@@ -36,7 +37,9 @@ pub struct HookPlan<'a> {
 pub struct Installed {
     pub segment: u16,
     pub kib: u16,
+    /// The INT 13h and INT 15h vectors it replaced.
     pub previous: u32,
+    pub previous_int15: u32,
 }
 
 /// KiB the hook needs for `extents` runs.
@@ -51,8 +54,9 @@ pub fn base_memory_kib() -> u16 {
     unsafe { read_volatile(BDA_BASE_MEMORY as *const u16) }
 }
 
-/// Copies the hook below the top of conventional memory and hooks INT 13h.
-/// The vector is the last thing written.
+/// Copies the hook below the top of conventional memory and hooks INT 15h
+/// (E820 hides the block) and INT 13h. The INT 13h vector is the last
+/// thing written.
 pub fn install(plan: &HookPlan) -> Installed {
     let kib = kib_needed(plan.extents.len());
     let top = base_memory_kib();
@@ -67,8 +71,11 @@ pub fn install(plan: &HookPlan) -> Installed {
         let block = base as *mut u8;
         core::ptr::copy_nonoverlapping(HOOK.as_ptr(), block, HOOK.len());
         let previous = read_volatile(IVT_INT13 as *const u32);
+        let previous_int15 = read_volatile(IVT_INT15 as *const u32);
         let mut h: HookHeader = read_unaligned(block as *const HookHeader);
         h.previous = previous;
+        h.previous_int15 = previous_int15;
+        let int15_entry = h.int15_entry;
         h.drive = plan.drive;
         h.disk = plan.disk;
         h.kind = plan.kind;
@@ -97,8 +104,9 @@ pub fn install(plan: &HookPlan) -> Installed {
             write_unaligned(at, HookExtent { file_sector, count, disk_lba });
         }
         write_volatile(BDA_BASE_MEMORY as *mut u16, new_top);
+        write_volatile(IVT_INT15 as *mut u32, (segment as u32) << 16 | int15_entry as u32);
         write_volatile(IVT_INT13 as *mut u32, (segment as u32) << 16);
-        Installed { segment, kib, previous }
+        Installed { segment, kib, previous, previous_int15 }
     }
 }
 

@@ -76,6 +76,8 @@ header:
         nop
         db "$INT13SF"
         db "DROPBOOT"
+        times HOOK_INT15_ENTRY - ($ - $$) db 0
+        dw int15_entry
         times HOOK_HEADER_SIZE - ($ - $$) db 0
 
 ; Variables of the running hook.
@@ -221,6 +223,47 @@ renumbered:
         pop ax
         pop bp
         iret
+
+; int15_entry: INT 15h. AX=E820h gets the BIOS's answer with the hook's
+;   block taken out: a usable range below 4 GiB that runs into the block
+;   (CS:0000 on) ends where the block starts, as memdisk does, so a boot
+;   loader that trusts E820 over 413h does not overwrite the hook.
+;   Everything else goes to the old vector untouched.
+;   In: the caller's registers. Out: the BIOS's registers and CF, with
+;   the entry at ES:DI cut. Runs on the caller's stack (10 bytes more).
+int15_entry:
+        cmp eax, 0xE820
+        je .e820
+        jmp far [cs:HOOK_PREVIOUS_INT15]
+.e820:
+        pushf
+        call far [cs:HOOK_PREVIOUS_INT15]
+        pushf                           ; the BIOS's flags, kept for the caller
+        jc .done                        ; an error: nothing to cut
+        cmp dword [es:di + 16], 1       ; type 1: usable
+        jne .done
+        cmp dword [es:di + 4], 0        ; base below 4 GiB
+        jne .done
+        cmp dword [es:di + 12], 0       ; length below 4 GiB
+        jne .done
+        push eax
+        push edx
+        xor eax, eax
+        mov ax, cs
+        shl eax, 4                      ; EAX = the block's address
+        mov edx, [es:di]
+        cmp edx, eax
+        jae .restore                    ; starts at or past the block
+        add edx, [es:di + 8]
+        cmp edx, eax
+        jbe .restore                    ; ends before the block
+        sub eax, [es:di]
+        mov [es:di + 8], eax            ; now it ends where the block starts
+.restore:
+        pop edx
+        pop eax
+.done:
+        jmp renumbered.dl_done
 
 ; swap_entry: the SWAP kind's dispatcher.
 ;   In: any INT 13h call. Out: a call for HOOK_DISK or HOOK_DRIVE answered

@@ -52,5 +52,13 @@ fn the_debian_installer_iso_boots_linux_and_reaches_its_first_dialog() {
     // ISOLINUX loads a 49 MB kernel and initrd through the hook; the kernel
     // logs to COM1; the installer then asks for a language there.
     vm.wait_serial_within("Linux version", Duration::from_secs(120));
+    // Linux's memory map (from E820) leaves the hook's block out: the
+    // usable low range ends where the block starts.
+    vm.wait_serial_within("BIOS-e820: [mem 0x0000000000000000-", Duration::from_secs(30));
+    let serial = vm.serial_text();
+    let at = serial.find("INT 13h hook at ").expect("the hook's place in the log") + "INT 13h hook at ".len();
+    let segment = u32::from_str_radix(&serial[at..at + 4], 16).expect("a segment");
+    let low = format!("BIOS-e820: [mem 0x0000000000000000-0x{:016x}] usable", segment * 16 - 1);
+    assert!(serial.contains(&low), "expected {low:?} in:\n{}", serial.lines().filter(|l| l.contains("e820")).collect::<Vec<_>>().join("\n"));
     vm.wait_serial_within("Select a language", Duration::from_secs(150));
 }
