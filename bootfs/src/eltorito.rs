@@ -69,6 +69,22 @@ pub struct BootEntry {
     pub load_rba: u32,
 }
 
+/// "platform 00h, bootable, no emulation, 4 sectors at block 34": an entry
+/// in words, for the loader's log and details screen.
+impl core::fmt::Display for BootEntry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "platform {:02X}h, {}, {}, {} sectors at block {}",
+            self.platform,
+            if self.bootable { "bootable" } else { "not bootable" },
+            self.media.describe(),
+            self.sector_count,
+            self.load_rba
+        )
+    }
+}
+
 impl BootEntry {
     fn parse(e: &[u8], platform: u8) -> BootEntry {
         let load_segment = u16::from_le_bytes([e[2], e[3]]);

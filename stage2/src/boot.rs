@@ -106,6 +106,17 @@ fn count_emulated_drive(kind: u8) -> (u16, u16) {
     }
 }
 
+/// The KiB a hook with `extents` runs needs and the KiB of conventional
+/// memory there are, if the hook still leaves [`MIN_BASE_MEMORY_KIB`].
+fn low_memory_for(extents: usize) -> Result<(u16, u16), BootError> {
+    let need_kib = hook::kib_needed(extents);
+    let have_kib = hook::base_memory_kib();
+    if have_kib < MIN_BASE_MEMORY_KIB + need_kib {
+        return Err(BootError::NoLowMemory { need_kib, have_kib });
+    }
+    Ok((need_kib, have_kib))
+}
+
 /// Boots `file`; returns only when it cannot.
 pub fn boot(volume: &mut Volume, file: &BootFile, say: &mut dyn FnMut(&str)) -> Result<(), BootError> {
     crate::log!("boot {}", file.path);
@@ -115,15 +126,7 @@ pub fn boot(volume: &mut Volume, file: &BootFile, say: &mut dyn FnMut(&str)) -> 
     if let Some((iso, catalog)) = &plan.catalog {
         crate::log!("  ISO9660 \"{}\", {} blocks, El Torito catalog with {} entries", iso.volume_id, iso.blocks, catalog.entries.len());
         for e in &catalog.entries {
-            crate::log!(
-                "  entry: platform {:02X}h, {}, {}, segment {:04X}h, {} sectors at block {}",
-                e.platform,
-                if e.bootable { "bootable" } else { "not bootable" },
-                e.media.describe(),
-                e.load_segment,
-                e.sector_count,
-                e.load_rba
-            );
+            crate::log!("  entry: {e}, segment {:04X}h", e.load_segment);
         }
     }
     crate::log!("  presented as {}", plan.what);
@@ -146,11 +149,7 @@ pub fn boot(volume: &mut Volume, file: &BootFile, say: &mut dyn FnMut(&str)) -> 
     if !extensions {
         return Err(BootError::NoExtensions);
     }
-    let need_kib = hook::kib_needed(extents.len());
-    let have_kib = hook::base_memory_kib();
-    if have_kib < MIN_BASE_MEMORY_KIB + need_kib {
-        return Err(BootError::NoLowMemory { need_kib, have_kib });
-    }
+    let (need_kib, have_kib) = low_memory_for(extents.len())?;
     let dest = (plan.load_segment as u32) << 4;
     let limit = (have_kib - need_kib) as u32 * 1024;
     if dest < LOWEST_LOAD_ADDR || dest + image.len() as u32 > limit {
@@ -229,11 +228,7 @@ pub fn boot_next_disk(volume: &mut Volume, say: &mut dyn FnMut(&str)) -> Result<
         return Err(BootError::NotBootableDisk { drive });
     }
     let answers_as = if stick == 0x80 {
-        let need_kib = hook::kib_needed(0);
-        let have_kib = hook::base_memory_kib();
-        if have_kib < MIN_BASE_MEMORY_KIB + need_kib {
-            return Err(BootError::NoLowMemory { need_kib, have_kib });
-        }
+        low_memory_for(0)?;
         let installed = hook::install(&HookPlan {
             drive,
             disk: stick,

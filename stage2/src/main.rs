@@ -104,7 +104,7 @@ extern "C" fn stage2_main(boot_drive: u32) -> ! {
         log!("{} boot files after the configuration's root, levels and lists", entries.len());
     }
     let name = volume.describe();
-    menu::Menu::new(entries, loaded, name, status).run(&mut volume, &mut screen, &mut input)
+    menu::Menu::new(entries, config, loaded, name, status).run(&mut volume, &mut screen, &mut input)
 }
 
 fn wait_any_key_and_reboot() -> ! {

@@ -94,10 +94,10 @@ pub struct Menu {
 }
 
 impl Menu {
-    /// The menu of `entries` (already arranged by `config`), with `status`
-    /// on the status row.
-    pub fn new(entries: Vec<Entry>, loaded: Option<Loaded>, volume_name: String, status: String) -> Self {
-        let config = loaded.as_ref().map(Loaded::config).unwrap_or_default();
+    /// The menu of `entries` (already arranged by `config`, which came from
+    /// `loaded` when there is a configuration file), with `status` on the
+    /// status row.
+    pub fn new(entries: Vec<Entry>, config: Config, loaded: Option<Loaded>, volume_name: String, status: String) -> Self {
         let mut menu = Menu {
             folder: config.tree_root().into(),
             tree: config.tree_view,
@@ -502,15 +502,7 @@ fn details(entry: &Entry, loaded: Option<&Loaded>, volume: &mut Volume, screen: 
             if let Some((iso, catalog)) = &plan.catalog {
                 lines.push(format!("ISO9660:       \"{}\", {} blocks of 2048 bytes", iso.volume_id, iso.blocks));
                 for (n, e) in catalog.entries.iter().enumerate().take(6) {
-                    lines.push(format!(
-                        "El Torito {}:   platform {:02X}h, {}, {}, {} sectors at block {}",
-                        n + 1,
-                        e.platform,
-                        if e.bootable { "bootable" } else { "not bootable" },
-                        e.media.describe(),
-                        e.sector_count,
-                        e.load_rba
-                    ));
+                    lines.push(format!("El Torito {}:   {e}", n + 1));
                 }
             }
         }
