@@ -409,24 +409,27 @@ impl Loaded {
     }
 }
 
-/// Finds and reads the configuration file of a volume. `Ok(None)`: there
-/// is none. A read error of the folders searched is `Err`.
-pub fn load<D: BlockDevice>(fs: &mut Filesystem<D>) -> Result<Option<Loaded>, FatError> {
+/// Finds and reads the configuration file of a volume: where it is, and
+/// its bytes (or why they cannot be had). `Ok(None)`: there is none. A read
+/// error of the folders searched is `Err`.
+pub fn read<D: BlockDevice>(fs: &mut Filesystem<D>) -> Result<Option<(&'static str, Result<Vec<u8>, Problem>)>, FatError> {
     for path in CONFIG_PATHS {
         let Some(file) = find_file(fs, path)? else {
             continue;
         };
-        let result = if file.size > MAX_CONFIG_BYTES {
+        let text = if file.size > MAX_CONFIG_BYTES {
             Err(Problem { pos: Pos::default(), what: format!("the file is larger than {} KiB", MAX_CONFIG_BYTES / 1024) })
         } else {
-            match fs.read_whole(&file) {
-                Ok(text) => parse(&text),
-                Err(e) => Err(Problem { pos: Pos::default(), what: format!("cannot be read: {e}") }),
-            }
+            fs.read_whole(&file).map_err(|e| Problem { pos: Pos::default(), what: format!("cannot be read: {e}") })
         };
-        return Ok(Some(Loaded { path, result }));
+        return Ok(Some((path, text)));
     }
     Ok(None)
+}
+
+/// Finds, reads and parses the configuration file of a volume (see [`read`]).
+pub fn load<D: BlockDevice>(fs: &mut Filesystem<D>) -> Result<Option<Loaded>, FatError> {
+    Ok(read(fs)?.map(|(path, text)| Loaded { path, result: text.and_then(|t| parse(&t)) }))
 }
 
 /// True if `path` matches `pattern`: the same characters without regard to

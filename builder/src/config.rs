@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use bootfs::config::{self, Config, DefaultEntry, Loaded, Problem, Target};
+use bootfs::config::{self, Config, DefaultEntry, Problem, Target};
 use bootfs::filesystem::Filesystem;
 use bootfs::scan::{scan, BootFile};
 
@@ -24,15 +24,17 @@ pub fn check(target: &Path) -> Result<()> {
         None => {
             let mut disk = Disk::open(target, false)?;
             let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(target, e))?;
-            let loaded = config::load(&mut fs).map_err(|e| Error::disk(target, e))?;
-            let Some(Loaded { path, result }) = loaded else {
+            let found = config::read(&mut fs).map_err(|e| Error::disk(target, e))?;
+            let Some((path, text)) = found else {
                 println!("{what} has no configuration file ({}): the menu uses the defaults", config::CONFIG_PATHS.join(" or "));
                 return Ok(());
             };
-            let file = bootfs::scan::find_file(&mut fs, path).map_err(|e| Error::disk(target, e))?;
-            let text = match file {
-                Some(f) if f.size <= config::MAX_CONFIG_BYTES => fs.read_whole(&f).unwrap_or_default(),
-                _ => Vec::new(),
+            let (text, result) = match text {
+                Ok(text) => {
+                    let result = config::parse(&text);
+                    (text, result)
+                }
+                Err(unusable) => (Vec::new(), Err(unusable)),
             };
             let files = scan(&mut fs).map_err(|e| Error::disk(target, e))?.files;
             (format!("{what}:{path}"), text, result, Some(files))
