@@ -90,17 +90,29 @@ fn write_part(disk: &mut Disk, at: u64, buf: &[u8]) -> Result<()> {
     part.write_all(buf).map_err(Error::io(what))
 }
 
+/// Where in `free` (in order) the first `count` clusters in a row start.
+fn run_in(free: &[u32], count: usize) -> Option<usize> {
+    let last = count.checked_sub(1)?;
+    (0..free.len().saturating_sub(last)).find(|&i| free[i + last] - free[i] == last as u32)
+}
+
 /// `count` clusters from `free`: the first run of that many in a row if
 /// there is one, else the first `count` free ones.
 fn choose(free: &[u32], count: usize) -> Vec<u32> {
     if count == 0 {
         return Vec::new();
     }
-    let run = (0..free.len().saturating_sub(count - 1)).find(|&i| free[i + count - 1] - free[i] == count as u32 - 1);
-    match run {
+    match run_in(free, count) {
         Some(i) => free[i..i + count].to_vec(),
         None => free[..count].to_vec(),
     }
+}
+
+/// The first cluster of the first `count` free clusters in a row on the
+/// FAT32 data partition of `disk`, if there are that many.
+pub fn free_run(disk: &mut Disk, count: usize) -> Result<Option<u32>> {
+    let free = Layout::read(disk)?.free_clusters(disk)?;
+    Ok(run_in(&free, count).map(|i| free[i]))
 }
 
 /// Runs of consecutive clusters, as (first, length).
@@ -153,7 +165,7 @@ pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &st
     }
 
     // The folders and the empty placeholder.
-    let (created, folder_cluster) = placeholder(disk, to)?;
+    let (created, folder_cluster) = placeholder(disk, to, layout.root_cluster)?;
     for folder in created {
         crate::files::repair_dot_entries(disk, &folder)?;
     }
@@ -192,8 +204,9 @@ fn open_folder<'a, T: fatfs::ReadWriteSeek>(fs: &'a fatfs::FileSystem<T>, to: &s
 
 /// Makes the folders of `to` that are missing and an empty placeholder in
 /// it (removing one a cut-off add left). Returns the folders made (for the
-/// dot-entry repair) and the folder's first cluster.
-fn placeholder(disk: &mut Disk, to: &str) -> Result<(Vec<Vec<String>>, u32)> {
+/// dot-entry repair) and the folder's first cluster (`root_cluster` for
+/// the root).
+fn placeholder(disk: &mut Disk, to: &str, root_cluster: u32) -> Result<(Vec<Vec<String>>, u32)> {
     let image = disk.path.display().to_string();
     let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
         .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
@@ -220,7 +233,7 @@ fn placeholder(disk: &mut Disk, to: &str) -> Result<(Vec<Vec<String>>, u32)> {
     }
     fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))?;
     let folder_cluster = match folder_cluster {
-        Some(_) => Layout::read(disk)?.root_cluster,
+        Some(_) => root_cluster,
         None => {
             let path = disk.path.clone();
             let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
@@ -296,9 +309,20 @@ fn write_chain(disk: &mut Disk, layout: &Layout, clusters: &[u32]) -> Result<()>
 /// first cluster and size.
 fn point_placeholder(disk: &mut Disk, layout: &Layout, folder_cluster: u32, first: u32, size: u64) -> Result<()> {
     let path = disk.path.clone();
-    let mut cluster = folder_cluster;
+    // The folder's clusters, from its chain (bounded by the volume's size).
+    let mut chain = vec![folder_cluster];
+    {
+        let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
+        while chain.len() < layout.cluster_count as usize {
+            let last = chain[chain.len() - 1];
+            match fs.next_cluster(last).map_err(|e| Error::disk(&path, e))? {
+                Some(next) => chain.push(next),
+                None => break,
+            }
+        }
+    }
     let mut buf = vec![0u8; layout.cluster_bytes as usize];
-    for _ in 0..layout.cluster_count {
+    for cluster in chain {
         let at = layout.cluster_offset(cluster);
         read_part(disk, at, &mut buf)?;
         for (i, slot) in buf.chunks_exact(SLOT).enumerate() {
@@ -312,11 +336,6 @@ fn point_placeholder(disk: &mut Disk, layout: &Layout, folder_cluster: u32, firs
                 entry[28..32].copy_from_slice(&(size as u32).to_le_bytes());
                 return write_part(disk, at + (i * SLOT) as u64, &entry);
             }
-        }
-        let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
-        match fs.next_cluster(cluster).map_err(|e| Error::disk(&path, e))? {
-            Some(next) => cluster = next,
-            None => break,
         }
     }
     Err(Error::disk(&path, format!("the {PLACEHOLDER} entry made for the copy is gone")))
@@ -332,5 +351,8 @@ mod tests {
         assert_eq!(choose(&[3, 5, 7, 9], 3), [3, 5, 7]);
         assert_eq!(choose(&[3], 0), Vec::<u32>::new());
         assert_eq!(runs(&[3, 4, 5, 9, 10]), [(3, 3), (9, 2)]);
+        assert_eq!(run_in(&[3, 5, 6, 7], 3), Some(1));
+        assert_eq!(run_in(&[3, 5, 7], 2), None);
+        assert_eq!(run_in(&[3], 0), None);
     }
 }

@@ -130,28 +130,16 @@ pub fn defrag(disk: &mut Disk, path: &str) -> Result<bool> {
 fn fat32_defrag(disk: &mut Disk, path: &str) -> Result<()> {
     let image = disk.path.display().to_string();
     let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
-    let start = {
+    let needed = {
         let where_ = disk.path.clone();
         let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
         let files = scan(&mut fs).map_err(|e| Error::disk(&where_, e))?.files;
         let f = files.iter().find(|f| f.path == path).ok_or_else(|| Error::Usage(format!("no file {path} on {image}")))?;
         // The file's clusters, and two for its folder to grow by.
-        let needed = f.size.div_ceil(fs.geometry.cluster_bytes()) as u32 + 2;
-        let (mut start, mut run, mut found) = (2u32, 0u32, None);
-        for c in 2..fs.geometry.cluster_count + 2 {
-            let free = matches!(fs.next_cluster(c), Err(bootfs::fat::FatError::FreeInChain { .. }));
-            if !free {
-                (start, run) = (c + 1, 0);
-                continue;
-            }
-            run += 1;
-            if run >= needed {
-                found = Some(start);
-                break;
-            }
-        }
-        found.ok_or_else(|| Error::disk(&where_, format!("no contiguous free space for {path}")))?
+        f.size.div_ceil(fs.geometry.cluster_bytes()) as usize + 2
     };
+    let start = crate::fat32::free_run(disk, needed)?
+        .ok_or_else(|| Error::disk(&disk.path, format!("no contiguous free space for {path}")))?;
     // FSInfo's next-free hint: where fatfs starts looking for clusters.
     let volume = disk.partition.start_lba as u64 * 512;
     let mut bs = [0u8; 512];
