@@ -171,14 +171,17 @@ pub fn reformat_exfat(image: &Path, files: &[(&Path, &str)]) {
     }
 }
 
+/// The data partition of the stick image `image`, as bootfs reads it on
+/// the host.
+pub fn data_partition(image: &Path) -> bootfs::block::Window<bootfs::block::FileDevice<fs::File>> {
+    let sectors = fs::metadata(image).expect("the image").len() / 512 - DATA_PARTITION_LBA as u64;
+    let file = fs::File::open(image).expect("the image");
+    bootfs::block::Window { dev: bootfs::block::FileDevice(file), start: DATA_PARTITION_LBA as u64, sectors }
+}
+
 /// How many pieces `path` is in on the stick `image`, as the loader sees it.
 pub fn extents_of(image: &Path, path: &str) -> usize {
-    use bootfs::block::{FileDevice, Window};
-    use bootfs::filesystem::Filesystem;
-    let mut file = fs::File::open(image).expect("the image");
-    let sectors = fs::metadata(image).expect("the image").len() / 512 - DATA_PARTITION_LBA as u64;
-    let window = Window { dev: FileDevice(&mut file), start: DATA_PARTITION_LBA as u64, sectors };
-    let mut volume = Filesystem::open(window).expect("the data partition");
+    let mut volume = bootfs::filesystem::Filesystem::open(data_partition(image)).expect("the data partition");
     let report = bootfs::scan::scan(&mut volume).expect("scanning the stick");
     let f = report.files.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("{path} is not on the stick"));
     volume.extent_map(f).expect("its extent map").len()

@@ -42,11 +42,8 @@ fn listed(image: &Path) -> Vec<String> {
 /// Each file's content as the stick gives it back (through bootfs, as the
 /// loader reads it).
 fn read_back(image: &Path, path: &str) -> Vec<u8> {
-    use bootfs::block::{FileDevice, Window};
     use bootfs::file::{ByteSource, MappedFile};
-    let sectors = fs::metadata(image).expect("image").len() / 512 - DATA_PARTITION_LBA as u64;
-    let window = Window { dev: FileDevice(fs::File::open(image).expect("image")), start: DATA_PARTITION_LBA as u64, sectors };
-    let mut v = bootfs::filesystem::Filesystem::open(window).expect("volume");
+    let mut v = bootfs::filesystem::Filesystem::open(tests::media::data_partition(image)).expect("volume");
     let f = bootfs::scan::find_file(&mut v, path).expect("read").expect("the file is there");
     let map = v.extent_map(&f).expect("map");
     let mut file = MappedFile { dev: v.device(), map, size: f.size };

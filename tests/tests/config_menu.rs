@@ -59,6 +59,12 @@ fn stick(dir: &Path, files: &[(&Path, &str)], config: Option<&str>) -> PathBuf {
     image
 }
 
+/// A stick with one small (unbootable) file `name` at its root.
+fn one_file_stick(dir: &Path, name: &str, config: Option<&str>) -> PathBuf {
+    let file = random_file(&dir.join(name), 4_000, 1);
+    stick(dir, &[(file.as_path(), "/")], config)
+}
+
 /// The stick of Ventoy's example: the probe as the default, a Debian-named
 /// file with an alias and a tip, a file the blacklist hides.
 fn ventoy_example_stick(name: &str) -> (PathBuf, PathBuf) {
@@ -206,8 +212,7 @@ fn boot_the_next_disk_starts_the_second_disk_as_80h_with_the_stick_moved_to_81h(
     let mut bytes = fs::read(&mbr).expect("next-disk.bin");
     bytes.resize(1 << 20, 0);
     fs::write(&second, &bytes).expect("second disk");
-    let iso = random_file(&dir.join("any.iso"), 4_000, 1);
-    let image = stick(&dir, &[(iso.as_path(), "/")], None);
+    let image = one_file_stick(&dir, "any.iso", None);
     let opts = BootOptions { extra_disks: vec![second], ..BootOptions::default() };
     let mut vm = Qemu::boot_with("next_disk", &dir, &image, &opts);
     vm.wait_screen("1 boot file");
@@ -229,8 +234,7 @@ fn boot_the_next_disk_starts_the_second_disk_as_80h_with_the_stick_moved_to_81h(
 #[test]
 fn power_off_switches_the_machine_off() {
     let dir = work_dir("power_off");
-    let iso = random_file(&dir.join("any.iso"), 4_000, 1);
-    let image = stick(&dir, &[(iso.as_path(), "/")], None);
+    let image = one_file_stick(&dir, "any.iso", None);
     let mut vm = Qemu::boot("power_off", &dir, &image);
     vm.wait_screen("<Power off>");
     vm.keys(&["end", "ret"]);
@@ -242,9 +246,8 @@ fn power_off_switches_the_machine_off() {
 #[test]
 fn a_config_with_a_syntax_error_names_its_line_and_column_and_the_menu_still_shows() {
     let dir = work_dir("config_syntax_error");
-    let iso = random_file(&dir.join("rescue.iso"), 4_000, 1);
     let broken = "{\n  \"control\": [\n    { \"VTOY_MENU_TIMEOUT\": \"5\" }\n    { \"VTOY_DEFAULT_IMAGE\": \"/rescue.iso\" }\n  ]\n}\n";
-    let image = stick(&dir, &[(iso.as_path(), "/")], Some(broken));
+    let image = one_file_stick(&dir, "rescue.iso", Some(broken));
     let mut vm = Qemu::boot("config_syntax_error", &dir, &image);
     let screen = vm.wait_screen("/rescue.iso");
     let where_ = "line 4, column 5: expected ',' or ']', found '{'";
@@ -281,8 +284,7 @@ fn a_stick_with_5000_boot_files_in_200_folders_shows_its_menu_and_scrolls() {
 #[test]
 fn boot_the_next_disk_without_another_disk_says_so_and_the_menu_stays() {
     let dir = work_dir("no_next_disk");
-    let iso = random_file(&dir.join("any.iso"), 4_000, 1);
-    let image = stick(&dir, &[(iso.as_path(), "/")], None);
+    let image = one_file_stick(&dir, "any.iso", None);
     let mut vm = Qemu::boot("no_next_disk", &dir, &image);
     vm.wait_screen("<Boot the next disk>");
     vm.keys(&["end", "up", "up", "ret"]);
@@ -293,9 +295,8 @@ fn boot_the_next_disk_without_another_disk_says_so_and_the_menu_stays() {
 #[test]
 fn a_bad_setting_is_named_with_its_place_and_the_rest_of_the_file_applies() {
     let dir = work_dir("config_bad_setting");
-    let iso = random_file(&dir.join("rescue.iso"), 4_000, 1);
     let config = "{\n  \"control\": [\n    { \"VTOY_MENU_TIMEOUT\": \"30\" },\n    { \"VTOY_MAX_SEARCH_LEVEL\": \"deep\" }\n  ],\n  \"menu_alias\": [ { \"image\": \"/rescue.iso\", \"alias\": \"Rescue\" } ]\n}\n";
-    let image = stick(&dir, &[(iso.as_path(), "/")], Some(config));
+    let image = one_file_stick(&dir, "rescue.iso", Some(config));
     let mut vm = Qemu::boot("config_bad_setting", &dir, &image);
     let screen = vm.wait_screen("Press any key to stop");
     let text = screen.text();

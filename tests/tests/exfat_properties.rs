@@ -9,11 +9,10 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 
-use bootfs::block::{FileDevice, Window};
 use bootfs::filesystem::Filesystem;
 use bootfs::layout::DATA_PARTITION_LBA;
 use proptest::prelude::*;
-use tests::media::{dropboot, pseudo_random, reformat_exfat};
+use tests::media::{data_partition, dropboot, pseudo_random, reformat_exfat};
 use tests::work_dir;
 
 fn name() -> impl Strategy<Value = String> {
@@ -58,10 +57,7 @@ proptest! {
         let list: Vec<(&std::path::Path, &str)> = copies.iter().map(|(s, f)| (s.as_path(), f.as_str())).collect();
         reformat_exfat(&image, &list);
 
-        let mut file = fs::File::open(&image).expect("image");
-        let sectors = fs::metadata(&image).expect("image").len() / 512 - DATA_PARTITION_LBA as u64;
-        let window = Window { dev: FileDevice(&mut file), start: DATA_PARTITION_LBA as u64, sectors };
-        let mut volume = Filesystem::open(window).expect("bootfs opens the volume");
+        let mut volume = Filesystem::open(data_partition(&image)).expect("bootfs opens the volume");
         prop_assert_eq!(volume.kind(), "exFAT");
         let report = bootfs::scan::scan(&mut volume).expect("scan");
         let listed: BTreeSet<String> = report.files.iter().map(|f| f.path.clone()).collect();

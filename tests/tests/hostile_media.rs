@@ -12,7 +12,7 @@ use std::time::Duration;
 use bootfs::block::{FileDevice, Window};
 use bootfs::fat::Fat32;
 use bootfs::layout::DATA_PARTITION_LBA;
-use tests::media::{dropboot, patch, random_file, read_at};
+use tests::media::{data_partition, dropboot, patch, random_file, read_at};
 use tests::probe::{build_iso, EXIT_DONE};
 use tests::{work_dir, Qemu};
 
@@ -23,9 +23,7 @@ const PART: u64 = DATA_PARTITION_LBA as u64 * 512;
 
 /// The FAT32 data partition of `image`, for finding what to damage.
 fn fat32_of(image: &Path) -> Fat32<Window<FileDevice<fs::File>>> {
-    let sectors = fs::metadata(image).expect("image").len() / 512 - DATA_PARTITION_LBA as u64;
-    let window = Window { dev: FileDevice(fs::File::open(image).expect("image")), start: DATA_PARTITION_LBA as u64, sectors };
-    Fat32::open(window).expect("a FAT32 partition")
+    Fat32::open(data_partition(image)).expect("a FAT32 partition")
 }
 
 /// Sets FAT entry `cluster` to `value` in every copy of the FAT.

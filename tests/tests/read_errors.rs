@@ -11,7 +11,7 @@ use std::time::Duration;
 use bootfs::block::{FileDevice, Window};
 use bootfs::filesystem::Filesystem;
 use bootfs::layout::DATA_PARTITION_LBA;
-use tests::media::{dropboot, random_file};
+use tests::media::{data_partition, dropboot, random_file};
 use tests::probe::{build_iso, report, EXIT_DONE};
 use tests::{work_dir, BootOptions, Qemu};
 
@@ -19,9 +19,7 @@ const PROMPTLY: Duration = Duration::from_secs(10);
 
 /// The stick's data partition, read on the host.
 fn volume(image: &Path) -> Filesystem<Window<FileDevice<fs::File>>> {
-    let sectors = fs::metadata(image).expect("image").len() / 512 - DATA_PARTITION_LBA as u64;
-    let window = Window { dev: FileDevice(fs::File::open(image).expect("image")), start: DATA_PARTITION_LBA as u64, sectors };
-    Filesystem::open(window).expect("the data partition")
+    Filesystem::open(data_partition(image)).expect("the data partition")
 }
 
 /// The disk sector holding byte `offset` of the file at `path`.
