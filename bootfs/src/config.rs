@@ -8,7 +8,9 @@
 //!   `VTOY_EXIT`: boot the next disk), `VTOY_DEFAULT_SEARCH_ROOT`,
 //!   `VTOY_MAX_SEARCH_LEVEL`, `VTOY_FILT_DOT_UNDERSCORE_FILE`,
 //!   `VTOY_SORT_CASE_SENSITIVE`, `VTOY_TREE_VIEW_MENU_STYLE`,
-//!   `VTOY_DEFAULT_MENU_MODE`;
+//!   `VTOY_DEFAULT_MENU_MODE`; and dropboot's own `DROPBOOT_ISO_PARTITION`
+//!   ("0": write no partition entry for a booted ISO, see
+//!   [`crate::iso_partition`]);
 //! - `menu_alias`, `menu_tip` (`tips`), `menu_class`, `image_list`,
 //!   `image_blacklist`.
 //!
@@ -97,6 +99,8 @@ pub struct Config {
     pub tree_view: bool,
     /// Tree view without the `[DIR]` marks and sizes (`VTOY_TREE_VIEW_MENU_STYLE` 1).
     pub tree_plain: bool,
+    /// `DROPBOOT_ISO_PARTITION` "0": a booted ISO gets no partition entry.
+    pub iso_partition_off: bool,
     pub aliases: Vec<Label>,
     pub tips: Vec<Label>,
     pub classes: Vec<Class>,
@@ -306,6 +310,7 @@ impl Reader {
             "VTOY_SORT_CASE_SENSITIVE" => self.config.sort_case_sensitive = flag(self).unwrap_or(false),
             "VTOY_TREE_VIEW_MENU_STYLE" => self.config.tree_plain = flag(self).unwrap_or(false),
             "VTOY_DEFAULT_MENU_MODE" => self.config.tree_view = flag(self).unwrap_or(false),
+            "DROPBOOT_ISO_PARTITION" => self.config.iso_partition_off = flag(self) == Some(false),
             other => self.config.ignored.push(other.to_owned()),
         }
     }
@@ -646,5 +651,14 @@ mod tests {
         assert_eq!(config.dir_alias("/iso"), Some("[Images]"));
         let exit = parse(br#"{"control":[{"VTOY_DEFAULT_IMAGE":"VTOY_EXIT"}]}"#).expect("valid").0;
         assert_eq!(exit.default_index(&entries), None);
+    }
+
+    #[test]
+    fn dropboot_iso_partition_0_turns_the_partition_entry_off_and_it_is_on_by_default() {
+        assert!(!parse(br#"{"control":[{"VTOY_MENU_TIMEOUT":"3"}]}"#).expect("valid").0.iso_partition_off);
+        let (off, problems) = parse(br#"{"control":[{"DROPBOOT_ISO_PARTITION":"0"}]}"#).expect("valid");
+        assert!(off.iso_partition_off && problems.is_empty() && off.ignored.is_empty());
+        let (_, problems) = parse(br#"{"control":[{"DROPBOOT_ISO_PARTITION":"no"}]}"#).expect("valid");
+        assert_eq!(problems.len(), 1);
     }
 }

@@ -127,7 +127,8 @@ pub fn target(name: &str) -> Option<fn(&[u8])> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 
-/// The partition table, and the partition stage2 would pick.
+/// The partition table, and the partition stage2 would pick; then an ISO
+/// partition record after it.
 pub fn mbr(data: &[u8]) {
     let mut sector = [0u8; 512];
     let n = data.len().min(512);
@@ -139,6 +140,19 @@ pub fn mbr(data: &[u8]) {
         let mut again = [0u8; 512];
         m.write_into(&mut again);
         assert_eq!(Mbr::parse(&again).map(|m2| m2.data_partition()), Ok(m.data_partition()), "round trip");
+    }
+    // Bytes 512.. as the ISO partition record (stage2 reads one before
+    // every menu): parsed, it survives its own round trip, and undoing it
+    // changes at most its slot of the table.
+    let mut record = [0u8; 512];
+    let rest = data.get(512..).unwrap_or_default();
+    record[..rest.len().min(512)].copy_from_slice(&rest[..rest.len().min(512)]);
+    if let Some(r) = crate::iso_partition::Record::parse(&record) {
+        assert_eq!(crate::iso_partition::Record::parse(&r.to_sector()).as_ref(), Some(&r), "record round trip");
+        if let crate::iso_partition::Undo::Restore(s) = r.undo(&sector) {
+            let slot = crate::mbr::entry_range(r.slot);
+            assert!((0..512).all(|i| slot.contains(&i) || s[i] == sector[i]), "undo touches only its slot");
+        }
     }
 }
 

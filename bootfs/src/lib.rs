@@ -10,7 +10,7 @@
 //! trait), [`fat`] (FAT32), [`exfat`], [`filesystem`] (whichever of the two
 //! a partition holds), [`extent`] (file-to-disk maps), [`file`] (reading
 //! a file by offset), [`iso9660`] and [`eltorito`] (CD images and their boot
-//! catalog), [`scan`] (finding boot files), [`json`] and [`config`] (the
+//! catalog), [`iso_partition`] (the booted ISO as a partition for Linux), [`scan`] (finding boot files), [`json`] and [`config`] (the
 //! configuration file and the menu it makes), [`sha256`] (checking a file
 //! against its published digest), [`text`] (names on screens).
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
@@ -30,6 +30,7 @@ pub mod filesystem;
 #[cfg(any(feature = "fuzz", test))]
 pub mod fuzz;
 pub mod iso9660;
+pub mod iso_partition;
 pub mod json;
 pub mod layout;
 pub mod mbr;

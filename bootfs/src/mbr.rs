@@ -30,6 +30,28 @@ impl PartitionEntry {
     pub fn is_empty(&self) -> bool {
         self.kind == ptype::EMPTY || self.sectors == 0
     }
+
+    /// The entry as it reads in a table, whatever its type (type 00h too).
+    pub fn from_bytes(e: &[u8; 16]) -> PartitionEntry {
+        PartitionEntry { bootable: e[0] == 0x80, kind: e[4], start_lba: u32_at(e, 8), sectors: u32_at(e, 12) }
+    }
+
+    /// The 16 bytes of the entry, CHS fields included, whatever its type.
+    pub fn to_bytes(&self) -> [u8; 16] {
+        let mut e = [0u8; 16];
+        e[0] = if self.bootable { 0x80 } else { 0 };
+        e[1..4].copy_from_slice(&chs(self.start_lba));
+        e[4] = self.kind;
+        e[5..8].copy_from_slice(&chs(self.start_lba.saturating_add(self.sectors.saturating_sub(1))));
+        e[8..12].copy_from_slice(&self.start_lba.to_le_bytes());
+        e[12..16].copy_from_slice(&self.sectors.to_le_bytes());
+        e
+    }
+}
+
+/// The byte range of primary entry `index` (0-3) in sector 0.
+pub fn entry_range(index: usize) -> core::ops::Range<usize> {
+    PARTITION_TABLE_OFFSET + 16 * index..PARTITION_TABLE_OFFSET + 16 * (index + 1)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,11 +95,11 @@ impl Mbr {
         }
         let mut partitions = [PartitionEntry::default(); 4];
         for (index, p) in partitions.iter_mut().enumerate() {
-            let e = &sector[PARTITION_TABLE_OFFSET + 16 * index..][..16];
+            let e: &[u8; 16] = sector[entry_range(index)].try_into().map_err(|_| MbrError::NoSignature)?;
             if e[0] != 0 && e[0] != 0x80 {
                 return Err(MbrError::BadBootFlag { index, flag: e[0] });
             }
-            *p = PartitionEntry { bootable: e[0] == 0x80, kind: e[4], start_lba: u32_at(e, 8), sectors: u32_at(e, 12) };
+            *p = PartitionEntry::from_bytes(e);
         }
         for (i, a) in partitions.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
             let a_end = a.start_lba as u64 + a.sectors as u64;
@@ -96,17 +118,8 @@ impl Mbr {
     pub fn write_into(&self, sector: &mut [u8; 512]) {
         sector[DISK_SIGNATURE_OFFSET..DISK_SIGNATURE_OFFSET + 4].copy_from_slice(&self.disk_signature.to_le_bytes());
         for (i, p) in self.partitions.iter().enumerate() {
-            let e = &mut sector[PARTITION_TABLE_OFFSET + 16 * i..][..16];
-            e.fill(0);
-            if p.is_empty() {
-                continue;
-            }
-            e[0] = if p.bootable { 0x80 } else { 0 };
-            e[1..4].copy_from_slice(&chs(p.start_lba));
-            e[4] = p.kind;
-            e[5..8].copy_from_slice(&chs(p.start_lba.saturating_add(p.sectors - 1)));
-            e[8..12].copy_from_slice(&p.start_lba.to_le_bytes());
-            e[12..16].copy_from_slice(&p.sectors.to_le_bytes());
+            let bytes = if p.is_empty() { [0u8; 16] } else { p.to_bytes() };
+            sector[entry_range(i)].copy_from_slice(&bytes);
         }
         sector[510] = 0x55;
         sector[511] = 0xAA;

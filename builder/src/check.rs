@@ -4,16 +4,13 @@
 use bootfs::bootplan;
 use bootfs::file::MappedFile;
 use bootfs::filesystem::Filesystem;
+use bootfs::iso_partition::{self, NoEntry};
 use bootfs::layout::HOOK_MAX_EXTENTS;
 use bootfs::scan::scan;
 use bootfs::text::human_size;
 
 use crate::error::{Error, Result};
 use crate::image::Disk;
-
-/// Root folders of Linux live systems that look for their ISO once their
-/// kernel runs (casper: Ubuntu; live: Debian; LiveOS: Fedora; arch: Arch).
-const LIVE_SYSTEMS: [&str; 4] = ["casper", "live", "LiveOS", "arch"];
 
 /// One El Torito entry, for people and for JSON.
 #[derive(Debug)]
@@ -38,6 +35,8 @@ pub struct Verdict {
     pub verdict: String,
     /// A Linux live system's root folder, when there is one.
     pub live_system: Option<&'static str>,
+    /// The partition the booted ISO becomes for the system it starts.
+    pub iso_partition: Option<usize>,
 }
 
 fn platform(p: u8) -> &'static str {
@@ -53,6 +52,10 @@ fn platform(p: u8) -> &'static str {
 /// Verdicts for every boot file, or only for `only`.
 pub fn check(disk: &mut Disk, only: Option<&str>) -> Result<Vec<Verdict>> {
     let where_ = disk.path.clone();
+    let what = where_.display().to_string();
+    // The entry of the last boot is undone before the next one is placed.
+    let sector0 = crate::iso_partition::sector0_undone(&mut disk.file, &what)?;
+    let turned_off = crate::files::menu_config(disk)?.iso_partition_off;
     let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
     let files = scan(&mut fs).map_err(|e| Error::disk(&where_, e))?.files;
     let want = only.map(|p| format!("/{}", p.trim_start_matches('/')));
@@ -72,6 +75,7 @@ pub fn check(disk: &mut Disk, only: Option<&str>) -> Result<Vec<Verdict>> {
             boots: false,
             verdict: String::new(),
             live_system: None,
+            iso_partition: None,
         };
         let map = match fs.extent_map(f) {
             Ok(map) => map,
@@ -82,6 +86,7 @@ pub fn check(disk: &mut Disk, only: Option<&str>) -> Result<Vec<Verdict>> {
             }
         };
         v.pieces = map.len();
+        let partition_start = fs.device().start;
         let mut source = MappedFile { dev: fs.device(), map, size: f.size };
         match bootplan::plan(f.name(), &mut source) {
             Ok(plan) => {
@@ -98,7 +103,7 @@ pub fn check(disk: &mut Disk, only: Option<&str>) -> Result<Vec<Verdict>> {
                         })
                         .collect();
                     let names = volume.root_names(&mut source).unwrap_or_default();
-                    v.live_system = LIVE_SYSTEMS.into_iter().find(|l| names.iter().any(|n| n.eq_ignore_ascii_case(l)));
+                    v.live_system = iso_partition::live_system(&names);
                 }
                 v.presented_as = Some(plan.what.clone());
                 if v.pieces > HOOK_MAX_EXTENTS {
@@ -111,10 +116,20 @@ pub fn check(disk: &mut Disk, only: Option<&str>) -> Result<Vec<Verdict>> {
                 } else {
                     v.boots = true;
                     v.verdict = format!("boots as {}", plan.what);
-                    if let Some(live) = v.live_system {
-                        v.verdict.push_str(&format!(
-                            "; a Linux live system ({live}): its kernel starts, then it looks for its ISO, which dropboot cannot show it yet (a known limit)"
-                        ));
+                    let placed = match turned_off {
+                        true => Err(NoEntry::TurnedOff),
+                        false => iso_partition::place(plan.kind, &source.map, f.size, partition_start, &sector0),
+                    };
+                    let system = v.live_system.map(|l| format!("a Linux live system ({l}): ")).unwrap_or_default();
+                    match placed {
+                        Ok(p) => {
+                            v.iso_partition = Some(p.slot + 1);
+                            v.verdict.push_str(&format!("; {system}its system finds its ISO as partition {}", p.slot + 1));
+                        }
+                        Err(NoEntry::NotACd) if plan.catalog.is_none() => {
+                            v.verdict.push_str("; a disk image is not a filesystem Linux can use whole, so no partition is written for it")
+                        }
+                        Err(why) => v.verdict.push_str(&format!("; {system}{why}")),
                     }
                 }
             }
@@ -155,6 +170,7 @@ pub fn json(verdicts: &[Verdict]) -> serde_json::Value {
                     "presented_as": v.presented_as,
                     "boots": v.boots,
                     "live_system": v.live_system,
+                    "iso_partition": v.iso_partition,
                     "verdict": v.verdict,
                 })
             })

@@ -127,6 +127,8 @@ pub struct Disk {
 }
 
 impl Disk {
+    /// Opens a dropboot disk; to `write`, with the ISO partition entry of
+    /// its last boot taken out of the table first.
     pub fn open(path: &Path, write: bool) -> Result<Disk> {
         let mut file = OpenOptions::new()
             .read(true)
@@ -137,6 +139,9 @@ impl Disk {
         file.read_exact(&mut sector).map_err(Error::io(format!("reading the MBR of {}", path.display())))?;
         let mbr = Mbr::parse(&sector).map_err(|e| Error::disk(path, e))?;
         let (_, partition) = mbr.data_partition().ok_or_else(|| Error::disk(path, "no data partition"))?;
+        if write {
+            crate::iso_partition::undo(&mut file, &path.display().to_string())?;
+        }
         Ok(Disk { path: path.into(), file, partition })
     }
 

@@ -13,6 +13,7 @@ mod fat32;
 mod fault;
 mod files;
 mod image;
+mod iso_partition;
 mod progress;
 
 use std::path::PathBuf;
@@ -245,6 +246,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Upgrade { target } => {
             let what = target.display().to_string();
             let mut disk = image::open_for_writing(&target)?;
+            bootcode::on_disk(&mut disk, &what)?;
+            iso_partition::undo(&mut disk, &what)?;
             let fault = fault::is("after-stage2");
             let before = bootcode::upgrade(&mut disk, &what, fault)?;
             println!("upgraded the boot code of {what}: {} -> {}", before.version(), bootcode::this_version());
@@ -254,6 +257,10 @@ fn run(cli: Cli) -> Result<()> {
             let what = target.display().to_string();
             let mut file = std::fs::File::open(&target).map_err(Error::io(format!("opening {what}")))?;
             let code = bootcode::on_disk(&mut file, &what)?;
+            let iso_partition = iso_partition::on_disk(&mut file, &what)?;
+            let iso_partition_line = iso_partition.as_ref().map(|r| {
+                format!("partition {}: {}, written at its last boot (its next start, or a dropboot command that writes, takes it out)", r.slot + 1, r.path)
+            });
             let mut disk = image::Disk::open(&target, false)?;
             let space = files::space(&mut disk)?;
             let on_disk = code.version();
@@ -271,12 +278,19 @@ fn run(cli: Cli) -> Result<()> {
                     "this_dropboot": bootcode::this_version().to_string(),
                     "filesystem": space.kind, "label": space.label,
                     "size_bytes": space.total, "free_bytes": space.free,
+                    "iso_partition": iso_partition.as_ref().map(|r| serde_json::json!({
+                        "partition": r.slot + 1, "path": r.path,
+                        "start_lba": r.entry().start_lba, "sectors": r.entry().sectors,
+                    })),
                 });
                 println!("{v:#}");
             } else {
                 println!("{what}");
                 println!("  boot code:     {on_disk} ({state}); this dropboot: {}", bootcode::this_version());
                 println!("  data:          {} \"{}\", {} MiB, {} MiB free", space.kind, space.label, space.total >> 20, space.free >> 20);
+                if let Some(line) = iso_partition_line {
+                    println!("  ISO partition: {line}");
+                }
             }
             Ok(())
         }

@@ -11,15 +11,20 @@ use alloc::vec::Vec;
 
 use bootfs::bootplan::{self, PlanError};
 use bootfs::fat::FatError;
+use bootfs::iso_partition::NoEntry;
 use bootfs::file::ByteSource;
 use bootfs::diskimage::Chs;
-use bootfs::layout::{HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_KIND_SWAP, HOOK_MAX_EXTENTS};
+use bootfs::layout::{HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_KIND_SWAP, HOOK_MAX_EXTENTS};
 use bootfs::scan::BootFile;
 use bootfs::{BlockDevice, IoError};
 
 use crate::hook::{self, HookPlan};
 use crate::launch::{launch, LOWEST_LOAD_ADDR};
 use crate::volume::Volume;
+
+/// How long a warning before a boot stays on the screen (18.2 ticks a
+/// second), unless a key is pressed.
+const WARNING_TICKS: u32 = 55;
 
 /// Conventional memory the hook leaves at least (DOS-era loaders and the
 /// boot image need room).
@@ -117,8 +122,10 @@ fn low_memory_for(extents: usize) -> Result<(u16, u16), BootError> {
     Ok((need_kib, have_kib))
 }
 
-/// Boots `file`; returns only when it cannot.
-pub fn boot(volume: &mut Volume, file: &BootFile, say: &mut dyn FnMut(&str)) -> Result<(), BootError> {
+/// Boots `file`, an ISO with its partition entry written first when
+/// `iso_partition` (the configuration's switch); returns only when it
+/// cannot.
+pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut dyn FnMut(&str)) -> Result<(), BootError> {
     crate::log!("boot {}", file.path);
     let (start, disk, extensions) = (volume.partition_start(), volume.drive(), volume.extensions());
     let mut source = volume.open_file(file).map_err(BootError::Chain)?;
@@ -140,6 +147,7 @@ pub fn boot(volume: &mut Volume, file: &BootFile, say: &mut dyn FnMut(&str)) -> 
         .iter()
         .map(|e| (e.file_sector as u32, e.count as u32, start + e.disk_lba))
         .collect();
+    let file_map = source.map.clone();
     if extents.len() > HOOK_MAX_EXTENTS {
         return Err(BootError::TooFragmented { path: file.path.clone(), extents: extents.len() });
     }
@@ -177,6 +185,23 @@ pub fn boot(volume: &mut Volume, file: &BootFile, say: &mut dyn FnMut(&str)) -> 
         image.len(),
         extents.len()
     ));
+    // The last thing before hooking: the ISO becomes a partition of the
+    // stick for the system it starts. A failure is said and the boot goes on.
+    if plan.kind == HOOK_KIND_CD {
+        let written = if iso_partition {
+            crate::iso_partition::write(volume.disk(), plan.kind, &file_map, file.size, start, &file.path)
+        } else {
+            Err(format!("{}: {}", file.path, NoEntry::TurnedOff))
+        };
+        match written {
+            Ok(line) => crate::log!("{line}"),
+            Err(why) => {
+                say(&why);
+                // Long enough to read before the boot loader clears the screen.
+                let _ = crate::input::Input::default().wait_key_until(crate::arch::ticks().wrapping_add(WARNING_TICKS));
+            }
+        }
+    }
     let installed = hook::install(&hook_plan);
     let (before, after) = count_emulated_drive(plan.kind);
     crate::log!(

@@ -1,5 +1,7 @@
-//! The boot disk through BIOS INT 13h: extensions (AH=42h) when the BIOS
-//! has them, CHS (AH=02h) otherwise, via a bounce buffer below 1 MiB.
+//! The boot disk through BIOS INT 13h: extensions (AH=42h, 43h to write)
+//! when the BIOS has them, CHS (AH=02h, 03h) otherwise, via a bounce
+//! buffer below 1 MiB. stage2 writes only single sectors of the boot area
+//! (the ISO partition entry and its record).
 
 use bootfs::block::{BlockDevice, IoError, IoErrorKind, SECTOR_SIZE};
 
@@ -32,6 +34,33 @@ fn seg_off(addr: usize) -> (u16, u16) {
     ((addr >> 4) as u16, (addr & 0xF) as u16)
 }
 
+/// A write that did not take.
+pub enum WriteError {
+    /// The BIOS refused it with this INT 13h status (03h: write-protected).
+    Bios { lba: u64, code: u8 },
+    /// The sector could not be read back.
+    ReadBack(IoError),
+    /// The BIOS said yes, but the sector reads back different.
+    Mismatch { lba: u64 },
+}
+
+impl core::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            WriteError::Bios { code: 0x03, .. } => write!(f, "the stick is write-protected"),
+            WriteError::Bios { lba, code } => write!(f, "the BIOS could not write sector {lba} (error 0x{code:02X})"),
+            WriteError::ReadBack(e) => write!(f, "the sector written could not be read back: {e}"),
+            WriteError::Mismatch { lba } => write!(f, "the stick did not keep what was written to sector {lba} (is it read-only?)"),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Direction {
+    Read,
+    Write,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Chs {
     heads: u32,
@@ -61,6 +90,31 @@ impl BiosDisk {
     /// Reads `count` sectors at `lba` into the bounce buffer. CHS reads stay
     /// within one track.
     fn read_to_bounce(&mut self, lba: u64, count: usize) -> Result<usize, u8> {
+        self.transfer(Direction::Read, lba, count)
+    }
+
+    /// Writes one sector at `lba`, then reads it back and compares: a
+    /// BIOS that says yes to a write it dropped (a read-only drive) is
+    /// caught.
+    pub fn write_sector(&mut self, lba: u64, sector: &[u8; SECTOR_SIZE]) -> Result<(), WriteError> {
+        // SAFETY: one CPU, no interrupts in protected mode: nothing else uses the bounce buffer.
+        unsafe { (&mut (*(&raw mut BOUNCE)).0)[..SECTOR_SIZE].copy_from_slice(sector) };
+        self.transfer(Direction::Write, lba, 1).map_err(|code| WriteError::Bios { lba, code })?;
+        let mut back = [0u8; SECTOR_SIZE];
+        self.read_sectors(lba, &mut back).map_err(WriteError::ReadBack)?;
+        if back != *sector {
+            return Err(WriteError::Mismatch { lba });
+        }
+        Ok(())
+    }
+
+    /// One INT 13h read or write of `count` sectors at `lba` from or into
+    /// the bounce buffer.
+    fn transfer(&mut self, direction: Direction, lba: u64, count: usize) -> Result<usize, u8> {
+        let (lba_function, chs_function) = match direction {
+            Direction::Read => (0x4200, 0x0200),
+            Direction::Write => (0x4300, 0x0300),
+        };
         let bounce = (&raw mut BOUNCE) as usize;
         let (segment, offset) = seg_off(bounce);
         let (mut r, count) = if self.extensions {
@@ -68,7 +122,7 @@ impl BiosDisk {
             // SAFETY: one CPU, no interrupts in protected mode: nothing else uses DAP.
             unsafe { DAP = Dap { size: 16, reserved: 0, count: count as u16, offset, segment, lba } };
             let (ds, si) = seg_off(dap_addr);
-            (RmRegs { eax: 0x4200, edx: self.drive as u32, ds, esi: si as u32, ..Default::default() }, count)
+            (RmRegs { eax: lba_function, edx: self.drive as u32, ds, esi: si as u32, ..Default::default() }, count)
         } else {
             let chs = self.chs.ok_or(0x01u8)?;
             let track = lba / chs.sectors as u64;
@@ -80,7 +134,7 @@ impl BiosDisk {
             let count = count.min((chs.sectors + 1 - sector) as usize);
             let cx = ((cyl as u32 & 0xFF) << 8) | ((cyl as u32 >> 2) & 0xC0) | sector;
             let regs = RmRegs {
-                eax: 0x0200 | count as u32,
+                eax: chs_function | count as u32,
                 ecx: cx,
                 edx: (head << 8) | self.drive as u32,
                 es: segment,

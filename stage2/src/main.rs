@@ -14,6 +14,7 @@ mod console;
 mod disk;
 mod hook;
 mod input;
+mod iso_partition;
 mod launch;
 mod memory;
 mod menu;
@@ -91,7 +92,9 @@ extern "C" fn stage2_main(boot_drive: u32) -> ! {
             l.first_problem().unwrap_or_default()
         }
     };
-    if !status.is_empty() {
+    if let Some(problem) = volume.undo_problem.take() {
+        status = problem;
+    } else if !status.is_empty() {
         log!("{status}");
     } else if let Some(p) = report.problems.first() {
         status = match report.problems.len() {

@@ -235,7 +235,7 @@ impl Menu {
             }
             Row::File(i) => {
                 let file = self.entries[*i].file.clone();
-                (format!("Cannot boot {}", file.name()), crate::boot::boot(volume, &file, &mut say))
+                (format!("Cannot boot {}", file.name()), crate::boot::boot(volume, &file, !self.config.iso_partition_off, &mut say))
             }
             Row::Action(Action::NextDisk) => {
                 crate::log!("boot the next disk");

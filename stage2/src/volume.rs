@@ -55,6 +55,8 @@ impl VolumeError {
 
 pub struct Volume {
     fs: Filesystem<Window<BiosDisk>>,
+    /// Why the ISO partition entry of the last boot is still on the stick.
+    pub undo_problem: Option<String>,
 }
 
 /// A file of the data partition, readable by offset.
@@ -64,6 +66,7 @@ impl Volume {
     pub fn open(drive: u8) -> Result<Volume, VolumeError> {
         let mut disk = BiosDisk::open(drive);
         crate::log!("disk {drive:02X}h: INT 13h extensions {}", if disk.extensions { "yes" } else { "no, using CHS" });
+        let undo_problem = crate::iso_partition::undo_last(&mut disk);
         let mut sector = [0u8; 512];
         disk.read_sectors(0, &mut sector).map_err(VolumeError::Read)?;
         let mbr = Mbr::parse(&sector).map_err(VolumeError::PartitionTable)?;
@@ -78,7 +81,7 @@ impl Volume {
             }
         })?;
         crate::log!("{}", fs.describe());
-        Ok(Volume { fs })
+        Ok(Volume { fs, undo_problem })
     }
 
     pub fn scan(&mut self) -> Result<ScanReport, VolumeError> {
@@ -116,6 +119,11 @@ impl Volume {
     /// First sector of the data partition on the disk.
     pub fn partition_start(&mut self) -> u64 {
         self.fs.device().start
+    }
+
+    /// The whole disk.
+    pub fn disk(&mut self) -> &mut BiosDisk {
+        &mut self.fs.device().dev
     }
 
     /// The BIOS drive number of the disk.

@@ -67,6 +67,31 @@ pub struct BootOptions {
     /// A blkdebug rule file for the boot disk: reads of the sectors it
     /// names fail, as on a failing stick.
     pub blkdebug: Option<PathBuf>,
+    /// Attach the boot disk as USB storage on this controller, as a real
+    /// stick is, instead of IDE.
+    pub usb: Option<Usb>,
+    /// The boot disk is read-only (a write-protected stick).
+    pub read_only: bool,
+    /// The watchdog's limit instead of [`BOOT_LIMIT`] (a Linux system).
+    pub limit: Option<Duration>,
+}
+
+/// The USB host controller a stick hangs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Usb {
+    Xhci,
+    Ehci,
+    Uhci,
+}
+
+impl Usb {
+    fn device(self) -> &'static str {
+        match self {
+            Usb::Xhci => "qemu-xhci",
+            Usb::Ehci => "usb-ehci",
+            Usb::Uhci => "piix3-usb-uhci",
+        }
+    }
 }
 
 /// The text screen: 25 rows of 80 (character, attribute) cells.
@@ -147,12 +172,23 @@ impl Qemu {
             "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
             "-qmp".into(),
             format!("unix:{},server=on,wait=off", qmp_path.display()),
-            "-drive".into(),
-            match &opts.blkdebug {
-                Some(rules) => format!("file=blkdebug:{}:{},format=raw,if=ide,index=0", rules.display(), disk.display()),
-                None => format!("file={},format=raw,if=ide,index=0", disk.display()),
-            },
         ];
+        let file = match &opts.blkdebug {
+            Some(rules) => format!("file=blkdebug:{}:{}", rules.display(), disk.display()),
+            None => format!("file={}", disk.display()),
+        };
+        let read_only = if opts.read_only { ",readonly=on" } else { "" };
+        match opts.usb {
+            None => args.extend(["-drive".into(), format!("{file},format=raw,if=ide,index=0{read_only}")]),
+            Some(usb) => args.extend([
+                "-device".into(),
+                format!("{},id=usb", usb.device()),
+                "-drive".into(),
+                format!("if=none,id=stick,{file},format=raw{read_only}"),
+                "-device".into(),
+                "usb-storage,bus=usb.0,drive=stick,bootindex=0".into(),
+            ]),
+        }
         for (i, d) in opts.extra_disks.iter().enumerate() {
             args.push("-drive".into());
             args.push(format!("file={},format=raw,if=ide,index={}", d.display(), i + 1));
@@ -175,15 +211,16 @@ impl Qemu {
         let done = Arc::new(AtomicBool::new(false));
         {
             let (child, done, name) = (child.clone(), done.clone(), name.to_string());
+            let limit = opts.limit.unwrap_or(BOOT_LIMIT);
             thread::spawn(move || {
                 let start = Instant::now();
-                while start.elapsed() < BOOT_LIMIT {
+                while start.elapsed() < limit {
                     if done.load(Ordering::Relaxed) {
                         return;
                     }
                     thread::sleep(Duration::from_millis(200));
                 }
-                eprintln!("[{name}] watchdog: QEMU ran past {}s, killing it", BOOT_LIMIT.as_secs());
+                eprintln!("[{name}] watchdog: QEMU ran past {}s, killing it", limit.as_secs());
                 let _ = child.lock().map(|mut c| c.kill());
             });
         }
@@ -306,14 +343,19 @@ impl Qemu {
 
     /// Waits for QEMU to exit by itself; its status.
     pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        self.wait_exit_within(WAIT)
+    }
+
+    /// [`Qemu::wait_exit`] with another limit.
+    pub fn wait_exit_within(&mut self, limit: Duration) -> std::process::ExitStatus {
         let start = Instant::now();
-        while start.elapsed() < WAIT {
+        while start.elapsed() < limit {
             if let Some(s) = self.exited() {
                 return s;
             }
             thread::sleep(Duration::from_millis(100));
         }
-        panic!("[{}] QEMU did not exit within {}s", self.name, WAIT.as_secs());
+        panic!("[{}] QEMU did not exit within {}s", self.name, limit.as_secs());
     }
 
     pub fn elapsed(&self) -> Duration {

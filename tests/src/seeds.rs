@@ -77,6 +77,13 @@ pub fn write_all(out: &Path, work: &Path) -> usize {
         dropboot(["add".as_ref(), image.as_os_str(), json.as_os_str(), "--to".as_ref(), "/ventoy".as_ref()]);
         let bytes = fs::read(&image).expect("stick");
         seeds.push(("mbr", format!("{fs_kind}-stick"), bytes[..512].to_vec()));
+        // The same table carrying a booted ISO's entry, and its record.
+        let sector0: [u8; 512] = bytes[..512].try_into().expect("a sector");
+        let mut map = bootfs::ExtentMap::new();
+        map.push(4096, 140);
+        let placement = bootfs::iso_partition::place(bootfs::layout::HOOK_KIND_CD, &map, 70_000, 2048, &sector0).expect("a free slot");
+        let record = bootfs::iso_partition::Record::new(&placement, &sector0, "/a.iso");
+        seeds.push(("mbr", format!("{fs_kind}-stick-with-iso-partition"), [record.apply(&sector0), record.to_sector()].concat()));
         seeds.push((fs_kind, "stick".into(), SparseDisk::encode(&partition(&image), None)));
     }
 

@@ -11,28 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bootfs::layout::DATA_PARTITION_LBA;
-use tests::media::{dropboot, dropboot_bin, random_file, read_at, run};
+use tests::media::{dropboot, dropboot_bin, fsck_passes, random_file, read_at, run};
 use tests::work_dir;
-
-/// fsck (fsck.exfat or fsck.vfat, read-only) on the data partition of `image`.
-fn fsck_passes(image: &Path, fs_kind: &str) {
-    let offset = DATA_PARTITION_LBA as u64 * 512;
-    if fs_kind == "exfat" {
-        let dev = run(Command::new("losetup").args(["-f", "--show", "-r", "-o", &offset.to_string()]).arg(image)).trim().to_string();
-        let out = Command::new("fsck.exfat").arg("-n").arg(&dev).output().expect("fsck.exfat");
-        let _ = Command::new("losetup").args(["-d", &dev]).status();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && text.contains("clean"), "fsck.exfat:\n{text}");
-    } else {
-        let len = fs::metadata(image).expect("image").len() - offset;
-        // Beside the test's other files (the image's own disk may be full).
-        let part = work_dir("fsck_scratch").join(format!("{}.partition", image.display().to_string().replace('/', "_")));
-        fs::write(&part, read_at(image, offset, len as usize)).expect("partition copy");
-        let out = Command::new("fsck.vfat").arg("-n").arg(&part).output().expect("fsck.vfat");
-        let _ = fs::remove_file(&part);
-        assert!(out.status.success(), "fsck.vfat:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    }
-}
 
 /// `dropboot list` of `image`, as (size, path) lines.
 fn listed(image: &Path) -> Vec<String> {

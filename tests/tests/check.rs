@@ -38,12 +38,12 @@ fn check_gives_a_verdict_in_words_and_json_for_each_kind_of_file() {
         let at = text.find(&format!("{path}  (")).unwrap_or_else(|| panic!("{path} missing:\n{text}"));
         text[at..].lines().skip(1).take_while(|l| l.starts_with("  ")).map(str::trim).collect::<Vec<_>>().join("\n")
     };
-    assert!(verdict("/probe.iso").ends_with("boots as CD E0h"), "{text}");
+    assert!(verdict("/probe.iso").ends_with("boots as CD E0h; its system finds its ISO as partition 2"), "{text}");
     assert!(verdict("/probe.iso").contains("El Torito: x86 BIOS, no emulation"), "{text}");
-    assert!(verdict("/memtest86+x64.iso").contains("boots as 1.44 MB floppy 00h"), "{text}");
+    assert!(verdict("/memtest86+x64.iso").contains("boots as 1.44 MB floppy 00h; an emulated disk is not a filesystem Linux can use whole, so no partition is written for it"), "{text}");
     assert!(verdict("/efi-only.iso").ends_with("not bootable: no BIOS boot entry in this image (it boots with UEFI only)"), "{text}");
     assert!(verdict("/junk.iso").starts_with("not bootable: not an ISO9660 image"), "{text}");
-    assert!(verdict("/live.iso").contains("boots as CD E0h; a Linux live system (casper)"), "{text}");
+    assert!(verdict("/live.iso").ends_with("boots as CD E0h; a Linux live system (casper): its system finds its ISO as partition 2"), "{text}");
 
     let out = Command::new(dropboot_bin()).args([OsStr::new("check"), image.as_os_str(), "/probe.iso".as_ref(), "--json".as_ref()]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -52,6 +52,7 @@ fn check_gives_a_verdict_in_words_and_json_for_each_kind_of_file() {
     assert_eq!(json[0]["boots"], true);
     assert_eq!(json[0]["pieces"], 1);
     assert_eq!(json[0]["presented_as"], "CD E0h");
+    assert_eq!(json[0]["iso_partition"], 2);
     assert_eq!(json[0]["eltorito"][0]["platform"], "x86 BIOS");
 
     let listed: serde_json::Value = serde_json::from_str(&dropboot([OsStr::new("list"), image.as_os_str(), "--json".as_ref()])).unwrap();

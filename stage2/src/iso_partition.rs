@@ -1,0 +1,83 @@
+//! The booted ISO's partition entry on the stick (what it is and why:
+//! bootfs::iso_partition, which decides and encodes; here is the I/O):
+//! written just before an ISO boots, its record first and then sector 0,
+//! each read back; undone at the next start of stage2, sector 0 first and
+//! then the record. A cut between the two writes leaves a record whose
+//! slot still holds its old bytes, which the next start only marks undone.
+
+use alloc::format;
+use alloc::string::String;
+
+use bootfs::extent::ExtentMap;
+use bootfs::iso_partition::{place, Record, Undo, RECORD_LBA};
+use bootfs::BlockDevice;
+
+use crate::disk::BiosDisk;
+
+fn read_sector(disk: &mut BiosDisk, lba: u64) -> Result<[u8; 512], String> {
+    let mut s = [0u8; 512];
+    disk.read_sectors(lba, &mut s).map_err(|e| format!("{e}"))?;
+    Ok(s)
+}
+
+/// Undoes the entry written at the last boot, if the record says one is
+/// on the stick. Logs what it did; returns a line for the status row when
+/// the table could not be put back.
+pub fn undo_last(disk: &mut BiosDisk) -> Option<String> {
+    let record = match read_sector(disk, RECORD_LBA) {
+        Ok(s) => Record::parse(&s)?,
+        Err(e) => {
+            crate::log!("ISO partition record: cannot read it: {e}");
+            return None;
+        }
+    };
+    if !record.written {
+        return None;
+    }
+    let slot = record.slot + 1;
+    let sector0 = match read_sector(disk, 0) {
+        Ok(s) => s,
+        Err(e) => return Some(format!("Partition {slot} (for {}) is still on the stick: {e}", record.path)),
+    };
+    let what = match record.undo(&sector0) {
+        Undo::Restore(restored) => {
+            if let Err(e) = disk.write_sector(0, &restored) {
+                let line = format!("Partition {slot} (for {}) is still on the stick: {e}", record.path);
+                crate::log!("{line}");
+                return Some(line);
+            }
+            "taken out of the partition table again"
+        }
+        Undo::AlreadyRestored => "never reached the partition table",
+        Undo::Changed => "was changed since; the partition table is left as it is",
+    };
+    crate::log!("partition {slot}, written for {} at the last boot, {what}", record.path);
+    if let Err(e) = disk.write_sector(RECORD_LBA, &record.undone().to_sector()) {
+        crate::log!("ISO partition record: cannot mark it undone: {e}");
+    }
+    None
+}
+
+/// Gives the ISO at `path` (`bytes` long), mapped by `map` on the data
+/// partition from `partition_start` and presented as `kind`, its
+/// partition entry.
+/// `Ok`: the line for the log. `Err`: why the system it starts will not
+/// find its ISO, for the screen and the log; the boot goes on either way.
+pub fn write(disk: &mut BiosDisk, kind: u8, map: &ExtentMap, bytes: u64, partition_start: u64, path: &str) -> Result<String, String> {
+    let sector0 = read_sector(disk, 0).map_err(|e| format!("No partition for {path}: {e}"))?;
+    let placement = place(kind, map, bytes, partition_start, &sector0).map_err(|why| format!("{path}: {why}"))?;
+    let record = Record::new(&placement, &sector0, path);
+    let failed = |e: &dyn core::fmt::Display| format!("No partition for {path}: {e}; its system will not find its ISO");
+    disk.write_sector(RECORD_LBA, &record.to_sector()).map_err(|e| failed(&e))?;
+    if let Err(e) = disk.write_sector(0, &record.apply(&sector0)) {
+        let _ = disk.write_sector(RECORD_LBA, &record.undone().to_sector());
+        return Err(failed(&e));
+    }
+    let e = placement.entry;
+    Ok(format!(
+        "  partition {}: {path}, sectors {}+{} (type 00h), undone at the next start",
+        placement.slot + 1,
+        e.start_lba,
+        e.sectors
+    ))
+}

@@ -1,0 +1,201 @@
+//! A booted ISO becomes a partition of the stick, so the Linux system it
+//! starts can find it, and the stick gets its own table back: the entry
+//! stage2 writes just before the jump, what Linux makes of it, the next
+//! start undoing it byte for byte, a slot the user already uses, a
+//! write-protected stick, the configuration's switch, and the builder's
+//! commands on a stick that still carries the entry. The GRUB rescue CD
+//! stands in for any ISO here; `live_iso.rs` boots real live systems.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bootfs::iso_partition::{place, Record, RECORD_LBA};
+use bootfs::layout::{DATA_PARTITION_LBA, HOOK_KIND_CD};
+use bootfs::mbr::{entry_range, PartitionEntry};
+use tests::media::{data_partition, dropboot, dropboot_bin, fsck_passes, patch, read_at, run, third_party};
+use tests::{work_dir, BootOptions, Qemu, Usb};
+
+const GRUB_CD: &str = "grub-rescue-cdrom.iso";
+
+fn sector0(image: &Path) -> [u8; 512] {
+    read_at(image, 0, 512).try_into().expect("a sector")
+}
+
+/// A stick with the GRUB rescue CD (and `more` files) on it.
+fn stick(dir: &Path, fs_kind: &str, more: &[PathBuf]) -> PathBuf {
+    let image = dir.join("stick.img");
+    let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), "128M".into()];
+    args.extend(["--fs".into(), fs_kind.into(), third_party(GRUB_CD).into_os_string()]);
+    args.extend(more.iter().map(|f| f.clone().into_os_string()));
+    dropboot(&args);
+    image
+}
+
+/// The entry the loader should write for `path`: its one run of sectors.
+fn expected_entry(image: &Path, path: &str) -> PartitionEntry {
+    let mut fs = bootfs::filesystem::Filesystem::open(data_partition(image)).expect("the data partition");
+    let file = bootfs::scan::find_file(&mut fs, path).expect("reading the stick").expect("the file");
+    let map = fs.extent_map(&file).expect("its extent map");
+    assert_eq!(map.len(), 1, "{path} is in one piece");
+    let run = map.extents()[0];
+    PartitionEntry { bootable: false, kind: 0, start_lba: (DATA_PARTITION_LBA as u64 + run.disk_lba) as u32, sectors: file.size.div_ceil(512) as u32 }
+}
+
+/// Boots the stick, Enter on the first file, until GRUB's menu shows.
+fn boot_grub(name: &str, dir: &Path, image: &Path, opts: &BootOptions, log: &str) -> String {
+    let mut vm = Qemu::boot_with(name, dir, image, opts);
+    vm.wait_screen("boot file");
+    vm.keys(&["ret"]);
+    vm.wait_serial(log);
+    vm.wait_screen("GNU GRUB  version");
+    vm.serial_text()
+}
+
+/// Starts stage2 on the stick until its menu shows (the next start).
+fn start_menu(name: &str, dir: &Path, image: &Path) {
+    let mut vm = Qemu::boot(name, dir, image);
+    vm.wait_screen("boot file");
+}
+
+fn changed_bytes(a: &[u8; 512], b: &[u8; 512]) -> Vec<usize> {
+    (0..512).filter(|&i| a[i] != b[i]).collect()
+}
+
+/// The partitions util-linux reads in `image`'s table (number, start,
+/// sectors), each with what blkid finds in it (TYPE, LABEL). This
+/// machine's own kernel has no partition parser, so `live_iso.rs` shows
+/// what a guest's Linux makes of the entry.
+fn partitions_seen(image: &Path) -> Vec<(u32, u64, u64, String, String)> {
+    let table = run(Command::new("partx").args(["-g", "-o", "NR,START,SECTORS"]).arg(image));
+    table
+        .lines()
+        .filter_map(|l| {
+            let v: Vec<u64> = l.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+            let [nr, start, sectors] = v[..] else { return None };
+            let out = Command::new("blkid").args(["-p", "-o", "export", "-O", &(start * 512).to_string()]).arg(image).output().ok()?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let field = |k: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or("").to_string();
+            Some((nr as u32, start, sectors, field("TYPE"), field("LABEL")))
+        })
+        .collect()
+}
+
+#[test]
+fn booting_an_iso_makes_it_partition_2_for_linux_and_the_next_start_puts_sector_0_back_byte_for_byte() {
+    let dir = work_dir("iso_partition_written_and_undone");
+    let image = stick(&dir, "exfat", &[]);
+    let before = sector0(&image);
+    let path = format!("/{GRUB_CD}");
+    let want = expected_entry(&image, &path);
+    let log = boot_grub("iso_partition_written", &dir, &image, &BootOptions::default(), &format!("partition 2: {path}, sectors {}+{}", want.start_lba, want.sectors));
+
+    // Only slot 2's 16 bytes changed, and they hold the ISO's one run.
+    let after = sector0(&image);
+    assert!(changed_bytes(&before, &after).iter().all(|i| entry_range(1).contains(i)), "{log}");
+    assert_eq!(after[entry_range(1)], want.to_bytes());
+    // Partition 2 holds the ISO's filesystem, label and all.
+    let parts = partitions_seen(&image);
+    let p2 = parts.iter().find(|p| p.0 == 2).unwrap_or_else(|| panic!("{parts:?}"));
+    assert_eq!((p2.1, p2.2, p2.3.as_str()), (want.start_lba as u64, want.sectors as u64, "iso9660"), "{parts:?}");
+    assert!(!p2.4.is_empty(), "{parts:?}");
+    // The builder's readers see it and keep working.
+    let info = dropboot([OsStr::new("info"), image.as_os_str()]);
+    assert!(info.contains(&format!("partition 2: {path}, written at its last boot")), "{info}");
+    let check = dropboot([OsStr::new("check"), image.as_os_str()]);
+    assert!(check.contains("its system finds its ISO as partition 2"), "{check}");
+
+    start_menu("iso_partition_undone", &dir, &image);
+    assert_eq!(sector0(&image), before, "the next start restores sector 0");
+    assert!(!Record::parse(&read_at(&image, RECORD_LBA * 512, 512)).expect("the record").written);
+    assert!(!dropboot([OsStr::new("info"), image.as_os_str()]).contains("ISO partition"));
+    fsck_passes(&image, "exfat");
+}
+
+#[test]
+fn a_slot_2_the_user_made_is_kept_and_the_iso_takes_slot_3() {
+    let dir = work_dir("iso_partition_slot_3");
+    let image = stick(&dir, "fat32", &[]);
+    let users = PartitionEntry { bootable: false, kind: 0x83, start_lba: 1500, sectors: 100 };
+    patch(&image, entry_range(1).start as u64, &users.to_bytes());
+    let before = sector0(&image);
+    boot_grub("iso_partition_slot_3", &dir, &image, &BootOptions::default(), &format!("partition 3: /{GRUB_CD}"));
+    let after = sector0(&image);
+    assert_eq!(after[entry_range(1)], users.to_bytes());
+    assert_eq!(after[entry_range(2)], expected_entry(&image, &format!("/{GRUB_CD}")).to_bytes());
+    start_menu("iso_partition_slot_3_undone", &dir, &image);
+    assert_eq!(sector0(&image), before);
+    fsck_passes(&image, "fat32");
+}
+
+#[test]
+fn a_write_protected_stick_says_so_in_one_line_and_the_iso_boots_anyway() {
+    let dir = work_dir("iso_partition_read_only");
+    let image = stick(&dir, "exfat", &[]);
+    let before = read_at(&image, 0, DATA_PARTITION_LBA as usize * 512);
+    // QEMU's IDE disks cannot be read-only; its USB sticks can.
+    let opts = BootOptions { read_only: true, usb: Some(Usb::Xhci), ..BootOptions::default() };
+    let log = boot_grub("iso_partition_read_only", &dir, &image, &opts, &format!("No partition for /{GRUB_CD}: "));
+    let line = log.lines().find(|l| l.contains("No partition for")).expect("the line");
+    assert!(line.contains("its system will not find its ISO"), "{line}");
+    assert_eq!(read_at(&image, 0, DATA_PARTITION_LBA as usize * 512), before);
+}
+
+#[test]
+fn dropboot_iso_partition_0_in_the_configuration_writes_no_entry() {
+    let dir = work_dir("iso_partition_off");
+    let config = dir.join("dropboot.json");
+    fs::write(&config, r#"{ "control": [ { "DROPBOOT_ISO_PARTITION": "0" } ] }"#).unwrap();
+    let image = stick(&dir, "exfat", &[]);
+    dropboot([OsStr::new("add"), image.as_os_str(), config.as_os_str(), "--to".as_ref(), "/dropboot".as_ref()]);
+    let before = sector0(&image);
+    boot_grub("iso_partition_off", &dir, &image, &BootOptions::default(), "DROPBOOT_ISO_PARTITION is off in the configuration");
+    assert_eq!(sector0(&image), before);
+    let check = dropboot([OsStr::new("check"), image.as_os_str()]);
+    assert!(check.contains("DROPBOOT_ISO_PARTITION is off"), "{check}");
+}
+
+/// Writes the entry and its record for `path` as stage2 does before a boot.
+fn leave_entry(image: &Path, path: &str) {
+    let s0 = sector0(image);
+    let mut fs = bootfs::filesystem::Filesystem::open(data_partition(image)).expect("the data partition");
+    let file = bootfs::scan::find_file(&mut fs, path).expect("reading").expect("the file");
+    let map = fs.extent_map(&file).expect("its map");
+    let placement = place(HOOK_KIND_CD, &map, file.size, DATA_PARTITION_LBA as u64, &s0).expect("a slot");
+    let record = Record::new(&placement, &s0, path);
+    patch(image, RECORD_LBA * 512, &record.to_sector());
+    patch(image, 0, &record.apply(&s0));
+}
+
+#[test]
+fn add_rm_defrag_upgrade_info_list_and_check_accept_a_stick_that_still_carries_the_entry() {
+    let dir = work_dir("iso_partition_builder");
+    for fs_kind in ["exfat", "fat32"] {
+        let extra = tests::media::random_file(&dir.join("notes.img"), 4096, 3);
+        let image = dir.join(format!("{fs_kind}.img"));
+        let _ = fs::remove_file(&image);
+        dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "128M".as_ref(), "--fs".as_ref(), fs_kind.as_ref(), third_party(GRUB_CD).as_os_str()]);
+        let clean = sector0(&image);
+        let path = format!("/{GRUB_CD}");
+        let writers: [&[&OsStr]; 4] = [
+            &[OsStr::new("add"), image.as_os_str(), extra.as_os_str()],
+            &[OsStr::new("rm"), image.as_os_str(), "/notes.img".as_ref()],
+            &[OsStr::new("defrag"), image.as_os_str(), path.as_ref()],
+            &[OsStr::new("upgrade"), image.as_os_str()],
+        ];
+        for args in writers {
+            leave_entry(&image, &path);
+            let out = Command::new(dropboot_bin()).args(["info", &image.display().to_string()]).output().unwrap();
+            assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("partition 2: {path}")), "info on {fs_kind}");
+            dropboot([OsStr::new("list"), image.as_os_str()]);
+            assert!(dropboot([OsStr::new("check"), image.as_os_str(), path.as_ref()]).contains("as partition 2"));
+            let out = Command::new(dropboot_bin()).args(args).output().unwrap();
+            let said = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{args:?} on {fs_kind}: {said}");
+            assert!(said.contains(&format!("took partition 2 ({path}, written at its last boot) out")), "{args:?}: {said}");
+            assert_eq!(sector0(&image), clean, "{args:?} on {fs_kind} put sector 0 back first");
+            fsck_passes(&image, fs_kind);
+        }
+    }
+}
