@@ -220,10 +220,15 @@ impl Menu {
 
     /// Enter on a row: boot, open a folder, or leave.
     fn activate(&mut self, row: &Row, volume: &mut Volume, screen: &mut Screen) {
+        // A line too long for the status row takes the tip row above too.
         let mut say = |line: &str| {
             crate::log!("{line}");
-            screen.fill_row(STATUS_ROW, attr::NORMAL);
-            screen.text(STATUS_ROW, 1, &fit(line, COLS - 2), attr::NORMAL);
+            let (first, rest) = split_at_word(line, COLS - 2);
+            let rows: &[(usize, &str)] = if rest.is_empty() { &[(STATUS_ROW, first)] } else { &[(TIP_ROW, first), (STATUS_ROW, rest)] };
+            for &(row, text) in rows {
+                screen.fill_row(row, attr::NORMAL);
+                screen.text(row, 1, &fit(text, COLS - 2), attr::NORMAL);
+            }
             screen.present();
         };
         let (what, result) = match row {
@@ -453,6 +458,18 @@ pub fn help(screen: &mut Screen, lines: [&str; 2]) {
     for (row, text) in HELP_ROWS.into_iter().zip(lines) {
         screen.fill_row(row, attr::HELP);
         screen.text(row, 1, text, attr::HELP);
+    }
+}
+
+/// `s` as the most words that fit in `width` characters, and the rest.
+fn split_at_word(s: &str, width: usize) -> (&str, &str) {
+    if s.chars().count() <= width {
+        return (s, "");
+    }
+    let limit = s.char_indices().nth(width).map_or(s.len(), |(i, _)| i);
+    match s[..limit].rfind(' ') {
+        Some(space) => (&s[..space], &s[space + 1..]),
+        None => (&s[..limit], &s[limit..]),
     }
 }
 

@@ -110,6 +110,24 @@ pub fn third_party(name: &str) -> PathBuf {
     path
 }
 
+/// A real Linux live CD (debian-live.iso, debian-live-grub.iso,
+/// dracut-live.iso) that tools/make-live-media builds from Debian's
+/// packages and caches outside the clone, keyed on its recipe. Its root
+/// prints `dropboot-live-root: NAME reached its root` on COM1 and powers
+/// off.
+pub fn live_medium(name: &str) -> PathBuf {
+    static FOLDER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let folder = FOLDER.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/make-live-media");
+        // A fresh build takes minutes; a cached one returns at once.
+        let out = run(Command::new("timeout").arg("1800").arg(script));
+        PathBuf::from(out.lines().last().unwrap_or_default().trim())
+    });
+    let path = folder.join(name);
+    assert!(path.exists(), "{} is missing after tools/make-live-media", path.display());
+    path
+}
+
 /// Copies `file` onto the data partition of `image` (at /NAME) in pieces:
 /// 2 x `holes` small files are written, every other one deleted, and the
 /// file fills the holes before running on. Returns mshowfat's count of its

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tests::media::{copy_fragmented, dropboot, random_file, third_party};
 use tests::probe::{build_iso_mode, report, MODE_BENCH};
-use tests::{work_dir, BootOptions, Qemu};
+use tests::{work_dir, BootOptions, Qemu, Usb};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -135,7 +135,7 @@ fn probe_read(dir: &Path, image: &Path, cdrom: Option<PathBuf>) -> (f64, f64, Op
 }
 
 fn main() {
-    // `bench WORD`: only the sections whose name contains WORD (menu, probe, iso, exfat).
+    // `bench WORD`: only the sections whose name contains WORD (menu, probe, iso, exfat, live).
     let only = std::env::args().nth(1).unwrap_or_default();
     let want = |section: &str| section.contains(only.as_str());
     println!("dropboot bench (QEMU x86_64 with SeaBIOS, TCG); seconds are wall clock");
@@ -156,6 +156,43 @@ fn main() {
     }
     if want("exfat") {
         exfat_section();
+    }
+    if want("live") {
+        live_section();
+    }
+}
+
+/// Seconds from Enter in the menu to a live system's root line, through
+/// dropboot on IDE and on USB storage (xHCI), against QEMU's start to the
+/// same line with the ISO in QEMU's CD drive.
+fn live_section() {
+    for iso in ["debian-live.iso", "debian-live-grub.iso", "dracut-live.iso"] {
+        let path = tests::media::live_medium(iso);
+        let line = format!("dropboot-live-root: {} reached its root", iso.trim_end_matches(".iso"));
+        let dir = work_dir(&format!("bench-{iso}"));
+        let wait = Duration::from_secs(240);
+        let through = |usb: Option<Usb>| {
+            let image = stick(&dir, "256M", &[path.clone()]);
+            let opts = BootOptions { memory_mib: Some(1024), usb, limit: Some(wait), ..Default::default() };
+            let mut vm = Qemu::boot_with("bench-live", &dir, &image, &opts);
+            vm.wait_screen("1 boot file on");
+            let start = Instant::now();
+            vm.keys(&["ret"]);
+            vm.wait_serial_within(&line, wait);
+            start.elapsed().as_secs_f64()
+        };
+        let (ide, usb) = (through(None), through(Some(Usb::Xhci)));
+        let image = dir.join("stick.img");
+        let opts = BootOptions { memory_mib: Some(1024), boot_cdrom: Some(path.clone()), limit: Some(wait), ..Default::default() };
+        let start = Instant::now();
+        let mut vm = Qemu::boot_with("bench-live-cdrom", &dir, &image, &opts);
+        vm.wait_serial_within(&line, wait);
+        let cdrom = start.elapsed().as_secs_f64();
+        println!(
+            "  {iso}: Enter to its live root {ide:.1} s through dropboot on IDE (ratio {:.2}), {usb:.1} s on USB storage (ratio {:.2}); QEMU start to it from -cdrom {cdrom:.1} s",
+            ide / cdrom,
+            usb / cdrom
+        );
     }
 }
 

@@ -1,0 +1,134 @@
+//! Linux live ISOs reach their live root from a dropboot stick: real live
+//! systems built from Debian's packages by tools/make-live-media (cached
+//! outside the clone), each with a root whose init prints one line on COM1
+//! and powers off. Booted from the menu, the ISO's own loader (ISOLINUX or
+//! GRUB) starts the kernel through the hook; the kernel then finds the ISO
+//! as partition 2 of the stick, with no kernel parameter naming it, and the
+//! distribution's own init (live-boot or dracut) mounts its root from it.
+//! On exFAT and FAT32 sticks attached as USB storage, as a real stick is,
+//! and once on IDE. The next start of stage2 puts sector 0 back byte for
+//! byte, and fsck passes on the data partition.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::time::Duration;
+
+use tests::media::{copy_fragmented_exfat, dropboot, fsck_passes, live_medium, read_at};
+use tests::{work_dir, BootOptions, Qemu, Usb};
+
+/// Under software emulation these systems reach their root in 15-40 s on
+/// a quiet machine; the waits leave three times that and more.
+const ROOT_WAIT: Duration = Duration::from_secs(240);
+
+fn sector0(image: &Path) -> Vec<u8> {
+    read_at(image, 0, 512)
+}
+
+fn reaches_its_live_root(name: &str, iso: &str, fs_kind: &str, usb: Option<Usb>) {
+    let system = iso.trim_end_matches(".iso");
+    let dir = work_dir(name);
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref(), "--fs".as_ref(), fs_kind.as_ref(), live_medium(iso).as_os_str()]);
+    let before = sector0(&image);
+    let opts = BootOptions { usb, memory_mib: Some(1024), limit: Some(ROOT_WAIT + Duration::from_secs(60)), ..BootOptions::default() };
+    {
+        let mut vm = Qemu::boot_with(name, &dir, &image, &opts);
+        vm.wait_screen("1 boot file");
+        vm.keys(&["ret"]);
+        vm.wait_serial(&format!("partition 2: /{iso}"));
+        vm.wait_serial_within(&format!("dropboot-live-root: {system} reached its root"), ROOT_WAIT);
+        let log = vm.serial_text();
+        // The kernel's own partition scan of the stick found the ISO.
+        assert!(log.lines().any(|l| l.contains(" sda: sda1 sda2")), "the kernel did not list sda2:\n{}", log.lines().filter(|l| l.contains("sda")).collect::<Vec<_>>().join("\n"));
+        vm.wait_exit_within(Duration::from_secs(60));
+    }
+    let info = dropboot([OsStr::new("info"), image.as_os_str()]);
+    assert!(info.contains(&format!("partition 2: /{iso}, written at its last boot")), "{info}");
+
+    let mut vm = Qemu::boot_with(&format!("{name}_next_start"), &dir, &image, &BootOptions { usb, ..BootOptions::default() });
+    vm.wait_screen("1 boot file");
+    drop(vm);
+    assert_eq!(sector0(&image), before, "the next start leaves sector 0 as it was before the boot");
+    fsck_passes(&image, fs_kind);
+}
+
+#[test]
+fn a_debian_live_iso_on_an_exfat_stick_over_usb_reaches_its_live_root() {
+    reaches_its_live_root("live_debian_exfat_usb", "debian-live.iso", "exfat", Some(Usb::Xhci));
+}
+
+#[test]
+fn a_debian_live_iso_on_a_fat32_stick_over_usb_reaches_its_live_root() {
+    reaches_its_live_root("live_debian_fat32_usb", "debian-live.iso", "fat32", Some(Usb::Xhci));
+}
+
+#[test]
+fn a_debian_live_iso_on_an_ide_disk_reaches_its_live_root() {
+    reaches_its_live_root("live_debian_ide", "debian-live.iso", "exfat", None);
+}
+
+#[test]
+fn a_debian_live_iso_booted_by_grub_on_an_exfat_stick_over_usb_reaches_its_live_root() {
+    reaches_its_live_root("live_grub_exfat_usb", "debian-live-grub.iso", "exfat", Some(Usb::Xhci));
+}
+
+#[test]
+fn a_debian_live_iso_booted_by_grub_on_a_fat32_stick_over_usb_reaches_its_live_root() {
+    reaches_its_live_root("live_grub_fat32_usb", "debian-live-grub.iso", "fat32", Some(Usb::Xhci));
+}
+
+#[test]
+fn a_debian_live_iso_booted_by_grub_on_an_ide_disk_reaches_its_live_root() {
+    reaches_its_live_root("live_grub_ide", "debian-live-grub.iso", "fat32", None);
+}
+
+#[test]
+fn a_fedora_style_dracut_live_iso_on_an_exfat_stick_over_usb_reaches_its_live_root() {
+    reaches_its_live_root("live_dracut_exfat_usb", "dracut-live.iso", "exfat", Some(Usb::Xhci));
+}
+
+#[test]
+fn a_fedora_style_dracut_live_iso_on_a_fat32_stick_over_usb_reaches_its_live_root() {
+    reaches_its_live_root("live_dracut_fat32_usb", "dracut-live.iso", "fat32", Some(Usb::Xhci));
+}
+
+#[test]
+fn a_fedora_style_dracut_live_iso_on_an_ide_disk_reaches_its_live_root() {
+    reaches_its_live_root("live_dracut_ide", "dracut-live.iso", "exfat", None);
+}
+
+#[test]
+fn a_fragmented_live_iso_boots_its_loader_and_names_defrag_for_its_system() {
+    let dir = work_dir("live_fragmented");
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref()]);
+    copy_fragmented_exfat(&image, &live_medium("debian-live.iso"), 20);
+    let check = dropboot([OsStr::new("check"), image.as_os_str(), "/debian-live.iso".as_ref()]);
+    assert!(check.contains("a Linux live system (live): it is in") && check.contains("until `dropboot defrag` rewrites it in one piece"), "{check}");
+    let before = sector0(&image);
+    let mut vm = Qemu::boot("live_fragmented", &dir, &image);
+    vm.wait_screen("1 boot file");
+    vm.keys(&["ret"]);
+    let screen = vm.wait_screen("`dropboot defrag` rewrites it in one piece");
+    assert!(screen.text().contains("/debian-live.iso: it is in"), "{}", screen.text());
+    vm.wait_serial("will not find its ISO until `dropboot defrag` rewrites it in one piece");
+    // Its loader still starts: ISOLINUX loads the kernel.
+    vm.wait_serial_within("Linux version", Duration::from_secs(120));
+    drop(vm);
+    assert_eq!(sector0(&image), before);
+}
+
+#[test]
+fn the_demo_stick_of_make_qemu_bios_boots_its_first_enter_to_a_live_root() {
+    let dir = work_dir("live_demo_stick");
+    let image = dir.join("demo.img");
+    let listed = tests::media::run(std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/make-demo")).arg(&image).env("DROPBOOT", tests::media::dropboot_bin()));
+    for file in ["/debian-live.iso", "/install/debian-installer.iso", "/install/ipxe.iso", "/tools/grub-rescue-cdrom.iso", "/tools/memtest86+x64.iso", "/tools/floppy/grub-rescue-floppy.img"] {
+        assert!(listed.contains(file), "{file} is not on the demo stick:\n{listed}");
+    }
+    let opts = BootOptions { memory_mib: Some(1024), limit: Some(ROOT_WAIT + Duration::from_secs(60)), ..BootOptions::default() };
+    let mut vm = Qemu::boot_with("live_demo_stick", &dir, &image, &opts);
+    vm.wait_screen("6 boot files");
+    vm.keys(&["ret"]);
+    vm.wait_serial_within("dropboot-live-root: debian-live reached its root", ROOT_WAIT);
+}
