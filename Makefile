@@ -1,7 +1,7 @@
 # dropboot's build. `make` builds the boot code and the `dropboot` CLI;
 # `make qemu-bios` also makes a demo stick image and boots it in QEMU;
 # `make test` runs every test; `make bench` records speed and sizes
-# (`make bench ARGS=probe` runs one section: menu, probe, iso or exfat);
+# (`make bench ARGS=probe` runs one section: menu, probe, iso, exfat or live);
 # `make fuzz` fuzzes bootfs's parsers (cargo-fuzz).
 # Each public target first runs tools/deps, which installs what is missing.
 
@@ -82,7 +82,7 @@ DEMO := $(BUILD)/demo.img
 _qemu-bios: _all
 	tools/make-demo $(DEMO)
 	@echo "Booting $(DEMO) in QEMU (SeaBIOS, TCG). The menu is on the screen and on this terminal; Ctrl-A X quits."
-	$(QEMU) -machine pc,accel=tcg -m 512 -drive file=$(DEMO),format=raw,if=ide \
+	$(QEMU) -machine pc,accel=tcg -m 1024 -drive file=$(DEMO),format=raw,if=ide \
 	    $(if $(DISPLAY)$(WAYLAND_DISPLAY),-serial mon:stdio,-nographic)
 
 _bench: _all
