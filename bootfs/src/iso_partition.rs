@@ -56,6 +56,9 @@ pub enum NoEntry {
     NoFreeSlot,
     /// The configuration turns it off (`DROPBOOT_ISO_PARTITION`).
     TurnedOff,
+    /// The entry of the last boot (this 1-based partition) could not be
+    /// taken out: no second one goes in beside it.
+    StillThere { partition: usize },
 }
 
 impl core::fmt::Display for NoEntry {
@@ -69,6 +72,10 @@ impl core::fmt::Display for NoEntry {
             NoEntry::BeyondTable => write!(f, "it lies past 2 TiB, beyond what a partition entry can address, so the system it starts will not find its ISO"),
             NoEntry::NoFreeSlot => write!(f, "the partition table has no free slot, so the system it starts will not find its ISO"),
             NoEntry::TurnedOff => write!(f, "DROPBOOT_ISO_PARTITION is off in the configuration, so no partition is written for it"),
+            NoEntry::StillThere { partition } => write!(
+                f,
+                "partition {partition}, written at the last boot, could not be taken out, so no second one is written; its system will not find its ISO"
+            ),
         }
     }
 }
@@ -162,6 +169,11 @@ impl Record {
     }
 
     pub fn to_sector(&self) -> [u8; 512] {
+        let mut cut = self.path.len().min(RECORD_PATH_BYTES);
+        while !self.path.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let path = &self.path.as_bytes()[..cut];
         let mut s = [0u8; 512];
         s[..8].copy_from_slice(&RECORD_MAGIC);
         s[8..10].copy_from_slice(&RECORD_FORMAT.to_le_bytes());
@@ -169,8 +181,8 @@ impl Record {
         s[11] = self.slot as u8;
         s[12..28].copy_from_slice(&self.old);
         s[28..44].copy_from_slice(&self.new);
-        s[44..46].copy_from_slice(&(self.path.len() as u16).to_le_bytes());
-        s[PATH_OFFSET..PATH_OFFSET + self.path.len()].copy_from_slice(self.path.as_bytes());
+        s[44..46].copy_from_slice(&(path.len() as u16).to_le_bytes());
+        s[PATH_OFFSET..PATH_OFFSET + path.len()].copy_from_slice(path);
         let sum = crate::layout::word_sum(&s);
         s[CHECKSUM_OFFSET..].copy_from_slice(&0u32.wrapping_sub(sum).to_le_bytes());
         s
@@ -206,6 +218,15 @@ impl Record {
             Undo::Changed
         }
     }
+}
+
+/// The record in `record_sector` when it says its entry was written,
+/// with what undoing it does to `sector0`. Stage2 and the builder decide
+/// by this alone.
+pub fn pending(record_sector: &[u8], sector0: &[u8; 512]) -> Option<(Record, Undo)> {
+    let record = Record::parse(record_sector).filter(|r| r.written)?;
+    let undo = record.undo(sector0);
+    Some((record, undo))
 }
 
 /// What putting the table back means.
@@ -260,6 +281,8 @@ mod tests {
         assert_eq!(Record::parse(&record.to_sector()), Some(record.clone()));
         assert_eq!(record.undo(&after), Undo::Restore(before));
         assert_eq!(record.undo(&before), Undo::AlreadyRestored);
+        assert_eq!(pending(&record.to_sector(), &after), Some((record.clone(), Undo::Restore(before))));
+        assert_eq!(pending(&record.undone().to_sector(), &after), None);
     }
 
     #[test]
@@ -283,6 +306,10 @@ mod tests {
         assert_eq!(place(HOOK_KIND_CD, &two, 4096, 2048, &s), Err(NoEntry::Fragmented { pieces: 2 }));
         assert_eq!(place(crate::layout::HOOK_KIND_HARD_DISK, &one_run(0, 8), 4096, 2048, &s), Err(NoEntry::NotACd));
         assert_eq!(place(HOOK_KIND_CD, &one_run(u32::MAX as u64, 8), 4096, 2048, &s), Err(NoEntry::BeyondTable));
+        // The last sector a table can address is u32::MAX - 1 (start + size <= 2^32 - 1).
+        let last = u32::MAX as u64 - 2048 - 8;
+        assert!(place(HOOK_KIND_CD, &one_run(last, 8), 4096, 2048, &s).is_ok());
+        assert_eq!(place(HOOK_KIND_CD, &one_run(last + 1, 8), 4096, 2048, &s), Err(NoEntry::BeyondTable));
         assert!(NoEntry::Fragmented { pieces: 2 }.to_string().contains("dropboot defrag"));
     }
 
@@ -307,5 +334,8 @@ mod tests {
         let r = Record::new(&place(HOOK_KIND_CD, &one_run(0, 8), 4096, 2048, &stick()).unwrap(), &stick(), &path);
         assert!(r.path.len() <= RECORD_PATH_BYTES);
         assert_eq!(Record::parse(&r.to_sector()).unwrap().path, r.path);
+        // A path set by hand past the limit is cut when the sector is made.
+        let long = Record { path: "x".repeat(600), ..r };
+        assert_eq!(Record::parse(&long.to_sector()).unwrap().path.len(), RECORD_PATH_BYTES);
     }
 }

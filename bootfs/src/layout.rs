@@ -16,11 +16,11 @@ pub const STAGE2_LBA: u32 = 1;
 /// Where the builder puts the data partition (1 MiB): also the end of the
 /// stage2 area.
 pub const DATA_PARTITION_LBA: u32 = 2048;
-/// The sector right after the largest stage2: the record of the ISO
-/// partition entry stage2 wrote into the MBR at its last boot
-/// ([`crate::iso_partition::Record`]), so the next start (or the builder)
-/// can undo it.
-pub const ISO_PARTITION_RECORD_LBA: u32 = STAGE2_LBA + STAGE2_MAX_SECTORS;
+/// The record of the ISO partition entry stage2 wrote into the MBR at its
+/// last boot ([`crate::iso_partition::Record`]), so the next start (or the
+/// builder) can undo it: a fixed sector after the largest stage2, so a
+/// stage2 of another size still finds it.
+pub const ISO_PARTITION_RECORD_LBA: u32 = 769;
 /// Linear address stage1 loads stage2 at (0000:8000).
 pub const STAGE2_LOAD_ADDR: u32 = 0x8000;
 /// Largest stage2 image stage1 will load. Stage2's code, data, stacks and
@@ -188,7 +188,7 @@ const _: () = assert!(core::mem::size_of::<Stage2Header>() == STAGE2_HEADER_SIZE
 const _: () = assert!(core::mem::offset_of!(Stage2Header, sectors) == STAGE2_HEADER_SECTORS_OFFSET);
 const _: () = assert!(STAGE2_LOAD_ADDR + STAGE2_MAX_SECTORS * 512 <= STAGE2_END_LIMIT);
 const _: () = assert!(STAGE2_LBA + STAGE2_MAX_SECTORS <= DATA_PARTITION_LBA);
-const _: () = assert!(ISO_PARTITION_RECORD_LBA < DATA_PARTITION_LBA);
+const _: () = assert!(ISO_PARTITION_RECORD_LBA >= STAGE2_LBA + STAGE2_MAX_SECTORS && ISO_PARTITION_RECORD_LBA < DATA_PARTITION_LBA);
 
 impl Stage2Header {
     /// The header as stage2 is linked with it (not yet sealed).

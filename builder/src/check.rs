@@ -126,9 +126,6 @@ pub fn check(disk: &mut Disk, only: Option<&str>) -> Result<Vec<Verdict>> {
                             v.iso_partition = Some(p.slot + 1);
                             v.verdict.push_str(&format!("; {system}its system finds its ISO as partition {}", p.slot + 1));
                         }
-                        Err(NoEntry::NotACd) if plan.catalog.is_none() => {
-                            v.verdict.push_str("; a disk image is not a filesystem Linux can use whole, so no partition is written for it")
-                        }
                         Err(why) => v.verdict.push_str(&format!("; {system}{why}")),
                     }
                 }

@@ -139,8 +139,10 @@ impl Disk {
         file.read_exact(&mut sector).map_err(Error::io(format!("reading the MBR of {}", path.display())))?;
         let mbr = Mbr::parse(&sector).map_err(|e| Error::disk(path, e))?;
         let (_, partition) = mbr.data_partition().ok_or_else(|| Error::disk(path, "no data partition"))?;
-        if write {
-            crate::iso_partition::undo(&mut file, &path.display().to_string())?;
+        // Only on a disk with dropboot's boot code: its record is ours.
+        let what = path.display().to_string();
+        if write && bootcode::on_disk(&mut file, &what).is_ok() {
+            crate::iso_partition::undo(&mut file, &what)?;
         }
         Ok(Disk { path: path.into(), file, partition })
     }

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 
-use bootfs::iso_partition::{Record, Undo, RECORD_LBA};
+use bootfs::iso_partition::{self, Record, Undo, RECORD_LBA};
 
 use crate::error::{Error, Result};
 
@@ -22,37 +22,35 @@ fn write_sector(file: &mut File, lba: u64, sector: &[u8; 512], what: &str) -> Re
     file.sync_data().map_err(Error::io(format!("flushing {what}")))
 }
 
+/// The entry of the last boot as the record tells it, with what undoing
+/// it does to sector 0 (as it is on the disk).
+fn pending(file: &mut File, what: &str) -> Result<Option<(Record, Undo)>> {
+    let record = read_sector(file, RECORD_LBA, what)?;
+    Ok(iso_partition::pending(&record, &read_sector(file, 0, what)?))
+}
+
 /// The entry stage2 wrote at the last boot, when it is still in the table.
 pub fn on_disk(file: &mut File, what: &str) -> Result<Option<Record>> {
-    let Some(record) = Record::parse(&read_sector(file, RECORD_LBA, what)?) else {
-        return Ok(None);
-    };
-    let sector0 = read_sector(file, 0, what)?;
-    Ok((record.written && matches!(record.undo(&sector0), Undo::Restore(_))).then_some(record))
+    Ok(pending(file, what)?.and_then(|(r, undo)| matches!(undo, Undo::Restore(_)).then_some(r)))
 }
 
 /// Sector 0 as it will be once the entry of the last boot is undone (what
 /// the next boot places its entry against).
 pub fn sector0_undone(file: &mut File, what: &str) -> Result<[u8; 512]> {
-    let sector0 = read_sector(file, 0, what)?;
-    Ok(match on_disk(file, what)?.map(|r| r.undo(&sector0)) {
-        Some(Undo::Restore(restored)) => restored,
-        _ => sector0,
-    })
+    match pending(file, what)? {
+        Some((_, Undo::Restore(restored))) => Ok(restored),
+        _ => read_sector(file, 0, what),
+    }
 }
 
 /// Takes the entry of the last boot out of the table, as the next start of
 /// stage2 would: sector 0 first (only that slot's 16 bytes), then the
 /// record. Says so on standard error when it did.
 pub fn undo(file: &mut File, what: &str) -> Result<()> {
-    let Some(record) = Record::parse(&read_sector(file, RECORD_LBA, what)?) else {
+    let Some((record, undo)) = pending(file, what)? else {
         return Ok(());
     };
-    if !record.written {
-        return Ok(());
-    }
-    let sector0 = read_sector(file, 0, what)?;
-    if let Undo::Restore(restored) = record.undo(&sector0) {
+    if let Undo::Restore(restored) = undo {
         write_sector(file, 0, &restored, what)?;
         eprintln!(
             "dropboot: took partition {} ({}, written at its last boot) out of the partition table of {what}",

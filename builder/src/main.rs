@@ -246,8 +246,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Upgrade { target } => {
             let what = target.display().to_string();
             let mut disk = image::open_for_writing(&target)?;
-            bootcode::on_disk(&mut disk, &what)?;
-            iso_partition::undo(&mut disk, &what)?;
+            if bootcode::on_disk(&mut disk, &what).is_ok() {
+                iso_partition::undo(&mut disk, &what)?;
+            }
             let fault = fault::is("after-stage2");
             let before = bootcode::upgrade(&mut disk, &what, fault)?;
             println!("upgraded the boot code of {what}: {} -> {}", before.version(), bootcode::this_version());

@@ -188,17 +188,16 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
     // The last thing before hooking: the ISO becomes a partition of the
     // stick for the system it starts. A failure is said and the boot goes on.
     if plan.kind == HOOK_KIND_CD {
-        let written = if iso_partition {
-            crate::iso_partition::write(volume.disk(), plan.kind, &file_map, file.size, start, &file.path)
+        if !iso_partition {
+            crate::log!("  {}: {}", file.path, NoEntry::TurnedOff);
         } else {
-            Err(format!("{}: {}", file.path, NoEntry::TurnedOff))
-        };
-        match written {
-            Ok(line) => crate::log!("{line}"),
-            Err(why) => {
-                say(&why);
-                // Long enough to read before the boot loader clears the screen.
-                let _ = crate::input::Input::default().wait_key_until(crate::arch::ticks().wrapping_add(WARNING_TICKS));
+            match crate::iso_partition::write(volume.disk(), plan.kind, &file_map, file.size, start, &file.path) {
+                Ok(line) => crate::log!("{line}"),
+                Err(why) => {
+                    say(&why);
+                    // Long enough to read before the boot loader clears the screen.
+                    let _ = crate::input::Input::default().wait_key_until(crate::arch::ticks().wrapping_add(WARNING_TICKS));
+                }
             }
         }
     }

@@ -99,7 +99,16 @@ impl BiosDisk {
     pub fn write_sector(&mut self, lba: u64, sector: &[u8; SECTOR_SIZE]) -> Result<(), WriteError> {
         // SAFETY: one CPU, no interrupts in protected mode: nothing else uses the bounce buffer.
         unsafe { (&mut (*(&raw mut BOUNCE)).0)[..SECTOR_SIZE].copy_from_slice(sector) };
-        self.transfer(Direction::Write, lba, 1).map_err(|code| WriteError::Bios { lba, code })?;
+        // Retried like reads, except on a write-protected stick.
+        let mut result = Err(0);
+        for _ in 0..TRIES {
+            result = self.transfer(Direction::Write, lba, 1);
+            if matches!(result, Ok(_) | Err(0x03)) {
+                break;
+            }
+            self.reset();
+        }
+        result.map_err(|code| WriteError::Bios { lba, code })?;
         let mut back = [0u8; SECTOR_SIZE];
         self.read_sectors(lba, &mut back).map_err(WriteError::ReadBack)?;
         if back != *sector {

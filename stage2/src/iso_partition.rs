@@ -9,7 +9,7 @@ use alloc::format;
 use alloc::string::String;
 
 use bootfs::extent::ExtentMap;
-use bootfs::iso_partition::{place, Record, Undo, RECORD_LBA};
+use bootfs::iso_partition::{pending, place, NoEntry, Record, Undo, RECORD_LBA};
 use bootfs::BlockDevice;
 
 use crate::disk::BiosDisk;
@@ -24,27 +24,24 @@ fn read_sector(disk: &mut BiosDisk, lba: u64) -> Result<[u8; 512], String> {
 /// on the stick. Logs what it did; returns a line for the status row when
 /// the table could not be put back.
 pub fn undo_last(disk: &mut BiosDisk) -> Option<String> {
-    let record = match read_sector(disk, RECORD_LBA) {
-        Ok(s) => Record::parse(&s)?,
-        Err(e) => {
+    let still_there = |path: &str, slot: usize, e: &dyn core::fmt::Display| {
+        let line = format!("Partition {slot} is still on the stick (written for {path} at the last boot): {e}");
+        crate::log!("{line}");
+        line
+    };
+    let (record_sector, sector0) = match (read_sector(disk, RECORD_LBA), read_sector(disk, 0)) {
+        (Ok(r), Ok(s)) => (r, s),
+        (Err(e), _) | (_, Err(e)) => {
             crate::log!("ISO partition record: cannot read it: {e}");
             return None;
         }
     };
-    if !record.written {
-        return None;
-    }
+    let (record, undo) = pending(&record_sector, &sector0)?;
     let slot = record.slot + 1;
-    let sector0 = match read_sector(disk, 0) {
-        Ok(s) => s,
-        Err(e) => return Some(format!("Partition {slot} (for {}) is still on the stick: {e}", record.path)),
-    };
-    let what = match record.undo(&sector0) {
+    let what = match undo {
         Undo::Restore(restored) => {
             if let Err(e) = disk.write_sector(0, &restored) {
-                let line = format!("Partition {slot} (for {}) is still on the stick: {e}", record.path);
-                crate::log!("{line}");
-                return Some(line);
+                return Some(still_there(&record.path, slot, &e));
             }
             "taken out of the partition table again"
         }
@@ -60,19 +57,22 @@ pub fn undo_last(disk: &mut BiosDisk) -> Option<String> {
 
 /// Gives the ISO at `path` (`bytes` long), mapped by `map` on the data
 /// partition from `partition_start` and presented as `kind`, its
-/// partition entry.
-/// `Ok`: the line for the log. `Err`: why the system it starts will not
-/// find its ISO, for the screen and the log; the boot goes on either way.
+/// partition entry: the record first, then sector 0, each read back. A
+/// sector 0 write that fails leaves the record as it is: the next start
+/// sees whether the entry reached the table. `Ok`: the line for the log.
+/// `Err`: why there is no entry, for the log (and the screen, unless the
+/// configuration asked for none); the boot goes on either way.
 pub fn write(disk: &mut BiosDisk, kind: u8, map: &ExtentMap, bytes: u64, partition_start: u64, path: &str) -> Result<String, String> {
-    let sector0 = read_sector(disk, 0).map_err(|e| format!("No partition for {path}: {e}"))?;
+    let failed = |e: &dyn core::fmt::Display| format!("No partition for {path}: {e}; its system will not find its ISO");
+    let sector0 = read_sector(disk, 0).map_err(|e| failed(&e))?;
+    let record_sector = read_sector(disk, RECORD_LBA).map_err(|e| failed(&e))?;
+    if let Some((last, Undo::Restore(_))) = pending(&record_sector, &sector0) {
+        return Err(format!("{path}: {}", NoEntry::StillThere { partition: last.slot + 1 }));
+    }
     let placement = place(kind, map, bytes, partition_start, &sector0).map_err(|why| format!("{path}: {why}"))?;
     let record = Record::new(&placement, &sector0, path);
-    let failed = |e: &dyn core::fmt::Display| format!("No partition for {path}: {e}; its system will not find its ISO");
     disk.write_sector(RECORD_LBA, &record.to_sector()).map_err(|e| failed(&e))?;
-    if let Err(e) = disk.write_sector(0, &record.apply(&sector0)) {
-        let _ = disk.write_sector(RECORD_LBA, &record.undone().to_sector());
-        return Err(failed(&e));
-    }
+    disk.write_sector(0, &record.apply(&sector0)).map_err(|e| failed(&e))?;
     let e = placement.entry;
     Ok(format!(
         "  partition {}: {path}, sectors {}+{} (type 00h), undone at the next start",

@@ -92,15 +92,17 @@ extern "C" fn stage2_main(boot_drive: u32) -> ! {
             l.first_problem().unwrap_or_default()
         }
     };
-    if let Some(problem) = volume.undo_problem.take() {
-        status = problem;
-    } else if !status.is_empty() {
+    if !status.is_empty() {
         log!("{status}");
     } else if let Some(p) = report.problems.first() {
         status = match report.problems.len() {
             1 => format!("Skipped {p}"),
             n => format!("Skipped {n} folders; first: {p}"),
         };
+    }
+    // A table that could not be put back matters most (undo_last logged it).
+    if let Some(problem) = volume.undo_problem.take() {
+        status = problem;
     }
     let entries = config.arrange(report.files);
     if entries.len() != report_len {

@@ -153,23 +153,73 @@ fn dropboot_iso_partition_0_in_the_configuration_writes_no_entry() {
     fs::write(&config, r#"{ "control": [ { "DROPBOOT_ISO_PARTITION": "0" } ] }"#).unwrap();
     let image = stick(&dir, "exfat", &[]);
     dropboot([OsStr::new("add"), image.as_os_str(), config.as_os_str(), "--to".as_ref(), "/dropboot".as_ref()]);
-    let before = sector0(&image);
+    let before = read_at(&image, 0, DATA_PARTITION_LBA as usize * 512);
     boot_grub("iso_partition_off", &dir, &image, &BootOptions::default(), "DROPBOOT_ISO_PARTITION is off in the configuration");
-    assert_eq!(sector0(&image), before);
+    assert_eq!(read_at(&image, 0, DATA_PARTITION_LBA as usize * 512), before, "nothing of the boot area was written");
     let check = dropboot([OsStr::new("check"), image.as_os_str()]);
     assert!(check.contains("DROPBOOT_ISO_PARTITION is off"), "{check}");
 }
 
-/// Writes the entry and its record for `path` as stage2 does before a boot.
-fn leave_entry(image: &Path, path: &str) {
+/// The record stage2 writes before booting `path`.
+fn record_for(image: &Path, path: &str) -> Record {
     let s0 = sector0(image);
     let mut fs = bootfs::filesystem::Filesystem::open(data_partition(image)).expect("the data partition");
     let file = bootfs::scan::find_file(&mut fs, path).expect("reading").expect("the file");
     let map = fs.extent_map(&file).expect("its map");
     let placement = place(HOOK_KIND_CD, &map, file.size, DATA_PARTITION_LBA as u64, &s0).expect("a slot");
-    let record = Record::new(&placement, &s0, path);
+    Record::new(&placement, &s0, path)
+}
+
+/// Writes the entry and its record for `path` as stage2 does before a boot.
+fn leave_entry(image: &Path, path: &str) {
+    let record = record_for(image, path);
     patch(image, RECORD_LBA * 512, &record.to_sector());
-    patch(image, 0, &record.apply(&s0));
+    patch(image, 0, &record.apply(&sector0(image)));
+}
+
+#[test]
+fn a_cut_between_the_two_writes_a_table_changed_since_and_a_stick_read_only_at_the_next_start_are_each_handled() {
+    let dir = work_dir("iso_partition_recovery");
+    let image = stick(&dir, "exfat", &[]);
+    let clean = sector0(&image);
+    let path = format!("/{GRUB_CD}");
+    let undone = |image: &Path| !Record::parse(&read_at(image, RECORD_LBA * 512, 512)).expect("the record").written;
+
+    // Power cut after the record, before sector 0: only the record is marked undone.
+    patch(&image, RECORD_LBA * 512, &record_for(&image, &path).to_sector());
+    let mut vm = Qemu::boot("iso_partition_cut", &dir, &image);
+    vm.wait_serial("never reached the partition table");
+    vm.wait_screen("boot file");
+    drop(vm);
+    assert_eq!(sector0(&image), clean);
+    assert!(undone(&image));
+
+    // Someone changed the slot since: the table is left as it is.
+    leave_entry(&image, &path);
+    let size_low = sector0(&image)[entry_range(1).start + 12];
+    patch(&image, entry_range(1).start as u64 + 12, &[size_low.wrapping_add(1)]);
+    let changed = sector0(&image);
+    let mut vm = Qemu::boot("iso_partition_changed", &dir, &image);
+    vm.wait_serial("was changed since; the partition table is left as it is");
+    vm.wait_screen("boot file");
+    drop(vm);
+    assert_eq!(sector0(&image), changed);
+    assert!(undone(&image));
+    patch(&image, 0, &clean);
+
+    // Read-only at the next start: the status row says the entry is still there,
+    // and the next boot writes no second one.
+    leave_entry(&image, &path);
+    let pending = sector0(&image);
+    let opts = BootOptions { read_only: true, usb: Some(Usb::Xhci), ..BootOptions::default() };
+    let mut vm = Qemu::boot_with("iso_partition_pending", &dir, &image, &opts);
+    vm.wait_screen("Partition 2 is still on the stick (written for /grub-rescue");
+    vm.wait_serial(&format!("Partition 2 is still on the stick (written for {path} at the last boot): the BIOS could not write sector 0"));
+    vm.keys(&["ret"]);
+    vm.wait_serial("partition 2, written at the last boot, could not be taken out, so no second one is written");
+    vm.wait_screen("GNU GRUB  version");
+    drop(vm);
+    assert_eq!(sector0(&image), pending);
 }
 
 #[test]

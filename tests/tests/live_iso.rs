@@ -132,3 +132,23 @@ fn the_demo_stick_of_make_qemu_bios_boots_its_first_enter_to_a_live_root() {
     vm.keys(&["ret"]);
     vm.wait_serial_within("dropboot-live-root: debian-live reached its root", ROOT_WAIT);
 }
+
+#[test]
+fn without_its_partition_the_same_debian_live_iso_does_not_find_its_medium() {
+    // The control: DROPBOOT_ISO_PARTITION=0, everything else the same.
+    // live-boot searches for about two minutes under emulation before it
+    // gives up; the wait leaves three times that.
+    let give_up = Duration::from_secs(480);
+    let dir = work_dir("live_debian_no_partition");
+    let image = dir.join("stick.img");
+    let config = dir.join("dropboot.json");
+    std::fs::write(&config, r#"{ "control": [ { "DROPBOOT_ISO_PARTITION": "0" } ] }"#).expect("the config");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref(), live_medium("debian-live.iso").as_os_str()]);
+    dropboot([OsStr::new("add"), image.as_os_str(), config.as_os_str(), "--to".as_ref(), "/dropboot".as_ref()]);
+    let opts = BootOptions { memory_mib: Some(1024), limit: Some(give_up + Duration::from_secs(60)), ..BootOptions::default() };
+    let mut vm = Qemu::boot_with("live_debian_no_partition", &dir, &image, &opts);
+    vm.wait_screen("1 boot file");
+    vm.keys(&["ret"]);
+    vm.wait_serial_within("Unable to find a medium containing a live file system", give_up);
+    assert!(!vm.serial_text().contains("reached its root"));
+}
