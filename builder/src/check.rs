@@ -11,6 +11,7 @@ use bootfs::text::human_size;
 
 use crate::error::{Error, Result};
 use crate::image::Disk;
+use crate::stick_path::StickPath;
 
 /// One El Torito entry, for people and for JSON.
 #[derive(Debug)]
@@ -50,7 +51,7 @@ fn platform(p: u8) -> &'static str {
 }
 
 /// Verdicts for every boot file, or only for `only`.
-pub fn check(disk: &mut Disk, only: Option<&str>) -> Result<Vec<Verdict>> {
+pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> {
     let where_ = disk.path.clone();
     let what = where_.display().to_string();
     // The entry of the last boot is undone before the next one is placed.
@@ -58,7 +59,7 @@ pub fn check(disk: &mut Disk, only: Option<&str>) -> Result<Vec<Verdict>> {
     let turned_off = crate::files::menu_config(disk)?.iso_partition_off;
     let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
     let files = scan(&mut fs).map_err(|e| Error::disk(&where_, e))?.files;
-    let want = only.map(|p| format!("/{}", p.trim_start_matches('/')));
+    let want = only.map(StickPath::display);
     if let Some(w) = &want {
         if !files.iter().any(|f| &f.path == w) {
             return Err(Error::Usage(format!("no boot file {w} on {}", where_.display())));

@@ -10,6 +10,7 @@ use bootfs::scan::{scan, BootFile};
 
 use crate::error::{Error, Result};
 use crate::image::Disk;
+use crate::stick_path::StickPath;
 
 /// Checks the configuration in `target`: a dropboot image or stick (its
 /// `/dropboot/dropboot.json` or `/ventoy/ventoy.json`), or a JSON file.
@@ -108,7 +109,10 @@ fn summarize(config: &Config, files: Vec<BootFile>) {
         Target::Dir(_) => None,
     });
     for p in named.chain(config.image_list.iter().flatten()).chain(&config.blacklist) {
-        if !exists(p) {
+        // A pattern's `*` stands for one character; the rest must be a path a stick can hold.
+        if let Err(Error::Usage(why)) = StickPath::parse(&p.replace('*', "x")) {
+            println!("warning: {p} can never be on a stick: {why}");
+        } else if !exists(p) {
             println!("warning: {p} is named in the configuration but is not on the stick");
         }
     }

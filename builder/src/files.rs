@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bootfs::fat::Fat32;
 use bootfs::filesystem::Filesystem;
@@ -12,6 +12,7 @@ use bootfs::scan::{scan, BootFile};
 use crate::error::{Error, Result};
 use crate::exfat::ExfatVolume;
 use crate::image::Disk;
+use crate::stick_path::StickPath;
 
 /// The boot files stage2 will list, in menu order, plus the folders it
 /// will skip and why.
@@ -31,28 +32,75 @@ pub fn menu_config(disk: &mut Disk) -> Result<bootfs::config::Config> {
     Ok(loaded.map(|l| l.config()).unwrap_or_default())
 }
 
-/// Copies `source` into folder `to` (made as needed) on the data partition.
-/// `fresh`: the partition was just formatted on a sparse image.
-pub fn add(disk: &mut Disk, source: &Path, to: &str, fresh: bool) -> Result<()> {
-    let name = source
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| Error::Usage(format!("{}: not a file name dropboot can store", source.display())))?
-        .to_owned();
-    let mut input = File::open(source).map_err(Error::io(format!("opening {}", source.display())))?;
+/// The files to copy and where each goes, checked before anything is
+/// written: every source is a readable file, and every name one the stick
+/// can hold, no two the same (names differ only in case on FAT and exFAT).
+pub fn plan_adds(sources: &[PathBuf], to: &StickPath) -> Result<Vec<(PathBuf, StickPath)>> {
+    let mut plan: Vec<(PathBuf, StickPath)> = Vec::new();
+    for source in sources {
+        match std::fs::metadata(source) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Err(Error::Usage(format!("{} is not a file", source.display()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::Usage(format!("no such file: {}", source.display()))),
+            Err(e) => return Err(Error::io(format!("looking at {}", source.display()))(e)),
+        }
+        let name = source
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::Usage(format!("{}: not a file name dropboot can store (not UTF-8)", source.display())))?;
+        let target = to.join(name)?;
+        if plan.iter().any(|(_, t)| bootfs::text::eq_ignore_case(t.name(), name)) {
+            return Err(Error::Usage(format!("{target} is named twice (names differ only in case on FAT32 and exFAT)")));
+        }
+        plan.push((source.clone(), target));
+    }
+    Ok(plan)
+}
+
+/// Says on standard error which boot files of `plan` the stick's menu will
+/// not list under its configuration (its search root, search levels,
+/// image list or blacklist), by the same rules the menu uses.
+pub fn warn_unlisted(disk: &mut Disk, plan: &[(PathBuf, StickPath)]) -> Result<()> {
+    let config = menu_config(disk)?;
+    for (_, target) in plan.iter().filter(|(_, t)| bootfs::scan::is_boot_file_name(t.name())) {
+        let file = BootFile { path: target.display(), size: 0, first_cluster: 0, contiguous: true };
+        if config.arrange(vec![file]).is_empty() {
+            eprintln!(
+                "dropboot: {target} will not show in the menu: the configuration's VTOY_DEFAULT_SEARCH_ROOT, VTOY_MAX_SEARCH_LEVEL, image_list or image_blacklist leaves it out"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Copies `source` to `target` (its folders made as needed) on the data
+/// partition. `fresh`: the partition was just formatted on a sparse image.
+pub fn add(disk: &mut Disk, source: &Path, target: &StickPath, fresh: bool) -> Result<()> {
     let image = disk.path.display().to_string();
+    let (to, name) = (target.parent().display(), target.name().to_owned());
+    {
+        let path = disk.path.clone();
+        let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
+        if bootfs::scan::list_dir(&mut fs, &to)
+            .map_err(|e| Error::disk(&path, e))?
+            .is_some_and(|entries| entries.iter().any(|e| bootfs::text::eq_ignore_case(&e.name, &name)))
+        {
+            return Err(Error::Usage(format!("{target} is already on {image} (dropboot rm it first)")));
+        }
+    }
+    let mut input = File::open(source).map_err(Error::io(format!("opening {}", source.display())))?;
     if disk.is_exfat()? {
         let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();
         let mut vol = ExfatVolume::open(disk.partition_file(), fresh).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
         let bar = crate::progress::copying(&name, size);
-        let done = vol.add(to, &name, &mut input, size, &mut |n| {
+        let done = vol.add(&to, &name, &mut input, size, &mut |n| {
             bar.set_position(n);
             crate::fault::copy_progress(n, size);
         });
         bar.finish_and_clear();
-        return done.map_err(Error::io(format!("copying {} to {image}", source.display())));
+        return done.map_err(Error::io(format!("copying {} to {target} on {image}", source.display())));
     }
-    crate::fat32::add(disk, source, &mut input, to, &name)
+    crate::fat32::add(disk, source, &mut input, &to, &name)
 }
 
 /// fatfs 0.3.6 starts a new folder with a long-name slot before "." and
@@ -99,9 +147,9 @@ pub(crate) fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<(
 /// Rewrites the file at `path` on the data partition in one piece (same
 /// name, same content), so the loader can map it. Returns false when it
 /// already was in one piece.
-pub fn defrag(disk: &mut Disk, path: &str) -> Result<bool> {
+pub fn defrag(disk: &mut Disk, path: &StickPath) -> Result<bool> {
     let image = disk.path.display().to_string();
-    let path = format!("/{}", path.trim_start_matches('/'));
+    let path = path.display();
     let where_ = disk.path.clone();
     let pieces = |disk: &mut Disk| -> Result<Option<usize>> {
         let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
@@ -193,9 +241,9 @@ pub fn space(disk: &mut Disk) -> Result<Space> {
 }
 
 /// Removes the file at `path` from the data partition.
-pub fn remove(disk: &mut Disk, path: &str) -> Result<()> {
+pub fn remove(disk: &mut Disk, path: &StickPath) -> Result<()> {
     let image = disk.path.display().to_string();
-    let path = format!("/{}", path.trim_start_matches('/'));
+    let path = path.display();
     if disk.is_exfat()? {
         let mut vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
         return vol.remove(&path).map_err(|e| match e.kind() {

@@ -105,18 +105,76 @@ fn disk_signature() -> u32 {
     (mixed >> 32) as u32 | 1
 }
 
-/// Opens an image file or a block device to write its boot code. A block
-/// device is opened exclusively (O_EXCL): it fails while mounted or in use.
+/// Opens an image file or a block device to write to it, as the one
+/// writer: a block device exclusively (O_EXCL: it fails while mounted or
+/// in use), and either with an exclusive lock that a second dropboot is
+/// refused (see [`lock`]).
 pub fn open_for_writing(path: &Path) -> Result<File> {
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let what = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(Error::io(format!("looking at {what}")))?;
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => Error::Usage(format!("no such image or device: {what}")),
+        _ => Error::io(format!("looking at {what}"))(e),
+    })?;
     let mut options = OpenOptions::new();
     options.read(true).write(true);
     if meta.file_type().is_block_device() {
         options.custom_flags(libc::O_EXCL);
     }
-    options.open(path).map_err(Error::io(format!("opening {what} (is it mounted or in use?)")))
+    let file = options.open(path).map_err(Error::io(format!("opening {what} (is it mounted or in use?)")))?;
+    lock(&file, true, &what)?;
+    Ok(file)
+}
+
+/// Opens an image file or a block device to read it, with a shared lock:
+/// refused, in words, while another dropboot writes to it.
+pub fn open_for_reading(path: &Path) -> Result<File> {
+    let what = path.display().to_string();
+    let file = File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => Error::Usage(format!("no such image or device: {what}")),
+        _ => Error::io(format!("opening {what}"))(e),
+    })?;
+    lock(&file, false, &what)?;
+    Ok(file)
+}
+
+/// Takes `file`'s lock (flock): exclusive for a writer, shared for a
+/// reader, never waiting. Held until the file is closed. When another
+/// dropboot holds it, the error names that process (from /proc/locks).
+fn lock(file: &File, write: bool, what: &str) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let how = if write { libc::LOCK_EX } else { libc::LOCK_SH };
+    // SAFETY: flock on a descriptor this function's caller owns.
+    if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+        return Err(Error::io(format!("locking {what}"))(e));
+    }
+    let holder = lock_holder(file).unwrap_or_else(|| "another process".into());
+    let problem = if write {
+        format!("{holder} is using it; one dropboot writes to a stick at a time, so nothing was written (try again when it is done)")
+    } else {
+        format!("{holder} is writing to it; list, check and info read it when that is done")
+    };
+    Err(Error::Disk { path: what.into(), problem })
+}
+
+/// "pid N (dropboot add stick.img x.iso)": who holds a lock on `file`.
+fn lock_holder(file: &File) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata().ok()?;
+    let inode = format!("{:02x}:{:02x}:{}", libc::major(meta.dev()), libc::minor(meta.dev()), meta.ino());
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let pid = locks.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&inode.as_str()) && f.get(4) != Some(&std::process::id().to_string().as_str()))
+            .then(|| f[4].to_string())
+    })?;
+    let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let command = String::from_utf8_lossy(&command).split('\0').filter(|a| !a.is_empty()).collect::<Vec<_>>().join(" ");
+    Some(if command.is_empty() { format!("pid {pid}") } else { format!("pid {pid} ({command})") })
 }
 
 /// An existing dropboot image or disk, with its data partition found.
@@ -130,11 +188,8 @@ impl Disk {
     /// Opens a dropboot disk; to `write`, with the ISO partition entry of
     /// its last boot taken out of the table first.
     pub fn open(path: &Path, write: bool) -> Result<Disk> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(write)
-            .open(path)
-            .map_err(Error::io(format!("opening {}", path.display())))?;
+        let mut file = if write { open_for_writing(path)? } else { open_for_reading(path)? };
+        file.seek(SeekFrom::Start(0)).map_err(Error::io(format!("seeking in {}", path.display())))?;
         let mut sector = [0u8; 512];
         file.read_exact(&mut sector).map_err(Error::io(format!("reading the MBR of {}", path.display())))?;
         let mbr = Mbr::parse(&sector).map_err(|e| Error::disk(path, e))?;

@@ -15,6 +15,7 @@ mod files;
 mod image;
 mod iso_partition;
 mod progress;
+mod stick_path;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -186,20 +187,23 @@ fn run(cli: Cli) -> Result<()> {
                 Fs::Exfat => (image::FsKind::Exfat, "exFAT"),
                 Fs::Fat32 => (image::FsKind::Fat32, "FAT32"),
             };
+            let plan = files::plan_adds(&files, &stick_path::StickPath::root())?;
             image::create(&image, size, kind)?;
-            if !files.is_empty() {
+            if !plan.is_empty() {
                 let mut disk = image::Disk::open(&image, true)?;
-                for f in &files {
-                    files::add(&mut disk, f, "/", true)?;
+                for (source, target) in &plan {
+                    files::add(&mut disk, source, target, true)?;
                 }
             }
             println!("made {} ({} MiB, {name}), {} files copied", image.display(), size >> 20, files.len());
             Ok(())
         }
         Command::Add { image, files, to } => {
+            let plan = files::plan_adds(&files, &stick_path::StickPath::parse(&to)?)?;
             let mut disk = image::Disk::open(&image, true)?;
-            for f in &files {
-                files::add(&mut disk, f, &to, false)?;
+            files::warn_unlisted(&mut disk, &plan)?;
+            for (source, target) in &plan {
+                files::add(&mut disk, source, target, false)?;
             }
             Ok(())
         }
@@ -296,6 +300,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Defrag { image, path } => {
+            let path = stick_path::StickPath::parse_file(&path)?;
             let mut disk = image::Disk::open(&image, true)?;
             if files::defrag(&mut disk, &path)? {
                 println!("{path} is now in one piece");
@@ -327,6 +332,7 @@ fn run(cli: Cli) -> Result<()> {
             Err(Error::Io { doing: "starting qemu-system-x86_64 (install the qemu-system-x86 package)".into(), source: e })
         }
         Command::Rm { image, paths } => {
+            let paths = paths.iter().map(|p| stick_path::StickPath::parse_file(p)).collect::<Result<Vec<_>>>()?;
             let mut disk = image::Disk::open(&image, true)?;
             for p in &paths {
                 files::remove(&mut disk, p)?;
@@ -334,8 +340,9 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Check { image, path, json } => {
+            let path = path.map(|p| stick_path::StickPath::parse_file(&p)).transpose()?;
             let mut disk = image::Disk::open(&image, false)?;
-            let verdicts = check::check(&mut disk, path.as_deref())?;
+            let verdicts = check::check(&mut disk, path.as_ref())?;
             if json {
                 println!("{:#}", check::json(&verdicts));
             } else {
