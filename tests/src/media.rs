@@ -282,3 +282,27 @@ pub fn fsck_passes(image: &Path, fs_kind: &str) {
         assert!(out.status.success(), "fsck.vfat:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// Starts `dropboot add IMAGE FILE --to TO` with DROPBOOT_FAULT=stall-copy
+/// and returns once it has stopped half way through the data, waiting to
+/// be killed. Its stderr stays open while the caller holds it (the
+/// builder's progress bar writes there).
+pub fn stalled_add(image: &Path, file: &Path, to: &str) -> (std::process::Child, std::process::ChildStderr) {
+    use std::io::Read;
+    let mut child = Command::new(dropboot_bin())
+        .args([OsStr::new("add"), image.as_os_str(), file.as_os_str(), "--to".as_ref(), to.as_ref()])
+        .env("DROPBOOT_FAULT", "stall-copy")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("dropboot");
+    let mut err = child.stderr.take().expect("stderr");
+    let start = std::time::Instant::now();
+    let mut said = String::new();
+    while !said.contains("stall-copy: stopped after") {
+        let mut buf = [0u8; 256];
+        let n = err.read(&mut buf).expect("reading stderr");
+        assert!(n > 0 && start.elapsed() < std::time::Duration::from_secs(60), "the copy never reached half way: {said}");
+        said.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    (child, err)
+}

@@ -6,12 +6,10 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-use tests::media::{dropboot, dropboot_bin, fsck_passes, random_file, third_party};
+use tests::media::{dropboot, dropboot_bin, fsck_passes, random_file, stalled_add, third_party};
 use tests::work_dir;
 
 fn stick(dir: &Path, fs_kind: &str) -> PathBuf {
@@ -127,27 +125,6 @@ fn a_file_deeper_than_the_menu_searches_is_refused_and_one_level_less_is_listed(
     assert!(listed(&image).contains(&format!("{deepest}/x.iso")), "{:?}", listed(&image));
 }
 
-/// Starts `dropboot add` stalled half way through its copy; its stderr
-/// stays open (the caller holds it) so its progress bar has somewhere to go.
-fn stalled_add(image: &Path, file: &Path) -> (std::process::Child, std::process::ChildStderr) {
-    let mut child = Command::new(dropboot_bin())
-        .args([OsStr::new("add"), image.as_os_str(), file.as_os_str()])
-        .env("DROPBOOT_FAULT", "stall-copy")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dropboot");
-    let mut err = child.stderr.take().expect("stderr");
-    let start = Instant::now();
-    let mut said = String::new();
-    while !said.contains("stall-copy: stopped after") {
-        let mut buf = [0u8; 256];
-        let n = err.read(&mut buf).expect("reading stderr");
-        assert!(n > 0 && start.elapsed() < Duration::from_secs(60), "the copy never reached half way: {said}");
-        said.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    (child, err)
-}
-
 #[test]
 fn two_adds_at_once_one_is_refused_naming_the_other_and_readers_wait_their_turn() {
     let dir = work_dir("names_two_writers");
@@ -155,7 +132,7 @@ fn two_adds_at_once_one_is_refused_naming_the_other_and_readers_wait_their_turn(
     let second = random_file(&dir.join("second.iso"), 1 << 20, 2);
     for fs_kind in ["exfat", "fat32"] {
         let image = stick(&dir, fs_kind);
-        let (mut child, _stderr) = stalled_add(&image, &first);
+        let (mut child, _stderr) = stalled_add(&image, &first, "/");
         let out = run(&[OsStr::new("add"), image.as_os_str(), second.as_os_str()]);
         assert_eq!(out.status.code(), Some(3), "{fs_kind}: {}", stderr(&out));
         assert!(stderr(&out).contains(&format!("pid {} (", child.id())) && stderr(&out).contains("dropboot add"), "{}", stderr(&out));

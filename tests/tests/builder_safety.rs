@@ -7,11 +7,9 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use bootfs::layout::DATA_PARTITION_LBA;
-use tests::media::{dropboot, dropboot_bin, fsck_passes, random_file, read_at, run};
+use tests::media::{dropboot, dropboot_bin, fsck_passes, random_file, run, stalled_add};
 use tests::work_dir;
 
 /// `dropboot list` of `image`, as (size, path) lines.
@@ -106,22 +104,7 @@ fn an_add_killed_mid_copy_leaves_a_volume_fsck_passes_and_the_other_files_intact
         let before = listed(&image);
         // The builder stops half way through the data and waits; it is
         // killed there, as a pulled plug or Ctrl-C would.
-        let mut child = Command::new(dropboot_bin())
-            .args([OsStr::new("add"), image.as_os_str(), big.as_os_str(), "--to".as_ref(), "/new".as_ref()])
-            .env("DROPBOOT_FAULT", "stall-copy")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("dropboot");
-        let mut stderr = child.stderr.take().expect("stderr");
-        let start = Instant::now();
-        let mut said = String::new();
-        while !said.contains("stall-copy: stopped after") {
-            use std::io::Read;
-            let mut buf = [0u8; 256];
-            let n = stderr.read(&mut buf).expect("reading stderr");
-            assert!(n > 0 && start.elapsed() < Duration::from_secs(60), "{fs_kind}: the copy never reached half way: {said}");
-            said.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
+        let (mut child, _stderr) = stalled_add(&image, &big, "/new");
         child.kill().expect("kill");
         child.wait().expect("wait");
         assert_eq!(listed(&image), before, "{fs_kind}: the half-copied file is not listed");
