@@ -460,14 +460,28 @@ impl<'a> ExfatVolume<'a> {
             let free: Vec<bool> = bytes.chunks_exact(ENTRY).map(|e| e[0] < 0x80).collect();
             let free_run = (0..free.len()).find(|&i| i + need <= free.len() && free[i..i + need].iter().all(|&f| f));
             if let Some(i) = free_run {
-                for k in 0..need {
-                    let at = self.entry_offset(dir, i + k);
-                    self.write_at(at, &set[k * ENTRY..(k + 1) * ENTRY])?;
-                }
-                return Ok(());
+                let offsets: Vec<u64> = (0..need).map(|k| self.entry_offset(dir, i + k)).collect();
+                return self.write_entries(&offsets, set);
             }
             self.grow(dir)?;
         }
+    }
+
+    /// Writes an entry set's entries at `offsets`: the entries that lie one
+    /// after the other on the disk in one write each (a set inside one
+    /// cluster, the usual case, in a single write, so no moment shows
+    /// half a set).
+    fn write_entries(&mut self, offsets: &[u64], set: &[u8]) -> io::Result<()> {
+        let mut k = 0;
+        while k < offsets.len() {
+            let mut end = k + 1;
+            while end < offsets.len() && offsets[end] == offsets[end - 1] + ENTRY as u64 {
+                end += 1;
+            }
+            self.write_at(offsets[k], &set[k * ENTRY..end * ENTRY])?;
+            k = end;
+        }
+        Ok(())
     }
 
     /// Adds a zeroed cluster to a folder's chain and its recorded size.
@@ -494,9 +508,8 @@ impl<'a> ExfatVolume<'a> {
             set[ENTRY + 24..ENTRY + 32].copy_from_slice(&size.to_le_bytes());
             let sum = set_checksum(&set);
             set[2..4].copy_from_slice(&sum.to_le_bytes());
-            for (k, &at) in offsets.clone().iter().enumerate() {
-                self.write_at(at, &set[k * ENTRY..(k + 1) * ENTRY])?;
-            }
+            let offsets = offsets.clone();
+            self.write_entries(&offsets, &set)?;
         }
         Ok(())
     }
@@ -532,6 +545,8 @@ impl<'a> ExfatVolume<'a> {
                     self.fat[c as usize] = END_OF_CHAIN;
                     let zero = vec![0u8; self.cluster_bytes as usize];
                     self.write_at(self.cluster_offset(c), &zero)?;
+                    // The cluster is the volume's before an entry names it.
+                    self.flush()?;
                     let set = self.entry_set(name, ATTR_DIRECTORY, c, self.cluster_bytes, false)?;
                     self.insert(&mut dir, &set)?;
                     let found = self.find(&dir, name)?.ok_or_else(|| invalid("a folder vanished after it was made"))?;
@@ -601,6 +616,9 @@ impl<'a> ExfatVolume<'a> {
             left -= n as u64;
             progress(size - left);
         }
+        // The clusters are the volume's before the entry names them: a cut
+        // in between leaves them allocated to nothing, which fsck accepts.
+        self.flush()?;
         let set = self.entry_set(name, ATTR_ARCHIVE, first, size, clusters > 0)?;
         self.insert(&mut dir, &set)?;
         self.flush()
@@ -646,9 +664,7 @@ impl<'a> ExfatVolume<'a> {
         set[ENTRY + 20..ENTRY + 24].copy_from_slice(&new.to_le_bytes());
         let sum = set_checksum(&set);
         set[2..4].copy_from_slice(&sum.to_le_bytes());
-        for (k, &at) in offsets.iter().enumerate() {
-            self.write_at(at, &set[k * ENTRY..(k + 1) * ENTRY])?;
-        }
+        self.write_entries(&offsets, &set)?;
         for &c in &old {
             let i = (c - 2) as usize;
             self.bitmap[i / 8] &= !(1 << (i % 8));
@@ -674,12 +690,18 @@ impl<'a> ExfatVolume<'a> {
             (_, true) => (first..first + size.div_ceil(self.cluster_bytes) as u32).collect(),
             (_, false) => self.chain(first)?,
         };
+        // The whole set marked unused at once (one write when it lies in one
+        // run), then its clusters freed: a cut in between leaves clusters
+        // allocated to nothing, which fsck accepts.
+        let mut set = Vec::with_capacity(offsets.len() * ENTRY);
         for &at in &offsets {
-            let mut kind = [0u8; 1];
+            let mut e = [0u8; ENTRY];
             self.part.seek(SeekFrom::Start(at))?;
-            self.part.read_exact(&mut kind)?;
-            self.write_at(at, &[kind[0] & 0x7F])?;
+            self.part.read_exact(&mut e)?;
+            e[0] &= 0x7F;
+            set.extend_from_slice(&e);
         }
+        self.write_entries(&offsets, &set)?;
         for c in clusters {
             let i = (c - 2) as usize;
             self.bitmap[i / 8] &= !(1 << (i % 8));

@@ -141,6 +141,7 @@ pub(crate) fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<(
     sector[2 * SLOT] = 0xE5;
     sector[3 * SLOT] = 0xE5;
     disk.file.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
+    crate::fault::before_write();
     disk.file.write_all(&sector).map_err(Error::io(format!("repairing {what}")))
 }
 
@@ -195,6 +196,7 @@ fn fat32_defrag(disk: &mut Disk, path: &str) -> Result<()> {
     disk.file.read_exact(&mut bs).map_err(Error::io(format!("reading {image}")))?;
     let fsinfo = u16::from_le_bytes([bs[48], bs[49]]) as u64;
     disk.file.seek(SeekFrom::Start(volume + fsinfo * 512 + 492)).map_err(Error::io(format!("seeking in {image}")))?;
+    crate::fault::before_write();
     disk.file.write_all(&start.to_le_bytes()).map_err(Error::io(format!("writing {image}")))?;
 
     let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())

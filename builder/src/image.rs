@@ -243,6 +243,7 @@ impl<'a> PartitionFile<'a> {
         if at.checked_add(len).is_none_or(|end| end > self.len) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "copy past the end of the partition"));
         }
+        crate::fault::before_write();
         let (mut src, mut dst, mut left) = ((from) as libc::loff_t, (self.start + at) as libc::loff_t, len);
         while left > 0 {
             // SAFETY: both descriptors are open files we own; the offsets are
@@ -282,6 +283,7 @@ impl Read for PartitionFile<'_> {
 
 impl Write for PartitionFile<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        crate::fault::before_write();
         let n = self.room(buf.len());
         if n == 0 && !buf.is_empty() {
             return Err(io::Error::new(io::ErrorKind::WriteZero, "write past the end of the partition"));

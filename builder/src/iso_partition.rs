@@ -18,6 +18,7 @@ fn read_sector(file: &mut File, lba: u64, what: &str) -> Result<[u8; 512]> {
 
 fn write_sector(file: &mut File, lba: u64, sector: &[u8; 512], what: &str) -> Result<()> {
     file.seek(SeekFrom::Start(lba * 512)).map_err(Error::io(format!("seeking in {what}")))?;
+    crate::fault::before_write();
     file.write_all(sector).map_err(Error::io(format!("writing sector {lba} of {what}")))?;
     file.sync_data().map_err(Error::io(format!("flushing {what}")))
 }

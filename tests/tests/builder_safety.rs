@@ -116,3 +116,42 @@ fn an_add_killed_mid_copy_leaves_a_volume_fsck_passes_and_the_other_files_intact
         fsck_passes(&image, fs_kind);
     }
 }
+
+/// Runs `dropboot ARGS` (IMAGE stands for the image) on a fresh copy of
+/// `base` killed before its 1st, 2nd, ... write to the data partition,
+/// until it runs to the end; after every kill, fsck passes and `kept`
+/// reads back byte for byte. Returns how many kill points there were.
+fn killed_at_every_write(dir: &Path, base: &Path, args: &[&str], kept: &[(String, Vec<u8>)]) -> usize {
+    let image = dir.join("killed.img");
+    for n in 1..=200 {
+        run(Command::new("cp").args(["--sparse=always"]).arg(base).arg(&image));
+        let args: Vec<String> = args.iter().map(|a| a.replace("IMAGE", &image.display().to_string())).collect();
+        let out = Command::new(dropboot_bin()).args(&args).env("DROPBOOT_FAULT", format!("kill-at-write:{n}")).output().expect("dropboot");
+        let killed = String::from_utf8_lossy(&out.stderr).contains("killed before write");
+        assert!(killed || out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        fsck_passes(&image, "exfat");
+        other_files_intact(&image, kept);
+        if !killed {
+            return n - 1;
+        }
+    }
+    panic!("{args:?} never finished");
+}
+
+#[test]
+fn an_exfat_add_rm_or_defrag_killed_before_any_of_its_writes_leaves_fsck_clean_and_the_other_files_intact() {
+    let dir = work_dir("killed_at_every_write_exfat");
+    let (base, kept) = stick_with_two_files(&dir, "exfat", "64M");
+    let new = random_file(&dir.join("new.iso"), 500_000, 7);
+    let doomed = random_file(&dir.join("doomed.iso"), 200_000, 8);
+    dropboot([OsStr::new("add"), base.as_os_str(), doomed.as_os_str(), "--to".as_ref(), "/old".as_ref()]);
+    tests::media::copy_fragmented_exfat(&base, &random_file(&dir.join("pieces.iso"), 300_000, 9), 8);
+    assert!(tests::media::extents_of(&base, "/pieces.iso") > 1);
+    let mut kept = kept;
+    kept.push(("/old/doomed.iso".into(), fs::read(&doomed).expect("doomed")));
+    let new = new.display().to_string();
+    let adds = killed_at_every_write(&dir, &base, &["add", "IMAGE", &new, "--to", "/new/deep"], &kept);
+    let rms = killed_at_every_write(&dir, &base, &["rm", "IMAGE", "/pieces.iso"], &kept);
+    let defrags = killed_at_every_write(&dir, &base, &["defrag", "IMAGE", "/pieces.iso"], &kept);
+    assert!(adds >= 5 && rms >= 2 && defrags >= 3, "kill points: add {adds}, rm {rms}, defrag {defrags}");
+}
