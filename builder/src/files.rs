@@ -152,13 +152,16 @@ pub fn defrag(disk: &mut Disk, path: &StickPath) -> Result<bool> {
     let image = disk.path.display().to_string();
     let path = path.display();
     let where_ = disk.path.clone();
-    let pieces = |disk: &mut Disk| -> Result<Option<usize>> {
+    // The file as the stick spells it (names differ only in case on FAT
+    // and exFAT), and its pieces.
+    let pieces = |disk: &mut Disk| -> Result<Option<(String, usize)>> {
         let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
         let files = scan(&mut fs).map_err(|e| Error::disk(&where_, e))?.files;
-        let Some(f) = files.into_iter().find(|f| f.path == path) else { return Ok(None) };
-        Ok(Some(fs.extent_map(&f).map_err(|e| Error::disk(&where_, e))?.len()))
+        let Some(f) = files.into_iter().find(|f| bootfs::text::eq_ignore_case(&f.path, &path)) else { return Ok(None) };
+        let n = fs.extent_map(&f).map_err(|e| Error::disk(&where_, e))?.len();
+        Ok(Some((f.path, n)))
     };
-    let before = pieces(disk)?.ok_or_else(|| Error::Usage(format!("no file {path} on {image}")))?;
+    let (path, before) = pieces(disk)?.ok_or_else(|| Error::Usage(format!("no file {path} on {image}")))?;
     if before <= 1 {
         return Ok(false);
     }
@@ -169,8 +172,8 @@ pub fn defrag(disk: &mut Disk, path: &StickPath) -> Result<bool> {
         fat32_defrag(disk, &path)?;
     }
     match pieces(disk)? {
-        Some(1) => Ok(true),
-        after => Err(Error::disk(&where_, format!("{path} is still in {} pieces: not enough contiguous free space", after.unwrap_or(0)))),
+        Some((_, 1)) => Ok(true),
+        after => Err(Error::disk(&where_, format!("{path} is still in {} pieces: not enough contiguous free space", after.map_or(0, |a| a.1)))),
     }
 }
 
@@ -258,13 +261,21 @@ pub fn remove(disk: &mut Disk, path: &StickPath) -> Result<()> {
         .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
     let mut dir = fs.root_dir();
     for part in folder.split('/').filter(|p| !p.is_empty()) {
-        dir = dir.open_dir(part).map_err(Error::io(format!("opening folder {part} on {image}")))?;
+        dir = dir.open_dir(part).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::Usage(format!("no file {path} on {image}")),
+            _ => Error::io(format!("opening folder {part} on {image}"))(e),
+        })?;
     }
-    let is_file = dir.iter().filter_map(|e| e.ok()).any(|e| e.file_name() == name && e.is_file());
-    if !is_file {
+    // Names differ only in case on FAT32: the file as the folder spells it.
+    let Some(stored) = dir
+        .iter()
+        .filter_map(|e| e.ok())
+        .find(|e| e.is_file() && bootfs::text::eq_ignore_case(&e.file_name(), name))
+        .map(|e| e.file_name())
+    else {
         return Err(Error::Usage(format!("no file {path} on {image}")));
-    }
-    dir.remove(name).map_err(Error::io(format!("removing {path} from {image}")))?;
+    };
+    dir.remove(&stored).map_err(Error::io(format!("removing {path} from {image}")))?;
     drop(dir);
     fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))
 }

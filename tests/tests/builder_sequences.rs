@@ -1,0 +1,153 @@
+//! Random sequences of `add`, `rm` and `defrag` with names drawn to include
+//! every hostile kind (`..`, characters FAT and exFAT refuse, trailing dots
+//! and spaces, names over 255 characters, names that differ only in case,
+//! doubled slashes and `.`), on exFAT and FAT32. After every step fsck
+//! passes and `list --json` equals a model of what should be there; a
+//! refused step leaves the image byte for byte as it was. Seeded, so a
+//! failure reruns the same way.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use tests::media::{dropboot, dropboot_bin, fsck_passes, pseudo_random};
+use tests::work_dir;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Folders to add into, as typed, with the folder they mean as typed,
+/// without `.` and doubled slashes (None: refused).
+const FOLDERS: [(&str, Option<&str>); 9] = [
+    ("/", Some("")),
+    ("/iso", Some("/iso")),
+    ("/ISO", Some("/ISO")),
+    ("//iso/./", Some("/iso")),
+    ("/a/b", Some("/a/b")),
+    ("/../etc", None),
+    ("/a:b*c", None),
+    ("/dir. ", None),
+    ("/Ünïcødé folder", Some("/Ünïcødé folder")),
+];
+
+/// File names, and whether the stick can hold them.
+const NAMES: [(&str, bool); 9] = [
+    ("debian.iso", true),
+    ("DEBIAN.ISO", true),
+    ("rescue disk.img", true),
+    ("ménage.iso", true),
+    ("what?.iso", false),
+    ("pipe|.iso", false),
+    ("trailing.iso.", false),
+    ("tab\tname.iso", false),
+    ("quote\".iso", false),
+];
+
+fn output(args: &[&OsStr]) -> std::process::Output {
+    Command::new(dropboot_bin()).args(args).output().expect("dropboot")
+}
+
+fn listed(image: &Path) -> Vec<String> {
+    let json: serde_json::Value = serde_json::from_str(&dropboot([OsStr::new("list"), image.as_os_str(), "--json".as_ref()])).expect("list --json");
+    let mut paths: Vec<String> = json.as_array().expect("a list").iter().map(|e| e["path"].as_str().unwrap_or_default().to_string()).collect();
+    paths.sort_by_key(|p| p.to_lowercase());
+    paths
+}
+
+fn sequence(fs_kind: &str, seed: u64, steps: usize) {
+    let dir = work_dir(&format!("sequence_{fs_kind}"));
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), fs_kind.as_ref()]);
+    let mut rng = Rng(seed);
+    // lower-case path -> the path as the stick spells it.
+    let mut model: BTreeMap<String, String> = BTreeMap::new();
+    // lower-case folder -> its spelling (the first add that made it).
+    let mut folders: BTreeMap<String, String> = BTreeMap::new();
+    let long_folder = format!("/{}", "l".repeat(256));
+    for step in 0..steps {
+        let before = fs::read(&image).expect("the image");
+        let what = match rng.next(10) {
+            0..=5 => {
+                let (typed, meant) = if rng.next(12) == 0 { (long_folder.as_str(), None) } else { FOLDERS[rng.next(FOLDERS.len())] };
+                let (name, good) = NAMES[rng.next(NAMES.len())];
+                let source_dir = dir.join(format!("src{step}"));
+                fs::create_dir_all(&source_dir).expect("a source folder");
+                let source = source_dir.join(name);
+                fs::write(&source, pseudo_random(1 + rng.next(150_000), step as u64)).expect("a source file");
+                let out = output(&[OsStr::new("add"), image.as_os_str(), source.as_os_str(), "--to".as_ref(), typed.as_ref()]);
+                let said = String::from_utf8_lossy(&out.stderr).into_owned();
+                match (meant, good) {
+                    (Some(folder), true) => {
+                        // A folder already there keeps its spelling; a new one takes the one typed.
+                        let spelled = folders.get(&folder.to_lowercase()).cloned().unwrap_or_else(|| folder.to_string());
+                        let path = format!("{spelled}/{name}");
+                        if model.contains_key(&path.to_lowercase()) {
+                            assert_eq!(out.status.code(), Some(2), "step {step}: add {typed} {name}: {said}");
+                            assert!(said.contains("is already on"), "step {step}: {said}");
+                            assert!(fs::read(&image).expect("the image") == before, "step {step}: a refused add changed the image");
+                        } else {
+                            assert!(out.status.success(), "step {step}: add {name:?} --to {typed:?}: {said}");
+                            if !spelled.is_empty() {
+                                folders.entry(folder.to_lowercase()).or_insert(spelled.clone());
+                                if let Some((parent, _)) = spelled.rsplit_once('/').filter(|(p, _)| !p.is_empty()) {
+                                    folders.entry(parent.to_lowercase()).or_insert(parent.to_string());
+                                }
+                            }
+                            model.insert(path.to_lowercase(), path);
+                        }
+                    }
+                    _ => {
+                        assert_eq!(out.status.code(), Some(2), "step {step}: add {name:?} --to {typed:?} must be refused: {said}");
+                        assert!(fs::read(&image).expect("the image") == before, "step {step}: a refused add changed the image");
+                    }
+                }
+                format!("add {name:?} --to {typed:?}")
+            }
+            6..=7 if !model.is_empty() => {
+                let key = model.keys().nth(rng.next(model.len())).cloned().expect("a file");
+                // Typed in another case now and then: the same name on FAT and exFAT.
+                let typed = if rng.next(2) == 0 { key.clone() } else { model[&key].clone() };
+                let out = output(&[OsStr::new("rm"), image.as_os_str(), typed.as_ref()]);
+                assert!(out.status.success(), "step {step}: rm {typed}: {}", String::from_utf8_lossy(&out.stderr));
+                model.remove(&key);
+                format!("rm {typed}")
+            }
+            8 if !model.is_empty() => {
+                let path = model.values().nth(rng.next(model.len())).cloned().expect("a file");
+                let out = output(&[OsStr::new("defrag"), image.as_os_str(), path.as_ref()]);
+                assert!(out.status.success(), "step {step}: defrag {path}: {}", String::from_utf8_lossy(&out.stderr));
+                format!("defrag {path}")
+            }
+            _ => {
+                let out = output(&[OsStr::new("rm"), image.as_os_str(), "/not/there.iso".as_ref()]);
+                assert_eq!(out.status.code(), Some(2), "step {step}: rm of a missing file");
+                assert!(fs::read(&image).expect("the image") == before, "step {step}: a refused rm changed the image");
+                "rm /not/there.iso".into()
+            }
+        };
+        fsck_passes(&image, fs_kind);
+        let mut want: Vec<String> = model.values().cloned().collect();
+        want.sort_by_key(|p| p.to_lowercase());
+        assert_eq!(listed(&image), want, "after step {step} ({what})");
+    }
+}
+
+#[test]
+fn random_adds_rms_and_defrags_with_hostile_names_keep_an_exfat_stick_clean_and_as_modelled() {
+    sequence("exfat", 0x5EED_0001, 60);
+}
+
+#[test]
+fn random_adds_rms_and_defrags_with_hostile_names_keep_a_fat32_stick_clean_and_as_modelled() {
+    sequence("fat32", 0x5EED_0002, 60);
+}
