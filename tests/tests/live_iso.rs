@@ -134,8 +134,9 @@ fn the_demo_stick_of_make_qemu_bios_boots_its_first_enter_to_a_live_root() {
 }
 
 #[test]
-fn without_its_partition_the_same_debian_live_iso_does_not_find_its_medium() {
+fn a_debian_live_iso_alike_in_all_but_its_partition_does_not_find_its_medium() {
     // The control: DROPBOOT_ISO_PARTITION=0, everything else the same.
+    // Named to sort first (tests start in name order): it runs longest.
     // live-boot searches for about two minutes under emulation before it
     // gives up; the wait leaves three times that.
     let give_up = Duration::from_secs(480);
