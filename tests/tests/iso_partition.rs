@@ -53,10 +53,17 @@ fn boot_grub(name: &str, dir: &Path, image: &Path, opts: &BootOptions, log: &str
     vm.serial_text()
 }
 
-/// Starts stage2 on the stick until its menu shows (the next start).
-fn start_menu(name: &str, dir: &Path, image: &Path) {
+/// Starts stage2 on the stick until its menu shows (the next start),
+/// its log having said `said` first.
+fn start_menu_saying(name: &str, dir: &Path, image: &Path, said: &str) {
     let mut vm = Qemu::boot(name, dir, image);
+    vm.wait_serial(said);
     vm.wait_screen("boot file");
+}
+
+/// The next start, until its menu shows, having taken the entry out.
+fn start_menu(name: &str, dir: &Path, image: &Path) {
+    start_menu_saying(name, dir, image, "taken out of the partition table again");
 }
 
 fn changed_bytes(a: &[u8; 512], b: &[u8; 512]) -> Vec<usize> {
@@ -187,10 +194,7 @@ fn a_cut_between_the_two_writes_a_table_changed_since_and_a_stick_read_only_at_t
 
     // Power cut after the record, before sector 0: only the record is marked undone.
     patch(&image, RECORD_LBA * 512, &record_for(&image, &path).to_sector());
-    let mut vm = Qemu::boot("iso_partition_cut", &dir, &image);
-    vm.wait_serial("never reached the partition table");
-    vm.wait_screen("boot file");
-    drop(vm);
+    start_menu_saying("iso_partition_cut", &dir, &image, "never reached the partition table");
     assert_eq!(sector0(&image), clean);
     assert!(undone(&image));
 
@@ -199,10 +203,7 @@ fn a_cut_between_the_two_writes_a_table_changed_since_and_a_stick_read_only_at_t
     let size_low = sector0(&image)[entry_range(1).start + 12];
     patch(&image, entry_range(1).start as u64 + 12, &[size_low.wrapping_add(1)]);
     let changed = sector0(&image);
-    let mut vm = Qemu::boot("iso_partition_changed", &dir, &image);
-    vm.wait_serial("was changed since; the partition table is left as it is");
-    vm.wait_screen("boot file");
-    drop(vm);
+    start_menu_saying("iso_partition_changed", &dir, &image, "was changed since; the partition table is left as it is");
     assert_eq!(sector0(&image), changed);
     assert!(undone(&image));
     patch(&image, 0, &clean);
