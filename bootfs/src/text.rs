@@ -51,7 +51,9 @@ pub fn human_size(bytes: u64) -> String {
 /// Names equal without regard to case (any script), as FAT and exFAT
 /// compare them.
 pub fn eq_ignore_case(a: &str, b: &str) -> bool {
-    a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
+    // Upper case, as exFAT's up-case table and FAT's long names compare
+    // (σ and ς are one name there).
+    a.chars().flat_map(char::to_uppercase).eq(b.chars().flat_map(char::to_uppercase))
 }
 
 /// Case-insensitive ordering of paths, as the menu sorts them.

@@ -61,12 +61,12 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
     let files = scan(&mut fs).map_err(|e| Error::disk(&where_, e))?.files;
     let want = only.map(StickPath::display);
     if let Some(w) = &want {
-        if !files.iter().any(|f| &f.path == w) {
+        if !files.iter().any(|f| bootfs::text::eq_ignore_case(&f.path, w)) {
             return Err(Error::Usage(format!("no boot file {w} on {}", where_.display())));
         }
     }
     let mut out = Vec::new();
-    for f in files.iter().filter(|f| want.as_ref().is_none_or(|w| &f.path == w)) {
+    for f in files.iter().filter(|f| want.as_ref().is_none_or(|w| bootfs::text::eq_ignore_case(&f.path, w))) {
         let mut v = Verdict {
             path: f.path.clone(),
             size: f.size,

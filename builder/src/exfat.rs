@@ -494,6 +494,9 @@ impl<'a> ExfatVolume<'a> {
         let zero = vec![0u8; self.cluster_bytes as usize];
         self.write_at(self.cluster_offset(c), &zero)?;
         dir.clusters.push(c);
+        // The cluster is in the folder's chain on the disk before the
+        // folder's entry says it is that long.
+        self.flush()?;
         if let Some(offsets) = &dir.entry_set {
             let mut set = Vec::new();
             for &at in offsets {
@@ -722,16 +725,19 @@ impl<'a> ExfatVolume<'a> {
 
     /// Writes the FAT and the allocation bitmap back.
     pub fn flush(&mut self) -> io::Result<()> {
-        let fat: Vec<u8> = self.fat.iter().flat_map(|e| e.to_le_bytes()).collect();
-        let fat_at = self.geo.fat_start * SECTOR;
-        self.write_at(fat_at, &fat)?;
+        // The bitmap first: a chain the FAT links is never to a cluster the
+        // bitmap still calls free. Then to the disk itself, so the order
+        // holds across a pulled plug too.
         let mut bitmap = self.bitmap.clone();
         bitmap.resize(self.bitmap_at.len() * self.cluster_bytes as usize, 0);
         for (i, &c) in self.bitmap_at.clone().iter().enumerate() {
             let chunk = bitmap[i * self.cluster_bytes as usize..(i + 1) * self.cluster_bytes as usize].to_vec();
             self.write_at(self.cluster_offset(c), &chunk)?;
         }
-        self.part.flush()
+        let fat: Vec<u8> = self.fat.iter().flat_map(|e| e.to_le_bytes()).collect();
+        let fat_at = self.geo.fat_start * SECTOR;
+        self.write_at(fat_at, &fat)?;
+        self.part.sync_data()
     }
 }
 

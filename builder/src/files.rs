@@ -73,21 +73,29 @@ pub fn warn_unlisted(disk: &mut Disk, plan: &[(PathBuf, StickPath)]) -> Result<(
     Ok(())
 }
 
+/// Refuses the whole `plan` when one of its targets is on the stick
+/// already (in any case), before the first file is copied.
+pub fn refuse_present(disk: &mut Disk, plan: &[(PathBuf, StickPath)]) -> Result<()> {
+    let image = disk.path.display().to_string();
+    let path = disk.path.clone();
+    let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
+    for (_, target) in plan {
+        if bootfs::scan::list_dir(&mut fs, &target.parent().display())
+            .map_err(|e| Error::disk(&path, e))?
+            .is_some_and(|entries| entries.iter().any(|e| bootfs::text::eq_ignore_case(&e.name, target.name())))
+        {
+            return Err(Error::Usage(format!("{target} is already on {image} (dropboot rm it first); nothing was copied")));
+        }
+    }
+    Ok(())
+}
+
 /// Copies `source` to `target` (its folders made as needed) on the data
 /// partition. `fresh`: the partition was just formatted on a sparse image.
 pub fn add(disk: &mut Disk, source: &Path, target: &StickPath, fresh: bool) -> Result<()> {
     let image = disk.path.display().to_string();
     let (to, name) = (target.parent().display(), target.name().to_owned());
-    {
-        let path = disk.path.clone();
-        let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
-        if bootfs::scan::list_dir(&mut fs, &to)
-            .map_err(|e| Error::disk(&path, e))?
-            .is_some_and(|entries| entries.iter().any(|e| bootfs::text::eq_ignore_case(&e.name, &name)))
-        {
-            return Err(Error::Usage(format!("{target} is already on {image} (dropboot rm it first)")));
-        }
-    }
+    refuse_present(disk, &[(source.to_path_buf(), target.clone())])?;
     let mut input = File::open(source).map_err(Error::io(format!("opening {}", source.display())))?;
     if disk.is_exfat()? {
         let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();

@@ -121,7 +121,17 @@ pub fn open_for_writing(path: &Path) -> Result<File> {
     if meta.file_type().is_block_device() {
         options.custom_flags(libc::O_EXCL);
     }
-    let file = options.open(path).map_err(Error::io(format!("opening {what} (is it mounted or in use?)")))?;
+    let file = match options.open(path) {
+        Ok(file) => file,
+        // O_EXCL on a device: mounted, or open in another program (a
+        // dropboot among them, named when its lock says so).
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+            let holder = File::open(path).ok().and_then(|f| lock_holder(&f));
+            let who = holder.map(|h| format!(" ({h})")).unwrap_or_default();
+            return Err(Error::Disk { path: path.into(), problem: format!("it is mounted or in use{who}; nothing was written") });
+        }
+        Err(e) => return Err(Error::io(format!("opening {what}"))(e)),
+    };
     lock(&file, true, &what)?;
     Ok(file)
 }
@@ -264,6 +274,11 @@ impl<'a> PartitionFile<'a> {
             }
         }
         Ok(true)
+    }
+
+    /// Waits until what was written is on the disk.
+    pub fn sync_data(&mut self) -> io::Result<()> {
+        self.file.sync_data()
     }
 
     fn room(&self, want: usize) -> usize {

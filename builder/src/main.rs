@@ -201,6 +201,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Add { image, files, to } => {
             let plan = files::plan_adds(&files, &stick_path::StickPath::parse(&to)?)?;
             let mut disk = image::Disk::open(&image, true)?;
+            files::refuse_present(&mut disk, &plan)?;
             files::warn_unlisted(&mut disk, &plan)?;
             for (source, target) in &plan {
                 files::add(&mut disk, source, target, false)?;
@@ -260,7 +261,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Info { target, json } => {
             let what = target.display().to_string();
-            let mut file = std::fs::File::open(&target).map_err(Error::io(format!("opening {what}")))?;
+            let mut file = image::open_for_reading(&target)?;
             let code = bootcode::on_disk(&mut file, &what)?;
             let iso_partition = iso_partition::on_disk(&mut file, &what)?;
             let iso_partition_line = iso_partition.as_ref().map(|r| {
@@ -312,7 +313,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Qemu { image, window, memory, kvm } => {
             // Refuse what is not a dropboot disk before starting anything.
             let what = image.display().to_string();
-            let mut file = std::fs::File::open(&image).map_err(Error::io(format!("opening {what}")))?;
+            let mut file = image::open_for_reading(&image)?;
             bootcode::on_disk(&mut file, &what)?;
             let mut cmd = std::process::Command::new("qemu-system-x86_64");
             cmd.args(["-machine", if kvm { "pc,accel=kvm" } else { "pc,accel=tcg" }]);

@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 const FORBIDDEN: &[char] = &['"', '*', '/', ':', '<', '>', '?', '\\', '|'];
 /// The longest name FAT32 long names and exFAT hold, in UTF-16 units.
 pub const MAX_NAME_UNITS: usize = 255;
+/// The FAT32 writer's placeholder name (builder/src/fat32.rs).
+const RESERVED: &str = "DROPBOOT.TMP";
 
 /// A checked, normalised path on the data partition: its parts, root first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +39,16 @@ pub fn name_problem(name: &str) -> Option<String> {
     let units = name.encode_utf16().count();
     if units > MAX_NAME_UNITS {
         return Some(format!("{name:?} is {units} characters long (UTF-16); FAT32 and exFAT hold {MAX_NAME_UNITS}"));
+    }
+    // Linux holds names of 255 bytes, and so does the FAT32 writer.
+    if name.len() > MAX_NAME_UNITS {
+        return Some(format!("{name:?} is {} bytes long in UTF-8; Linux and dropboot's FAT32 writer hold {MAX_NAME_UNITS}", name.len()));
+    }
+    if let Some(c) = name.chars().find(|&c| c as u32 > 0xFFFF) {
+        return Some(format!("{name:?}: {c:?} lies outside the Basic Multilingual Plane, which FAT32's long names do not hold"));
+    }
+    if name.eq_ignore_ascii_case(RESERVED) {
+        return Some(format!("{name:?} is the name dropboot gives a copy under way (an add removes it)"));
     }
     if name.ends_with('.') || name.ends_with(' ') {
         return Some(format!("{name:?} ends in a dot or a space, which Windows drops (it would be another name there)"));
@@ -63,13 +75,24 @@ impl StickPath {
         Ok(path)
     }
 
-    /// A path that names a file (not the root).
+    /// A path that names a file already on the stick (for `rm`, `defrag`
+    /// and `check`): only what no stick can hold is refused (`..`, the
+    /// forbidden characters), so a file another system stored deeper, or
+    /// with a trailing dot, can still be named.
     pub fn parse_file(input: &str) -> Result<StickPath> {
-        let path = StickPath::parse(input)?;
-        if path.parts.is_empty() {
+        let mut parts = Vec::new();
+        for part in input.split('/').filter(|p| !p.is_empty() && *p != ".") {
+            let bad = part == ".." || part.chars().any(|c| FORBIDDEN.contains(&c) || c.is_control());
+            if bad {
+                let why = name_problem(part).unwrap_or_default();
+                return Err(Error::Usage(format!("{input:?} cannot be a path on the stick: {why}")));
+            }
+            parts.push(part.to_string());
+        }
+        if parts.is_empty() {
             return Err(Error::Usage(format!("{input:?} names no file on the stick")));
         }
-        Ok(path)
+        Ok(StickPath { parts })
     }
 
     /// This folder's `name` inside it, checked.
@@ -138,11 +161,12 @@ mod tests {
         }
         assert!(refused("/trailing.").contains("ends in a dot or a space"));
         assert!(refused("/trailing ").contains("ends in a dot or a space"));
-        let long = "é".repeat(256);
-        assert!(refused(&format!("/{long}")).contains("256 characters long"));
-        assert!(StickPath::parse(&format!("/{}", "é".repeat(255))).is_ok());
-        // Outside the BMP, one character is two UTF-16 units.
-        assert!(refused(&format!("/{}", "😀".repeat(128))).contains("256 characters"));
+        assert!(refused(&format!("/{}", "n".repeat(256))).contains("256 characters long"));
+        assert!(StickPath::parse(&format!("/{}", "n".repeat(255))).is_ok());
+        assert!(refused(&format!("/{}", "é".repeat(128))).contains("256 bytes long in UTF-8"));
+        assert!(StickPath::parse(&format!("/{}", "é".repeat(127))).is_ok());
+        assert!(refused("/smile😀.iso").contains("Basic Multilingual Plane"));
+        assert!(refused("/dropboot.tmp").contains("a copy under way"));
     }
 
     #[test]
@@ -154,9 +178,15 @@ mod tests {
     }
 
     #[test]
-    fn a_file_path_has_a_name_and_a_parent() {
+    fn a_file_path_has_a_name_and_a_parent_and_names_files_other_systems_stored() {
         let p = StickPath::parse_file("/linux/debian.iso").unwrap();
         assert_eq!((p.name(), p.parent().display()), ("debian.iso", "/linux".to_string()));
         assert!(StickPath::parse_file("/").is_err());
+        assert!(StickPath::parse_file("/../x.iso").is_err());
+        assert!(StickPath::parse_file("/a:b.iso").is_err());
+        // Stored by another system: a trailing dot, or deeper than dropboot adds.
+        assert!(StickPath::parse_file("/odd.iso.").is_ok());
+        let deep = (0..MAX_DEPTH + 2).map(|i| format!("d{i}")).collect::<Vec<_>>().join("/");
+        assert!(StickPath::parse_file(&format!("{deep}/x.iso")).is_ok());
     }
 }

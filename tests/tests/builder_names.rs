@@ -164,3 +164,13 @@ fn config_check_names_a_configured_path_no_stick_can_hold() {
     assert!(text.contains("warning: /iso/a:b.iso can never be on a stick") && text.contains("':' is not allowed"), "{text}");
     assert!(!text.contains("warning: /ipxe.iso"), "{text}");
 }
+
+#[test]
+fn an_add_of_several_files_one_of_them_already_there_copies_none() {
+    let dir = work_dir("names_several");
+    let fresh = random_file(&dir.join("fresh.iso"), 100_000, 3);
+    let image = stick(&dir, "fat32");
+    refused(&image, &[OsStr::new("add"), image.as_os_str(), fresh.as_os_str(), third_party("ipxe.iso").as_os_str()], 2, "nothing was copied");
+    let out = run(&[OsStr::new("info"), dir.join("no-stick.img").as_os_str()]);
+    assert_eq!(out.status.code(), Some(2), "info of a missing image: {}", stderr(&out));
+}

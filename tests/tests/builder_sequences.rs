@@ -28,7 +28,7 @@ impl Rng {
 
 /// Folders to add into, as typed, with the folder they mean as typed,
 /// without `.` and doubled slashes (None: refused).
-const FOLDERS: [(&str, Option<&str>); 9] = [
+const FOLDERS: [(&str, Option<&str>); 10] = [
     ("/", Some("")),
     ("/iso", Some("/iso")),
     ("/ISO", Some("/ISO")),
@@ -38,10 +38,12 @@ const FOLDERS: [(&str, Option<&str>); 9] = [
     ("/a:b*c", None),
     ("/dir. ", None),
     ("/Ünïcødé folder", Some("/Ünïcødé folder")),
+    // 128 characters, 256 bytes: more than Linux and the FAT32 writer hold.
+    ("/éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé", None),
 ];
 
 /// File names, and whether the stick can hold them.
-const NAMES: [(&str, bool); 9] = [
+const NAMES: [(&str, bool); 11] = [
     ("debian.iso", true),
     ("DEBIAN.ISO", true),
     ("rescue disk.img", true),
@@ -51,6 +53,8 @@ const NAMES: [(&str, bool); 9] = [
     ("trailing.iso.", false),
     ("tab\tname.iso", false),
     ("quote\".iso", false),
+    ("smile😀.iso", false),
+    ("DROPBOOT.TMP", false),
 ];
 
 fn output(args: &[&OsStr]) -> std::process::Output {
