@@ -148,6 +148,17 @@ pub fn open_for_reading(path: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// Lets `file` (and its lock) pass to the program this process becomes
+/// by exec.
+pub fn keep_across_exec(file: &File, what: &str) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_SETFD on a descriptor `file` owns; it only clears FD_CLOEXEC.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFD, 0) } != 0 {
+        return Err(Error::io(format!("keeping {what} locked for QEMU"))(io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 /// Takes `file`'s lock (flock): exclusive for a writer, shared for a
 /// reader, never waiting. Held until the file is closed. When another
 /// dropboot holds it, the error names that process (from /proc/locks).

@@ -313,8 +313,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Qemu { image, window, memory, kvm } => {
             // Refuse what is not a dropboot disk before starting anything.
             let what = image.display().to_string();
-            let mut file = image::open_for_reading(&image)?;
+            // A writer's lock, which QEMU inherits and holds while it runs:
+            // the stage2 it boots writes the ISO partition entry.
+            let mut file = image::open_for_writing(&image)?;
             bootcode::on_disk(&mut file, &what)?;
+            image::keep_across_exec(&file, &what)?;
             let mut cmd = std::process::Command::new("qemu-system-x86_64");
             cmd.args(["-machine", if kvm { "pc,accel=kvm" } else { "pc,accel=tcg" }]);
             cmd.args(["-m", &memory.to_string()]);

@@ -47,6 +47,10 @@ fn dropboot_qemu_shows_the_menu_on_the_terminal() {
         String::from_utf8_lossy(&seen).into_owned()
     });
     let seen = reader.join().unwrap();
+    // QEMU holds the stick's writer lock while it runs (stage2 may write).
+    let busy = Command::new(dropboot_bin()).args([OsStr::new("add"), image.as_os_str(), iso.as_os_str(), "--to".as_ref(), "/x".as_ref()]).output().unwrap();
+    let said = String::from_utf8_lossy(&busy.stderr);
+    assert!(busy.status.code() == Some(3) && said.contains("qemu-system-x86_64"), "an add while QEMU runs: {said}");
     let _ = child.kill();
     let _ = child.wait();
     let mut stderr = String::new();
