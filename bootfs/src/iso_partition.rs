@@ -117,6 +117,16 @@ pub const RECORD_PATH_BYTES: usize = 440;
 const CHECKSUM_OFFSET: usize = 508;
 pub const RECORD_LBA: u64 = ISO_PARTITION_RECORD_LBA as u64;
 
+/// The part of `path` a record keeps: at most [`RECORD_PATH_BYTES`], cut
+/// at a character.
+fn kept_path(path: &str) -> &str {
+    let mut cut = path.len().min(RECORD_PATH_BYTES);
+    while !path.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &path[..cut]
+}
+
 /// What stage2 wrote into sector 0 for the ISO it booted: one 512-byte
 /// sector at [`RECORD_LBA`].
 ///
@@ -141,11 +151,7 @@ impl Record {
     pub fn new(placement: &Placement, sector0: &[u8; 512], path: &str) -> Record {
         let mut old = [0u8; 16];
         old.copy_from_slice(&sector0[entry_range(placement.slot)]);
-        let mut cut = path.len().min(RECORD_PATH_BYTES);
-        while !path.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        Record { written: true, slot: placement.slot, old, new: placement.entry.to_bytes(), path: path[..cut].into() }
+        Record { written: true, slot: placement.slot, old, new: placement.entry.to_bytes(), path: kept_path(path).into() }
     }
 
     /// The record in `sector`, if it holds one (magic, format, checksum
@@ -169,11 +175,7 @@ impl Record {
     }
 
     pub fn to_sector(&self) -> [u8; 512] {
-        let mut cut = self.path.len().min(RECORD_PATH_BYTES);
-        while !self.path.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let path = &self.path.as_bytes()[..cut];
+        let path = kept_path(&self.path).as_bytes();
         let mut s = [0u8; 512];
         s[..8].copy_from_slice(&RECORD_MAGIC);
         s[8..10].copy_from_slice(&RECORD_FORMAT.to_le_bytes());

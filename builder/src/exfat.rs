@@ -467,6 +467,16 @@ impl<'a> ExfatVolume<'a> {
         }
     }
 
+    /// The entry set whose entries lie at `offsets`, as one run of bytes.
+    fn read_entries(&mut self, offsets: &[u64]) -> io::Result<Vec<u8>> {
+        let mut set = vec![0u8; offsets.len() * ENTRY];
+        for (e, &at) in set.chunks_exact_mut(ENTRY).zip(offsets) {
+            self.part.seek(SeekFrom::Start(at))?;
+            self.part.read_exact(e)?;
+        }
+        Ok(set)
+    }
+
     /// Writes an entry set's entries at `offsets`: the entries that lie one
     /// after the other on the disk in one write each (a set inside one
     /// cluster, the usual case, in a single write, so no moment shows
@@ -498,20 +508,14 @@ impl<'a> ExfatVolume<'a> {
         // folder's entry says it is that long.
         self.flush()?;
         if let Some(offsets) = &dir.entry_set {
-            let mut set = Vec::new();
-            for &at in offsets {
-                let mut e = [0u8; ENTRY];
-                self.part.seek(SeekFrom::Start(at))?;
-                self.part.read_exact(&mut e)?;
-                set.extend_from_slice(&e);
-            }
+            let offsets = offsets.clone();
+            let mut set = self.read_entries(&offsets)?;
             let size = dir.clusters.len() as u64 * self.cluster_bytes;
             set[ENTRY + 1] &= !FLAG_NO_FAT_CHAIN; // the folder now has a chain
             set[ENTRY + 8..ENTRY + 16].copy_from_slice(&size.to_le_bytes());
             set[ENTRY + 24..ENTRY + 32].copy_from_slice(&size.to_le_bytes());
             let sum = set_checksum(&set);
             set[2..4].copy_from_slice(&sum.to_le_bytes());
-            let offsets = offsets.clone();
             self.write_entries(&offsets, &set)?;
         }
         Ok(())
@@ -656,13 +660,7 @@ impl<'a> ExfatVolume<'a> {
             self.write_at(self.cluster_offset(new + i as u32), &buf)?;
         }
         self.flush()?;
-        let mut set = Vec::new();
-        for &at in &offsets {
-            let mut e = [0u8; ENTRY];
-            self.part.seek(SeekFrom::Start(at))?;
-            self.part.read_exact(&mut e)?;
-            set.extend_from_slice(&e);
-        }
+        let mut set = self.read_entries(&offsets)?;
         set[ENTRY + 1] |= FLAG_NO_FAT_CHAIN;
         set[ENTRY + 20..ENTRY + 24].copy_from_slice(&new.to_le_bytes());
         let sum = set_checksum(&set);
@@ -696,13 +694,9 @@ impl<'a> ExfatVolume<'a> {
         // The whole set marked unused at once (one write when it lies in one
         // run), then its clusters freed: a cut in between leaves clusters
         // allocated to nothing, which fsck accepts.
-        let mut set = Vec::with_capacity(offsets.len() * ENTRY);
-        for &at in &offsets {
-            let mut e = [0u8; ENTRY];
-            self.part.seek(SeekFrom::Start(at))?;
-            self.part.read_exact(&mut e)?;
+        let mut set = self.read_entries(&offsets)?;
+        for e in set.chunks_exact_mut(ENTRY) {
             e[0] &= 0x7F;
-            set.extend_from_slice(&e);
         }
         self.write_entries(&offsets, &set)?;
         for c in clusters {

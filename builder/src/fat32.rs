@@ -136,19 +136,9 @@ pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &st
         return Err(Error::Usage(format!("{name} is {size} bytes; FAT32 holds files up to 4 GiB - 1 (make the stick exFAT)")));
     }
 
-    // Every check before the first write.
+    // Every check before the first write (the name was checked with the
+    // whole plan: files::plan_adds, files::refuse_present).
     let layout = Layout::read(disk)?;
-    {
-        let path = disk.path.clone();
-        let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
-        let (folder, _) = target.rsplit_once('/').unwrap_or(("", &target));
-        let taken = bootfs::scan::list_dir(&mut fs, folder)
-            .map_err(|e| Error::disk(&path, e))?
-            .is_some_and(|entries| entries.iter().any(|e| bootfs::text::eq_ignore_case(&e.name, name)));
-        if taken {
-            return Err(Error::Usage(format!("{target} is already on {image}")));
-        }
-    }
     let needed = size.div_ceil(layout.cluster_bytes) as usize;
     // New folders take a cluster each, and the folder may grow by one.
     let slack = to.split('/').filter(|p| !p.is_empty()).count() + 1;

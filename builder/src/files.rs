@@ -91,11 +91,11 @@ pub fn refuse_present(disk: &mut Disk, plan: &[(PathBuf, StickPath)]) -> Result<
 }
 
 /// Copies `source` to `target` (its folders made as needed) on the data
-/// partition. `fresh`: the partition was just formatted on a sparse image.
+/// partition, once [`plan_adds`] and [`refuse_present`] passed the plan.
+/// `fresh`: the partition was just formatted on a sparse image.
 pub fn add(disk: &mut Disk, source: &Path, target: &StickPath, fresh: bool) -> Result<()> {
     let image = disk.path.display().to_string();
     let (to, name) = (target.parent().display(), target.name().to_owned());
-    refuse_present(disk, &[(source.to_path_buf(), target.clone())])?;
     let mut input = File::open(source).map_err(Error::io(format!("opening {}", source.display())))?;
     if disk.is_exfat()? {
         let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();

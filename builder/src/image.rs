@@ -188,10 +188,10 @@ fn lock_holder(file: &File) -> Option<String> {
     let meta = file.metadata().ok()?;
     let inode = format!("{:02x}:{:02x}:{}", libc::major(meta.dev()), libc::minor(meta.dev()), meta.ino());
     let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let me = std::process::id().to_string();
     let pid = locks.lines().find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
-        (f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&inode.as_str()) && f.get(4) != Some(&std::process::id().to_string().as_str()))
-            .then(|| f[4].to_string())
+        (f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&inode.as_str()) && f.get(4) != Some(&me.as_str())).then(|| f[4].to_string())
     })?;
     let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let command = String::from_utf8_lossy(&command).split('\0').filter(|a| !a.is_empty()).collect::<Vec<_>>().join(" ");
@@ -210,7 +210,6 @@ impl Disk {
     /// its last boot taken out of the table first.
     pub fn open(path: &Path, write: bool) -> Result<Disk> {
         let mut file = if write { open_for_writing(path)? } else { open_for_reading(path)? };
-        file.seek(SeekFrom::Start(0)).map_err(Error::io(format!("seeking in {}", path.display())))?;
         let mut sector = [0u8; 512];
         file.read_exact(&mut sector).map_err(Error::io(format!("reading the MBR of {}", path.display())))?;
         let mbr = Mbr::parse(&sector).map_err(|e| Error::disk(path, e))?;
