@@ -154,6 +154,21 @@ pub fn mbr(data: &[u8]) {
             assert!((0..512).all(|i| slot.contains(&i) || s[i] == sector[i]), "undo touches only its slot");
         }
     }
+    // Bytes 1024..1536 as the builder's journal record, the rest as a
+    // journal body (the builder reads both from the stick).
+    let mut journal = [0u8; 512];
+    let rest = data.get(1024..).unwrap_or_default();
+    journal[..rest.len().min(512)].copy_from_slice(&rest[..rest.len().min(512)]);
+    if let Some(r) = crate::journal::Record::parse(&journal) {
+        assert!(r.runs.len() <= crate::journal::MAX_RUNS, "runs bounded");
+        assert_eq!(r.to_sector().and_then(|s| crate::journal::Record::parse(&s)).as_ref(), Some(&r), "journal record round trip");
+    }
+    let body = data.get(1536..).unwrap_or_default();
+    if let Some(b) = crate::journal::Body::parse(body) {
+        assert!(b.changes.len() * crate::journal::CHANGE_BYTES <= body.len(), "changes bounded by the bytes");
+        assert_eq!(crate::journal::Body::parse(&b.to_bytes()).as_ref(), Some(&b), "journal body round trip");
+        assert_eq!(b.runs().iter().map(|r| r.len()).sum::<usize>(), b.changes.len(), "runs cover every change once");
+    }
 }
 
 /// A FAT32 volume (the input is the partition, as a [`SparseDisk`]).

@@ -6,6 +6,7 @@
 //! LBA 0          stage1 code (bytes 0..440), disk signature, partition table, 55AA
 //! LBA 1..768     stage2: a 32-byte [`Stage2Header`] then its code and data
 //! LBA 769        the ISO partition record (what stage2 wrote into LBA 0)
+//! LBA 770        the builder's journal record (a FAT32 change not finished)
 //! LBA 2048..     partition 1, the data partition (FAT32 / exFAT)
 //! ```
 
@@ -21,6 +22,10 @@ pub const DATA_PARTITION_LBA: u32 = 2048;
 /// builder) can undo it: a fixed sector after the largest stage2, so a
 /// stage2 of another size still finds it.
 pub const ISO_PARTITION_RECORD_LBA: u32 = 769;
+/// The builder's journal record ([`crate::journal::Record`]): where the
+/// sectors of a change to the data partition that a kill may have cut off
+/// lie, so that the next dropboot finishes it. Stage2 never writes it.
+pub const BUILDER_JOURNAL_LBA: u32 = 770;
 /// Linear address stage1 loads stage2 at (0000:8000).
 pub const STAGE2_LOAD_ADDR: u32 = 0x8000;
 /// Largest stage2 image stage1 will load. Stage2's code, data, stacks and

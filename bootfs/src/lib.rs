@@ -31,6 +31,7 @@ pub mod filesystem;
 pub mod fuzz;
 pub mod iso9660;
 pub mod iso_partition;
+pub mod journal;
 pub mod json;
 pub mod layout;
 pub mod mbr;

@@ -1,12 +1,13 @@
-//! Adding a file to a FAT32 data partition so that no moment of the copy
-//! leaves the volume inconsistent: every check first (name, free space);
-//! then an empty placeholder entry (`DROPBOOT.TMP`, made by the fatfs crate
-//! with any new folders); then the data, into clusters the FAT still calls
-//! free (one run when there is one); only then the chain in every FAT copy,
-//! the placeholder's cluster and size, and its rename to the real name. A
-//! copy cut off (killed, unplugged, the host disk full) leaves at most an
-//! empty DROPBOOT.TMP, which the menu does not list, fsck accepts, and the
-//! next add removes.
+//! Adding a file to a FAT32 data partition, moving one into one piece,
+//! and the one way every change to a FAT32 volume is made ([`journaled`]):
+//! every check first (name, free space); then, as one journaled change
+//! (crate::journal), any new folders and an empty placeholder entry
+//! (`DROPBOOT.TMP`, made by the fatfs crate), the data into clusters the
+//! FAT still calls free (one run when there is one), the chain in every
+//! FAT copy, the placeholder's cluster and size, and its rename to the
+//! real name. Until the journal's record is written only free clusters
+//! have been touched; after it, the next dropboot to open the stick
+//! finishes the change.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -16,6 +17,7 @@ use bootfs::fat::Fat32;
 
 use crate::error::{Error, Result};
 use crate::image::Disk;
+use crate::journal::{Clusters, Overlay};
 
 /// The placeholder's name: a valid 8.3 name, so fatfs stores it as is.
 const PLACEHOLDER: &str = "DROPBOOT.TMP";
@@ -140,8 +142,12 @@ pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &st
     // whole plan: files::plan_adds, files::refuse_present).
     let layout = Layout::read(disk)?;
     let needed = size.div_ceil(layout.cluster_bytes) as usize;
-    // New folders take a cluster each, and the folder may grow by one.
-    let slack = to.split('/').filter(|p| !p.is_empty()).count() + 1;
+    // New folders take a cluster each, and the folder may grow by one;
+    // the journal holds the FAT sectors the chain touches and a few more.
+    let folders = to.split('/').filter(|p| !p.is_empty()).count() + 1;
+    let journal_sectors = layout.fats * ((needed as u64 * 4).div_ceil(512) + 2) + 2 * folders as u64 + 4;
+    let journal = (journal_sectors * bootfs::journal::CHANGE_BYTES as u64 + 512).div_ceil(layout.cluster_bytes) as usize;
+    let slack = folders + journal;
     let free = layout.free_clusters(disk)?;
     if needed + slack > free.len() {
         return Err(Error::Disk {
@@ -154,34 +160,54 @@ pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &st
         });
     }
 
-    // The folders and the empty placeholder.
-    let (created, folder_cluster) = placeholder(disk, to, layout.root_cluster)?;
-    for folder in created {
-        crate::files::repair_dot_entries(disk, &folder)?;
-    }
+    journaled(disk, &format!("add {target}"), |disk| {
+        // The folders and the empty placeholder.
+        let (created, folder_cluster) = placeholder(disk, to, layout.root_cluster)?;
+        for folder in created {
+            crate::files::repair_dot_entries(disk, &folder)?;
+        }
 
-    // The data, into clusters still free in the FAT.
-    let clusters = choose(&layout.free_clusters(disk)?, needed);
-    if let Err(e) = write_data(disk, &layout, &clusters, source, input, size, name) {
-        let _ = remove_placeholder(disk, to);
-        return Err(e);
-    }
+        // The data, into clusters still free in the FAT.
+        let clusters = choose(&layout.free_clusters(disk)?, needed);
+        write_data(disk, &layout, &clusters, source, input, size, name)?;
 
-    // The chain, the entry, the name.
-    write_chain(disk, &layout, &clusters)?;
-    point_placeholder(disk, &layout, folder_cluster, clusters.first().copied().unwrap_or(0), size)?;
-    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
-        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
-    {
-        let dir = open_folder(&fs, to, &image)?;
-        dir.rename(PLACEHOLDER, &dir, name).map_err(Error::io(format!("naming {target} on {image}")))?;
+        // The chain, the entry, the name.
+        write_chain(disk, &layout, &clusters)?;
+        point_placeholder(disk, &layout, folder_cluster, clusters.first().copied().unwrap_or(0), size)?;
+        let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
+            .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
+        {
+            let dir = open_folder(&fs, to, &image)?;
+            dir.rename(PLACEHOLDER, &dir, name).map_err(Error::io(format!("naming {target} on {image}")))?;
+        }
+        fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))?;
+        // FSInfo: free count unknown (FAT32 allows it), next free after the file.
+        let mut hint = [0u8; 8];
+        hint[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        hint[4..].copy_from_slice(&clusters.last().map_or(u32::MAX, |c| c + 1).to_le_bytes());
+        write_part(disk, layout.fsinfo * 512 + 488, &hint)
+    })
+}
+
+/// Makes `change` to the FAT32 volume of `disk` as one journaled step
+/// named `what` (crate::journal): its writes are held back, except those
+/// to clusters free when it began, and made at once when it returns. When
+/// it fails, nothing but free clusters was written.
+pub fn journaled<T>(disk: &mut Disk, what: &str, change: impl FnOnce(&mut Disk) -> Result<T>) -> Result<T> {
+    let layout = Layout::read(disk)?;
+    let free = layout.free_clusters(disk)?;
+    let clusters = Clusters { first_lba: disk.partition.start_lba as u64 + layout.data_start, sectors_per_cluster: layout.cluster_bytes / 512 };
+    disk.overlay = Some(Overlay::new(what, clusters, layout.cluster_count, &free));
+    let done = change(disk).and_then(|value| Ok((value, layout.free_clusters(disk)?)));
+    let overlay = disk.overlay.take();
+    let (value, free_after) = done?;
+    // The journal goes where nothing is before or after the change.
+    let after: std::collections::HashSet<u32> = free_after.into_iter().collect();
+    let spare: Vec<u32> = free.into_iter().filter(|c| after.contains(c)).collect();
+    if let Some(overlay) = overlay {
+        crate::journal::commit(&disk.file, overlay, &spare, &disk.path.display().to_string())?;
     }
-    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))?;
-    // FSInfo: free count unknown (FAT32 allows it), next free after the file.
-    let mut hint = [0u8; 8];
-    hint[..4].copy_from_slice(&u32::MAX.to_le_bytes());
-    hint[4..].copy_from_slice(&clusters.last().map_or(u32::MAX, |c| c + 1).to_le_bytes());
-    write_part(disk, layout.fsinfo * 512 + 488, &hint)
+    Ok(value)
 }
 
 fn open_folder<'a, T: fatfs::ReadWriteSeek>(fs: &'a fatfs::FileSystem<T>, to: &str, image: &str) -> Result<fatfs::Dir<'a, T>> {
@@ -225,26 +251,11 @@ fn placeholder(disk: &mut Disk, to: &str, root_cluster: u32) -> Result<(Vec<Vec<
     let folder_cluster = match folder_cluster {
         Some(_) => root_cluster,
         None => {
-            let path = disk.path.clone();
-            let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
-            let (parent, last) = to.trim_end_matches('/').rsplit_once('/').unwrap_or(("", to));
-            let entries = bootfs::scan::list_dir(&mut fs, parent).map_err(|e| Error::disk(&path, e))?.unwrap_or_default();
-            entries
-                .iter()
-                .find(|e| e.is_dir && bootfs::text::eq_ignore_case(&e.name, last))
-                .map(|e| e.first_cluster)
-                .ok_or_else(|| Error::disk(&path, format!("folder {to} vanished after it was made")))?
+            let layout = Layout::read(disk)?;
+            self::folder_cluster(disk, &layout, to)?
         }
     };
     Ok((created, folder_cluster))
-}
-
-fn remove_placeholder(disk: &mut Disk, to: &str) -> Result<()> {
-    let image = disk.path.display().to_string();
-    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
-        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
-    open_folder(&fs, to, &image)?.remove(PLACEHOLDER).map_err(Error::io(format!("removing {PLACEHOLDER} from {image}")))?;
-    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))
 }
 
 fn write_data(disk: &mut Disk, layout: &Layout, clusters: &[u32], source: &Path, input: &mut File, size: u64, name: &str) -> Result<()> {
@@ -271,7 +282,6 @@ fn write_data(disk: &mut Disk, layout: &Layout, clusters: &[u32], source: &Path,
             crate::fault::copy_progress(from, size);
         }
     }
-    disk.file.sync_data().map_err(Error::io(format!("flushing {image}")))?;
     bar.finish_and_clear();
     Ok(())
 }
@@ -295,40 +305,152 @@ fn write_chain(disk: &mut Disk, layout: &Layout, clusters: &[u32]) -> Result<()>
     Ok(())
 }
 
-/// Gives the placeholder's entry in the folder at `folder_cluster` its
-/// first cluster and size.
-fn point_placeholder(disk: &mut Disk, layout: &Layout, folder_cluster: u32, first: u32, size: u64) -> Result<()> {
+/// The clusters of the chain from `first` (bounded by the volume's size).
+fn chain_of(disk: &mut Disk, layout: &Layout, first: u32) -> Result<Vec<u32>> {
     let path = disk.path.clone();
-    // The folder's clusters, from its chain (bounded by the volume's size).
-    let mut chain = vec![folder_cluster];
-    {
-        let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
-        while chain.len() < layout.cluster_count as usize {
-            let last = chain[chain.len() - 1];
-            match fs.next_cluster(last).map_err(|e| Error::disk(&path, e))? {
-                Some(next) => chain.push(next),
-                None => break,
-            }
+    let mut chain = vec![first];
+    let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
+    while chain.len() < layout.cluster_count as usize {
+        let last = chain[chain.len() - 1];
+        match fs.next_cluster(last).map_err(|e| Error::disk(&path, e))? {
+            Some(next) => chain.push(next),
+            None => break,
         }
     }
+    Ok(chain)
+}
+
+/// Rewrites the short entry in the folder at `folder_cluster` that `is_it`
+/// picks (by its 32 bytes) with `edit`. False when there is none.
+fn edit_entry(disk: &mut Disk, layout: &Layout, folder_cluster: u32, is_it: impl Fn(&[u8]) -> bool, edit: impl FnOnce(&mut [u8])) -> Result<bool> {
     let mut buf = vec![0u8; layout.cluster_bytes as usize];
-    for cluster in chain {
+    for cluster in chain_of(disk, layout, folder_cluster)? {
         let at = layout.cluster_offset(cluster);
         read_part(disk, at, &mut buf)?;
         for (i, slot) in buf.chunks_exact(SLOT).enumerate() {
             if slot[0] == 0 {
-                break;
+                return Ok(false);
             }
-            if &slot[..11] == PLACEHOLDER_RAW && slot[11] & 0x3F != 0x0F {
+            if slot[0] != 0xE5 && slot[11] & 0x3F != 0x0F && is_it(slot) {
                 let mut entry = slot.to_vec();
-                entry[20..22].copy_from_slice(&((first >> 16) as u16).to_le_bytes());
-                entry[26..28].copy_from_slice(&(first as u16).to_le_bytes());
-                entry[28..32].copy_from_slice(&(size as u32).to_le_bytes());
-                return write_part(disk, at + (i * SLOT) as u64, &entry);
+                edit(&mut entry);
+                write_part(disk, at + (i * SLOT) as u64, &entry)?;
+                return Ok(true);
             }
         }
     }
-    Err(Error::disk(&path, format!("the {PLACEHOLDER} entry made for the copy is gone")))
+    Ok(false)
+}
+
+fn set_first_cluster(entry: &mut [u8], first: u32) {
+    entry[20..22].copy_from_slice(&((first >> 16) as u16).to_le_bytes());
+    entry[26..28].copy_from_slice(&(first as u16).to_le_bytes());
+}
+
+fn first_cluster(entry: &[u8]) -> u32 {
+    (u16::from_le_bytes([entry[20], entry[21]]) as u32) << 16 | u16::from_le_bytes([entry[26], entry[27]]) as u32
+}
+
+/// Gives the placeholder's entry in the folder at `folder_cluster` its
+/// first cluster and size.
+fn point_placeholder(disk: &mut Disk, layout: &Layout, folder_cluster: u32, first: u32, size: u64) -> Result<()> {
+    let found = edit_entry(disk, layout, folder_cluster, |e| &e[..11] == PLACEHOLDER_RAW, |e| {
+        set_first_cluster(e, first);
+        e[28..32].copy_from_slice(&(size as u32).to_le_bytes());
+    })?;
+    if found {
+        return Ok(());
+    }
+    Err(Error::disk(&disk.path, format!("the {PLACEHOLDER} entry made for the copy is gone")))
+}
+
+/// The first cluster of the folder `path` ("" or "/a/b").
+fn folder_cluster(disk: &mut Disk, layout: &Layout, path: &str) -> Result<u32> {
+    let where_ = disk.path.clone();
+    let Some((parent, last)) = path.trim_end_matches('/').rsplit_once('/') else {
+        return Ok(layout.root_cluster);
+    };
+    let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
+    let entries = bootfs::scan::list_dir(&mut fs, parent).map_err(|e| Error::disk(&where_, e))?.unwrap_or_default();
+    entries
+        .iter()
+        .find(|e| e.is_dir && bootfs::text::eq_ignore_case(&e.name, last))
+        .map(|e| e.first_cluster)
+        .ok_or_else(|| Error::disk(&where_, format!("no folder {path}")))
+}
+
+/// Moves the file at `path` (as the stick spells it) into one run of free
+/// clusters, as one journaled change: its data is copied into the run
+/// (free clusters, written straight), the run is chained in every FAT
+/// copy, the entry is pointed at it and the old chain is freed. The name,
+/// size, dates and the rest of the entry stay as they were.
+pub fn defrag(disk: &mut Disk, path: &str) -> Result<()> {
+    let image = disk.path.display().to_string();
+    let layout = Layout::read(disk)?;
+    let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let entry = {
+        let where_ = disk.path.clone();
+        let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
+        let entries = bootfs::scan::list_dir(&mut fs, folder).map_err(|e| Error::disk(&where_, e))?.unwrap_or_default();
+        entries.into_iter().find(|e| !e.is_dir && e.name == name).ok_or_else(|| Error::Usage(format!("no file {path} on {image}")))?
+    };
+    if entry.first_cluster < 2 {
+        return Ok(());
+    }
+    let all = chain_of(disk, &layout, entry.first_cluster)?;
+    let needed = entry.size.div_ceil(layout.cluster_bytes) as usize;
+    let Some(old) = all.get(..needed) else {
+        return Err(Error::disk(&disk.path, format!("{path} has {} clusters for {} bytes: run fsck.vfat", all.len(), entry.size)));
+    };
+    let start = free_run(disk, needed)?.ok_or_else(|| Error::disk(&disk.path, format!("no contiguous free space for {path}")))?;
+    let new: Vec<u32> = (start..start + needed as u32).collect();
+    let folder_first = folder_cluster(disk, &layout, folder)?;
+    let bar = crate::progress::copying(name, entry.size);
+    let done = journaled(disk, &format!("defrag {path}"), |disk| {
+        // The data, run by run, into the new clusters.
+        let mut buf = vec![0u8; COPY_CHUNK];
+        let (mut to, mut copied) = (layout.cluster_offset(start), 0u64);
+        for (first, len) in runs(old) {
+            let (mut from, mut left) = (layout.cluster_offset(first), len as u64 * layout.cluster_bytes);
+            while left > 0 {
+                let n = left.min(COPY_CHUNK as u64) as usize;
+                read_part(disk, from, &mut buf[..n])?;
+                write_part(disk, to, &buf[..n])?;
+                (from, to, left, copied) = (from + n as u64, to + n as u64, left - n as u64, copied + n as u64);
+                bar.set_position(copied.min(entry.size));
+            }
+        }
+        write_chain(disk, &layout, &new)?;
+        free_chain(disk, &layout, &all)?;
+        let old_first = old[0];
+        if !edit_entry(disk, &layout, folder_first, |e| first_cluster(e) == old_first, |e| set_first_cluster(e, start))? {
+            return Err(Error::disk(&disk.path, format!("the entry of {path} was not found in its folder")));
+        }
+        let mut hint = [0u8; 8];
+        hint[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        hint[4..].copy_from_slice(&(start + needed as u32).to_le_bytes());
+        write_part(disk, layout.fsinfo * 512 + 488, &hint)
+    });
+    bar.finish_and_clear();
+    done
+}
+
+/// Marks `clusters` free in every copy of the FAT.
+fn free_chain(disk: &mut Disk, layout: &Layout, clusters: &[u32]) -> Result<()> {
+    let (Some(&low), Some(&high)) = (clusters.iter().min(), clusters.iter().max()) else {
+        return Ok(());
+    };
+    let mut fat = layout.fat(disk)?;
+    for &c in clusters {
+        let at = c as usize * 4;
+        let keep = u32::from_le_bytes([fat[at], fat[at + 1], fat[at + 2], fat[at + 3]]) & 0xF000_0000;
+        fat[at..at + 4].copy_from_slice(&keep.to_le_bytes());
+    }
+    let (from, to) = (low as usize * 4, high as usize * 4 + 4);
+    for copy in 0..layout.fats {
+        write_part(disk, (layout.fat_start + copy * layout.fat_sectors) * 512 + from as u64, &fat[from..to])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

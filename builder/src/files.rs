@@ -120,8 +120,7 @@ pub(crate) fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<(
     const SLOT: usize = 32;
     let path = disk.path.clone();
     let bad = |e: bootfs::fat::FatError| Error::disk(&path, e);
-    let start = disk.partition.start_lba as u64;
-    let (lba, parent) = {
+    let (at, parent) = {
         let mut fs = Fat32::open(disk.block_device()).map_err(bad)?;
         let (mut cluster, mut parent) = (0u32, 0u32);
         for name in folder {
@@ -129,13 +128,13 @@ pub(crate) fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<(
             let entry = entry.ok_or_else(|| Error::disk(&path, format!("folder {name} vanished after it was made")))?;
             (parent, cluster) = (cluster, entry.first_cluster);
         }
-        (start + fs.geometry.cluster_lba(cluster), parent)
+        (fs.geometry.cluster_lba(cluster) * 512, parent)
     };
-    let at = lba * 512;
     let mut sector = [0u8; 512];
     let what = format!("the folder /{} on {}", folder.join("/"), path.display());
-    disk.file.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
-    disk.file.read_exact(&mut sector).map_err(Error::io(format!("reading {what}")))?;
+    let mut part = disk.partition_file();
+    part.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
+    part.read_exact(&mut sector).map_err(Error::io(format!("reading {what}")))?;
     let slot = |i: usize| &sector[i * SLOT..(i + 1) * SLOT];
     let is_lfn = |i: usize| slot(i)[11] & 0x3F == 0x0F;
     if !(is_lfn(0) && &slot(1)[..11] == b".          " && is_lfn(2) && &slot(3)[..11] == b"..         ") {
@@ -148,9 +147,8 @@ pub(crate) fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<(
     sector[SLOT..2 * SLOT].copy_from_slice(&dotdot);
     sector[2 * SLOT] = 0xE5;
     sector[3 * SLOT] = 0xE5;
-    disk.file.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
-    crate::fault::before_write();
-    disk.file.write_all(&sector).map_err(Error::io(format!("repairing {what}")))
+    part.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
+    part.write_all(&sector).map_err(Error::io(format!("repairing {what}")))
 }
 
 /// Rewrites the file at `path` on the data partition in one piece (same
@@ -177,57 +175,12 @@ pub fn defrag(disk: &mut Disk, path: &StickPath) -> Result<bool> {
         let mut vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
         vol.defrag(&path).map_err(Error::io(format!("rewriting {path} on {image}")))?;
     } else {
-        fat32_defrag(disk, &path)?;
+        crate::fat32::defrag(disk, &path)?;
     }
     match pieces(disk)? {
         Some((_, 1)) => Ok(true),
         after => Err(Error::disk(&where_, format!("{path} is still in {} pieces: not enough contiguous free space", after.map_or(0, |a| a.1)))),
     }
-}
-
-/// FAT32 through fatfs: points the allocation hint at a free run large
-/// enough, copies the file there, and gives the copy the old name.
-fn fat32_defrag(disk: &mut Disk, path: &str) -> Result<()> {
-    let image = disk.path.display().to_string();
-    let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
-    let needed = {
-        let where_ = disk.path.clone();
-        let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
-        let files = scan(&mut fs).map_err(|e| Error::disk(&where_, e))?.files;
-        let f = files.iter().find(|f| f.path == path).ok_or_else(|| Error::Usage(format!("no file {path} on {image}")))?;
-        // The file's clusters, and two for its folder to grow by.
-        f.size.div_ceil(fs.geometry.cluster_bytes()) as usize + 2
-    };
-    let start = crate::fat32::free_run(disk, needed)?
-        .ok_or_else(|| Error::disk(&disk.path, format!("no contiguous free space for {path}")))?;
-    // FSInfo's next-free hint: where fatfs starts looking for clusters.
-    let volume = disk.partition.start_lba as u64 * 512;
-    let mut bs = [0u8; 512];
-    disk.file.seek(SeekFrom::Start(volume)).map_err(Error::io(format!("seeking in {image}")))?;
-    disk.file.read_exact(&mut bs).map_err(Error::io(format!("reading {image}")))?;
-    let fsinfo = u16::from_le_bytes([bs[48], bs[49]]) as u64;
-    disk.file.seek(SeekFrom::Start(volume + fsinfo * 512 + 492)).map_err(Error::io(format!("seeking in {image}")))?;
-    crate::fault::before_write();
-    disk.file.write_all(&start.to_le_bytes()).map_err(Error::io(format!("writing {image}")))?;
-
-    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
-        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
-    let mut dir = fs.root_dir();
-    for part in folder.split('/').filter(|p| !p.is_empty()) {
-        dir = dir.open_dir(part).map_err(Error::io(format!("opening folder {part} on {image}")))?;
-    }
-    let temp = "dropboot-defrag.tmp";
-    {
-        let mut from = dir.open_file(name).map_err(Error::io(format!("opening {path} on {image}")))?;
-        let mut to = dir.create_file(temp).map_err(Error::io(format!("creating a copy of {path} on {image}")))?;
-        to.truncate().map_err(Error::io(format!("emptying the copy on {image}")))?;
-        io::copy(&mut from, &mut to).map_err(Error::io(format!("copying {path} on {image}")))?;
-        to.flush().map_err(Error::io(format!("flushing the copy on {image}")))?;
-    }
-    dir.remove(name).map_err(Error::io(format!("removing the old {path} on {image}")))?;
-    dir.rename(temp, &dir, name).map_err(Error::io(format!("naming the copy {path} on {image}")))?;
-    drop(dir);
-    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))
 }
 
 /// Size and free space of the data partition.
@@ -264,7 +217,12 @@ pub fn remove(disk: &mut Disk, path: &StickPath) -> Result<()> {
             _ => Error::io(format!("removing {path} from {image}"))(e),
         });
     }
-    let (folder, name) = path.rsplit_once('/').unwrap_or(("", &path));
+    crate::fat32::journaled(disk, &format!("rm {path}"), |disk| fat32_remove(disk, &path))
+}
+
+fn fat32_remove(disk: &mut Disk, path: &str) -> Result<()> {
+    let image = disk.path.display().to_string();
+    let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
     let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
         .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
     let mut dir = fs.root_dir();

@@ -10,6 +10,7 @@ use bootfs::layout::DATA_PARTITION_LBA;
 use bootfs::mbr::{ptype, Mbr, PartitionEntry};
 
 use crate::bootcode;
+use crate::journal::Overlay;
 use crate::error::{Error, Result};
 
 /// The smallest image `create` makes: FAT32 needs 65,525 clusters, which
@@ -203,31 +204,53 @@ pub struct Disk {
     pub path: PathBuf,
     pub file: File,
     pub partition: PartitionEntry,
+    /// The change being made, when it is a journaled one
+    /// ([`crate::journal`]): what reads and writes of the partition go
+    /// through.
+    pub overlay: Option<Overlay>,
 }
 
 impl Disk {
     /// Opens a dropboot disk; to `write`, with the ISO partition entry of
-    /// its last boot taken out of the table first.
+    /// its last boot taken out of the table first. Either way, a change a
+    /// kill cut off is finished first (a reader that cannot write says
+    /// so).
     pub fn open(path: &Path, write: bool) -> Result<Disk> {
+        let what = path.display().to_string();
         let mut file = if write { open_for_writing(path)? } else { open_for_reading(path)? };
+        let ours = bootcode::on_disk(&mut file, &what).is_ok();
+        if ours && crate::journal::pending(&file, &what)?.is_some() {
+            if !write {
+                // A writer's lock, to finish it; else read it as it was left.
+                drop(file);
+                match open_for_writing(path) {
+                    Ok(writer) => finish_interrupted(&writer, &what)?,
+                    Err(_) => eprintln!("dropboot: {what} holds a change a stop cut off; the next dropboot that can write to it finishes it"),
+                }
+                file = open_for_reading(path)?;
+            } else {
+                finish_interrupted(&file, &what)?;
+            }
+        }
         let mut sector = [0u8; 512];
-        file.read_exact(&mut sector).map_err(Error::io(format!("reading the MBR of {}", path.display())))?;
+        file.seek(SeekFrom::Start(0)).map_err(Error::io(format!("seeking in {what}")))?;
+        file.read_exact(&mut sector).map_err(Error::io(format!("reading the MBR of {what}")))?;
         let mbr = Mbr::parse(&sector).map_err(|e| Error::disk(path, e))?;
         let (_, partition) = mbr.data_partition().ok_or_else(|| Error::disk(path, "no data partition"))?;
         // Only on a disk with dropboot's boot code: its record is ours.
-        let what = path.display().to_string();
-        if write && bootcode::on_disk(&mut file, &what).is_ok() {
+        if write && ours {
             crate::iso_partition::undo(&mut file, &what)?;
         }
-        Ok(Disk { path: path.into(), file, partition })
+        Ok(Disk { path: path.into(), file, partition, overlay: None })
     }
 
-    /// The data partition as a bootfs block device.
-    pub fn block_device(&mut self) -> Window<FileDevice<&mut File>> {
-        Window { dev: FileDevice(&mut self.file), start: self.partition.start_lba as u64, sectors: self.partition.sectors as u64 }
+    /// The data partition as a bootfs block device (seeing the change
+    /// being made).
+    pub fn block_device(&mut self) -> Window<FileDevice<DiskReader<'_>>> {
+        let reader = DiskReader { file: &self.file, overlay: self.overlay.as_ref(), pos: 0 };
+        Window { dev: FileDevice(reader), start: self.partition.start_lba as u64, sectors: self.partition.sectors as u64 }
     }
 
-    /// The data partition as a file for the fatfs crate.
     /// True when the data partition holds exFAT (by its boot sector).
     pub fn is_exfat(&mut self) -> Result<bool> {
         let mut bs = [0u8; 512];
@@ -237,14 +260,53 @@ impl Disk {
         Ok(bootfs::exfat::is_exfat(&bs))
     }
 
+    /// The data partition as a file for the fatfs crate (seeing and
+    /// joining the change being made).
     pub fn partition_file(&mut self) -> PartitionFile<'_> {
-        PartitionFile::new(&mut self.file, self.partition.start_lba as u64, self.partition.sectors as u64)
+        PartitionFile::with_overlay(&mut self.file, self.overlay.as_mut(), self.partition.start_lba as u64, self.partition.sectors as u64)
+    }
+}
+
+fn finish_interrupted(file: &File, what: &str) -> Result<()> {
+    // A block device's metadata says 0 bytes: its size is where it ends.
+    let mut end = file;
+    let bytes = end.seek(SeekFrom::End(0)).map_err(Error::io(format!("seeking in {what}")))?;
+    crate::journal::finish_interrupted(file, bytes, what).map(|_| ())
+}
+
+/// Reads of a disk file as the change being made leaves it.
+pub struct DiskReader<'a> {
+    file: &'a File,
+    overlay: Option<&'a Overlay>,
+    pos: u64,
+}
+
+impl Read for DiskReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = match self.overlay {
+            Some(o) => o.read_at(self.file, self.pos, buf)?,
+            None => self.file.read_at(buf, self.pos)?,
+        };
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for DiskReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.pos = match to {
+            SeekFrom::Start(p) => p,
+            _ => return Err(io::Error::new(io::ErrorKind::Unsupported, "only absolute seeks")),
+        };
+        Ok(self.pos)
     }
 }
 
 /// A byte window of a disk file: what fatfs reads and writes.
 pub struct PartitionFile<'a> {
     file: &'a mut File,
+    overlay: Option<&'a mut Overlay>,
     start: u64,
     len: u64,
     pos: u64,
@@ -252,16 +314,24 @@ pub struct PartitionFile<'a> {
 
 impl<'a> PartitionFile<'a> {
     pub fn new(file: &'a mut File, start_lba: u64, sectors: u64) -> Self {
-        PartitionFile { file, start: start_lba * 512, len: sectors * 512, pos: 0 }
+        Self::with_overlay(file, None, start_lba, sectors)
+    }
+
+    fn with_overlay(file: &'a mut File, overlay: Option<&'a mut Overlay>, start_lba: u64, sectors: u64) -> Self {
+        PartitionFile { file, overlay, start: start_lba * 512, len: sectors * 512, pos: 0 }
     }
 
     /// Copies `len` bytes of `source` from `from` to byte `at` of the
     /// partition inside the kernel (copy_file_range); false when the
-    /// system cannot, and nothing was copied.
+    /// system cannot, or the bytes are not all for the disk straight away
+    /// (a journaled change), and nothing was copied.
     pub fn copy_from(&mut self, source: &File, from: u64, len: u64, at: u64) -> io::Result<bool> {
         use std::os::fd::AsRawFd;
         if at.checked_add(len).is_none_or(|end| end > self.len) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "copy past the end of the partition"));
+        }
+        if self.overlay.as_ref().is_some_and(|o| !o.all_direct(self.start + at, len)) {
+            return Ok(false);
         }
         crate::fault::before_write();
         let (mut src, mut dst, mut left) = ((from) as libc::loff_t, (self.start + at) as libc::loff_t, len);
@@ -298,9 +368,13 @@ impl<'a> PartitionFile<'a> {
 
 impl Read for PartitionFile<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
         let n = self.room(buf.len());
-        self.file.seek(SeekFrom::Start(self.start + self.pos))?;
-        let got = self.file.read(&mut buf[..n])?;
+        let at = self.start + self.pos;
+        let got = match &self.overlay {
+            Some(o) => o.read_at(self.file, at, &mut buf[..n])?,
+            None => self.file.read_at(&mut buf[..n], at)?,
+        };
         self.pos += got as u64;
         Ok(got)
     }
@@ -308,19 +382,25 @@ impl Read for PartitionFile<'_> {
 
 impl Write for PartitionFile<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        crate::fault::before_write();
+        use std::os::unix::fs::FileExt;
         let n = self.room(buf.len());
         if n == 0 && !buf.is_empty() {
             return Err(io::Error::new(io::ErrorKind::WriteZero, "write past the end of the partition"));
         }
-        self.file.seek(SeekFrom::Start(self.start + self.pos))?;
-        let put = self.file.write(&buf[..n])?;
-        self.pos += put as u64;
-        Ok(put)
+        let at = self.start + self.pos;
+        match &mut self.overlay {
+            Some(o) => o.write_at(self.file, at, &buf[..n])?,
+            None => {
+                crate::fault::before_write();
+                self.file.write_all_at(&buf[..n], at)?
+            }
+        }
+        self.pos += n as u64;
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+        Ok(())
     }
 }
 

@@ -14,6 +14,7 @@ mod fault;
 mod files;
 mod image;
 mod iso_partition;
+mod journal;
 mod progress;
 mod stick_path;
 

@@ -84,6 +84,13 @@ pub fn write_all(out: &Path, work: &Path) -> usize {
         let placement = bootfs::iso_partition::place(bootfs::layout::HOOK_KIND_CD, &map, 70_000, 2048, &sector0).expect("a free slot");
         let record = bootfs::iso_partition::Record::new(&placement, &sector0, "/a.iso");
         seeds.push(("mbr", format!("{fs_kind}-stick-with-iso-partition"), [record.apply(&sector0), record.to_sector()].concat()));
+        // And a builder journal: its record, then its body.
+        let old = [0u8; 512];
+        let changes = vec![bootfs::journal::Change::new(2048, &old, [1; 512]), bootfs::journal::Change::new(2049, &old, [2; 512])];
+        let body = bootfs::journal::Body { changes }.to_bytes();
+        let journal = bootfs::journal::record_for("add /a.iso", &body, vec![bootfs::journal::Run { lba: 9000, sectors: 4 }]);
+        let journal = journal.to_sector().expect("one run");
+        seeds.push(("mbr", format!("{fs_kind}-stick-with-journal"), [&record.apply(&sector0)[..], &record.to_sector(), &journal, &body].concat()));
         seeds.push((fs_kind, "stick".into(), SparseDisk::encode(&partition(&image), None)));
     }
 

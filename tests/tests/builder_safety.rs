@@ -117,41 +117,118 @@ fn an_add_killed_mid_copy_leaves_a_volume_fsck_passes_and_the_other_files_intact
     }
 }
 
+
 /// Runs `dropboot ARGS` (IMAGE stands for the image) on a fresh copy of
-/// `base` killed before its 1st, 2nd, ... write to the data partition,
-/// until it runs to the end; after every kill, fsck passes and `kept`
-/// reads back byte for byte. Returns how many kill points there were.
-fn killed_at_every_write(dir: &Path, base: &Path, args: &[&str], kept: &[(String, Vec<u8>)]) -> usize {
+/// `base` killed before its 1st, 2nd, ... write to the disk, until it runs
+/// to the end. After every kill the change is all or nothing: fsck passes
+/// at once, or a journal record says the change is to be finished, and the
+/// next dropboot to open the stick (`list`) finishes it; the files listed
+/// are those before the command or those after it; `kept` reads back byte
+/// for byte. Returns how many kill points there were and at how many the
+/// journal finished the change.
+fn killed_at_every_write(dir: &Path, base: &Path, fs_kind: &str, args: &[&str], kept: &[(String, Vec<u8>)]) -> (usize, usize) {
     let image = dir.join("killed.img");
+    let args: Vec<String> = args.iter().map(|a| a.replace("IMAGE", &image.display().to_string())).collect();
+    let fresh = || run(Command::new("cp").args(["--sparse=always"]).arg(base).arg(&image));
+    fresh();
+    dropboot(&args);
+    let (before, after) = (listed(base), listed(&image));
+    let mut finished = 0;
     for n in 1..=200 {
-        run(Command::new("cp").args(["--sparse=always"]).arg(base).arg(&image));
-        let args: Vec<String> = args.iter().map(|a| a.replace("IMAGE", &image.display().to_string())).collect();
+        fresh();
         let out = Command::new(dropboot_bin()).args(&args).env("DROPBOOT_FAULT", format!("kill-at-write:{n}")).output().expect("dropboot");
         let killed = String::from_utf8_lossy(&out.stderr).contains("killed before write");
         assert!(killed || out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        fsck_passes(&image, "exfat");
+        let pending = journal_pending(&image);
+        if !pending {
+            fsck_passes(&image, fs_kind);
+        }
+        let now = listed(&image);
+        if pending {
+            assert_eq!(now, after, "{args:?} killed at write {n}: the journal finishes the change");
+            finished += 1;
+        } else {
+            assert!(now == before || now == after, "{args:?} killed at write {n}: all or nothing, not {now:?}");
+        }
+        fsck_passes(&image, fs_kind);
         other_files_intact(&image, kept);
         if !killed {
-            return n - 1;
+            return (n - 1, finished);
         }
     }
     panic!("{args:?} never finished");
 }
 
+/// Whether the builder's journal record on `image` names a change to finish.
+fn journal_pending(image: &Path) -> bool {
+    let record: [u8; 512] = tests::media::read_at(image, bootfs::journal::RECORD_LBA * 512, 512).try_into().expect("a sector");
+    bootfs::journal::Record::parse(&record).is_some()
+}
+
+/// A stick with three files kept and one in pieces (/pieces.iso).
+fn stick_for_kills(dir: &Path, fs_kind: &str) -> (PathBuf, Vec<(String, Vec<u8>)>) {
+    let (base, mut kept) = stick_with_two_files(dir, fs_kind, "64M");
+    let doomed = random_file(&dir.join("doomed.iso"), 200_000, 8);
+    dropboot([OsStr::new("add"), base.as_os_str(), doomed.as_os_str(), "--to".as_ref(), "/old".as_ref()]);
+    let pieces = random_file(&dir.join("pieces.iso"), 300_000, 9);
+    if fs_kind == "exfat" {
+        tests::media::copy_fragmented_exfat(&base, &pieces, 8);
+    } else {
+        tests::media::copy_fragmented(&base, &pieces, 8);
+    }
+    assert!(tests::media::extents_of(&base, "/pieces.iso") > 1);
+    kept.push(("/old/doomed.iso".into(), fs::read(&doomed).expect("doomed")));
+    (base, kept)
+}
+
 #[test]
 fn an_exfat_add_rm_or_defrag_killed_before_any_of_its_writes_leaves_fsck_clean_and_the_other_files_intact() {
     let dir = work_dir("killed_at_every_write_exfat");
-    let (base, kept) = stick_with_two_files(&dir, "exfat", "64M");
-    let new = random_file(&dir.join("new.iso"), 500_000, 7);
-    let doomed = random_file(&dir.join("doomed.iso"), 200_000, 8);
-    dropboot([OsStr::new("add"), base.as_os_str(), doomed.as_os_str(), "--to".as_ref(), "/old".as_ref()]);
-    tests::media::copy_fragmented_exfat(&base, &random_file(&dir.join("pieces.iso"), 300_000, 9), 8);
-    assert!(tests::media::extents_of(&base, "/pieces.iso") > 1);
-    let mut kept = kept;
-    kept.push(("/old/doomed.iso".into(), fs::read(&doomed).expect("doomed")));
-    let new = new.display().to_string();
-    let adds = killed_at_every_write(&dir, &base, &["add", "IMAGE", &new, "--to", "/new/deep"], &kept);
-    let rms = killed_at_every_write(&dir, &base, &["rm", "IMAGE", "/pieces.iso"], &kept);
-    let defrags = killed_at_every_write(&dir, &base, &["defrag", "IMAGE", "/pieces.iso"], &kept);
+    let (base, kept) = stick_for_kills(&dir, "exfat");
+    let new = random_file(&dir.join("new.iso"), 500_000, 7).display().to_string();
+    let (adds, _) = killed_at_every_write(&dir, &base, "exfat", &["add", "IMAGE", &new, "--to", "/new/deep"], &kept);
+    let (rms, _) = killed_at_every_write(&dir, &base, "exfat", &["rm", "IMAGE", "/pieces.iso"], &kept);
+    let (defrags, _) = killed_at_every_write(&dir, &base, "exfat", &["defrag", "IMAGE", "/pieces.iso"], &kept);
     assert!(adds >= 5 && rms >= 2 && defrags >= 3, "kill points: add {adds}, rm {rms}, defrag {defrags}");
+}
+
+#[test]
+fn a_fat32_add_rm_or_defrag_killed_before_any_of_its_writes_is_all_or_nothing_and_the_other_files_intact() {
+    let dir = work_dir("killed_at_every_write_fat32");
+    let (base, kept) = stick_for_kills(&dir, "fat32");
+    let new = random_file(&dir.join("new.iso"), 500_000, 7).display().to_string();
+    let (adds, a) = killed_at_every_write(&dir, &base, "fat32", &["add", "IMAGE", &new, "--to", "/new/deep"], &kept);
+    let (rms, r) = killed_at_every_write(&dir, &base, "fat32", &["rm", "IMAGE", "/pieces.iso"], &kept);
+    let (defrags, d) = killed_at_every_write(&dir, &base, "fat32", &["defrag", "IMAGE", "/pieces.iso"], &kept);
+    assert!(adds >= 5 && rms >= 5 && defrags >= 5, "kill points: add {adds}, rm {rms}, defrag {defrags}");
+    assert!(a >= 2 && r >= 2 && d >= 2, "kills the journal finished: add {a}, rm {r}, defrag {d}");
+}
+
+#[test]
+fn a_cut_off_fat32_change_another_program_wrote_over_is_left_as_that_program_left_it() {
+    let dir = work_dir("journal_overtaken");
+    let (image, kept) = stick_with_two_files(&dir, "fat32", "64M");
+    let new = random_file(&dir.join("new.iso"), 400_000, 11);
+    // Killed just after its journal record: writes 1-3 are the data, the
+    // journal and the record.
+    let out = Command::new(dropboot_bin())
+        .args([OsStr::new("add"), image.as_os_str(), new.as_os_str()])
+        .env("DROPBOOT_FAULT", "kill-at-write:4")
+        .output()
+        .expect("dropboot");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("killed before write 4"));
+    assert!(journal_pending(&image), "the record is there");
+    // Then Windows, or mtools here, writes a file onto the stick.
+    let other = random_file(&dir.join("other.img"), 5_000, 12);
+    run(Command::new("mcopy").env("MTOOLS_SKIP_CHECK", "1").args(["-i", &tests::media::mtools_target(&image)]).arg(&other).arg("::/other.img"));
+    let out = Command::new(dropboot_bin()).args([OsStr::new("list"), image.as_os_str()]).output().expect("dropboot");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // Its FAT and folder differ from what the journal expects (or its
+    // data took the journal's free clusters): the change is dropped.
+    assert!(stderr.contains("did not finish") && (stderr.contains("another program wrote") || stderr.contains("overwritten")), "{stderr}");
+    assert!(stdout.contains("/other.img") && !stdout.contains("/new.iso"), "{stdout}");
+    fsck_passes(&image, "fat32");
+    other_files_intact(&image, &kept);
+    assert!(read_back(&image, "/other.img") == fs::read(&other).expect("other"));
+    assert!(!journal_pending(&image), "the record is cleared");
 }
