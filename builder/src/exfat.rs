@@ -340,13 +340,6 @@ impl<'a> ExfatVolume<'a> {
         }
     }
 
-    fn set_free(&mut self, first: u32, count: u64) {
-        for c in first as u64..first as u64 + count {
-            let i = (c - 2) as usize;
-            self.bitmap[i / 8] &= !(1 << (i % 8));
-        }
-    }
-
     /// The first run of `count` free clusters.
     fn find_free(&self, count: u64) -> Option<u32> {
         let (mut start, mut run) = (2u32, 0u64);
@@ -584,15 +577,8 @@ impl<'a> ExfatVolume<'a> {
         let clusters = size.div_ceil(self.cluster_bytes);
         let no_room = || invalid(format!("no contiguous free space for {} MiB on the stick; nothing was written", size.div_ceil(1 << 20)));
         let first = if clusters == 0 { 0 } else { self.find_free(clusters).ok_or_else(no_room)? };
-        // New folders, kept out of the data's run, then committed alone.
-        self.set_allocated(first, clusters);
-        let mut dir = self.folder(to)?;
-        self.set_free(first, clusters);
-        self.flush()?;
-        if clusters > 0 && (0..clusters).any(|i| self.allocated(first + i as u32)) {
-            return Err(no_room());
-        }
-        self.set_allocated(first, clusters);
+        // The data first, into clusters the bitmap still calls free: a cut
+        // while it is copied leaves the volume as it was but for them.
         let mut at = if clusters == 0 { 0 } else { self.cluster_offset(first) };
         let mut left = size;
         let mut buf = vec![0u8; COPY_CHUNK];
@@ -623,8 +609,11 @@ impl<'a> ExfatVolume<'a> {
             left -= n as u64;
             progress(size - left);
         }
-        // The clusters are the volume's before the entry names them: a cut
-        // in between leaves them allocated to nothing, which fsck accepts.
+        // Then new folders, kept out of the data's run. The clusters are the
+        // volume's before an entry names them: a cut in between leaves them
+        // allocated to nothing, which fsck accepts.
+        self.set_allocated(first, clusters);
+        let mut dir = self.folder(to)?;
         self.flush()?;
         let set = self.entry_set(name, ATTR_ARCHIVE, first, size, clusters > 0)?;
         self.insert(&mut dir, &set)?;
@@ -705,6 +694,17 @@ impl<'a> ExfatVolume<'a> {
             self.fat[c as usize] = 0;
         }
         self.flush()
+    }
+
+    /// The free clusters, in order.
+    pub fn free_clusters(&self) -> Vec<u32> {
+        (2..self.geo.cluster_count + 2).filter(|&c| !self.allocated(c)).collect()
+    }
+
+    /// Where cluster 2 starts (sectors from the volume's start), sectors
+    /// per cluster, and how many clusters there are.
+    pub fn heap(&self) -> (u64, u64, u32) {
+        (self.geo.heap_start, self.geo.cluster_sectors as u64, self.geo.cluster_count)
     }
 
     /// Bytes in free clusters.

@@ -1,5 +1,5 @@
 //! Adding a file to a FAT32 data partition, moving one into one piece,
-//! and the one way every change to a FAT32 volume is made ([`journaled`]):
+//! each as one journaled change (crate::journal):
 //! every check first (name, free space); then, as one journaled change
 //! (crate::journal), any new folders and an empty placeholder entry
 //! (`DROPBOOT.TMP`, made by the fatfs crate), the data into clusters the
@@ -17,7 +17,6 @@ use bootfs::fat::Fat32;
 
 use crate::error::{Error, Result};
 use crate::image::Disk;
-use crate::journal::{Clusters, Overlay};
 
 /// The placeholder's name: a valid 8.3 name, so fatfs stores it as is.
 const PLACEHOLDER: &str = "DROPBOOT.TMP";
@@ -160,7 +159,7 @@ pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &st
         });
     }
 
-    journaled(disk, &format!("add {target}"), |disk| {
+    crate::journal::journaled(disk, &format!("add {target}"), |disk| {
         // The folders and the empty placeholder.
         let (created, folder_cluster) = placeholder(disk, to, layout.root_cluster)?;
         for folder in created {
@@ -189,25 +188,12 @@ pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &st
     })
 }
 
-/// Makes `change` to the FAT32 volume of `disk` as one journaled step
-/// named `what` (crate::journal): its writes are held back, except those
-/// to clusters free when it began, and made at once when it returns. When
-/// it fails, nothing but free clusters was written.
-pub fn journaled<T>(disk: &mut Disk, what: &str, change: impl FnOnce(&mut Disk) -> Result<T>) -> Result<T> {
+/// Where cluster 2 starts (sectors from the volume's start), sectors per
+/// cluster, how many clusters there are, and the free ones in order.
+pub fn free_clusters(disk: &mut Disk) -> Result<(u64, u64, u32, Vec<u32>)> {
     let layout = Layout::read(disk)?;
     let free = layout.free_clusters(disk)?;
-    let clusters = Clusters { first_lba: disk.partition.start_lba as u64 + layout.data_start, sectors_per_cluster: layout.cluster_bytes / 512 };
-    disk.overlay = Some(Overlay::new(what, clusters, layout.cluster_count, &free));
-    let done = change(disk).and_then(|value| Ok((value, layout.free_clusters(disk)?)));
-    let overlay = disk.overlay.take();
-    let (value, free_after) = done?;
-    // The journal goes where nothing is before or after the change.
-    let after: std::collections::HashSet<u32> = free_after.into_iter().collect();
-    let spare: Vec<u32> = free.into_iter().filter(|c| after.contains(c)).collect();
-    if let Some(overlay) = overlay {
-        crate::journal::commit(&disk.file, overlay, &spare, &disk.path.display().to_string())?;
-    }
-    Ok(value)
+    Ok((layout.data_start, layout.cluster_bytes / 512, layout.cluster_count, free))
 }
 
 fn open_folder<'a, T: fatfs::ReadWriteSeek>(fs: &'a fatfs::FileSystem<T>, to: &str, image: &str) -> Result<fatfs::Dir<'a, T>> {
@@ -406,7 +392,7 @@ pub fn defrag(disk: &mut Disk, path: &str) -> Result<()> {
     let new: Vec<u32> = (start..start + needed as u32).collect();
     let folder_first = folder_cluster(disk, &layout, folder)?;
     let bar = crate::progress::copying(name, entry.size);
-    let done = journaled(disk, &format!("defrag {path}"), |disk| {
+    let done = crate::journal::journaled(disk, &format!("defrag {path}"), |disk| {
         // The data, run by run, into the new clusters.
         let mut buf = vec![0u8; COPY_CHUNK];
         let (mut to, mut copied) = (layout.cluster_offset(start), 0u64);

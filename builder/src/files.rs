@@ -99,14 +99,17 @@ pub fn add(disk: &mut Disk, source: &Path, target: &StickPath, fresh: bool) -> R
     let mut input = File::open(source).map_err(Error::io(format!("opening {}", source.display())))?;
     if disk.is_exfat()? {
         let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();
-        let mut vol = ExfatVolume::open(disk.partition_file(), fresh).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
         let bar = crate::progress::copying(&name, size);
-        let done = vol.add(&to, &name, &mut input, size, &mut |n| {
-            bar.set_position(n);
-            crate::fault::copy_progress(n, size);
+        let done = crate::journal::journaled(disk, &format!("add {target}"), |disk| {
+            let mut vol = ExfatVolume::open(disk.partition_file(), fresh).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
+            let copied = vol.add(&to, &name, &mut input, size, &mut |n| {
+                bar.set_position(n);
+                crate::fault::copy_progress(n, size);
+            });
+            copied.map_err(Error::io(format!("copying {} to {target} on {image}", source.display())))
         });
         bar.finish_and_clear();
-        return done.map_err(Error::io(format!("copying {} to {target} on {image}", source.display())));
+        return done;
     }
     crate::fat32::add(disk, source, &mut input, &to, &name)
 }
@@ -172,8 +175,10 @@ pub fn defrag(disk: &mut Disk, path: &StickPath) -> Result<bool> {
         return Ok(false);
     }
     if disk.is_exfat()? {
-        let mut vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
-        vol.defrag(&path).map_err(Error::io(format!("rewriting {path} on {image}")))?;
+        crate::journal::journaled(disk, &format!("defrag {path}"), |disk| {
+            let mut vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
+            vol.defrag(&path).map_err(Error::io(format!("rewriting {path} on {image}")))
+        })?;
     } else {
         crate::fat32::defrag(disk, &path)?;
     }
@@ -181,6 +186,19 @@ pub fn defrag(disk: &mut Disk, path: &StickPath) -> Result<bool> {
         Some((_, 1)) => Ok(true),
         after => Err(Error::disk(&where_, format!("{path} is still in {} pieces: not enough contiguous free space", after.map_or(0, |a| a.1)))),
     }
+}
+
+/// Where cluster 2 starts (sectors from the volume's start), sectors per
+/// cluster, how many clusters there are, and the free ones in order, as
+/// the change being made leaves them.
+pub fn free_clusters(disk: &mut Disk) -> Result<(u64, u64, u32, Vec<u32>)> {
+    if disk.is_exfat()? {
+        let image = disk.path.display().to_string();
+        let vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
+        let (heap, per_cluster, count) = vol.heap();
+        return Ok((heap, per_cluster, count, vol.free_clusters()));
+    }
+    crate::fat32::free_clusters(disk)
 }
 
 /// Size and free space of the data partition.
@@ -211,13 +229,15 @@ pub fn remove(disk: &mut Disk, path: &StickPath) -> Result<()> {
     let image = disk.path.display().to_string();
     let path = path.display();
     if disk.is_exfat()? {
-        let mut vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
-        return vol.remove(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::Usage(format!("no file {path} on {image}")),
-            _ => Error::io(format!("removing {path} from {image}"))(e),
+        return crate::journal::journaled(disk, &format!("rm {path}"), |disk| {
+            let mut vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
+            vol.remove(&path).map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => Error::Usage(format!("no file {path} on {image}")),
+                _ => Error::io(format!("removing {path} from {image}"))(e),
+            })
         });
     }
-    crate::fat32::journaled(disk, &format!("rm {path}"), |disk| fat32_remove(disk, &path))
+    crate::journal::journaled(disk, &format!("rm {path}"), |disk| fat32_remove(disk, &path))
 }
 
 fn fat32_remove(disk: &mut Disk, path: &str) -> Result<()> {

@@ -1,8 +1,10 @@
 //! The builder never leaves a stick worse than it found it: a file too big
 //! for the stick is refused before a byte is written; a host disk that
 //! fills up mid-copy, or an add killed mid-copy, leaves a volume fsck
-//! passes, no partial file listed, and the other files intact. For exFAT
-//! and FAT32. Needs root (tmpfs, loop devices), as CI has.
+//! passes, no partial file listed, and the other files intact; an add, rm
+//! or defrag killed before any of its writes is all or nothing once the
+//! journal is read. For exFAT and FAT32. Needs root (tmpfs, loop
+//! devices), as CI has.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -182,14 +184,15 @@ fn stick_for_kills(dir: &Path, fs_kind: &str) -> (PathBuf, Vec<(String, Vec<u8>)
 }
 
 #[test]
-fn an_exfat_add_rm_or_defrag_killed_before_any_of_its_writes_leaves_fsck_clean_and_the_other_files_intact() {
+fn an_exfat_add_rm_or_defrag_killed_before_any_of_its_writes_is_all_or_nothing_and_the_other_files_intact() {
     let dir = work_dir("killed_at_every_write_exfat");
     let (base, kept) = stick_for_kills(&dir, "exfat");
     let new = random_file(&dir.join("new.iso"), 500_000, 7).display().to_string();
-    let (adds, _) = killed_at_every_write(&dir, &base, "exfat", &["add", "IMAGE", &new, "--to", "/new/deep"], &kept);
-    let (rms, _) = killed_at_every_write(&dir, &base, "exfat", &["rm", "IMAGE", "/pieces.iso"], &kept);
-    let (defrags, _) = killed_at_every_write(&dir, &base, "exfat", &["defrag", "IMAGE", "/pieces.iso"], &kept);
-    assert!(adds >= 5 && rms >= 2 && defrags >= 3, "kill points: add {adds}, rm {rms}, defrag {defrags}");
+    let (adds, a) = killed_at_every_write(&dir, &base, "exfat", &["add", "IMAGE", &new, "--to", "/new/deep"], &kept);
+    let (rms, r) = killed_at_every_write(&dir, &base, "exfat", &["rm", "IMAGE", "/pieces.iso"], &kept);
+    let (defrags, d) = killed_at_every_write(&dir, &base, "exfat", &["defrag", "IMAGE", "/pieces.iso"], &kept);
+    assert!(adds >= 5 && rms >= 5 && defrags >= 5, "kill points: add {adds}, rm {rms}, defrag {defrags}");
+    assert!(a >= 2 && r >= 2 && d >= 2, "kills the journal finished: add {a}, rm {r}, defrag {d}");
 }
 
 #[test]
@@ -231,4 +234,22 @@ fn a_cut_off_fat32_change_another_program_wrote_over_is_left_as_that_program_lef
     other_files_intact(&image, &kept);
     assert!(read_back(&image, "/other.img") == fs::read(&other).expect("other"));
     assert!(!journal_pending(&image), "the record is cleared");
+}
+
+#[test]
+fn an_exfat_add_to_a_folder_one_entry_short_of_a_full_cluster_is_still_all_or_nothing() {
+    let dir = work_dir("killed_at_a_cluster_edge_exfat");
+    let (base, kept) = stick_with_two_files(&dir, "exfat", "64M");
+    // 42 names of 3 entries each fill 126 of a 4 KiB cluster's 128: the
+    // next set does not fit, and the folder's next cluster lies after the
+    // files' data, apart from its first.
+    let mut fillers: Vec<std::ffi::OsString> = vec!["add".into(), base.clone().into()];
+    for i in 0..42 {
+        fillers.push(random_file(&dir.join(format!("f{i:02}.iso")), 100, 20 + i).into());
+    }
+    fillers.extend(["--to".into(), "/full".into()]);
+    dropboot(&fillers);
+    let new = random_file(&dir.join("new.iso"), 5_000, 19).display().to_string();
+    let (adds, _) = killed_at_every_write(&dir, &base, "exfat", &["add", "IMAGE", &new, "--to", "/full"], &kept);
+    assert!(adds >= 3, "kill points: {adds}");
 }

@@ -3,8 +3,10 @@
 //! and spaces, names over 255 characters, names that differ only in case,
 //! doubled slashes and `.`), on exFAT and FAT32. After every step fsck
 //! passes and `list --json` equals a model of what should be there; a
-//! refused step leaves the image byte for byte as it was. Seeded, so a
-//! failure reruns the same way.
+//! refused step leaves the image byte for byte as it was, and an add
+//! killed half way through its data leaves it byte for byte as it was
+//! outside the clusters the volume calls free. Seeded, so a failure reruns
+//! the same way.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -12,7 +14,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use tests::media::{dropboot, dropboot_bin, fsck_passes, pseudo_random};
+use bootfs::layout::DATA_PARTITION_LBA;
+use tests::media::{dropboot, dropboot_bin, fsck_passes, pseudo_random, stalled_add};
 use tests::work_dir;
 
 struct Rng(u64);
@@ -68,6 +71,42 @@ fn listed(image: &Path) -> Vec<String> {
     paths
 }
 
+/// The data partition's clusters in `disk` (an image's bytes): the byte
+/// where cluster 2 starts, the bytes of a cluster, and whether each one is
+/// free (by cluster - 2), from the FAT on FAT32 and the allocation bitmap
+/// on exFAT.
+fn free_clusters(disk: &[u8]) -> (usize, usize, Vec<bool>) {
+    let p = DATA_PARTITION_LBA as usize * 512;
+    let bs = &disk[p..p + 512];
+    let le16 = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]) as usize;
+    let le32 = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize;
+    if &bs[3..11] == b"EXFAT   " {
+        let (heap, count, root) = (le32(bs, 88), le32(bs, 92), le32(bs, 96));
+        let cluster = 1usize << (bs[108] + bs[109]);
+        let data = p + heap * 512;
+        let at = |c: usize| data + (c - 2) * cluster;
+        let entries = &disk[at(root)..at(root) + cluster];
+        let bitmap = entries.chunks(32).find(|e| e[0] == 0x81).expect("an allocation bitmap in the root");
+        let (first, len) = (le32(bitmap, 20), le32(bitmap, 24));
+        let bits = &disk[at(first)..at(first) + len];
+        (data, cluster, (0..count).map(|i| bits[i / 8] >> (i % 8) & 1 == 0).collect())
+    } else {
+        let (reserved, fats, fat_sectors, per_cluster, total) = (le16(bs, 14), bs[16] as usize, le32(bs, 36), bs[13] as usize, le32(bs, 32));
+        let meta = reserved + fats * fat_sectors;
+        let fat = &disk[p + reserved * 512..p + (reserved + fat_sectors) * 512];
+        let count = (total - meta) / per_cluster;
+        (p + meta * 512, per_cluster * 512, (2..count + 2).map(|c| le32(fat, c * 4) & 0x0FFF_FFFF == 0).collect())
+    }
+}
+
+/// The first sector of `after` that differs from `before` outside the
+/// clusters `before` calls free.
+fn changed_outside_free(before: &[u8], after: &[u8]) -> Option<usize> {
+    let (data, cluster, free) = free_clusters(before);
+    let is_free = |at: usize| at >= data && free.get((at - data) / cluster).copied().unwrap_or(false);
+    (0..before.len().max(after.len()) / 512).find(|&s| before.get(s * 512..s * 512 + 512) != after.get(s * 512..s * 512 + 512) && !is_free(s * 512))
+}
+
 fn sequence(fs_kind: &str, seed: u64, steps: usize) {
     let dir = work_dir(&format!("sequence_{fs_kind}"));
     let image = dir.join("stick.img");
@@ -78,6 +117,7 @@ fn sequence(fs_kind: &str, seed: u64, steps: usize) {
     // lower-case folder -> its spelling (the first add that made it).
     let mut folders: BTreeMap<String, String> = BTreeMap::new();
     let long_folder = format!("/{}", "l".repeat(256));
+    let mut killed = 0;
     for step in 0..steps {
         let before = fs::read(&image).expect("the image");
         let what = match rng.next(10) {
@@ -132,6 +172,18 @@ fn sequence(fs_kind: &str, seed: u64, steps: usize) {
                 assert!(out.status.success(), "step {step}: defrag {path}: {}", String::from_utf8_lossy(&out.stderr));
                 format!("defrag {path}")
             }
+            9 if step % 2 == 0 => {
+                // Killed half way through the data, as a pulled plug would.
+                let source = dir.join(format!("src{step}.iso"));
+                fs::write(&source, pseudo_random(40_000 + rng.next(150_000), step as u64)).expect("a source file");
+                let (mut child, _stderr) = stalled_add(&image, &source, "/killed");
+                child.kill().expect("kill");
+                child.wait().expect("wait");
+                let after = fs::read(&image).expect("the image");
+                assert_eq!(changed_outside_free(&before, &after), None, "step {step}: a killed add changed a sector that was not free");
+                killed += 1;
+                "add killed half way".into()
+            }
             _ => {
                 let out = output(&[OsStr::new("rm"), image.as_os_str(), "/not/there.iso".as_ref()]);
                 assert_eq!(out.status.code(), Some(2), "step {step}: rm of a missing file");
@@ -144,6 +196,7 @@ fn sequence(fs_kind: &str, seed: u64, steps: usize) {
         want.sort_by_key(|p| p.to_lowercase());
         assert_eq!(listed(&image), want, "after step {step} ({what})");
     }
+    assert!(killed > 0, "the sequence kills an add");
 }
 
 #[test]
