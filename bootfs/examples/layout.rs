@@ -44,6 +44,8 @@ fn main() {
         ("HOOK_PARAMETER_TABLE", offset_of!(HookHeader, parameter_table) as u64),
         ("HOOK_INT15_ENTRY", offset_of!(HookHeader, int15_entry) as u64),
         ("HOOK_PREVIOUS_INT15", offset_of!(HookHeader, previous_int15) as u64),
+        ("HOOK_REAL_DRIVES", offset_of!(HookHeader, real_drives) as u64),
+        ("HOOK_MAX_BYTES", HOOK_MAX_BYTES as u64),
         ("HOOK_KIND_CD", HOOK_KIND_CD as u64),
         ("HOOK_KIND_FLOPPY", HOOK_KIND_FLOPPY as u64),
         ("HOOK_KIND_HARD_DISK", HOOK_KIND_HARD_DISK as u64),

@@ -1,7 +1,9 @@
 //! What the loader does with a boot file: which BIOS drive it presents
 //! (a CD E0h, a floppy 00h or a hard disk 80h), with what geometry, and
-//! which bytes it loads as the boot image. stage2 boots by this plan; the
-//! builder's `check` reports it. Nothing here touches a BIOS.
+//! which bytes it loads as the boot image, and the limits it refuses a
+//! plan by ([`refusal`]). stage2 boots by this plan and these limits; the
+//! builder's `check` reports both, so it never promises a boot the menu
+//! refuses. Nothing here touches a BIOS.
 
 use alloc::format;
 use alloc::string::String;
@@ -11,7 +13,9 @@ use crate::diskimage::{classify, eltorito_floppy, hard_disk_geometry, Chs, DiskI
 use crate::eltorito::{BootEntry, Catalog, EltoritoError, Media};
 use crate::file::ByteSource;
 use crate::iso9660::{IsoError, Volume, BLOCK};
-use crate::layout::{HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, SPEC_PACKET_BYTES};
+use crate::layout::{
+    HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_MAX_BYTES, HOOK_MAX_EXTENTS, HOOK_STACK_BYTES, SPEC_PACKET_BYTES, TRAMPOLINE_END,
+};
 
 /// Emulated floppies and hard disks take the first number of their class.
 pub const FLOPPY_DRIVE: u8 = 0x00;
@@ -108,6 +112,76 @@ pub struct Plan {
     pub spec_packet: Option<[u8; SPEC_PACKET_BYTES]>,
     /// The ISO's volume and catalog, for an ISO.
     pub catalog: Option<(Volume, Catalog)>,
+}
+
+/// Conventional memory the hook leaves at least (DOS-era loaders and the
+/// boot image need room).
+pub const MIN_BASE_MEMORY_KIB: u16 = 256;
+/// Conventional memory (BDA 413h) of a PC whose BIOS took 1 KiB for its
+/// EBDA: what `dropboot check` judges by.
+pub const TYPICAL_BASE_MEMORY_KIB: u16 = 639;
+/// The lowest address a boot image may load at: the trampoline that copies
+/// it there lies below.
+pub const LOWEST_LOAD_ADDR: u32 = TRAMPOLINE_END;
+
+/// KiB of conventional memory the resident hook takes with `extents` runs:
+/// its code, its table, its stack.
+pub fn hook_kib(extents: usize) -> u16 {
+    let bytes = HOOK_MAX_BYTES.next_multiple_of(16) + extents * 16 + HOOK_STACK_BYTES;
+    bytes.div_ceil(1024) as u16
+}
+
+/// Why the loader refuses a plan it could make, before it hooks anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The file is in more pieces than the hook's table holds.
+    TooFragmented { path: String, extents: usize },
+    /// The file is larger than the hook's 32-bit sector numbers reach.
+    TooLarge { bytes: u64 },
+    /// Too little conventional memory for the hook.
+    NoLowMemory { need_kib: u16, have_kib: u16 },
+    /// The boot image does not fit between its load address and the hook.
+    ImageTooLarge { dest: u32, bytes: u64, limit: u32 },
+}
+
+impl core::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Refusal::TooFragmented { path, extents } => write!(
+                f,
+                "it is in {extents} pieces, more than the {HOOK_MAX_EXTENTS} dropboot can map; on a computer, run: dropboot defrag STICK {path}"
+            ),
+            Refusal::TooLarge { bytes } => write!(f, "it is {bytes} bytes, more than the 2 TiB dropboot can map"),
+            Refusal::NoLowMemory { need_kib, have_kib } => {
+                write!(f, "not enough conventional memory ({have_kib} KiB, the hook needs {need_kib} KiB more)")
+            }
+            Refusal::ImageTooLarge { dest, bytes, limit } => {
+                write!(f, "its boot image ({bytes} bytes at {dest:#x}) does not fit below {limit:#x}")
+            }
+        }
+    }
+}
+
+/// The loader's verdict on `plan` for the file at `path` in `extents`
+/// runs of `file_sectors` sectors, on a PC with `base_kib` of
+/// conventional memory: `None` when it boots.
+pub fn refusal(plan: &Plan, path: &str, extents: usize, file_sectors: u64, base_kib: u16) -> Option<Refusal> {
+    if extents > HOOK_MAX_EXTENTS {
+        return Some(Refusal::TooFragmented { path: path.into(), extents });
+    }
+    if file_sectors > u32::MAX as u64 {
+        return Some(Refusal::TooLarge { bytes: file_sectors * 512 });
+    }
+    let need_kib = hook_kib(extents);
+    if base_kib < MIN_BASE_MEMORY_KIB + need_kib {
+        return Some(Refusal::NoLowMemory { need_kib, have_kib: base_kib });
+    }
+    let dest = (plan.load_segment as u32) << 4;
+    let limit = (base_kib - need_kib) as u32 * 1024;
+    if dest < LOWEST_LOAD_ADDR || dest as u64 + plan.boot_bytes > limit as u64 {
+        return Some(Refusal::ImageTooLarge { dest, bytes: plan.boot_bytes, limit });
+    }
+    None
 }
 
 const NO_CHS: Chs = Chs { cylinders: 0, heads: 0, sectors: 0 };
@@ -243,3 +317,44 @@ fn plan_disk_image(source: &mut (impl ByteSource + ?Sized), file_sectors: u64) -
     })
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_loading(bytes: u64, segment: u16) -> Plan {
+        Plan {
+            kind: HOOK_KIND_CD,
+            drive: CD_DRIVE,
+            what: String::new(),
+            image_start: 0,
+            image_sectors: 0,
+            chs: NO_CHS,
+            floppy: None,
+            boot_offset: 0,
+            boot_bytes: bytes,
+            load_segment: segment,
+            spec_packet: None,
+            catalog: None,
+        }
+    }
+
+    #[test]
+    fn the_loader_refuses_what_does_not_fit_and_boots_the_rest() {
+        let base = TYPICAL_BASE_MEMORY_KIB;
+        assert_eq!(refusal(&plan_loading(2048, 0x07C0), "/a.iso", 1, 1000, base), None);
+        // A boot image of 65535 sectors at 7C00h runs into the hook.
+        let limit = (base - hook_kib(1)) as u32 * 1024;
+        assert_eq!(
+            refusal(&plan_loading(65535 * 512, 0x07C0), "/a.iso", 1, 70_000, base),
+            Some(Refusal::ImageTooLarge { dest: 0x7C00, bytes: 65535 * 512, limit })
+        );
+        assert!(matches!(refusal(&plan_loading(2048, 0x0000), "/a.iso", 1, 1000, base), Some(Refusal::ImageTooLarge { dest: 0, .. })));
+        assert_eq!(
+            refusal(&plan_loading(2048, 0x07C0), "/a.iso", HOOK_MAX_EXTENTS + 1, 1000, base),
+            Some(Refusal::TooFragmented { path: "/a.iso".into(), extents: HOOK_MAX_EXTENTS + 1 })
+        );
+        assert_eq!(refusal(&plan_loading(2048, 0x07C0), "/a.iso", 1, 1 << 32, base), Some(Refusal::TooLarge { bytes: 1 << 41 }));
+        assert!(matches!(refusal(&plan_loading(2048, 0x07C0), "/a.iso", 1, 1000, 260), Some(Refusal::NoLowMemory { .. })));
+    }
+}

@@ -81,8 +81,9 @@ pub const TRAMPOLINE_PARAMS: usize = 4;
 #[repr(C, packed)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HookHeader {
-    /// A near jump to the handler, then a NOP.
-    pub jump: [u8; 4],
+    /// A near jump to the handler (memdisk's layout: the signature at +3,
+    /// the old vector at +19, flags at +23).
+    pub jump: [u8; 3],
     /// "$INT13SF".
     pub signature: [u8; 8],
     /// "DROPBOOT".
@@ -125,7 +126,10 @@ pub struct HookHeader {
     /// Offset of the INT 15h handler in the block (set by the assembly):
     /// it takes the hook's own memory out of the E820 map.
     pub int15_entry: u16,
-    pub reserved: u16,
+    /// Real drives of the emulated class before the hook (floppies or
+    /// hard disks): those renumber one up, no other numbers do.
+    pub real_drives: u8,
+    pub reserved: [u8; 2],
     /// The INT 15h vector the hook replaced (offset, segment).
     pub previous_int15: u32,
 }
@@ -146,8 +150,13 @@ pub const HOOK_VENDOR: [u8; 8] = *b"DROPBOOT";
 /// 32,000 bytes of conventional memory. A file in more pieces gets a
 /// message naming `dropboot defrag`, which stores it in one piece.
 pub const HOOK_MAX_EXTENTS: usize = 2000;
-/// Bytes of stack the hook keeps in its block.
-pub const HOOK_STACK_BYTES: usize = 512;
+/// The most bytes the hook's code and header may take (int13_hook.asm
+/// fails to assemble past it); its memory is reckoned with this.
+pub const HOOK_MAX_BYTES: usize = 2560;
+/// Bytes of stack the hook keeps in its block: its own frames (about 100
+/// bytes a call, nested calls included) and room for a vendor BIOS's USB
+/// code, which runs on the stack it is called on.
+pub const HOOK_STACK_BYTES: usize = 2048;
 /// Bytes of the El Torito specification packet (4B01h).
 pub const SPEC_PACKET_BYTES: usize = 0x13;
 
@@ -163,6 +172,11 @@ pub struct HookExtent {
 
 pub const HOOK_HEADER_SIZE: usize = 100;
 const _: () = assert!(core::mem::size_of::<HookHeader>() == HOOK_HEADER_SIZE);
+// memdisk's safe-hook header, which tools walk the INT 13h chain by.
+const _: () = assert!(core::mem::offset_of!(HookHeader, signature) == 3);
+const _: () = assert!(core::mem::offset_of!(HookHeader, vendor) == 11);
+const _: () = assert!(core::mem::offset_of!(HookHeader, previous) == 19);
+const _: () = assert!(core::mem::offset_of!(HookHeader, flags) == 23);
 const _: () = assert!(core::mem::size_of::<HookExtent>() == 16);
 
 /// dropboot's version as one number: major << 16 | minor << 8 | patch.
@@ -194,6 +208,7 @@ const _: () = assert!(core::mem::offset_of!(Stage2Header, sectors) == STAGE2_HEA
 const _: () = assert!(STAGE2_LOAD_ADDR + STAGE2_MAX_SECTORS * 512 <= STAGE2_END_LIMIT);
 const _: () = assert!(STAGE2_LBA + STAGE2_MAX_SECTORS <= DATA_PARTITION_LBA);
 const _: () = assert!(ISO_PARTITION_RECORD_LBA >= STAGE2_LBA + STAGE2_MAX_SECTORS && ISO_PARTITION_RECORD_LBA < DATA_PARTITION_LBA);
+const _: () = assert!(BUILDER_JOURNAL_LBA > ISO_PARTITION_RECORD_LBA && BUILDER_JOURNAL_LBA < DATA_PARTITION_LBA);
 
 impl Stage2Header {
     /// The header as stage2 is linked with it (not yet sealed).

@@ -1,7 +1,7 @@
 //! `dropboot check`: for each boot file, what the loader will do with it,
 //! from the same plan stage2 boots by (bootfs::bootplan), in words.
 
-use bootfs::bootplan;
+use bootfs::bootplan::{self, Refusal};
 use bootfs::file::MappedFile;
 use bootfs::filesystem::Filesystem;
 use bootfs::iso_partition::{self, NoEntry};
@@ -107,13 +107,17 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
                     v.live_system = iso_partition::live_system(&names);
                 }
                 v.presented_as = Some(plan.what.clone());
-                if v.pieces > HOOK_MAX_EXTENTS {
+                // The menu's own limits, on a PC with the usual 639 KiB.
+                let refusal = bootplan::refusal(&plan, &f.path, v.pieces, source.map.sectors(), bootplan::TYPICAL_BASE_MEMORY_KIB);
+                if let Some(Refusal::TooFragmented { .. }) = refusal {
                     v.verdict = format!(
                         "too fragmented: {} pieces, the loader maps {HOOK_MAX_EXTENTS}; run: dropboot defrag {} {}",
                         v.pieces,
                         where_.display(),
                         f.path
                     );
+                } else if let Some(r) = refusal {
+                    v.verdict = format!("not bootable: {r}");
                 } else {
                     v.boots = true;
                     v.verdict = format!("boots as {}", plan.what);

@@ -5,30 +5,25 @@
 //! failure comes back as a [`BootError`] for the menu to show.
 
 use alloc::format;
-use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use bootfs::bootplan::{self, PlanError};
+use bootfs::bootplan::{self, PlanError, Refusal, MIN_BASE_MEMORY_KIB};
 use bootfs::fat::FatError;
 use bootfs::iso_partition::NoEntry;
 use bootfs::file::ByteSource;
 use bootfs::diskimage::Chs;
-use bootfs::layout::{HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_KIND_SWAP, HOOK_MAX_EXTENTS};
+use bootfs::layout::{HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_KIND_SWAP};
 use bootfs::scan::BootFile;
 use bootfs::{BlockDevice, IoError};
 
 use crate::hook::{self, HookPlan};
-use crate::launch::{launch, LOWEST_LOAD_ADDR};
+use crate::launch::launch;
 use crate::volume::Volume;
 
 /// How long a warning before a boot stays on the screen (18.2 ticks a
 /// second), unless a key is pressed.
 const WARNING_TICKS: u32 = 55;
-
-/// Conventional memory the hook leaves at least (DOS-era loaders and the
-/// boot image need room).
-const MIN_BASE_MEMORY_KIB: u16 = 256;
 
 pub enum BootError {
     /// The file's cluster chain does not hold it.
@@ -36,16 +31,11 @@ pub enum BootError {
     Read(IoError),
     /// What the file is, or is not, as a boot file.
     Plan(PlanError),
-    /// The boot image does not fit between its load address and the hook.
-    ImageTooLarge { dest: u32, bytes: u32, limit: u32 },
+    /// A limit of the loader's (bootfs::bootplan::refusal, which `dropboot
+    /// check` judges by too).
+    Refused(Refusal),
     /// The BIOS cannot read the stick by LBA, which the hook needs.
     NoExtensions,
-    /// Too little conventional memory for the hook.
-    NoLowMemory { need_kib: u16, have_kib: u16 },
-    /// The file is in more pieces than the hook's table holds.
-    TooFragmented { path: String, extents: usize },
-    /// The file is larger than the hook's 32-bit sector numbers reach.
-    TooLarge { bytes: u64 },
     /// "Boot the next disk" found no hard disk besides the stick.
     NoOtherDisk,
     /// The next disk's first sector does not end in 55h AAh.
@@ -58,19 +48,8 @@ impl core::fmt::Display for BootError {
             BootError::Chain(e) => write!(f, "the file is damaged on the stick: {e}"),
             BootError::Read(e) => write!(f, "{e}"),
             BootError::Plan(e) => write!(f, "{e}"),
-            BootError::ImageTooLarge { dest, bytes, limit } => write!(
-                f,
-                "its boot image ({bytes} bytes at {dest:#x}) does not fit below {limit:#x}"
-            ),
+            BootError::Refused(r) => write!(f, "{r}"),
             BootError::NoExtensions => write!(f, "this BIOS cannot read the stick by LBA (no INT 13h extensions)"),
-            BootError::NoLowMemory { need_kib, have_kib } => {
-                write!(f, "not enough conventional memory ({have_kib} KiB, the hook needs {need_kib} KiB more)")
-            }
-            BootError::TooFragmented { path, extents } => write!(
-                f,
-                "it is in {extents} pieces, more than the {HOOK_MAX_EXTENTS} dropboot can map; on a computer, run: dropboot defrag STICK {path}"
-            ),
-            BootError::TooLarge { bytes } => write!(f, "it is {bytes} bytes, more than the 2 TiB dropboot can map"),
             BootError::NoOtherDisk => write!(f, "this PC has no hard disk besides the stick"),
             BootError::NotBootableDisk { drive } => {
                 write!(f, "disk {drive:02X}h has no boot sector (its first sector does not end in 55h AAh)")
@@ -114,10 +93,10 @@ fn count_emulated_drive(kind: u8) -> (u16, u16) {
 /// The KiB a hook with `extents` runs needs and the KiB of conventional
 /// memory there are, if the hook still leaves [`MIN_BASE_MEMORY_KIB`].
 fn low_memory_for(extents: usize) -> Result<(u16, u16), BootError> {
-    let need_kib = hook::kib_needed(extents);
+    let need_kib = bootplan::hook_kib(extents);
     let have_kib = hook::base_memory_kib();
     if have_kib < MIN_BASE_MEMORY_KIB + need_kib {
-        return Err(BootError::NoLowMemory { need_kib, have_kib });
+        return Err(BootError::Refused(Refusal::NoLowMemory { need_kib, have_kib }));
     }
     Ok((need_kib, have_kib))
 }
@@ -137,8 +116,6 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
         }
     }
     crate::log!("  presented as {}", plan.what);
-    let mut image = vec![0u8; plan.boot_bytes as usize];
-    source.read_at(plan.boot_offset, &mut image)?;
 
     // The hook's table: the file's runs, on the whole disk.
     let extents: Vec<(u32, u32, u64)> = source
@@ -148,21 +125,16 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
         .map(|e| (e.file_sector as u32, e.count as u32, start + e.disk_lba))
         .collect();
     let file_map = source.map.clone();
-    if extents.len() > HOOK_MAX_EXTENTS {
-        return Err(BootError::TooFragmented { path: file.path.clone(), extents: extents.len() });
-    }
-    if source.map.sectors() > u32::MAX as u64 {
-        return Err(BootError::TooLarge { bytes: source.len() });
+    let have_kib = hook::base_memory_kib();
+    if let Some(refusal) = bootplan::refusal(&plan, &file.path, extents.len(), source.map.sectors(), have_kib) {
+        return Err(BootError::Refused(refusal));
     }
     if !extensions {
         return Err(BootError::NoExtensions);
     }
-    let (need_kib, have_kib) = low_memory_for(extents.len())?;
     let dest = (plan.load_segment as u32) << 4;
-    let limit = (have_kib - need_kib) as u32 * 1024;
-    if dest < LOWEST_LOAD_ADDR || dest + image.len() as u32 > limit {
-        return Err(BootError::ImageTooLarge { dest, bytes: image.len() as u32, limit });
-    }
+    let mut image = vec![0u8; plan.boot_bytes as usize];
+    source.read_at(plan.boot_offset, &mut image)?;
 
     let hook_plan = HookPlan {
         drive: plan.drive,

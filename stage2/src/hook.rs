@@ -6,7 +6,7 @@ use core::mem::size_of;
 use core::ptr::{read_unaligned, read_volatile, write_unaligned, write_volatile};
 
 use bootfs::diskimage::{Chs, FloppyFormat};
-use bootfs::layout::{HookExtent, HookHeader, HOOK_SIGNATURE, HOOK_STACK_BYTES, HOOK_VENDOR, SPEC_PACKET_BYTES};
+use bootfs::layout::{HookExtent, HookHeader, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_MAX_BYTES, HOOK_SIGNATURE, HOOK_VENDOR, SPEC_PACKET_BYTES};
 
 static HOOK: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../build/int13_hook.bin"));
 
@@ -42,11 +42,8 @@ pub struct Installed {
     pub previous_int15: u32,
 }
 
-/// KiB the hook needs for `extents` runs.
-pub fn kib_needed(extents: usize) -> u16 {
-    let bytes = HOOK.len().next_multiple_of(16) + extents * size_of::<HookExtent>() + HOOK_STACK_BYTES;
-    bytes.div_ceil(1024) as u16
-}
+// The memory the hook is given is reckoned for HOOK_MAX_BYTES of code.
+const _: () = assert!(size_of::<HookExtent>() == 16);
 
 /// Conventional memory the BIOS reports, in KiB.
 pub fn base_memory_kib() -> u16 {
@@ -58,7 +55,7 @@ pub fn base_memory_kib() -> u16 {
 /// (E820 hides the block) and INT 13h. The INT 13h vector is the last
 /// thing written.
 pub fn install(plan: &HookPlan) -> Installed {
-    let kib = kib_needed(plan.extents.len());
+    let kib = bootfs::bootplan::hook_kib(plan.extents.len());
     let top = base_memory_kib();
     let new_top = top - kib;
     let base = new_top as usize * 1024;
@@ -94,6 +91,7 @@ pub fn install(plan: &HookPlan) -> Installed {
         h.heads = plan.chs.heads;
         h.sectors_per_track = plan.chs.sectors;
         h.parameter_table = [0; 12];
+        h.real_drives = real_drives(plan.kind);
         if let Some(f) = plan.floppy {
             h.floppy_type = f.bios_type;
             h.parameter_table[..11].copy_from_slice(&f.parameter_table);
@@ -110,7 +108,30 @@ pub fn install(plan: &HookPlan) -> Installed {
     }
 }
 
-/// True when the blob carries the header stage2 was built for.
+/// Real drives of the class `kind` emulates, before the hook counts its
+/// own: floppies by the equipment word (410h), hard disks by 475h.
+fn real_drives(kind: u8) -> u8 {
+    // SAFETY: the BDA is identity-mapped and always readable.
+    unsafe {
+        match kind {
+            HOOK_KIND_FLOPPY => {
+                let equipment = read_volatile(0x410 as *const u16);
+                if equipment & 1 == 0 {
+                    0
+                } else {
+                    ((equipment >> 6) & 3) as u8 + 1
+                }
+            }
+            HOOK_KIND_HARD_DISK => read_volatile(0x475 as *const u8),
+            _ => 0,
+        }
+    }
+}
+
+/// True when the blob carries the header stage2 was built for, within the
+/// bytes its memory is reckoned for.
 pub fn blob_ok() -> bool {
-    HOOK.len() > size_of::<HookHeader>() && HOOK[4..12] == HOOK_SIGNATURE && HOOK[12..20] == HOOK_VENDOR
+    let at = core::mem::offset_of!(HookHeader, signature);
+    let vendor = core::mem::offset_of!(HookHeader, vendor);
+    HOOK.len() > size_of::<HookHeader>() && HOOK.len() <= HOOK_MAX_BYTES && HOOK[at..at + 8] == HOOK_SIGNATURE && HOOK[vendor..vendor + 8] == HOOK_VENDOR
 }

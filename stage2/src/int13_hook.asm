@@ -7,9 +7,17 @@
 ; appends the extent table, and points the INT 13h vector at offset 0.
 ;
 ; Mode: real mode only, entered through INT 13h with CS = the block's
-; segment and IP = 0; any 386+ CPU. It keeps its own stack in the block,
-; restores every register it does not answer in, and writes CF into the
-; caller's stacked FLAGS.
+; segment and IP = 0; any 386+ CPU. It keeps its own stack in the block
+; (HOOK_STACK_BYTES, room for a BIOS's USB code under it), restores every
+; register it does not answer in (segment registers and the high halves
+; included), and writes only CF into the caller's stacked FLAGS.
+;
+; Re-entrant: a call that arrives while another runs (from a timer
+; handler, or a BIOS whose USB code calls INT 13h itself) stays on the
+; stack it came on, and everything a call keeps while it runs (its packet
+; to the BIOS, its counts, the caller's AH and DL) lives in its own frame
+; on that stack. The only shared words are the outer call's stack pointer
+; and the nesting depth, touched with interrupts off.
 ;
 ; What it presents (HOOK_KIND):
 ;  CD (E0h): a no-emulation El Torito CD, 2048-byte blocks, as SeaBIOS,
@@ -25,7 +33,11 @@
 ;   Real drives of the same class at or above the emulated number answer
 ;   one number higher (real 00h as 01h; real 80h as 81h, ...), as El Torito
 ;   says: such calls go to the old vector with DL one lower, and DL comes
-;   back as it was (AH=08h: the drive count, one more).
+;   back as it was (AH=08h: the drive count from the BIOS data area, which
+;   stage2 raised). Only the HOOK_REAL_DRIVES drives that exist move: a
+;   number past them (a CD drive at E0h) goes to the old vector as it is.
+;   Each call first puts the BIOS data area's count back if a BIOS reset
+;   it (as iPXE does).
 ;  SWAP: no file; two real hard disks trade numbers, the stick's
 ;   (HOOK_DISK) and another's (HOOK_DRIVE): a call for one goes to the old
 ;   vector with the other's number, and DL comes back as it was (AH=08h
@@ -40,19 +52,31 @@
 
 MAX_PIECE       equ 127                 ; sectors per call to the real BIOS
 
-; The caller's registers as the entry pushes them (PUSH DS, PUSH ES,
-; PUSHAD), addressed from BP on the hook's stack.
-F_EDI   equ 0
-F_ESI   equ 4
-F_EBP   equ 8
-F_EBX   equ 16
-F_EDX   equ 20
-F_ECX   equ 24
-F_EAX   equ 28
+; A call's frame on its stack, from BP: its locals, then the caller's
+; registers as the entry pushes them (PUSH FS, PUSH GS, PUSH DS, PUSH ES,
+; PUSHAD), then the caller's IP, CS and FLAGS (the INT's).
+L_DAP           equ 0                   ; the packet passed to the real BIOS (16 bytes)
+L_DAP_COUNT     equ L_DAP + 2
+L_DAP_OFFSET    equ L_DAP + 4
+L_DAP_SEGMENT   equ L_DAP + 6
+L_DAP_LBA       equ L_DAP + 8
+L_REQUEST       equ 16                  ; sectors a read asked for (dword)
+L_FUNCTION      equ 20                  ; the caller's AH
+LOCALS          equ 24
+F_EDI   equ LOCALS + 0
+F_ESI   equ LOCALS + 4
+F_EBP   equ LOCALS + 8
+F_EBX   equ LOCALS + 16
+F_EDX   equ LOCALS + 20
+F_ECX   equ LOCALS + 24
+F_EAX   equ LOCALS + 28
 F_AL    equ F_EAX
-F_AH    equ 29
-F_ES    equ 32
-F_DS    equ 34
+F_AH    equ F_EAX + 1
+F_ES    equ LOCALS + 32
+F_DS    equ LOCALS + 34
+F_GS    equ LOCALS + 36
+F_FS    equ LOCALS + 38
+F_FLAGS equ LOCALS + 44                 ; after IP and CS
 F_BX    equ F_EBX
 F_BL    equ F_EBX
 F_CX    equ F_ECX
@@ -71,32 +95,28 @@ ST_NO_SECTOR    equ 0x04                ; a CHS address outside the geometry
 BDA_EQUIPMENT   equ 0x410
 BDA_HARD_DISKS  equ 0x475
 
+; The memdisk "$INT13SF" safe-hook header: a 3-byte jump, the signature
+; at +3, the vendor at +11, the old vector at +19, flags at +23; the rest
+; is dropboot's (bootfs::layout::HookHeader).
 header:
         jmp near int13_entry
-        nop
+%if ($ - $$) != HOOK_SIGNATURE_OFFSET
+  %error "the $INT13SF signature must follow the 3-byte jump"
+%endif
         db "$INT13SF"
         db "DROPBOOT"
+%if ($ - $$) != HOOK_PREVIOUS
+  %error "the old vector must follow the vendor"
+%endif
         times HOOK_INT15_ENTRY - ($ - $$) db 0
         dw int15_entry
         times HOOK_HEADER_SIZE - ($ - $$) db 0
 
-; Variables of the running hook.
+; The only state shared by all calls: the outer call's stack (written by
+; it alone, interrupts off) and the nesting depth.
 saved_sp:       dw 0
 saved_ss:       dw 0
 depth:          db 0                    ; nesting: only the outer call switches stacks
-result_cf:      db 0
-function:       db 0
-chain_ah:       db 0                    ; a renumbered call's AH and DL
-chain_dl:       db 0
-        align 4
-request_sectors: dd 0
-dap:                                    ; the packet we pass to the real BIOS
-dap_size:       db 16
-                db 0
-dap_count:      dw 0
-dap_offset:     dw 0
-dap_segment:    dw 0
-dap_lba:        dd 0, 0
 
 ; int13_entry
 ;   In:  any INT 13h call. Out: ours answered (AH, CF and the registers
@@ -105,6 +125,7 @@ dap_lba:        dd 0, 0
 int13_entry:
         cmp byte [cs:HOOK_KIND], HOOK_KIND_SWAP
         je swap_entry
+        call sync_count
         cmp dl, [cs:HOOK_DRIVE]
         je .ours
         cmp ah, 0x4B
@@ -121,7 +142,14 @@ int13_entry:
         pop ax
         jnz .chain
         cmp dl, [cs:HOOK_DRIVE]
-        ja renumbered
+        jbe .chain
+        push ax                         ; one of the real drives that moved up?
+        mov al, dl
+        and al, 0x7F
+        dec al                          ; its number in its class, as the BIOS knows it
+        cmp al, [cs:HOOK_REAL_DRIVES]
+        pop ax
+        jb renumbered
 .chain:
         jmp far [cs:HOOK_PREVIOUS]
 .ours:
@@ -135,13 +163,16 @@ int13_entry:
         mov sp, [cs:HOOK_STACK_TOP]
 .stack_ready:
         inc byte [cs:depth]
+        push fs
+        push gs
         push ds
         push es
         pushad
+        sub sp, LOCALS
         mov bp, sp
         sti
         cld
-        mov [cs:function], ah
+        mov [bp + L_FUNCTION], ah
         movzx bx, ah
         cmp bx, FUNCTIONS
         jae .invalid
@@ -160,67 +191,141 @@ int13_entry:
 .answer:
         cli
         mov [bp + F_AH], al
-        setc [cs:result_cf]
-        cmp byte [cs:function], 0x01
+        setc bl
+        cmp byte [bp + L_FUNCTION], 0x01
         je .status_kept                 ; AH=01h reports, it does not replace
         mov ah, al
-        cmp byte [cs:result_cf], 0
-        jne .record
+        test bl, bl
+        jnz .record
         mov ah, ST_OK
 .record:
         mov [cs:HOOK_LAST_STATUS], ah
 .status_kept:
+        ; CF into the caller's FLAGS: on the caller's stack for the outer
+        ; call, in this frame for a nested one.
+        push ss
+        pop es
+        lea di, [bp + F_FLAGS]
+        cmp byte [cs:depth], 1
+        jne .flags_found
+        les di, [cs:saved_sp]           ; saved_ss:saved_sp = the caller's IP
+        add di, 4
+.flags_found:
+        and byte [es:di], 0xFE
+        or [es:di], bl
+        add sp, LOCALS
         popad
         pop es
         pop ds
+        pop gs
+        pop fs
         dec byte [cs:depth]
         jnz .return
         mov ss, [cs:saved_ss]
         mov sp, [cs:saved_sp]
 .return:
-        push bp
-        mov bp, sp
-        and byte [bp + 6], 0xFE         ; the caller's FLAGS, under BP, IP, CS
-        cmp byte [cs:result_cf], 0
-        je .flags_done
-        or byte [bp + 6], 0x01
-.flags_done:
-        pop bp
         iret
+
+; sync_count: puts the BIOS data area's count of the emulated class back
+; to the real drives plus the emulated one, when a BIOS lowered it since
+; stage2 raised it. Keeps every register; flags are the dispatcher's.
+sync_count:
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_CD
+        je .done
+        push ds
+        push ax
+        xor ax, ax
+        mov ds, ax
+        mov al, [cs:HOOK_REAL_DRIVES]
+        inc al
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_FLOPPY
+        je .floppies
+        cmp [BDA_HARD_DISKS], al
+        jae .restore
+        mov [BDA_HARD_DISKS], al
+        jmp .restore
+.floppies:
+        test byte [BDA_EQUIPMENT], 0x01 ; no floppy counted at all
+        jz .reset_floppies
+        mov ah, [BDA_EQUIPMENT]
+        shr ah, 6
+        inc ah
+        cmp ah, al
+        jae .restore
+.reset_floppies:
+        dec al                          ; the equipment word counts from 0
+        shl al, 6
+        and byte [BDA_EQUIPMENT], 0x3F
+        or al, 0x01
+        or [BDA_EQUIPMENT], al
+.restore:
+        pop ax
+        pop ds
+.done:
+        ret
+
+; drive_count: out: DL = drives of the emulated class the BIOS data area
+; counts (the emulated one with them). Keeps every other register.
+drive_count:
+        push ds
+        push ax
+        xor ax, ax
+        mov ds, ax
+        mov dl, [BDA_HARD_DISKS]
+        cmp byte [cs:HOOK_KIND], HOOK_KIND_FLOPPY
+        jne .done
+        mov al, [BDA_EQUIPMENT]
+        mov dl, 0
+        test al, 0x01
+        jz .done
+        shr al, 6
+        inc al
+        mov dl, al
+.done:
+        pop ax
+        pop ds
+        ret
 
 ; renumbered: a real drive of the emulated class, one number up. Calls the
 ; old vector as that drive (DL - 1) on the caller's stack and returns its
-; answer with DL as the caller gave it; AH=08h's DL (the drive count)
-; counts the emulated drive too, and a hard disk's AH=15h keeps CX:DX.
+; answer with DL as the caller gave it; AH=08h's DL is the drive count
+; (drive_count), and a hard disk's AH=15h keeps CX:DX. The caller's AX
+; and DX stay in this call's frame.
 renumbered:
-        mov [cs:chain_ah], ah
-        mov [cs:chain_dl], dl
+        push bp
+        mov bp, sp                      ; [bp + 6] = the caller's FLAGS
+        push dx                         ; [bp - 2] = the caller's DL
+        push ax                         ; [bp - 3] = the caller's AH
         dec dl
         pushf
         call far [cs:HOOK_PREVIOUS]
-        pushf                           ; the BIOS's flags, kept for the caller
-        cmp byte [cs:chain_ah], 0x08
+        pushf                           ; the BIOS's flags, for the caller's CF
+        cmp byte [bp - 3], 0x08
         jne .not_08
-        inc dl
+        call drive_count
         jmp .dl_done
 .not_08:
-        cmp byte [cs:chain_ah], 0x15
+        cmp byte [bp - 3], 0x15
         jne .dl_back
         cmp byte [cs:HOOK_KIND], HOOK_KIND_HARD_DISK
         je .dl_done
 .dl_back:
-        mov dl, [cs:chain_dl]
+        mov dl, [bp - 2]
 .dl_done:
         popf
-        push bp
-        mov bp, sp
+        ; fall through
+
+; return_cf: in: BP = the frame of a call on the caller's stack (PUSH BP,
+; MOV BP, SP first), CF = the answer's. Returns to the caller with its
+; FLAGS but CF. Keeps every register.
+return_cf:
         push ax
-        pushf
-        pop ax
+        lahf                            ; AH bit 0 = CF
         and byte [bp + 6], 0xFE
-        and al, 0x01
-        or [bp + 6], al
+        and ah, 0x01
+        or [bp + 6], ah
         pop ax
+        mov sp, bp
         pop bp
         iret
 
@@ -236,6 +341,8 @@ int15_entry:
         je .e820
         jmp far [cs:HOOK_PREVIOUS_INT15]
 .e820:
+        push bp
+        mov bp, sp
         pushf
         call far [cs:HOOK_PREVIOUS_INT15]
         pushf                           ; the BIOS's flags, kept for the caller
@@ -263,41 +370,45 @@ int15_entry:
         pop edx
         pop eax
 .done:
-        jmp renumbered.dl_done
+        popf
+        jmp return_cf
 
 ; swap_entry: the SWAP kind's dispatcher.
 ;   In: any INT 13h call. Out: a call for HOOK_DISK or HOOK_DRIVE answered
 ;   by the other drive, DL kept (but for AH=08h/15h); others chained as
-;   they came. Runs on the caller's stack (6 bytes more).
+;   they came. Runs on the caller's stack (12 bytes more); the caller's AX
+;   and DX stay in this call's frame.
 swap_entry:
         cmp dl, [cs:HOOK_DISK]
-        je .to_drive
+        je .ours
         cmp dl, [cs:HOOK_DRIVE]
-        je .to_disk
+        je .ours
         jmp far [cs:HOOK_PREVIOUS]
-.to_drive:
-        mov [cs:chain_ah], ah
-        mov [cs:chain_dl], dl
+.ours:
+        push bp
+        mov bp, sp
+        push dx                         ; [bp - 2] = the caller's DL
+        push ax                         ; [bp - 3] = the caller's AH
+        cmp dl, [cs:HOOK_DISK]
         mov dl, [cs:HOOK_DRIVE]
-        jmp .call
-.to_disk:
-        mov [cs:chain_ah], ah
-        mov [cs:chain_dl], dl
+        je .call
         mov dl, [cs:HOOK_DISK]
 .call:
         pushf
         call far [cs:HOOK_PREVIOUS]
         pushf                           ; the BIOS's flags, kept for the caller
-        cmp byte [cs:chain_ah], 0x08    ; DL: the drive count
-        je renumbered.dl_done
-        cmp byte [cs:chain_ah], 0x15    ; DX: the low word of the sector count
-        je renumbered.dl_done
-        mov dl, [cs:chain_dl]
-        jmp renumbered.dl_done
+        cmp byte [bp - 3], 0x08         ; DL: the drive count
+        je .dl_done
+        cmp byte [bp - 3], 0x15         ; DX: the low word of the sector count
+        je .dl_done
+        mov dl, [bp - 2]
+.dl_done:
+        popf
+        jmp return_cf
 
-; The function tables. Each handler: in: BP = the caller's register frame,
-; DS/ES undefined; out: AL = value for the caller's AH, CF = error. They
-; may clobber every register except BP.
+; The function tables. Each handler: in: BP = the call's frame, DS/ES/FS
+; undefined; out: AL = value for the caller's AH, CF = error. They may
+; clobber every register except BP and SS.
 
 FUNCTIONS equ 0x4E
 cd_functions:
@@ -633,15 +744,18 @@ fn_geometry:
         ret
 
 ; read_image: in: EBX = first sector of the image, ECX = sectors, ES:DI =
-; buffer. Reads them from the stick, at most MAX_PIECE sectors a call and
-; never across an extent's edge. Out: CF clear, AL = 0; or CF set, AL =
-; status. EDX = sectors read. Clobbers EAX, EBX, ECX, SI, DI, ES.
+; buffer, BP = the call's frame. Reads them from the stick, at most
+; MAX_PIECE sectors a call and never across an extent's edge, with the
+; frame's packet. Out: CF clear, AL = 0; or CF set, AL = status. EDX =
+; sectors read. Clobbers EAX, EBX, ECX, SI, DI, ES, DS.
 read_image:
         add ebx, [cs:HOOK_IMAGE_START]  ; image sector -> file sector
-        mov [cs:request_sectors], ecx
+        mov [bp + L_REQUEST], ecx
+        mov byte [bp + L_DAP], 16
+        mov byte [bp + L_DAP + 1], 0
         xor edx, edx
 .piece:
-        cmp edx, [cs:request_sectors]
+        cmp edx, [bp + L_REQUEST]
         jae .read_all
         ; normalise the buffer so a whole piece fits its segment
         mov ax, di
@@ -654,7 +768,7 @@ read_image:
         call find_extent                ; EBX = file sector -> SI, EAX = into it
         jc .beyond_map
         ; this piece: the rest of the request, of the extent, and MAX_PIECE
-        mov ecx, [cs:request_sectors]
+        mov ecx, [bp + L_REQUEST]
         sub ecx, edx
         mov edx, [cs:si + EXTENT_COUNT]
         sub edx, eax
@@ -666,25 +780,23 @@ read_image:
         jbe .fits_call
         mov ecx, MAX_PIECE
 .fits_call:
-        mov [cs:dap_count], cx
-        mov [cs:dap_offset], di
-        mov [cs:dap_segment], es
+        mov [bp + L_DAP_COUNT], cx
+        mov [bp + L_DAP_OFFSET], di
+        mov [bp + L_DAP_SEGMENT], es
         xor edx, edx
         add eax, [cs:si + EXTENT_DISK_LBA]
         adc edx, [cs:si + EXTENT_DISK_LBA + 4]
-        mov [cs:dap_lba], eax
-        mov [cs:dap_lba + 4], edx
-        push ds
-        push cs
+        mov [bp + L_DAP_LBA], eax
+        mov [bp + L_DAP_LBA + 4], edx
+        push ss
         pop ds
-        mov si, dap
+        lea si, [bp + L_DAP]            ; DS:SI = the frame's packet
         mov dl, [cs:HOOK_DISK]
         mov ah, 0x42
         pushf
         call far [cs:HOOK_PREVIOUS]
-        pop ds
         jc .bios_error
-        movzx ecx, word [cs:dap_count]
+        movzx ecx, word [bp + L_DAP_COUNT]
         pop edx
         add edx, ecx
         add ebx, ecx
@@ -796,3 +908,6 @@ fn_eltorito:
         ret
 
 hook_end:
+%if (hook_end - header) > HOOK_MAX_BYTES
+  %error "the INT 13h hook is over HOOK_MAX_BYTES of resident memory"
+%endif

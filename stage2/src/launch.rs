@@ -10,9 +10,6 @@ static TRAMPOLINE: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/
 
 const _: () = assert!(TRAMPOLINE_ADDR as usize + TRAMPOLINE_PARAMS + core::mem::size_of::<TrampolineParams>() <= TRAMPOLINE_END as usize);
 
-/// The lowest address a boot image may be copied to.
-pub const LOWEST_LOAD_ADDR: u32 = TRAMPOLINE_END;
-
 /// Copies `image` to `dest` and jumps to `segment:offset` in real mode with
 /// DL = `drive`. Never returns.
 pub fn launch(image: &[u8], dest: u32, segment: u16, offset: u16, drive: u8) -> ! {

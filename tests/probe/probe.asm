@@ -10,6 +10,17 @@
 ;   42h            one block past the end of the image (must fail)
 ;   43h            a write (must be refused)
 ;   42h on 80h     sector 0 of the real first disk (the stick's MBR)
+;   regs           each function again with DS, ES, FS and GS distinct and
+;                  non-zero and every register a canary: what changed that
+;                  the function does not return ("probe: regs ... ok")
+;   drives         41h and 08h of drives 80h-83h and E0h (as an emulated
+;                  hard disk: the renumbered real disks and a CD drive)
+;   int13sf        the hook, found from the INT 13h vector by its memdisk
+;                  header ("$INT13SF" at +3, the old vector at +19)
+;   nested         the data read again while, under the hook, a shim in its
+;                  old vector's place makes a call of its own to the CD in
+;                  the middle of each of the hook's reads (as a BIOS's USB
+;                  code may): both reads must come back whole
 ;
 ; In mode 1 it only reads the data file once in 64 KiB requests, then as
 ; many sectors of drive 80h in 127-sector requests, and reports the BIOS
@@ -206,6 +217,10 @@ main:
         call hex16
         call newline
 
+        mov byte [stick], 0x80
+        mov si, regs_cd
+        call regs_checks
+        call nested_check
         mov si, s_done
         call print
         call newline
@@ -363,10 +378,419 @@ disk_checks:
         xchg al, ah
         call hex16
         call newline
+        mov si, regs_disk
+        call regs_checks
+        cmp byte [drive], 0x80
+        jne .drives_done
+        mov si, other_drives
+.next_drive:
+        lodsb
+        test al, al
+        jz .drives_done
+        push si
+        call check_drive
+        pop si
+        jmp .next_drive
+.drives_done:
         mov si, s_done
         call print
         call newline
         jmp finish
+
+; nested_check: finds the hook by its $INT13SF header, puts `shim` in its
+; old vector's place, reads the data whole (7 blocks a request), puts the
+; vector back. Prints "probe: int13sf ..." and "probe: nested ...".
+NESTED_DAP      equ 0x1E00
+NESTED_BUF      equ 0x3000              ; one block
+nested_check:
+        mov si, s_int13sf
+        call print
+        les di, [0x13 * 4]              ; the INT 13h vector: the hook
+        cmp dword [es:di + 3], "$INT"
+        jne .missing
+        cmp dword [es:di + 7], "13SF"
+        jne .missing
+        mov ax, es
+        call hex16
+        mov si, s_found
+        call print
+        call newline
+        mov eax, [es:di + 19]           ; the hook's old vector
+        mov [shim_next], eax
+        cli
+        mov word [es:di + 19], shim
+        mov word [es:di + 21], 0
+        sti
+        push es
+        push di
+        mov word [nested_calls], 0
+        mov byte [nested_failed], 0
+        xor ax, ax
+        mov es, ax
+        mov cx, 7
+        xor bx, bx
+        mov al, 0x10
+        call crc_pass
+        pop di
+        pop es
+        cli
+        mov eax, [shim_next]
+        mov [es:di + 19], eax
+        sti
+        xor ax, ax
+        mov es, ax
+        mov si, s_nested
+        call print
+        mov ax, [nested_calls]
+        call hex16
+        mov si, s_nested_failed
+        call print
+        mov al, [nested_failed]
+        call hex8
+        ; the block the nested calls read
+        mov si, s_crc
+        call print
+        push ds
+        xor ax, ax
+        mov ds, ax
+        mov si, NESTED_BUF
+        mov cx, 2048
+        mov edx, 0xFFFFFFFF
+        call crc_bytes
+        pop ds
+        mov eax, edx
+        not eax
+        call hex32
+        jmp newline
+.missing:
+        xor ax, ax
+        mov es, ax
+        mov si, s_missing
+        call print
+        jmp newline
+
+; shim: in the hook's old vector's place. A read the hook passes on makes
+; one call of its own to the probe's drive first (the first block of the
+; data into NESTED_BUF), then goes on to the BIOS. Keeps every register.
+shim:
+        cmp ah, 0x42
+        jne .forward
+        cmp byte [cs:in_shim], 0
+        jne .forward
+        mov byte [cs:in_shim], 1
+        pushad
+        push ds
+        push es
+        xor ax, ax
+        mov ds, ax
+        mov dword [NESTED_DAP], 0x00010010      ; 10h bytes, one block
+        mov dword [NESTED_DAP + 4], NESTED_BUF  ; to 0000:NESTED_BUF
+        mov eax, [data_lba]
+        mov [NESTED_DAP + 8], eax
+        mov dword [NESTED_DAP + 12], 0
+        mov si, NESTED_DAP
+        mov dl, [drive]
+        mov ah, 0x42
+        int 0x13
+        adc byte [nested_failed], 0
+        inc word [nested_calls]
+        pop es
+        pop ds
+        popad
+        mov byte [cs:in_shim], 0
+.forward:
+        jmp far [cs:shim_next]
+
+; check_drive: AL = a drive. Prints "probe: drive dl=XX 41 cf=C ah=HH 08
+; cf=C ah=HH dx=XXXX".
+check_drive:
+        mov [other], al
+        mov si, s_drive
+        call print
+        mov al, [other]
+        call hex8
+        mov si, s_drive41
+        call print
+        mov ah, 0x41
+        mov bx, 0x55AA
+        mov dl, [other]
+        int 0x13
+        call print_cf_ah
+        mov si, s_drive08
+        call print
+        mov ah, 0x08
+        mov dl, [other]
+        xor di, di
+        push es
+        int 0x13
+        pop es
+        push dx
+        call print_cf_ah
+        mov si, s_dx
+        call print
+        pop ax
+        call hex16
+        jmp newline
+
+; Segment registers for regs_check: distinct, non-zero, and DS and ES
+; still reach the probe's buffers (DS:DS_INFO = INFO_BUF, DS:DS_DAP = DAP,
+; ES:ES_DATA = DATA_SEG:0000).
+CANARY_DS       equ 0x0100
+CANARY_ES       equ 0x1F00
+CANARY_FS       equ 0x3456
+CANARY_GS       equ 0x6543
+DS_INFO         equ INFO_BUF - CANARY_DS * 16
+DS_DAP          equ DAP - CANARY_DS * 16
+ES_DATA         equ DATA_SEG * 16 - CANARY_ES * 16
+
+; What a function returns besides AX and CF (a case's mask): those
+; registers' low words may change; everything else must not.
+R_BX            equ 0x01
+R_CX            equ 0x02
+R_DX            equ 0x04
+R_DI            equ 0x08
+R_ES            equ 0x10
+R_AX            equ 0x20                ; (always: AX's low word)
+WORD_REG        equ 0x80                ; a segment register: 16 bits
+
+; A case: AX, BX, CX, DX (DL = FFh: the probe's drive; FEh: the stick's
+; number), SI, the mask.
+%macro regs_case 6
+        dw %1, %2, %3, %4, %5
+        db %6
+%endmacro
+CASE_BYTES      equ 11
+
+; regs_checks: SI = cases, ended by FFFFh: regs_check for each, with the
+; packet for one block (CD) or sector of the data.
+regs_checks:
+        push si
+        mov eax, [data_lba]
+        mov cx, 1
+        xor bx, bx
+        call fill_dap
+        mov byte [DAP], 0x10
+        pop si
+.case:
+        cmp word [si], 0xFFFF
+        je .done
+        push si
+        call regs_check
+        pop si
+        add si, CASE_BYTES
+        jmp .case
+.done:
+        ret
+
+; regs_check: SI = a case. Calls INT 13h with it, every other register a
+; canary (EBP, the high halves) and DS, ES, FS, GS distinct and non-zero;
+; prints "probe: regs ah=HH dl=DD cf=C dx=XXXX ok", or "... changed" and
+; the registers that changed against the case's mask (flags: all but CF).
+regs_check:
+        mov [case_at], si
+        mov word [INFO_BUF], 0x1A       ; 48h's buffer size
+        mov word [DAP + 2], 1           ; one block or sector
+        mov ax, [si]
+        mov [b_eax], ax
+        mov word [b_eax + 2], 0xA1A1
+        mov ax, [si + 2]
+        mov [b_ebx], ax
+        mov word [b_ebx + 2], 0xB2B2
+        mov ax, [si + 4]
+        mov [b_ecx], ax
+        mov word [b_ecx + 2], 0xC3C3
+        mov ax, [si + 6]
+        cmp al, 0xFF
+        jne .not_ours
+        mov al, [drive]
+.not_ours:
+        cmp al, 0xFE
+        jne .dl_set
+        mov al, [stick]
+.dl_set:
+        mov [b_edx], ax
+        mov word [b_edx + 2], 0xD4D4
+        mov ax, [si + 8]
+        mov [b_esi], ax
+        mov word [b_esi + 2], 0xE5E5
+        mov dword [b_edi], 0xF6F60000
+        mov dword [b_ebp], 0x17171717
+        mov word [b_ds], CANARY_DS
+        mov word [b_es], CANARY_ES
+        mov word [b_fs], CANARY_FS
+        mov word [b_gs], CANARY_GS
+        mov ax, CANARY_FS
+        mov fs, ax
+        mov ax, CANARY_GS
+        mov gs, ax
+        mov ax, CANARY_ES
+        mov es, ax
+        mov eax, [b_eax]
+        mov ebx, [b_ebx]
+        mov ecx, [b_ecx]
+        mov edx, [b_edx]
+        mov esi, [b_esi]
+        mov edi, [b_edi]
+        mov ebp, [b_ebp]
+        push word CANARY_DS
+        pop ds                          ; the probe's memory through CS: now
+        cld
+        sti
+        pushfd
+        pop dword [cs:b_flags]
+        int 0x13
+        pushfd
+        pop dword [cs:a_flags]
+        mov [cs:a_eax], eax
+        mov [cs:a_ebx], ebx
+        mov [cs:a_ecx], ecx
+        mov [cs:a_edx], edx
+        mov [cs:a_esi], esi
+        mov [cs:a_edi], edi
+        mov [cs:a_ebp], ebp
+        mov [cs:a_ds], ds
+        mov [cs:a_es], es
+        mov [cs:a_fs], fs
+        mov [cs:a_gs], gs
+        xor ax, ax
+        mov ds, ax
+        mov es, ax
+        mov fs, ax
+        mov gs, ax
+        mov si, s_regs
+        call print
+        mov al, [b_eax + 1]
+        call hex8
+        mov si, s_regs_dl
+        call print
+        mov al, [b_edx]
+        call hex8
+        mov si, s_regs_cf
+        call print
+        mov al, [a_flags]
+        and al, 1
+        add al, '0'
+        call putc
+        mov si, s_dx
+        call print
+        mov ax, [a_edx]
+        call hex16
+        ; each register against its canary
+        mov byte [changed], 0
+        mov di, [case_at]
+        mov dl, [di + 10]
+        or dl, R_AX
+        mov di, reg_table
+.register:
+        mov si, [di]                    ; before
+        test si, si
+        jz .flags
+        mov bx, [di + 2]                ; after
+        mov cl, [di + 6]                ; its mask bit (WORD_REG: a segment)
+        test cl, WORD_REG
+        jnz .word
+        mov eax, [si]
+        xor eax, [bx]
+        test cl, dl
+        jz .compare
+        and eax, 0xFFFF0000             ; it returns its low word
+        jmp .compare
+.word:
+        and cl, ~WORD_REG
+        test cl, dl
+        jnz .same                       ; it returns it
+        mov ax, [si]
+        xor ax, [bx]
+        movzx eax, ax
+.compare:
+        test eax, eax
+        jz .same
+        call name_changed
+.same:
+        add di, 7
+        jmp .register
+.flags:
+        mov eax, [b_flags]
+        xor eax, [a_flags]
+        and eax, 0xFFFE                 ; all but CF
+        jz .flags_same
+        mov di, flags_entry
+        call name_changed
+.flags_same:
+        cmp byte [changed], 0
+        jne .end
+        mov si, s_regs_ok
+        call print
+.end:
+        jmp newline
+
+; name_changed: DI = a register's table entry; prints " changed" once,
+; then its name.
+name_changed:
+        cmp byte [changed], 0
+        jne .named
+        mov byte [changed], 1
+        mov si, s_regs_changed
+        call print
+.named:
+        mov al, ' '
+        call putc
+        mov si, [di + 4]
+        jmp print
+
+; The registers regs_check compares: before, after, name, mask bit.
+%macro reg_entry 4
+        dw %1, %2, %3
+        db %4
+%endmacro
+reg_table:
+        reg_entry b_eax, a_eax, n_eax, R_AX
+        reg_entry b_ebx, a_ebx, n_ebx, R_BX
+        reg_entry b_ecx, a_ecx, n_ecx, R_CX
+        reg_entry b_edx, a_edx, n_edx, R_DX
+        reg_entry b_esi, a_esi, n_esi, 0
+        reg_entry b_edi, a_edi, n_edi, R_DI
+        reg_entry b_ebp, a_ebp, n_ebp, 0
+        reg_entry b_ds, a_ds, n_ds, WORD_REG
+        reg_entry b_es, a_es, n_es, WORD_REG | R_ES
+        reg_entry b_fs, a_fs, n_fs, WORD_REG
+        reg_entry b_gs, a_gs, n_gs, WORD_REG
+        dw 0
+flags_entry:
+        reg_entry 0, 0, n_flags, 0
+
+regs_cd:
+        regs_case 0x0000, 0, 0, 0xFF, 0, 0                     ; reset
+        regs_case 0x0100, 0, 0, 0xFF, 0, 0                     ; status
+        regs_case 0x1500, 0, 0, 0xFF, 0, R_CX | R_DX           ; type
+        regs_case 0x4100, 0x55AA, 0, 0xFF, 0, R_BX | R_CX      ; extensions
+        regs_case 0x4200, 0, 0, 0xFF, DS_DAP, 0                ; read
+        regs_case 0x4400, 0, 0, 0xFF, DS_DAP, 0                ; verify
+        regs_case 0x4300, 0, 0, 0xFF, DS_DAP, 0                ; write (refused)
+        regs_case 0x4800, 0, 0, 0xFF, DS_INFO, 0               ; parameters
+        regs_case 0x4B01, 0, 0, 0xFF, DS_INFO, 0               ; El Torito status
+        regs_case 0x2000, 0, 0, 0xFF, 0, 0                     ; no such function
+        regs_case 0x4200, 0, 0, 0x0080, DS_DAP, 0              ; the stick, chained
+        dw 0xFFFF
+
+regs_disk:
+        regs_case 0x0000, 0, 0, 0xFF, 0, 0
+        regs_case 0x0100, 0, 0, 0xFF, 0, 0
+        regs_case 0x0800, 0, 0, 0xFF, 0, R_BX | R_CX | R_DX | R_DI | R_ES
+        regs_case 0x1500, 0, 0, 0xFF, 0, R_CX | R_DX
+        regs_case 0x0201, ES_DATA, 0x0001, 0xFF, 0, 0          ; CHS read of sector 1
+        regs_case 0x0401, 0, 0x0001, 0xFF, 0, 0                ; CHS verify
+        regs_case 0x0301, ES_DATA, 0x0001, 0xFF, 0, 0          ; CHS write (refused)
+        regs_case 0x4100, 0x55AA, 0, 0xFF, 0, R_BX | R_CX
+        regs_case 0x4200, 0, 0, 0xFF, DS_DAP, 0
+        regs_case 0x4800, 0, 0, 0xFF, DS_INFO, 0
+        regs_case 0x4B01, 0, 0, 0xFF, DS_INFO, 0
+        regs_case 0x4200, 0, 0, 0xFE, DS_DAP, 0                ; the stick, renumbered
+        regs_case 0x0800, 0, 0, 0xFE, 0, R_BX | R_CX | R_DX | R_DI | R_ES
+        dw 0xFFFF
+
+; Drives check_drive asks, ended by 0.
+other_drives:   db 0x80, 0x81, 0x82, 0x83, 0xE0, 0
 
 ; check_41: the extensions check, reported.
 check_41:
@@ -926,8 +1350,47 @@ s_at:           db " at=", 0
 s_bench:        db "probe: bench blocks=", 0
 s_ticks:        db " ticks=", 0
 s_bench80:      db "probe: bench80 sectors=", 0
+s_drive:        db "probe: drive dl=", 0
+s_int13sf:      db "probe: int13sf ", 0
+s_found:        db ":0000 found", 0
+s_missing:      db "missing", 0
+s_nested:       db "probe: nested calls=", 0
+s_nested_failed: db " failed=", 0
+s_drive41:      db " 41 ", 0
+s_drive08:      db " 08 ", 0
+s_regs:         db "probe: regs ah=", 0
+s_regs_dl:      db " dl=", 0
+s_regs_ok:      db " ok", 0
+s_regs_cf:      db " cf=", 0
+s_regs_changed: db " changed", 0
+n_eax:          db "eax", 0
+n_ebx:          db "ebx", 0
+n_ecx:          db "ecx", 0
+n_edx:          db "edx", 0
+n_esi:          db "esi", 0
+n_edi:          db "edi", 0
+n_ebp:          db "ebp", 0
+n_ds:           db "ds", 0
+n_es:           db "es", 0
+n_fs:           db "fs", 0
+n_gs:           db "gs", 0
+n_flags:        db "flags", 0
 
 stick:          db 0
+other:          db 0
+in_shim:        db 0
+nested_failed:  db 0
+nested_calls:   dw 0
+changed:        db 0
+case_at:        dw 0
+b_ds:           dw 0
+b_es:           dw 0
+b_fs:           dw 0
+b_gs:           dw 0
+a_ds:           dw 0
+a_es:           dw 0
+a_fs:           dw 0
+a_gs:           dw 0
 offer:          db 0
 req_size:       db 0
 failed:         db 0
@@ -946,6 +1409,23 @@ crc:            dd 0
 pos:            dd 0
 t0:             dd 0
 raw_sectors:    dd 0
+shim_next:      dd 0
+b_eax:          dd 0
+b_ebx:          dd 0
+b_ecx:          dd 0
+b_edx:          dd 0
+b_esi:          dd 0
+b_edi:          dd 0
+b_ebp:          dd 0
+b_flags:        dd 0
+a_eax:          dd 0
+a_ebx:          dd 0
+a_ecx:          dd 0
+a_edx:          dd 0
+a_esi:          dd 0
+a_edi:          dd 0
+a_ebp:          dd 0
+a_flags:        dd 0
 
 %if ($ - $$) > PROBE_SECTORS * 512 - 4
   %error "the probe is larger than PROBE_SECTORS"

@@ -64,6 +64,8 @@ pub struct BootOptions {
     pub memory_mib: Option<u32>,
     /// An ISO in QEMU's own CD drive, booted first (for comparisons).
     pub boot_cdrom: Option<PathBuf>,
+    /// An ISO in a CD drive that is there but not booted (a PC's drive).
+    pub cdrom: Option<PathBuf>,
     /// A blkdebug rule file for the boot disk: reads of the sectors it
     /// names fail, as on a failing stick.
     pub blkdebug: Option<PathBuf>,
@@ -192,6 +194,9 @@ impl Qemu {
         for (i, d) in opts.extra_disks.iter().enumerate() {
             args.push("-drive".into());
             args.push(format!("file={},format=raw,if=ide,index={}", d.display(), i + 1));
+        }
+        if let Some(iso) = &opts.cdrom {
+            args.extend(["-drive".into(), format!("file={},media=cdrom,if=ide,index=2", iso.display())]);
         }
         if let Some(iso) = &opts.boot_cdrom {
             args.extend(["-drive".into(), format!("file={},media=cdrom,if=ide,index=3", iso.display())]);

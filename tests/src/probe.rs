@@ -103,7 +103,7 @@ pub fn check(lines: &[String], iso: &ProbeIso, stick_mbr: &[u8]) {
     expect("probe: 4b01", &format!("probe: 4b01 cf=0 ah=00 packet=1300E000{rba}00000000C007{count}000000"));
     let crc = format!("{:08X}", crc32(&iso.data));
     let crc_lines: Vec<&String> = lines.iter().filter(|l| l.starts_with("probe: crc ")).collect();
-    assert_eq!(crc_lines.len(), 8, "eight read patterns:\n{}", lines.join("\n"));
+    assert_eq!(crc_lines.len(), 9, "eight read patterns and the nested pass:\n{}", lines.join("\n"));
     for l in crc_lines {
         assert!(l.ends_with(&format!(" crc={crc}")), "{l} (the host's CRC32 is {crc})");
     }
@@ -111,7 +111,29 @@ pub fn check(lines: &[String], iso: &ProbeIso, stick_mbr: &[u8]) {
     expect("probe: write", "probe: write cf=1 ah=03");
     let code: String = stick_mbr[..4].iter().map(|b| format!("{b:02X}")).collect();
     expect("probe: mbr80", &format!("probe: mbr80 cf=0 ah=00 code={code} sig=55AA"));
+    regs_kept(lines, 11);
+    // The hook is found from the INT 13h vector by memdisk's header, and a
+    // call made in the middle of each of its reads, from under it, leaves
+    // both reads whole (the crc pass above, and the nested block here).
+    assert!(find("probe: int13sf").ends_with(":0000 found"), "{}", lines.join("\n"));
+    let nested = find("probe: nested");
+    let first_block = format!("{:08X}", crc32(&iso.data[..2048]));
+    assert!(nested.ends_with(&format!(" failed=00 crc={first_block}")), "{nested} (the first block's CRC32 is {first_block})");
+    let calls = u16::from_str_radix(&nested["probe: nested calls=".len()..][..4], 16).expect("the count");
+    assert!(calls > 1, "a nested call in each of the hook's reads: {nested}");
     expect("probe: done", "probe: done");
+}
+
+/// The probe's "regs" lines: `count` calls made with DS, ES, FS and GS
+/// distinct and non-zero and every other register a canary, and after each
+/// only what the function returns changed (flags: only CF).
+pub fn regs_kept(lines: &[String], count: usize) {
+    let all = lines.join("\n");
+    let regs: Vec<&String> = lines.iter().filter(|l| l.starts_with("probe: regs ")).collect();
+    assert_eq!(regs.len(), count, "the register checks:\n{all}");
+    for l in regs {
+        assert!(l.ends_with(" ok"), "{l}: the call changed what it does not return\n{all}");
+    }
 }
 
 /// A disk image holding the probe in its first sectors and pseudo-random
@@ -238,6 +260,14 @@ pub fn check_disk(lines: &[String], e: &DiskExpectation, stick_mbr: &[u8]) {
     let code: String = stick_mbr[..4].iter().map(|b| format!("{b:02X}")).collect();
     let stick = if hard_disk { 0x81 } else { 0x80 };
     expect("probe: stick", &format!("probe: stick cf=0 ah=00 at={stick:02X} code={code} sig=55AA"));
+    regs_kept(lines, 13);
+    // 08h of the stick under its new number counts the hard disks as the
+    // BIOS data area does (the emulated one too), once.
+    let stick_08 = find(&format!("probe: regs ah=08 dl={stick:02X} "));
+    let disks = if hard_disk { e.hard_disks } else { 1 };
+    assert!(stick_08.starts_with(&format!("probe: regs ah=08 dl={stick:02X} cf=0 dx=")), "{all}");
+    let dx = u16::from_str_radix(&stick_08["probe: regs ah=08 dl=81 cf=0 dx=".len()..][..4], 16).expect("08h's DX");
+    assert_eq!(dx & 0xFF, disks as u16, "08h of the stick at {stick:02X}h counts {disks} hard disks: {all}");
     expect("probe: done", "probe: done");
 }
 

@@ -9,17 +9,21 @@ use std::path::Path;
 use bootfs::diskimage::{classify, DiskKind, FLOPPY_FORMATS};
 use tests::media::{dropboot, read_at};
 use tests::probe::{build_disk, check_disk, emulation_iso, report, DiskExpectation, ProbeDisk, EXIT_DONE};
-use tests::{work_dir, Qemu};
+use tests::{work_dir, BootOptions, Qemu};
 
 const FLOPPY_SECTORS: u32 = 2880;
 /// Past one 255x63 cylinder, so CHS reads cross a cylinder edge too.
 const HARD_DISK_SECTORS: u32 = 17_408;
 
 fn boot(name: &str, dir: &Path, file: &Path) -> (Vec<String>, Vec<u8>) {
+    boot_with(name, dir, file, &BootOptions::default())
+}
+
+fn boot_with(name: &str, dir: &Path, file: &Path, opts: &BootOptions) -> (Vec<String>, Vec<u8>) {
     let image = dir.join("stick.img");
     let _ = std::fs::remove_file(&image);
     dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), file.as_os_str()]);
-    let mut vm = Qemu::boot(name, dir, &image);
+    let mut vm = Qemu::boot_with(name, dir, &image, opts);
     vm.wait_screen("1 boot file on");
     vm.keys(&["ret"]);
     let status = vm.wait_exit();
@@ -84,4 +88,35 @@ fn the_probe_as_a_raw_hard_disk_img_reads_the_same() {
     let disk = build_disk(&dir, "disk.img", HARD_DISK_SECTORS, true);
     let (lines, mbr) = boot("probe_hard_disk_img", &dir, &disk.path);
     check_disk(&lines, &hard_disk_expectation(&disk, None), &mbr);
+}
+
+#[test]
+fn an_emulated_hard_disk_on_a_pc_with_a_second_disk_and_a_cd_drive_moves_only_the_real_disks_up() {
+    let dir = work_dir("probe_hard_disk_beside_others");
+    let disk = build_disk(&dir, "disk.img", HARD_DISK_SECTORS, true);
+    let (iso, rba) = emulation_iso(&dir, &disk, true);
+    // The PC's own hard disk (IDE, after the stick) and its CD drive.
+    let second = dir.join("second-disk.img");
+    let mut mbr = vec![0u8; 8 << 20];
+    mbr[510..512].copy_from_slice(&[0x55, 0xAA]);
+    std::fs::write(&second, &mbr).expect("the second disk");
+    let cd = tests::probe::build_iso(&dir.join("cd"), 64 * 2048).path;
+    let opts = BootOptions { extra_disks: vec![second], cdrom: Some(cd), ..Default::default() };
+    let (lines, stick_mbr) = boot_with("probe_hard_disk_beside_others", &dir, &iso, &opts);
+    // The emulated disk, the stick and the PC's disk: three hard disks.
+    let e = DiskExpectation { hard_disks: 3, ..hard_disk_expectation(&disk, Some(rba)) };
+    check_disk(&lines, &e, &stick_mbr);
+    let all = lines.join("\n");
+    let drive = |dl: u8| -> &str {
+        lines.iter().find(|l| l.starts_with(&format!("probe: drive dl={dl:02X} "))).unwrap_or_else(|| panic!("no line for {dl:02X}h:\n{all}"))
+    };
+    // 80h is the image, 81h the stick, 82h the PC's disk: each answers 41h
+    // and counts three hard disks in 08h.
+    for dl in [0x80, 0x81, 0x82] {
+        let l = drive(dl);
+        assert!(l.contains(" 41 cf=0 ah=30 ") && l.contains(" 08 cf=0 ah=00 dx=") && l.ends_with("03"), "{l}\n{all}");
+    }
+    // No fourth disk appears, and the CD drive keeps its number.
+    assert!(drive(0x83).contains(" 41 cf=1 "), "{all}");
+    assert!(drive(0xE0).contains(" 41 cf=0 ah="), "the CD drive at E0h still answers 41h: {all}");
 }

@@ -108,7 +108,7 @@ fn a_read_error_under_the_hook_reaches_the_boot_loader_as_a_bios_error_code() {
     let lines = report(&vm.serial_text());
     assert_eq!(status.code(), Some(EXIT_DONE), "the probe ran to its end:\n{}", lines.join("\n"));
     let passes: Vec<&String> = lines.iter().filter(|l| l.starts_with("probe: crc ")).collect();
-    assert_eq!(passes.len(), 8, "{}", lines.join("\n"));
+    assert_eq!(passes.len(), 9, "{}", lines.join("\n"));
     for l in &passes {
         let code = l.rsplit("error=").next().filter(|_| l.contains(" error=")).unwrap_or_else(|| panic!("{l}: no error reported"));
         assert!(code != "00", "{l}: a failed read carries the BIOS's code");
