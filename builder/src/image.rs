@@ -26,7 +26,9 @@ pub enum FsKind {
 
 /// Makes a new sparse image of `size` bytes: MBR with one active partition
 /// from LBA 2048 to the end, boot code, an empty exFAT or FAT32 volume.
-pub fn create(path: &Path, size: u64, fs: FsKind) -> Result<()> {
+/// Returns it open and locked as its writer from before its first byte
+/// (see [`Disk::from_file`]).
+pub fn create(path: &Path, size: u64, fs: FsKind) -> Result<File> {
     if size < MIN_IMAGE_BYTES {
         return Err(Error::Usage(format!("--size must be at least {} MiB", MIN_IMAGE_BYTES >> 20)));
     }
@@ -37,8 +39,10 @@ pub fn create(path: &Path, size: u64, fs: FsKind) -> Result<()> {
         .open(path)
         .map_err(Error::io(format!("creating {}", path.display())))?;
     let what = path.display().to_string();
+    lock(&file, true, &what)?;
     file.set_len(size / 512 * 512).map_err(Error::io(format!("sizing {what}")))?;
-    lay_out(&mut file, size / 512, fs, &what, true)
+    lay_out(&mut file, size / 512, fs, &what, true)?;
+    Ok(file)
 }
 
 /// Writes a whole dropboot disk onto `file` of `sectors`: the MBR (a new
@@ -216,8 +220,13 @@ impl Disk {
     /// kill cut off is finished first (a reader that cannot write says
     /// so).
     pub fn open(path: &Path, write: bool) -> Result<Disk> {
+        let file = if write { open_for_writing(path)? } else { open_for_reading(path)? };
+        Disk::from_file(path, file, write)
+    }
+
+    /// [`Disk::open`] for `file`, already open (and locked) as `path`.
+    pub fn from_file(path: &Path, mut file: File, write: bool) -> Result<Disk> {
         let what = path.display().to_string();
-        let mut file = if write { open_for_writing(path)? } else { open_for_reading(path)? };
         let ours = bootcode::on_disk(&mut file, &what).is_ok();
         if ours && crate::journal::pending(&file, &what)?.is_some() {
             if !write {

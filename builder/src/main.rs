@@ -189,9 +189,9 @@ fn run(cli: Cli) -> Result<()> {
                 Fs::Fat32 => (image::FsKind::Fat32, "FAT32"),
             };
             let plan = files::plan_adds(&files, &stick_path::StickPath::root())?;
-            image::create(&image, size, kind)?;
+            let file = image::create(&image, size, kind)?;
             if !plan.is_empty() {
-                let mut disk = image::Disk::open(&image, true)?;
+                let mut disk = image::Disk::from_file(&image, file, true)?;
                 for (source, target) in &plan {
                     files::add(&mut disk, source, target, true)?;
                 }
