@@ -1,7 +1,6 @@
-//! Adding a file to a FAT32 data partition, moving one into one piece,
-//! each as one journaled change (crate::journal):
-//! every check first (name, free space); then, as one journaled change
-//! (crate::journal), any new folders and an empty placeholder entry
+//! Adding a file to a FAT32 data partition and moving one into one piece,
+//! each as one journaled change (crate::journal). An add makes every check
+//! first (name, free space); then, in its change, any new folders and an empty placeholder entry
 //! (`DROPBOOT.TMP`, made by the fatfs crate), the data into clusters the
 //! FAT still calls free (one run when there is one), the chain in every
 //! FAT copy, the placeholder's cluster and size, and its rename to the
@@ -161,7 +160,7 @@ pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &st
 
     crate::journal::journaled(disk, &format!("add {target}"), |disk| {
         // The folders and the empty placeholder.
-        let (created, folder_cluster) = placeholder(disk, to, layout.root_cluster)?;
+        let (created, folder_cluster) = placeholder(disk, to, &layout)?;
         for folder in created {
             crate::files::repair_dot_entries(disk, &folder)?;
         }
@@ -180,12 +179,17 @@ pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &st
             dir.rename(PLACEHOLDER, &dir, name).map_err(Error::io(format!("naming {target} on {image}")))?;
         }
         fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))?;
-        // FSInfo: free count unknown (FAT32 allows it), next free after the file.
-        let mut hint = [0u8; 8];
-        hint[..4].copy_from_slice(&u32::MAX.to_le_bytes());
-        hint[4..].copy_from_slice(&clusters.last().map_or(u32::MAX, |c| c + 1).to_le_bytes());
-        write_part(disk, layout.fsinfo * 512 + 488, &hint)
+        write_fsinfo(disk, &layout, clusters.last().map_or(u32::MAX, |c| c + 1))
     })
+}
+
+/// FSInfo: the free count unknown (FAT32 allows it), the next free cluster
+/// `next_free`.
+fn write_fsinfo(disk: &mut Disk, layout: &Layout, next_free: u32) -> Result<()> {
+    let mut hint = [0u8; 8];
+    hint[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+    hint[4..].copy_from_slice(&next_free.to_le_bytes());
+    write_part(disk, layout.fsinfo * 512 + 488, &hint)
 }
 
 /// Where cluster 2 starts (sectors from the volume's start), sectors per
@@ -206,9 +210,9 @@ fn open_folder<'a, T: fatfs::ReadWriteSeek>(fs: &'a fatfs::FileSystem<T>, to: &s
 
 /// Makes the folders of `to` that are missing and an empty placeholder in
 /// it (removing one a cut-off add left). Returns the folders made (for the
-/// dot-entry repair) and the folder's first cluster (`root_cluster` for
+/// dot-entry repair) and the folder's first cluster (the root's for
 /// the root).
-fn placeholder(disk: &mut Disk, to: &str, root_cluster: u32) -> Result<(Vec<Vec<String>>, u32)> {
+fn placeholder(disk: &mut Disk, to: &str, layout: &Layout) -> Result<(Vec<Vec<String>>, u32)> {
     let image = disk.path.display().to_string();
     let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
         .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
@@ -235,11 +239,8 @@ fn placeholder(disk: &mut Disk, to: &str, root_cluster: u32) -> Result<(Vec<Vec<
     }
     fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))?;
     let folder_cluster = match folder_cluster {
-        Some(_) => root_cluster,
-        None => {
-            let layout = Layout::read(disk)?;
-            self::folder_cluster(disk, &layout, to)?
-        }
+        Some(_) => layout.root_cluster,
+        None => self::folder_cluster(disk, layout, to)?,
     };
     Ok((created, folder_cluster))
 }
@@ -274,15 +275,25 @@ fn write_data(disk: &mut Disk, layout: &Layout, clusters: &[u32], source: &Path,
 
 /// Links `clusters` into one chain in every copy of the FAT.
 fn write_chain(disk: &mut Disk, layout: &Layout, clusters: &[u32]) -> Result<()> {
+    set_fat_entries(disk, layout, clusters, |i| clusters.get(i + 1).copied().unwrap_or(END_OF_CHAIN))
+}
+
+/// Marks `clusters` free in every copy of the FAT.
+fn free_chain(disk: &mut Disk, layout: &Layout, clusters: &[u32]) -> Result<()> {
+    set_fat_entries(disk, layout, clusters, |_| 0)
+}
+
+/// Sets the FAT entry of `clusters[i]` to `value(i)` (its top four bits
+/// kept) in every copy of the FAT, writing the span they lie in.
+fn set_fat_entries(disk: &mut Disk, layout: &Layout, clusters: &[u32], value: impl Fn(usize) -> u32) -> Result<()> {
     let (Some(&low), Some(&high)) = (clusters.iter().min(), clusters.iter().max()) else {
         return Ok(());
     };
     let mut fat = layout.fat(disk)?;
     for (i, &c) in clusters.iter().enumerate() {
-        let next = clusters.get(i + 1).copied().unwrap_or(END_OF_CHAIN);
         let at = c as usize * 4;
         let keep = u32::from_le_bytes([fat[at], fat[at + 1], fat[at + 2], fat[at + 3]]) & 0xF000_0000;
-        fat[at..at + 4].copy_from_slice(&(keep | next).to_le_bytes());
+        fat[at..at + 4].copy_from_slice(&(keep | value(i)).to_le_bytes());
     }
     let (from, to) = (low as usize * 4, high as usize * 4 + 4);
     for copy in 0..layout.fats {
@@ -412,31 +423,10 @@ pub fn defrag(disk: &mut Disk, path: &str) -> Result<()> {
         if !edit_entry(disk, &layout, folder_first, |e| first_cluster(e) == old_first, |e| set_first_cluster(e, start))? {
             return Err(Error::disk(&disk.path, format!("the entry of {path} was not found in its folder")));
         }
-        let mut hint = [0u8; 8];
-        hint[..4].copy_from_slice(&u32::MAX.to_le_bytes());
-        hint[4..].copy_from_slice(&(start + needed as u32).to_le_bytes());
-        write_part(disk, layout.fsinfo * 512 + 488, &hint)
+        write_fsinfo(disk, &layout, start + needed as u32)
     });
     bar.finish_and_clear();
     done
-}
-
-/// Marks `clusters` free in every copy of the FAT.
-fn free_chain(disk: &mut Disk, layout: &Layout, clusters: &[u32]) -> Result<()> {
-    let (Some(&low), Some(&high)) = (clusters.iter().min(), clusters.iter().max()) else {
-        return Ok(());
-    };
-    let mut fat = layout.fat(disk)?;
-    for &c in clusters {
-        let at = c as usize * 4;
-        let keep = u32::from_le_bytes([fat[at], fat[at + 1], fat[at + 2], fat[at + 3]]) & 0xF000_0000;
-        fat[at..at + 4].copy_from_slice(&keep.to_le_bytes());
-    }
-    let (from, to) = (low as usize * 4, high as usize * 4 + 4);
-    for copy in 0..layout.fats {
-        write_part(disk, (layout.fat_start + copy * layout.fat_sectors) * 512 + from as u64, &fat[from..to])?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -351,7 +351,12 @@ impl<'a> PartitionFile<'a> {
                 libc::copy_file_range(source.as_raw_fd(), &mut src, self.file.as_raw_fd(), &mut dst, left as usize, 0)
             };
             match n {
-                n if n > 0 => left -= n as u64,
+                n if n > 0 => {
+                    if let Some(o) = self.overlay.as_mut() {
+                        o.written_straight(dst as u64 - n as u64, n as u64);
+                    }
+                    left -= n as u64
+                }
                 0 => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the source file ended early")),
                 _ => {
                     let e = io::Error::last_os_error();

@@ -1,5 +1,5 @@
-//! Changes to a FAT32 volume made as one step (bootfs::journal has the
-//! why and the format). While a change runs, its writes to the volume's
+//! Changes to a FAT32 or exFAT volume made as one step (bootfs::journal
+//! has the why and the format). While a change runs, its writes to the volume's
 //! metadata collect in an [`Overlay`] in memory, and reads see them; its
 //! file data goes straight to clusters that were free when it began, which
 //! nothing points at until the change is whole. [`commit`] journals the
@@ -83,6 +83,15 @@ impl Overlay {
         }
     }
 
+    /// Forgets what was held back of the whole sectors `len` bytes at disk
+    /// byte `at` cover: they were just written straight to the disk.
+    pub fn written_straight(&mut self, at: u64, len: u64) {
+        let held: Vec<u64> = self.sectors.range(at.div_ceil(512)..(at + len) / 512).map(|(&lba, _)| lba).collect();
+        for lba in held {
+            self.sectors.remove(&lba);
+        }
+    }
+
     /// Reads `buf` from disk byte `at`, as the change would leave it.
     pub fn read_at(&self, file: &File, at: u64, buf: &mut [u8]) -> io::Result<usize> {
         let n = file.read_at(buf, at)?;
@@ -114,11 +123,7 @@ impl Overlay {
             if direct {
                 crate::fault::before_write();
                 file.write_all_at(piece, pos)?;
-                // What was held back of these sectors is replaced whole.
-                let held: Vec<u64> = self.sectors.range(pos / 512..stop / 512).map(|(&lba, _)| lba).collect();
-                for lba in held {
-                    self.sectors.remove(&lba);
-                }
+                self.written_straight(pos, stop - pos);
             } else {
                 let mut p = pos;
                 while p < stop {

@@ -715,25 +715,14 @@ fn_geometry:
         mov [bp + F_CX], cx
         mov dh, [cs:HOOK_HEADS]
         dec dh
-        xor ax, ax
-        mov es, ax
+        call drive_count
+        mov [bp + F_DX], dx
         cmp byte [cs:HOOK_KIND], HOOK_KIND_FLOPPY
         je .floppy
-        mov dl, [es:BDA_HARD_DISKS]
-        mov [bp + F_DX], dx
         mov al, ST_OK
         clc
         ret
 .floppy:
-        mov ax, [es:BDA_EQUIPMENT]
-        mov dl, 0
-        test al, 0x01
-        jz .counted
-        shr al, 6
-        inc al
-        mov dl, al
-.counted:
-        mov [bp + F_DX], dx
         mov al, [cs:HOOK_FLOPPY_TYPE]
         mov [bp + F_BL], al
         mov byte [bp + F_BX + 1], 0

@@ -183,28 +183,28 @@ fn stick_for_kills(dir: &Path, fs_kind: &str) -> (PathBuf, Vec<(String, Vec<u8>)
     (base, kept)
 }
 
+/// `add`, `rm` and `defrag` on a `fs_kind` stick, each killed before each
+/// of its writes: at least 5 kill points each, at least 2 of them finished
+/// by the journal.
+fn every_command_killed_at_every_write(fs_kind: &str) {
+    let dir = work_dir(&format!("killed_at_every_write_{fs_kind}"));
+    let (base, kept) = stick_for_kills(&dir, fs_kind);
+    let new = random_file(&dir.join("new.iso"), 500_000, 7).display().to_string();
+    let (adds, a) = killed_at_every_write(&dir, &base, fs_kind, &["add", "IMAGE", &new, "--to", "/new/deep"], &kept);
+    let (rms, r) = killed_at_every_write(&dir, &base, fs_kind, &["rm", "IMAGE", "/pieces.iso"], &kept);
+    let (defrags, d) = killed_at_every_write(&dir, &base, fs_kind, &["defrag", "IMAGE", "/pieces.iso"], &kept);
+    assert!(adds >= 5 && rms >= 5 && defrags >= 5, "{fs_kind} kill points: add {adds}, rm {rms}, defrag {defrags}");
+    assert!(a >= 2 && r >= 2 && d >= 2, "{fs_kind} kills the journal finished: add {a}, rm {r}, defrag {d}");
+}
+
 #[test]
 fn an_exfat_add_rm_or_defrag_killed_before_any_of_its_writes_is_all_or_nothing_and_the_other_files_intact() {
-    let dir = work_dir("killed_at_every_write_exfat");
-    let (base, kept) = stick_for_kills(&dir, "exfat");
-    let new = random_file(&dir.join("new.iso"), 500_000, 7).display().to_string();
-    let (adds, a) = killed_at_every_write(&dir, &base, "exfat", &["add", "IMAGE", &new, "--to", "/new/deep"], &kept);
-    let (rms, r) = killed_at_every_write(&dir, &base, "exfat", &["rm", "IMAGE", "/pieces.iso"], &kept);
-    let (defrags, d) = killed_at_every_write(&dir, &base, "exfat", &["defrag", "IMAGE", "/pieces.iso"], &kept);
-    assert!(adds >= 5 && rms >= 5 && defrags >= 5, "kill points: add {adds}, rm {rms}, defrag {defrags}");
-    assert!(a >= 2 && r >= 2 && d >= 2, "kills the journal finished: add {a}, rm {r}, defrag {d}");
+    every_command_killed_at_every_write("exfat");
 }
 
 #[test]
 fn a_fat32_add_rm_or_defrag_killed_before_any_of_its_writes_is_all_or_nothing_and_the_other_files_intact() {
-    let dir = work_dir("killed_at_every_write_fat32");
-    let (base, kept) = stick_for_kills(&dir, "fat32");
-    let new = random_file(&dir.join("new.iso"), 500_000, 7).display().to_string();
-    let (adds, a) = killed_at_every_write(&dir, &base, "fat32", &["add", "IMAGE", &new, "--to", "/new/deep"], &kept);
-    let (rms, r) = killed_at_every_write(&dir, &base, "fat32", &["rm", "IMAGE", "/pieces.iso"], &kept);
-    let (defrags, d) = killed_at_every_write(&dir, &base, "fat32", &["defrag", "IMAGE", "/pieces.iso"], &kept);
-    assert!(adds >= 5 && rms >= 5 && defrags >= 5, "kill points: add {adds}, rm {rms}, defrag {defrags}");
-    assert!(a >= 2 && r >= 2 && d >= 2, "kills the journal finished: add {a}, rm {r}, defrag {d}");
+    every_command_killed_at_every_write("fat32");
 }
 
 #[test]
