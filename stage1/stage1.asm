@@ -2,15 +2,28 @@
 ; and the partition table after it belong to the disk; the builder writes
 ; this code around them and never changes them.
 ;
-; In:  real mode, CS:IP = 0000:7C00 or 07C0:0000, DL = BIOS boot drive.
+; In:  real mode, CS:IP = 0000:7C00 or 07C0:0000 (nothing here depends on
+;      CS), DL = BIOS boot drive.
 ; Job: read stage2 (from STAGE2_LBA, its length in its header) to
-;      STAGE2_LOAD_ADDR with INT 13h AH=42h, or with AH=02h (CHS) when the
-;      BIOS has no extensions; check its magic and its checksum (the u32
-;      words of the whole image sum to zero); jump to 0000:STAGE2_ENTRY_ADDR
-;      with DL = boot drive.
-; Out on failure: one line that names it ("dropboot: stage2 read error
-;      0x80", "... checksum bad", ...), a key, then INT 18h (the BIOS tries
-;      the next boot device).
+;      STAGE2_LOAD_ADDR; check its length and its checksum (the u32 words
+;      of the whole image sum to zero, which an empty or foreign area
+;      fails); jump to 0000:STAGE2_ENTRY_ADDR with DL = the drive it was
+;      read from.
+;  - It reads by CHS (AH=08h for the geometry, AH=02h a track at a time),
+;    the one way every BIOS reads a disk: stage2 lies in the first 770
+;    sectors, which CHS reaches on any geometry. (Stage2 and the hook use
+;    AH=42h when the BIOS has it.) Dropping the AH=42h path is what makes
+;    room for the next point in 440 bytes.
+;  - Bytes 3-59h are left to a BIOS that writes a BPB there when it boots
+;    a stick as USB-FDD or USB-ZIP: the first instruction jumps over them,
+;    and the variables live there, written only after the BIOS is done.
+;  - DL: a number outside 00-0Fh and 80-8Fh is taken as 80h; and when
+;    stage2 cannot be read or checked from the drive DL names, stage1 tries
+;    again from 80h (a BIOS that passes 00h for a stick at 80h).
+; Out on failure: one line on the screen and COM1 that names it
+;      ("dropboot: read error 0x80", "dropboot: geometry error 0x01",
+;      "dropboot: stage2 checksum bad", ...), a key, then INT 18h (the
+;      BIOS tries the next boot device).
 ;
 ; It runs where the BIOS loaded it: stage2 loads above it at 0000:8000, and
 ; the 440 bytes are better spent on messages than on moving itself.
@@ -18,10 +31,18 @@
 
 %include "layout.inc"
 
-CHUNK           equ 64          ; sectors per AH=42h read: 32 KiB, never across 64 KiB
+BPB_END         equ 0x5A        ; a FAT32 BPB's last byte is 59h
+; Variables, from BP = 7C00h, in the BPB area (set before they are read).
+DRIVE           equ 3           ; byte: the drive stage2 is read from
+SPT             equ 4           ; word: sectors per track
+HEADS           equ 6           ; word
 
         bits 16
         org 0x7C00
+
+        jmp short start
+        nop
+        times BPB_END - ($ - $$) db 0
 
 start:
         xor ax, ax
@@ -29,37 +50,29 @@ start:
         mov es, ax
         mov ss, ax                      ; (no interrupt until after the next instruction)
         mov sp, REAL_MODE_STACK_TOP
-        jmp 0:main                      ; CS = 0 whatever the BIOS used
-main:
-        mov [drive], dl
-        mov ah, 0x41                    ; extensions? BX=AA55h and CX bit 0 set
-        mov bx, 0x55AA
-        int 0x13
-        jc .chs
-        cmp bx, 0xAA55
-        jne .chs
-        test cl, 1
-        jnz .load
-.chs:
+        mov bp, sp
+        test dl, 0x70                   ; 00-0Fh and 80-8Fh are drives
+        jz .drive_known
+        mov dl, 0x80
+.drive_known:
+        mov [bp + DRIVE], dl
         mov ah, 0x08                    ; CL = sectors per track, DH = last head
-        mov dl, [drive]
         xor di, di                      ; ES:DI = 0 for buggy BIOSes
         int 0x13
+        mov si, msg_geometry
         jc disk_error
-        and cx, 0x3F
-        mov [spt], cx                   ; nonzero from here on: read with CHS
+        and cx, 0x3F                    ; (0 sectors: "error 0x00")
+        jz disk_error
+        mov [bp + SPT], cx
         movzx dx, dh
         inc dx
-        mov [heads], dx
+        mov [bp + HEADS], dx
 
-.load:
-        mov eax, STAGE2_LBA             ; the header sector first
+        mov ax, STAGE2_LBA              ; the header sector first
         mov bx, STAGE2_LOAD_ADDR >> 4
         mov cx, 1
         call read
         mov si, msg_missing
-        cmp dword [STAGE2_LOAD_ADDR], STAGE2_MAGIC_LO   ; the checksum covers the rest
-        jne fail
         mov cx, [STAGE2_LOAD_ADDR + STAGE2_HEADER_SECTORS_OFFSET]
         dec cx                          ; 0 wraps to FFFFh and fails the bound
         cmp cx, STAGE2_MAX_SECTORS - 1
@@ -82,67 +95,11 @@ main:
         mov si, msg_checksum
         test edx, edx
         jnz fail
-        mov dl, [drive]
+        mov dl, [bp + DRIVE]
         jmp 0:STAGE2_ENTRY_ADDR
 
-; read: EAX = first LBA (below 2048), CX = sectors, BX = segment to read to
-; (offset 0). Returns with EAX and BX advanced past what was read, CX = 0;
-; on failure jumps to disk_error with AH = BIOS status (no retries, as in
-; the MBRs of GRUB and syslinux). Clobbers DX, DI, ES, flags.
-read:
-        jcxz .done
-        xor edi, edi
-        inc di                          ; CHS: one sector per call
-        cmp byte [spt], 0
-        jne .counted
-        mov di, CHUNK
-        cmp cx, di
-        jae .counted
-        mov di, cx
-.counted:
-        pushad
-        mov es, bx
-        cmp byte [spt], 0
-        jne .by_chs
-        push dword 0                    ; disk address packet, on the stack:
-        push eax                        ;   LBA
-        push bx                         ;   buffer segment
-        push word 0                     ;   buffer offset
-        push di                         ;   sectors
-        push word 16                    ;   packet size
-        mov si, sp
-        mov ah, 0x42
-        mov dl, [drive]
-        int 0x13
-        lea sp, [si + 16]               ; (keeps CF)
-        jmp .called
-.by_chs:
-        xor dx, dx
-        div word [spt]                  ; AX = track, DX = sector - 1
-        mov cx, dx
-        inc cx                          ; CL = sector
-        xor dx, dx
-        div word [heads]                ; AX = cylinder, DL = head
-        mov ch, al
-        shl ah, 6
-        or cl, ah                       ; cylinder bits 8-9
-        mov dh, dl
-        mov dl, [drive]
-        xor bx, bx
-        mov ax, 0x0201
-        int 0x13
-.called:
-        jc disk_error                   ; (the stack no longer matters)
-        popad
-        add eax, edi
-        sub cx, di
-        shl di, 5                       ; sectors -> paragraphs
-        add bx, di
-        jmp read
-.done:
-        ret
-
-; disk_error: AH = BIOS status; names it in hex and fails.
+; disk_error: AH = BIOS status, SI = what failed (its text runs on into
+; "error 0x??"). Names the status in hex and fails.
 disk_error:
         mov al, ah
         aam 16                          ; AH = high nibble, AL = low nibble
@@ -150,12 +107,12 @@ disk_error:
         xchg al, ah
         call hex_digit
         mov [msg_code], ax
-        mov si, msg_read
-        cmp byte [spt], 0
-        je fail
-        mov si, msg_no_ext
-; fail: SI = message. "dropboot: " and the message, a key, INT 18h.
+; fail: SI = message, BP = 7C00h. Read from a drive other than 80h: try
+; 80h. Else "dropboot: " and the message, a key, INT 18h.
 fail:
+        mov dl, 0x80
+        cmp [bp + DRIVE], dl
+        jne start
         push si
         mov si, msg_prefix
         call print
@@ -166,14 +123,69 @@ fail:
         int 0x18
         jmp fail
 
-; print: SI = NUL-terminated text, to the screen. Clobbers AX, BX, SI.
+; read: AX = first LBA (below 2048), CX = sectors, BX = segment to read to
+; (offset 0), BP = 7C00h. Reads to the end of a track at a time with
+; AH=02h. Returns with AX and BX advanced past what was read, CX = 0; on
+; failure jumps to disk_error with AH = BIOS status (no retries, as in the
+; MBRs of GRUB and syslinux). Clobbers DX, SI, DI, ES, flags.
+read:
+        jcxz .done
+        push ax
+        push cx
+        xor dx, dx
+        div word [bp + SPT]             ; AX = track, DX = sector - 1
+        mov di, [bp + SPT]
+        sub di, dx                      ; DI = sectors to the track's end
+        cmp di, cx
+        jb .counted
+        mov di, cx
+.counted:
+        mov cx, dx
+        inc cx                          ; CL = sector
+        xor dx, dx
+        div word [bp + HEADS]           ; AX = cylinder, DL = head
+        mov ch, al
+        shl ah, 6
+        or cl, ah                       ; cylinder bits 8-9
+        mov dh, dl
+        mov dl, [bp + DRIVE]
+        mov es, bx
+        push bx
+        xor bx, bx
+        mov ax, di
+        mov ah, 0x02
+        mov si, msg_read
+        int 0x13
+        jc disk_error                   ; (the stack no longer matters)
+        pop bx
+        pop cx
+        pop ax
+        add ax, di
+        sub cx, di
+        shl di, 5                       ; sectors -> paragraphs
+        add bx, di
+        jmp read
+.done:
+        ret
+
+; print: SI = text ended by 0, or by 1 to go on with "error 0x??"; to the
+; screen and COM1. Clobbers AX, BX, DX, SI.
 print:
         lodsb
-        test al, al
-        jz .done
+        cmp al, 1
+        jb .done
+        ja .char
+        mov si, msg_error
+        jmp print
+.char:
         mov ah, 0x0E
         mov bx, 0x0007
+        push ax
         int 0x10
+        pop ax
+        mov ah, 0x01                    ; COM1, as the BIOS set it up
+        xor dx, dx
+        int 0x14
         jmp print
 .done:
         ret
@@ -185,12 +197,10 @@ hex_digit:
         das
         ret
 
-drive:          db 0
-spt:            dw 0                    ; 0: INT 13h extensions
-heads:          dw 0
 msg_prefix:     db "dropboot: ", 0
-msg_no_ext:     db "no INT 13h ext, CHS "
-msg_read:       db "stage2 read error 0x"
+msg_geometry:   db "geometry ", 1
+msg_read:       db "read ", 1
+msg_error:      db "error 0x"
 msg_code:       db "??", 0
 msg_missing:    db "stage2 missing", 0
 msg_checksum:   db "stage2 checksum bad", 0

@@ -45,6 +45,15 @@ fn main() {
         ("HOOK_INT15_ENTRY", offset_of!(HookHeader, int15_entry) as u64),
         ("HOOK_PREVIOUS_INT15", offset_of!(HookHeader, previous_int15) as u64),
         ("HOOK_REAL_DRIVES", offset_of!(HookHeader, real_drives) as u64),
+        ("HOOK_DISK_LAST_HEAD", offset_of!(HookHeader, disk_last_head) as u64),
+        ("HOOK_DISK_SECTORS_PER_TRACK", offset_of!(HookHeader, disk_sectors_per_track) as u64),
+        ("SELECTOR_CODE32", SELECTOR_CODE32 as u64),
+        ("SELECTOR_DATA32", SELECTOR_DATA32 as u64),
+        ("SELECTOR_CODE16", SELECTOR_CODE16 as u64),
+        ("SELECTOR_DATA16", SELECTOR_DATA16 as u64),
+        ("BDA_EQUIPMENT", BDA_EQUIPMENT as u64),
+        ("BDA_BASE_MEMORY", BDA_BASE_MEMORY as u64),
+        ("BDA_HARD_DISKS", BDA_HARD_DISKS as u64),
         ("HOOK_MAX_BYTES", HOOK_MAX_BYTES as u64),
         ("HOOK_KIND_CD", HOOK_KIND_CD as u64),
         ("HOOK_KIND_FLOPPY", HOOK_KIND_FLOPPY as u64),
@@ -62,6 +71,11 @@ fn main() {
     match mode.as_str() {
         "nasm" => println!("; {note}"),
         _ => println!("/* {note} */"),
+    }
+    if mode == "nasm" {
+        // The GDT's descriptors, for `dq GDT_DESCRIPTORS`.
+        let descriptors: Vec<String> = GDT.iter().map(|d| format!("0x{d:016X}")).collect();
+        println!("%define GDT_DESCRIPTORS {}", descriptors.join(", "));
     }
     for (name, v) in values.iter().chain(&[("STAGE2_MAGIC_LO", magic as u64), ("STAGE2_MAGIC_HI", magic_hi as u64)]) {
         match mode.as_str() {

@@ -9,7 +9,7 @@ use alloc::format;
 use alloc::string::String;
 
 use crate::block::IoError;
-use crate::diskimage::{classify, eltorito_floppy, hard_disk_geometry, Chs, DiskImageError, DiskKind, FloppyFormat};
+use crate::diskimage::{classify, eltorito_floppy, hard_disk_geometry, partition_geometry, Chs, DiskImageError, DiskKind, FloppyFormat};
 use crate::eltorito::{BootEntry, Catalog, EltoritoError, Media};
 use crate::file::ByteSource;
 use crate::iso9660::{IsoError, Volume, BLOCK};
@@ -247,13 +247,22 @@ fn plan_iso_catalog(source: &mut (impl ByteSource + ?Sized), file_sectors: u64, 
             if start >= file_sectors {
                 return Err(PlanError::EmulatedImageOutside { what: "hard disk", rba: entry.load_rba });
             }
-            let sectors = file_sectors - start;
+            let mut sectors = file_sectors - start;
             let mut mbr = [0u8; 512];
             source.read_at(start * 512, &mut mbr)?;
             if mbr[510..512] != [0x55, 0xAA] {
                 return Err(PlanError::NoBootSignature);
             }
-            let chs = hard_disk_geometry(sectors, &mbr);
+            // The catalog gives no size for an emulated hard disk, and the
+            // rest of the ISO follows it: its partition table says where it
+            // ends, as SeaBIOS takes it; else it runs to the ISO's end.
+            let chs = match partition_geometry(&mbr) {
+                Some(table) => {
+                    sectors = sectors.min(table.capacity());
+                    table
+                }
+                None => hard_disk_geometry(sectors, &mbr),
+            };
             Ok(Plan {
                 kind: HOOK_KIND_HARD_DISK,
                 drive: HARD_DISK_DRIVE,

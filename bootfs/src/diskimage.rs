@@ -124,20 +124,27 @@ pub fn classify(bytes: u64, sector0: &[u8; 512]) -> Result<DiskKind, DiskImageEr
     Err(DiskImageError::NoBootSector)
 }
 
-/// The geometry of a hard-disk image of `sectors`: partition 1's ending
-/// CHS (as SeaBIOS reads it) when it agrees with the partition's LBA end,
-/// else 255 heads and 63 sectors; cylinders to cover the image, at most 1024.
+/// The geometry partition 1's ending CHS gives, as SeaBIOS reads it for
+/// El Torito hard-disk emulation (heads and sectors per track from it, the
+/// cylinders up to its last), when it agrees with the partition's LBA end.
+pub fn partition_geometry(sector0: &[u8; 512]) -> Option<Chs> {
+    let mbr = Mbr::parse(sector0).ok()?;
+    let e = &sector0[crate::mbr::PARTITION_TABLE_OFFSET..][..16];
+    let p = mbr.partitions[0];
+    let (h, s, c) = (e[5] as u64, (e[6] & 0x3F) as u64, ((e[6] as u64 & 0xC0) << 2) | e[7] as u64);
+    let end = p.start_lba as u64 + p.sectors as u64;
+    (!p.is_empty() && s > 0 && (c * (h + 1) + h) * s + s == end).then_some(Chs {
+        cylinders: c as u16 + 1,
+        heads: h as u16 + 1,
+        sectors: s as u16,
+    })
+}
+
+/// The geometry of a hard-disk image of `sectors`: heads and sectors per
+/// track from [`partition_geometry`], else 255 and 63; cylinders to cover
+/// the image, at most 1024.
 pub fn hard_disk_geometry(sectors: u64, sector0: &[u8; 512]) -> Chs {
-    let (mut heads, mut spt) = (255u16, 63u16);
-    if let Ok(mbr) = Mbr::parse(sector0) {
-        let e = &sector0[crate::mbr::PARTITION_TABLE_OFFSET..][..16];
-        let p = mbr.partitions[0];
-        let (h, s, c) = (e[5] as u64, (e[6] & 0x3F) as u64, ((e[6] as u64 & 0xC0) << 2) | e[7] as u64);
-        let end = p.start_lba as u64 + p.sectors as u64;
-        if !p.is_empty() && s > 0 && (c * (h + 1) + h) * s + s == end {
-            (heads, spt) = ((h + 1) as u16, s as u16);
-        }
-    }
+    let (heads, spt) = partition_geometry(sector0).map_or((255, 63), |t| (t.heads, t.sectors));
     let per_cylinder = heads as u64 * spt as u64;
     let cylinders = sectors.div_ceil(per_cylinder).clamp(1, 1024) as u16;
     Chs { cylinders, heads, sectors: spt }
@@ -175,6 +182,18 @@ mod tests {
         s[446 + 7] = c as u8;
         let kind = classify(16 * 63 * 100 * 512, &s).unwrap();
         assert_eq!(kind, DiskKind::HardDisk(Chs { cylinders: 100, heads: 16, sectors: 63 }));
+    }
+
+    #[test]
+    fn an_emulated_hard_disk_has_the_cylinders_its_table_ends_in_whatever_follows_it() {
+        // 16 x 63, four cylinders: SeaBIOS's El Torito geometry for it.
+        let mut s = with_table(2048, 4032 - 2048);
+        s[446 + 5..446 + 8].copy_from_slice(&[15, 63, 3]);
+        assert_eq!(partition_geometry(&s), Some(Chs { cylinders: 4, heads: 16, sectors: 63 }));
+        // As a file it covers what follows it too (an ISO's next blocks).
+        assert_eq!(hard_disk_geometry(4032 + 600, &s), Chs { cylinders: 5, heads: 16, sectors: 63 });
+        s[446 + 7] = 4;
+        assert_eq!(partition_geometry(&s), None, "an end that disagrees with the LBA end");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use alloc::vec::Vec;
 
+use crate::layout::HookExtent;
+
 /// `count` sectors of a file, from `file_sector` on, stored at `disk_lba` on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Extent {
@@ -46,6 +48,21 @@ impl ExtentMap {
 
     pub fn extents(&self) -> &[Extent] {
         &self.extents
+    }
+
+    /// The resident hook's table for this map of a file whose sectors
+    /// start at `disk_start` on the disk (the partition's first sector):
+    /// `None` when a run's file sector or length does not fit the hook's
+    /// 32 bits (a file over 2 TiB, which `bootplan::refusal` refuses).
+    pub fn hook_table(&self, disk_start: u64) -> Option<Vec<HookExtent>> {
+        self.extents
+            .iter()
+            .map(|e| {
+                let file_sector = u32::try_from(e.file_sector).ok()?;
+                let count = u32::try_from(e.count).ok()?;
+                Some(HookExtent { file_sector, count, disk_lba: disk_start + e.disk_lba })
+            })
+            .collect()
     }
 
     pub fn len(&self) -> usize {

@@ -26,6 +26,13 @@ pub const ISO_PARTITION_RECORD_LBA: u32 = 769;
 /// sectors of a change to the data partition that a kill may have cut off
 /// lie, so that the next dropboot finishes it. Stage2 never writes it.
 pub const BUILDER_JOURNAL_LBA: u32 = 770;
+/// The BIOS data area's words stage2 and the hook read and write: the
+/// equipment word (bit 0: floppies present, bits 6-7: floppies - 1),
+/// conventional memory in KiB, and the count of hard disks.
+pub const BDA_EQUIPMENT: u32 = 0x410;
+pub const BDA_BASE_MEMORY: u32 = 0x413;
+pub const BDA_HARD_DISKS: u32 = 0x475;
+
 /// Linear address stage1 loads stage2 at (0000:8000).
 pub const STAGE2_LOAD_ADDR: u32 = 0x8000;
 /// Largest stage2 image stage1 will load. Stage2's code, data, stacks and
@@ -48,6 +55,17 @@ pub const STAGE2_HEADER_SIZE: usize = 32;
 pub const STAGE2_HEADER_SECTORS_OFFSET: usize = 12;
 /// Linear address stage1 jumps to, with DL = boot drive.
 pub const STAGE2_ENTRY_ADDR: u32 = STAGE2_LOAD_ADDR + STAGE2_HEADER_SIZE as u32;
+
+/// stage2's GDT, which entry.S and the trampoline both load: the null
+/// descriptor, then flat 32-bit code and data (base 0, 4 GiB), then 16-bit
+/// code and data (base 0, 64 KiB) for the way back to real mode.
+pub const GDT: [u64; 5] = [0, 0x00CF_9A00_0000_FFFF, 0x00CF_9200_0000_FFFF, 0x0000_9A00_0000_FFFF, 0x0000_9200_0000_FFFF];
+/// The selectors of [`GDT`]'s segments.
+pub const SELECTOR_CODE32: u16 = 0x08;
+pub const SELECTOR_DATA32: u16 = 0x10;
+pub const SELECTOR_CODE16: u16 = 0x18;
+pub const SELECTOR_DATA16: u16 = 0x20;
+const _: () = assert!(GDT.len() * 8 == SELECTOR_DATA16 as usize + 8);
 
 /// Where stage2 copies the final trampoline (0000:0600, clear of stage1,
 /// stacks and every load segment it accepts).
@@ -129,7 +147,11 @@ pub struct HookHeader {
     /// Real drives of the emulated class before the hook (floppies or
     /// hard disks): those renumber one up, no other numbers do.
     pub real_drives: u8,
-    pub reserved: [u8; 2],
+    /// The stick's CHS geometry when its BIOS has no INT 13h extensions
+    /// (the hook then reads it with AH=02h): last head and sectors per
+    /// track. 0 sectors: the hook reads it with AH=42h.
+    pub disk_last_head: u8,
+    pub disk_sectors_per_track: u8,
     /// The INT 15h vector the hook replaced (offset, segment).
     pub previous_int15: u32,
 }

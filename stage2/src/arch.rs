@@ -2,7 +2,7 @@
 //! which 32-bit code calls BIOS services (entry.S), with the register
 //! structure they share. Every BIOS call in stage2 goes through [`bios_int`].
 
-use bootfs::layout::{Stage2Header, REAL_MODE_STACK_TOP};
+use bootfs::layout::{Stage2Header, GDT, REAL_MODE_STACK_TOP, SELECTOR_CODE16, SELECTOR_CODE32, SELECTOR_DATA16, SELECTOR_DATA32};
 use core::mem::{offset_of, size_of};
 
 /// Registers in and out of a real-mode BIOS call.
@@ -54,6 +54,15 @@ core::arch::global_asm!(
     r_ds = const offset_of!(RmRegs, ds),
     r_es = const offset_of!(RmRegs, es),
     r_eflags = const offset_of!(RmRegs, eflags),
+    sel_code32 = const SELECTOR_CODE32,
+    sel_data32 = const SELECTOR_DATA32,
+    sel_code16 = const SELECTOR_CODE16,
+    sel_data16 = const SELECTOR_DATA16,
+    gdt0 = const GDT[0],
+    gdt1 = const GDT[1],
+    gdt2 = const GDT[2],
+    gdt3 = const GDT[3],
+    gdt4 = const GDT[4],
     options(att_syntax)
 );
 
@@ -64,6 +73,8 @@ static HEADER: Stage2Header = Stage2Header::unsealed();
 
 extern "C" {
     fn rm_call(routine: u32, regs: *mut RmRegs);
+    static exception_stubs: [u32; EXCEPTION_VECTORS];
+    static mut pm_idt_ptr: IdtPointer;
     static rm_do_int: u8;
     static rm_do_idle: u8;
     static mut rm_int_no: u8;
@@ -78,6 +89,63 @@ pub fn bios_int(n: u8, regs: &mut RmRegs) {
     unsafe {
         core::ptr::write_volatile(&raw mut rm_int_no, n);
         rm_call(&raw const rm_do_int as u32, regs);
+    }
+}
+
+/// The CPU's exception vectors, each with a stub in entry.S.
+const EXCEPTION_VECTORS: usize = 32;
+/// A present, ring-0, 32-bit interrupt gate.
+const INTERRUPT_GATE: u64 = 0x8E;
+
+/// LIDT's operand.
+#[repr(C, packed)]
+struct IdtPointer {
+    limit: u16,
+    base: u32,
+}
+
+static mut IDT: [u64; EXCEPTION_VECTORS] = [0; EXCEPTION_VECTORS];
+
+/// Points protected mode's IDT at entry.S's exception stubs, so a CPU
+/// exception in stage2 reaches `cpu_exception` (a message, a key) instead
+/// of resetting the machine through a triple fault. The thunk loads it
+/// again each time it comes back from real mode.
+pub fn install_exception_handlers() {
+    // SAFETY: one CPU, interrupts off in protected mode; IDT is ours and
+    // lives as long as stage2; pm_idt_ptr is read only by LIDT.
+    unsafe {
+        let idt = &mut *(&raw mut IDT);
+        for (entry, &stub) in idt.iter_mut().zip((*(&raw const exception_stubs)).iter()) {
+            let stub = stub as u64;
+            *entry = (stub & 0xFFFF) | (SELECTOR_CODE32 as u64) << 16 | INTERRUPT_GATE << 40 | (stub >> 16) << 48;
+        }
+        pm_idt_ptr = IdtPointer { limit: (core::mem::size_of::<[u64; EXCEPTION_VECTORS]>() - 1) as u16, base: idt.as_ptr() as u32 };
+        core::arch::asm!("lidt [{}]", in(reg) &raw const pm_idt_ptr, options(readonly, nostack, preserves_flags));
+    }
+}
+
+/// What the CPU calls exception `vector` (Intel SDM vol. 3, 6.3.1).
+pub fn exception_name(vector: u32) -> &'static str {
+    match vector {
+        0 => "divide error",
+        1 => "debug",
+        2 => "NMI",
+        3 => "breakpoint",
+        4 => "overflow",
+        5 => "BOUND range exceeded",
+        6 => "invalid opcode",
+        7 => "no math coprocessor",
+        8 => "double fault",
+        10 => "invalid TSS",
+        11 => "segment not present",
+        12 => "stack-segment fault",
+        13 => "general protection",
+        14 => "page fault",
+        16 => "x87 FPU error",
+        17 => "alignment check",
+        18 => "machine check",
+        19 => "SIMD floating-point",
+        _ => "reserved",
     }
 }
 

@@ -6,14 +6,13 @@
 
 use alloc::format;
 use alloc::vec;
-use alloc::vec::Vec;
 
 use bootfs::bootplan::{self, PlanError, Refusal, MIN_BASE_MEMORY_KIB};
 use bootfs::fat::FatError;
 use bootfs::iso_partition::NoEntry;
 use bootfs::file::ByteSource;
 use bootfs::diskimage::Chs;
-use bootfs::layout::{HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_KIND_SWAP};
+use bootfs::layout::{BDA_EQUIPMENT, BDA_HARD_DISKS, HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_KIND_SWAP};
 use bootfs::scan::BootFile;
 use bootfs::{BlockDevice, IoError};
 
@@ -34,8 +33,9 @@ pub enum BootError {
     /// A limit of the loader's (bootfs::bootplan::refusal, which `dropboot
     /// check` judges by too).
     Refused(Refusal),
-    /// The BIOS cannot read the stick by LBA, which the hook needs.
-    NoExtensions,
+    /// The BIOS reads the stick only by CHS, and the file lies past what
+    /// CHS reaches (sectors).
+    BeyondChs { end: u64, reach: u64 },
     /// "Boot the next disk" found no hard disk besides the stick.
     NoOtherDisk,
     /// The next disk's first sector does not end in 55h AAh.
@@ -49,7 +49,12 @@ impl core::fmt::Display for BootError {
             BootError::Read(e) => write!(f, "{e}"),
             BootError::Plan(e) => write!(f, "{e}"),
             BootError::Refused(r) => write!(f, "{r}"),
-            BootError::NoExtensions => write!(f, "this BIOS cannot read the stick by LBA (no INT 13h extensions)"),
+            BootError::BeyondChs { end, reach } => write!(
+                f,
+                "this BIOS has no INT 13h extensions: it reads only the first {} MiB of the stick (by CHS), and the file ends at {} MiB",
+                reach / 2048,
+                end.div_ceil(2048)
+            ),
             BootError::NoOtherDisk => write!(f, "this PC has no hard disk besides the stick"),
             BootError::NotBootableDisk { drive } => {
                 write!(f, "disk {drive:02X}h has no boot sector (its first sector does not end in 55h AAh)")
@@ -67,8 +72,8 @@ impl From<IoError> for BootError {
 /// Counts the emulated drive in the BIOS data area: a floppy in the
 /// equipment word (410h), a hard disk in the hard-disk count (475h).
 fn count_emulated_drive(kind: u8) -> (u16, u16) {
-    const EQUIPMENT: usize = 0x410;
-    const HARD_DISKS: usize = 0x475;
+    const EQUIPMENT: usize = BDA_EQUIPMENT as usize;
+    const HARD_DISKS: usize = BDA_HARD_DISKS as usize;
     // SAFETY: the BDA is identity-mapped; interrupts are off.
     unsafe {
         match kind {
@@ -106,7 +111,7 @@ fn low_memory_for(extents: usize) -> Result<(u16, u16), BootError> {
 /// cannot.
 pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut dyn FnMut(&str)) -> Result<(), BootError> {
     crate::log!("boot {}", file.path);
-    let (start, disk, extensions) = (volume.partition_start(), volume.drive(), volume.extensions());
+    let (start, disk, chs_only) = (volume.partition_start(), volume.drive(), volume.chs_geometry());
     let mut source = volume.open_file(file).map_err(BootError::Chain)?;
     let plan = bootplan::plan(file.name(), &mut source).map_err(BootError::Plan)?;
     if let Some((iso, catalog)) = &plan.catalog {
@@ -118,19 +123,19 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
     crate::log!("  presented as {}", plan.what);
 
     // The hook's table: the file's runs, on the whole disk.
-    let extents: Vec<(u32, u32, u64)> = source
-        .map
-        .extents()
-        .iter()
-        .map(|e| (e.file_sector as u32, e.count as u32, start + e.disk_lba))
-        .collect();
     let file_map = source.map.clone();
     let have_kib = hook::base_memory_kib();
-    if let Some(refusal) = bootplan::refusal(&plan, &file.path, extents.len(), source.map.sectors(), have_kib) {
+    if let Some(refusal) = bootplan::refusal(&plan, &file.path, file_map.len(), file_map.sectors(), have_kib) {
         return Err(BootError::Refused(refusal));
     }
-    if !extensions {
-        return Err(BootError::NoExtensions);
+    let extents = file_map.hook_table(start).ok_or(BootError::Refused(Refusal::TooLarge { bytes: file.size }))?;
+    // Without extensions the hook reads the stick by CHS, as far as it reaches.
+    if let Some(geometry) = chs_only {
+        let end = extents.iter().map(|e| e.disk_lba + e.count as u64).max().unwrap_or(0);
+        if end > geometry.reach() {
+            return Err(BootError::BeyondChs { end, reach: geometry.reach() });
+        }
+        crate::log!("  no INT 13h extensions: the hook reads the stick by CHS ({} heads, {} sectors a track)", geometry.last_head as u16 + 1, geometry.sectors_per_track);
     }
     let dest = (plan.load_segment as u32) << 4;
     let mut image = vec![0u8; plan.boot_bytes as usize];
@@ -146,6 +151,7 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
         floppy: plan.floppy,
         extents: &extents,
         spec_packet: plan.spec_packet,
+        disk_chs: chs_only,
     };
     // The entry point as SeaBIOS jumps to it: 0000:7C00 for the default
     // segment, segment:0000 otherwise.
@@ -206,7 +212,7 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
 /// data area's hard-disk count (475h).
 pub fn next_disk(stick: u8) -> Option<u8> {
     // SAFETY: the BDA is identity-mapped and always readable.
-    let count = unsafe { core::ptr::read_volatile(0x475 as *const u8) };
+    let count = unsafe { core::ptr::read_volatile(BDA_HARD_DISKS as usize as *const u8) };
     (0x80..0x80u8.saturating_add(count)).find(|&d| d != stick)
 }
 
@@ -235,6 +241,7 @@ pub fn boot_next_disk(volume: &mut Volume, say: &mut dyn FnMut(&str)) -> Result<
             floppy: None,
             extents: &[],
             spec_packet: None,
+            disk_chs: None,
         });
         crate::log!(
             "  INT 13h hook at {:04X}:0000 ({} KiB) swaps disks {stick:02X}h and {drive:02X}h",

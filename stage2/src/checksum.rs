@@ -15,7 +15,7 @@ use bootfs::text::{eq_ignore_case, human_size};
 
 use crate::console::{attr, Screen, COLS};
 use crate::input::{Input, Key};
-use crate::menu::{fit, help, page, title};
+use crate::frame::{fit, help, page, title};
 use crate::volume::Volume;
 
 /// Bytes read per step (and per progress update).

@@ -67,6 +67,20 @@ struct Chs {
     sectors: u32,
 }
 
+/// A disk's geometry as INT 13h AH=08h gives it.
+#[derive(Clone, Copy, Debug)]
+pub struct ChsGeometry {
+    pub last_head: u8,
+    pub sectors_per_track: u8,
+}
+
+impl ChsGeometry {
+    /// Sectors CHS reaches: 1024 cylinders of the geometry.
+    pub fn reach(&self) -> u64 {
+        1024 * (self.last_head as u64 + 1) * self.sectors_per_track as u64
+    }
+}
+
 pub struct BiosDisk {
     pub drive: u8,
     /// INT 13h extensions present.
@@ -81,6 +95,12 @@ impl BiosDisk {
         let extensions = !r.carry() && r.ebx as u16 == 0xAA55 && r.ecx & 1 != 0;
         let chs = if extensions { None } else { geometry(drive) };
         BiosDisk { drive, extensions, chs }
+    }
+
+    /// The disk's CHS geometry (last head, sectors per track) when the
+    /// BIOS reads it only by CHS; `None` with extensions.
+    pub fn chs_geometry(&self) -> Option<ChsGeometry> {
+        self.chs.map(|c| ChsGeometry { last_head: (c.heads - 1) as u8, sectors_per_track: c.sectors as u8 })
     }
 
     fn reset(&self) {

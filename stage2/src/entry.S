@@ -1,12 +1,23 @@
 # stage2's real-mode part: the entry from stage1, A20, the switch to 32-bit
-# protected mode, and the thunk through which 32-bit Rust calls the BIOS.
+# protected mode, the thunk through which 32-bit Rust calls the BIOS, and
+# the protected-mode exception stubs.
 # Included by arch.rs with global_asm!; the names in braces are constants passed in
 # from Rust (bootfs::layout and the RmRegs layout), never repeated here.
 #
-# Segments (GDT below): 08h flat 32-bit code, 10h flat 32-bit data,
-# 18h 16-bit code (base 0, 64 KiB), 20h 16-bit data (base 0, 64 KiB).
+# Segments: the GDT below is bootfs::layout::GDT (flat 32-bit code and
+# data, 16-bit code and data), its selectors layout's SELECTOR_*.
 # Real mode always runs with CS = DS = ES = SS = 0, so everything in
 # .text16/.data16 must lie below 64 KiB (the linker script checks it).
+
+# set_data_segments: AX (a selector or a real-mode segment) into DS, ES,
+# FS, GS and SS; the caller sets the stack pointer that goes with SS.
+.macro set_data_segments
+    mov     %ax, %ds
+    mov     %ax, %es
+    mov     %ax, %fs
+    mov     %ax, %gs
+    mov     %ax, %ss
+.endm
 
     .section .text16, "ax"
     .code16
@@ -38,16 +49,12 @@ stage2_entry:
     mov     %cr0, %eax
     or      $1, %al
     mov     %eax, %cr0
-    ljmpl   $0x08, $.Lentry_pm
+    ljmpl   ${sel_code32}, $.Lentry_pm
 
     .code32
 .Lentry_pm:
-    mov     $0x10, %ax
-    mov     %ax, %ds
-    mov     %ax, %es
-    mov     %ax, %fs
-    mov     %ax, %gs
-    mov     %ax, %ss
+    mov     ${sel_data32}, %ax
+    set_data_segments
     mov     $__bss_start, %edi
     mov     $__bss_end, %ecx
     sub     %edi, %ecx
@@ -166,27 +173,19 @@ rm_call:
     cld
     rep movsb
     mov     %esp, rm_saved_esp
-    ljmp    $0x18, $.Lrm_pm16
+    ljmp    ${sel_code16}, $.Lrm_pm16
 
     .code16
 .Lrm_pm16:
-    mov     $0x20, %ax
-    mov     %ax, %ds
-    mov     %ax, %es
-    mov     %ax, %fs
-    mov     %ax, %gs
-    mov     %ax, %ss
+    mov     ${sel_data16}, %ax
+    set_data_segments
     mov     %cr0, %eax
     and     $0xFE, %al
     mov     %eax, %cr0
     ljmp    $0, $.Lrm_real
 .Lrm_real:
     xor     %ax, %ax
-    mov     %ax, %ds
-    mov     %ax, %es
-    mov     %ax, %fs
-    mov     %ax, %gs
-    mov     %ax, %ss
+    set_data_segments
     mov     ${stack_top_rm}, %sp
     lidtl   rm_idt_ptr
     sti
@@ -199,17 +198,14 @@ rm_call:
     mov     %cr0, %eax
     or      $1, %al
     mov     %eax, %cr0
-    ljmpl   $0x08, $.Lrm_back32
+    ljmpl   ${sel_code32}, $.Lrm_back32
 
     .code32
 .Lrm_back32:
-    mov     $0x10, %ax
-    mov     %ax, %ds
-    mov     %ax, %es
-    mov     %ax, %fs
-    mov     %ax, %gs
-    mov     %ax, %ss
+    mov     ${sel_data32}, %ax
+    set_data_segments
     mov     rm_saved_esp, %esp
+    lidtl   pm_idt_ptr
     mov     $rm_regs, %esi
     mov     rm_regs_user, %edi
     mov     ${regs_size}, %ecx
@@ -219,6 +215,43 @@ rm_call:
     pop     %ebx
     pop     %ebp
     ret
+
+# The protected-mode exception stubs, one per vector 0-31 (the IDT that
+# arch::install_exception_handlers fills points at them). Each pushes 0
+# for a vector the CPU gives no error code, then its vector, and goes to
+# exception_common. Interrupts are off in protected mode, so only the CPU
+# (and NMI) ever comes here.
+    .irp n, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31
+exception_\n:
+    pushl   $0
+    pushl   $\n
+    jmp     exception_common
+    .endr
+    .irp n, 8,10,11,12,13,14,17,21,29,30
+exception_\n:
+    pushl   $\n
+    jmp     exception_common
+    .endr
+
+# exception_common
+#   In:  [ESP] = vector, [ESP+4] = error code, [ESP+8] = EIP (then CS and
+#        EFLAGS, as the CPU pushed them).
+#   Out: never returns: calls cpu_exception(vector, error, eip) with the
+#        flat data segments, on a fresh protected-mode stack.
+exception_common:
+    mov     ${sel_data32}, %ax
+    set_data_segments
+    mov     (%esp), %eax
+    mov     4(%esp), %edx
+    mov     8(%esp), %ecx
+    mov     $pm_stack_top, %esp
+    push    %ecx
+    push    %edx
+    push    %eax
+    call    cpu_exception
+.Lexception_halt:
+    hlt
+    jmp     .Lexception_halt
 
     .code16
 # rm_do_int: a routine for rm_call.
@@ -266,11 +299,7 @@ rm_do_idle:
     .section .data16, "aw"
     .align 8
 gdt:
-    .quad   0
-    .quad   0x00CF9A000000FFFF      # 08h: 32-bit code, base 0, 4 GiB
-    .quad   0x00CF92000000FFFF      # 10h: 32-bit data, base 0, 4 GiB
-    .quad   0x00009A000000FFFF      # 18h: 16-bit code, base 0, 64 KiB
-    .quad   0x000092000000FFFF      # 20h: 16-bit data, base 0, 64 KiB
+    .quad   {gdt0}, {gdt1}, {gdt2}, {gdt3}, {gdt4}
 gdt_end:
 gdt_ptr:
     .word   gdt_end - gdt - 1
@@ -278,6 +307,18 @@ gdt_ptr:
 rm_idt_ptr:
     .word   0x03FF
     .long   0
+# The IDT protected mode runs with: the real-mode table until
+# arch::install_exception_handlers points it at the exception stubs'.
+    .global pm_idt_ptr
+pm_idt_ptr:
+    .word   0x03FF
+    .long   0
+    .align 4
+    .global exception_stubs
+exception_stubs:
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .long   exception_\n
+    .endr
     .global boot_drive
 boot_drive:
     .byte   0

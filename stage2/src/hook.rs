@@ -6,12 +6,14 @@ use core::mem::size_of;
 use core::ptr::{read_unaligned, read_volatile, write_unaligned, write_volatile};
 
 use bootfs::diskimage::{Chs, FloppyFormat};
-use bootfs::layout::{HookExtent, HookHeader, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_MAX_BYTES, HOOK_SIGNATURE, HOOK_VENDOR, SPEC_PACKET_BYTES};
+
+use crate::disk::ChsGeometry;
+use bootfs::layout::{self, HookExtent, HookHeader, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_MAX_BYTES, HOOK_SIGNATURE, HOOK_VENDOR, SPEC_PACKET_BYTES};
 
 static HOOK: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../build/int13_hook.bin"));
 
 /// BDA: conventional memory in KiB.
-const BDA_BASE_MEMORY: usize = 0x413;
+const BDA_BASE_MEMORY: usize = layout::BDA_BASE_MEMORY as usize;
 /// IVT entries of INT 13h and INT 15h (offset, segment).
 const IVT_INT13: usize = 0x13 * 4;
 const IVT_INT15: usize = 0x15 * 4;
@@ -26,10 +28,12 @@ pub struct HookPlan<'a> {
     pub sectors: u64,
     pub chs: Chs,
     pub floppy: Option<&'static FloppyFormat>,
-    /// (file sector, count, disk LBA) runs, in file order.
-    pub extents: &'a [(u32, u32, u64)],
+    /// The file's runs on the disk, in file order.
+    pub extents: &'a [HookExtent],
     /// For images from an El Torito catalog: the 4B01h packet.
     pub spec_packet: Option<[u8; SPEC_PACKET_BYTES]>,
+    /// The stick's geometry when the BIOS reads it only by CHS.
+    pub disk_chs: Option<ChsGeometry>,
 }
 
 /// Where the hook went.
@@ -92,14 +96,15 @@ pub fn install(plan: &HookPlan) -> Installed {
         h.sectors_per_track = plan.chs.sectors;
         h.parameter_table = [0; 12];
         h.real_drives = real_drives(plan.kind);
+        let chs = plan.disk_chs.map_or((0, 0), |g| (g.last_head, g.sectors_per_track));
+        (h.disk_last_head, h.disk_sectors_per_track) = chs;
         if let Some(f) = plan.floppy {
             h.floppy_type = f.bios_type;
             h.parameter_table[..11].copy_from_slice(&f.parameter_table);
         }
         write_unaligned(block as *mut HookHeader, h);
-        for (i, &(file_sector, count, disk_lba)) in plan.extents.iter().enumerate() {
-            let at = block.add(extents_at + i * size_of::<HookExtent>()) as *mut HookExtent;
-            write_unaligned(at, HookExtent { file_sector, count, disk_lba });
+        for (i, &extent) in plan.extents.iter().enumerate() {
+            write_unaligned(block.add(extents_at + i * size_of::<HookExtent>()) as *mut HookExtent, extent);
         }
         write_volatile(BDA_BASE_MEMORY as *mut u16, new_top);
         write_volatile(IVT_INT15 as *mut u32, (segment as u32) << 16 | int15_entry as u32);
@@ -115,14 +120,14 @@ fn real_drives(kind: u8) -> u8 {
     unsafe {
         match kind {
             HOOK_KIND_FLOPPY => {
-                let equipment = read_volatile(0x410 as *const u16);
+                let equipment = read_volatile(layout::BDA_EQUIPMENT as usize as *const u16);
                 if equipment & 1 == 0 {
                     0
                 } else {
                     ((equipment >> 6) & 3) as u8 + 1
                 }
             }
-            HOOK_KIND_HARD_DISK => read_volatile(0x475 as *const u8),
+            HOOK_KIND_HARD_DISK => read_volatile(layout::BDA_HARD_DISKS as usize as *const u8),
             _ => 0,
         }
     }

@@ -1,6 +1,7 @@
 ; dropboot's resident INT 13h hook: makes a boot file on the stick answer
 ; as a BIOS drive, reading it straight from the stick through the INT 13h
-; vector it replaced. Linked alone as a flat blob (build/int13_hook.bin),
+; vector it replaced (AH=42h; AH=02h, within the CHS reach, on a BIOS
+; without extensions). Linked alone as a flat blob (build/int13_hook.bin),
 ; so it cannot reach code that is gone after boot; stage2 copies it to the
 ; top of conventional memory (taken through BDA 413h), fills its header
 ; (bootfs::layout::HookHeader, offsets from the generated layout.inc),
@@ -90,10 +91,6 @@ ST_INVALID      equ 0x01
 ST_PAST_END     equ 0x02                ; "address mark not found", as memdisk
 ST_WRITE_PROT   equ 0x03
 ST_NO_SECTOR    equ 0x04                ; a CHS address outside the geometry
-
-; BIOS data area (segment 0).
-BDA_EQUIPMENT   equ 0x410
-BDA_HARD_DISKS  equ 0x475
 
 ; The memdisk "$INT13SF" safe-hook header: a 3-byte jump, the signature
 ; at +3, the vendor at +11, the old vector at +19, flags at +23; the rest
@@ -735,7 +732,8 @@ fn_geometry:
 ; read_image: in: EBX = first sector of the image, ECX = sectors, ES:DI =
 ; buffer, BP = the call's frame. Reads them from the stick, at most
 ; MAX_PIECE sectors a call and never across an extent's edge, with the
-; frame's packet. Out: CF clear, AL = 0; or CF set, AL = status. EDX =
+; frame's packet (AH=42h), or by CHS a track at most when stage2 found
+; the BIOS without extensions (HOOK_DISK_SECTORS_PER_TRACK set). Out: CF clear, AL = 0; or CF set, AL = status. EDX =
 ; sectors read. Clobbers EAX, EBX, ECX, SI, DI, ES, DS.
 read_image:
         add ebx, [cs:HOOK_IMAGE_START]  ; image sector -> file sector
@@ -775,6 +773,8 @@ read_image:
         xor edx, edx
         add eax, [cs:si + EXTENT_DISK_LBA]
         adc edx, [cs:si + EXTENT_DISK_LBA + 4]
+        cmp byte [cs:HOOK_DISK_SECTORS_PER_TRACK], 0
+        jne .by_chs
         mov [bp + L_DAP_LBA], eax
         mov [bp + L_DAP_LBA + 4], edx
         push ss
@@ -784,6 +784,10 @@ read_image:
         mov ah, 0x42
         pushf
         call far [cs:HOOK_PREVIOUS]
+        jmp .called
+.by_chs:
+        call read_by_chs
+.called:
         jc .bios_error
         movzx ecx, word [bp + L_DAP_COUNT]
         pop edx
@@ -804,6 +808,50 @@ read_image:
         pop edx
         mov al, ah
         stc
+        ret
+
+; read_by_chs: the piece with AH=02h, for a BIOS without extensions.
+;   In: EDX:EAX = the stick's LBA, [BP + L_DAP_COUNT] = sectors, ES:DI =
+;   buffer. Reads what lies on that LBA's track (the count is cut to its
+;   end). Out: as the BIOS: CF clear, or CF set and AH = status
+;   (ST_NO_SECTOR past cylinder 1023); [BP + L_DAP_COUNT] = sectors asked.
+;   Clobbers EAX, ECX, EDX, SI.
+read_by_chs:
+        push ebx
+        test edx, edx
+        jnz .unreachable
+        movzx ecx, byte [cs:HOOK_DISK_SECTORS_PER_TRACK]
+        div ecx                         ; EAX = track, EDX = sector - 1
+        sub ecx, edx                    ; sectors left on the track
+        cmp cx, [bp + L_DAP_COUNT]
+        jae .counted
+        mov [bp + L_DAP_COUNT], cx
+.counted:
+        mov bx, dx                      ; BL = sector - 1
+        movzx ecx, byte [cs:HOOK_DISK_LAST_HEAD]
+        inc ecx
+        xor edx, edx
+        div ecx                         ; EAX = cylinder, DL = head
+        cmp eax, 1023
+        ja .unreachable
+        mov ch, al                      ; cylinder bits 0-7
+        shl ah, 6
+        mov cl, bl
+        inc cl                          ; sector, from 1
+        or cl, ah                       ; cylinder bits 8-9
+        mov dh, dl
+        mov dl, [cs:HOOK_DISK]
+        mov al, [bp + L_DAP_COUNT]
+        mov ah, 0x02
+        mov bx, di                      ; ES:BX = the buffer
+        pushf
+        call far [cs:HOOK_PREVIOUS]
+        pop ebx
+        ret
+.unreachable:
+        mov ah, ST_NO_SECTOR
+        stc
+        pop ebx
         ret
 
 ; find_extent: in: EBX = file sector. Out: CF clear, SI = its extent's

@@ -12,6 +12,7 @@ mod boot;
 mod checksum;
 mod console;
 mod disk;
+mod frame;
 mod hook;
 mod input;
 mod iso_partition;
@@ -34,6 +35,7 @@ use memory::ALLOCATOR;
 #[no_mangle]
 extern "C" fn stage2_main(boot_drive: u32) -> ! {
     let drive = boot_drive as u8;
+    arch::install_exception_handlers();
     serial::init();
     // 80x25 colour text, screen cleared.
     bios_int(0x10, &mut RmRegs { eax: 0x0003, ..Default::default() });
@@ -167,7 +169,24 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     if let Some(loc) = info.location() {
         let _ = write!(place, "at {}:{}", loc.file(), loc.line());
     }
-    let (what, place) = (what.as_str(), place.as_str());
+    stop(what.as_str(), place.as_str())
+}
+
+/// A CPU exception in protected mode (entry.S's stubs come here, on a
+/// fresh stack): the vector, its name, EIP and the error code on the
+/// screen and COM1, then a key reboots.
+#[no_mangle]
+extern "C" fn cpu_exception(vector: u32, error_code: u32, eip: u32) -> ! {
+    let mut what = LineBuf { buf: [0; 240], len: 0 };
+    let _ = write!(what, "dropboot: CPU exception {vector:02X}h ({}) at EIP {eip:08X}h", arch::exception_name(vector));
+    let mut place = LineBuf { buf: [0; 240], len: 0 };
+    let _ = write!(place, "error code {error_code:08X}h, in stage2 {}", bootfs::layout::Version(bootfs::layout::VERSION));
+    stop(what.as_str(), place.as_str())
+}
+
+/// The end of a stage2 bug: `what` and `place` on COM1 as one line and on
+/// the screen's last rows, then a key reboots.
+fn stop(what: &str, place: &str) -> ! {
     serial::write_str(what);
     serial::write_str(" ");
     serial::write_str(place);

@@ -14,16 +14,14 @@ use bootfs::text::{eq_ignore_case, human_size};
 
 use crate::arch::ticks;
 use crate::console::{attr, Screen, COLS, ROWS};
+use crate::frame::{fit, help, page, title, LIST_ROWS, LIST_TOP};
 use crate::input::{Input, Key};
 use crate::volume::Volume;
 
-const LIST_TOP: usize = 2;
-const LIST_ROWS: usize = ROWS - 6;
 /// The countdown, else the selected entry's tip.
 const TIP_ROW: usize = ROWS - 4;
 /// What just happened (a boot that failed, a config problem).
 const STATUS_ROW: usize = ROWS - 3;
-const HELP_ROWS: [usize; 2] = [ROWS - 2, ROWS - 1];
 const SIZE_COLS: usize = 10;
 /// BIOS timer ticks per second (18.2).
 const TICKS_PER_SECOND_X10: u32 = 182;
@@ -35,6 +33,8 @@ const HELP: [&str; 2] = [
 
 /// Ctrl+P: the panic self-test (proves the panic screen works).
 const SELF_TEST_PANIC: char = '\u{10}';
+/// Ctrl+E: the CPU-exception self-test (an invalid opcode, vector 06h).
+const SELF_TEST_EXCEPTION: char = '\u{05}';
 
 /// What leaves dropboot without a boot file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,6 +210,11 @@ impl Menu {
             }
             Key::Esc | Key::Backspace if self.tree && self.folder != self.config.tree_root() => self.go_up(),
             Key::Char(SELF_TEST_PANIC) => panic!("self-test requested with Ctrl+P in the menu"),
+            Key::Char(SELF_TEST_EXCEPTION) => {
+                crate::log!("self-test requested with Ctrl+E in the menu: an invalid opcode");
+                // SAFETY: UD2 raises #UD, which cpu_exception handles; it never returns here.
+                unsafe { core::arch::asm!("ud2", options(noreturn)) }
+            }
             Key::Char(c) if !c.is_control() => {
                 self.search.push(c);
                 self.rebuild();
@@ -446,21 +451,6 @@ fn contains_folded(hay: &str, needle: &[char]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
-pub fn title(screen: &mut Screen, right: &str) {
-    screen.fill_row(0, attr::TITLE);
-    let left = format!(" dropboot {}", bootfs::layout::Version(bootfs::layout::VERSION));
-    screen.text(0, 0, &left, attr::TITLE);
-    let right = fit(right, COLS - left.len() - 3);
-    screen.text(0, COLS - 1 - right.chars().count(), &right, attr::TITLE);
-}
-
-pub fn help(screen: &mut Screen, lines: [&str; 2]) {
-    for (row, text) in HELP_ROWS.into_iter().zip(lines) {
-        screen.fill_row(row, attr::HELP);
-        screen.text(row, 1, text, attr::HELP);
-    }
-}
-
 /// `s` as the most words that fit in `width` characters, and the rest.
 fn split_at_word(s: &str, width: usize) -> (&str, &str) {
     if s.chars().count() <= width {
@@ -471,28 +461,6 @@ fn split_at_word(s: &str, width: usize) -> (&str, &str) {
         Some(space) => (&s[..space], &s[space + 1..]),
         None => (&s[..limit], &s[limit..]),
     }
-}
-
-/// `s` cut to `width` characters, with "..." where it was cut.
-pub fn fit(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.into();
-    }
-    let mut out: String = s.chars().take(width.saturating_sub(3)).collect();
-    out.push_str("...");
-    out
-}
-
-/// A screen of lines under a title, until Esc (or Enter, or Tab).
-pub fn page(screen: &mut Screen, input: &mut Input, what: &str, lines: &[String]) {
-    screen.clear();
-    title(screen, what);
-    for (i, line) in lines.iter().take(LIST_ROWS + 1).enumerate() {
-        screen.text(LIST_TOP + i, 1, &fit(line, COLS - 2), attr::NORMAL);
-    }
-    help(screen, ["Esc: back to the menu", ""]);
-    screen.present();
-    while !matches!(input.wait_key(), Key::Esc | Key::Enter | Key::Tab) {}
 }
 
 /// The details of one boot file: where it lies, what El Torito says, how

@@ -25,12 +25,8 @@ param_length:   dd 0                    ; bytes
 param_entry:    dw 0, 0                 ; offset, segment to jump to
 param_drive:    db 0                    ; DL for the boot image
         align 8
-gdt:
-        dq 0
-        dq 0x00CF9A000000FFFF           ; 08h: 32-bit code, flat
-        dq 0x00CF92000000FFFF           ; 10h: 32-bit data, flat
-        dq 0x00009A000000FFFF           ; 18h: 16-bit code, base 0, 64 KiB
-        dq 0x000092000000FFFF           ; 20h: 16-bit data, base 0, 64 KiB
+gdt:                                    ; stage2's (bootfs::layout::GDT)
+        dq GDT_DESCRIPTORS
 gdt_end:
 gdt_ptr:
         dw gdt_end - gdt - 1
@@ -42,9 +38,9 @@ real_idt:
 entry:
         cli
         lgdt [gdt_ptr]                  ; ours: stage2's GDT is about to be overwritten
-        jmp 0x08:.flat
+        jmp SELECTOR_CODE32:.flat
 .flat:
-        mov ax, 0x10
+        mov ax, SELECTOR_DATA32
         mov ds, ax
         mov es, ax
         mov ss, ax
@@ -54,11 +50,11 @@ entry:
         mov edi, [param_dest]
         mov ecx, [param_length]
         rep movsb
-        jmp 0x18:.pm16
+        jmp SELECTOR_CODE16:.pm16
 
         bits 16
 .pm16:
-        mov ax, 0x20
+        mov ax, SELECTOR_DATA16
         mov ds, ax
         mov es, ax
         mov fs, ax

@@ -17,7 +17,7 @@ use bootfs::scan::{self, BootFile, ScanReport};
 use bootfs::IoError;
 use bootfs::BlockDevice;
 
-use crate::disk::BiosDisk;
+use crate::disk::{BiosDisk, ChsGeometry};
 
 /// Why stage2 found no volume to list.
 pub enum VolumeError {
@@ -131,9 +131,10 @@ impl Volume {
         self.fs.device().dev.drive
     }
 
-    /// The BIOS reads the disk by LBA (INT 13h extensions).
-    pub fn extensions(&mut self) -> bool {
-        self.fs.device().dev.extensions
+    /// The disk's geometry when the BIOS reads it only by CHS (no INT
+    /// 13h extensions).
+    pub fn chs_geometry(&mut self) -> Option<ChsGeometry> {
+        self.fs.device().dev.chs_geometry()
     }
 
     /// "FAT32 "LABEL"" or "exFAT "LABEL"" for the title bar.
