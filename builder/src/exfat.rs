@@ -8,7 +8,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use bootfs::exfat::Geometry;
 
-use crate::image::PartitionFile;
+use crate::partition_file::PartitionFile;
 
 const SECTOR: u64 = 512;
 const ENTRY: usize = 32;

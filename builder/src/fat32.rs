@@ -15,7 +15,7 @@ use std::path::Path;
 use bootfs::fat::Fat32;
 
 use crate::error::{Error, Result};
-use crate::image::Disk;
+use crate::image::{ClusterUse, Disk};
 
 /// The placeholder's name: a valid 8.3 name, so fatfs stores it as is.
 const PLACEHOLDER: &str = "DROPBOOT.TMP";
@@ -158,11 +158,11 @@ pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &st
         });
     }
 
-    crate::journal::journaled(disk, &format!("add {target}"), |disk| {
+    disk.journaled(&format!("add {target}"), cluster_use, |disk| {
         // The folders and the empty placeholder.
         let (created, folder_cluster) = placeholder(disk, to, &layout)?;
         for folder in created {
-            crate::files::repair_dot_entries(disk, &folder)?;
+            repair_dot_entries(disk, &folder)?;
         }
 
         // The data, into clusters still free in the FAT.
@@ -192,12 +192,12 @@ fn write_fsinfo(disk: &mut Disk, layout: &Layout, next_free: u32) -> Result<()> 
     write_part(disk, layout.fsinfo * 512 + 488, &hint)
 }
 
-/// Where cluster 2 starts (sectors from the volume's start), sectors per
-/// cluster, how many clusters there are, and the free ones in order.
-pub fn free_clusters(disk: &mut Disk) -> Result<(u64, u64, u32, Vec<u32>)> {
+/// The volume's clusters, as the change being made leaves them (for
+/// `Disk::journaled`).
+pub fn cluster_use(disk: &mut Disk) -> Result<ClusterUse> {
     let layout = Layout::read(disk)?;
     let free = layout.free_clusters(disk)?;
-    Ok((layout.data_start, layout.cluster_bytes / 512, layout.cluster_count, free))
+    Ok(ClusterUse { heap_lba: layout.data_start, sectors_per_cluster: layout.cluster_bytes / 512, count: layout.cluster_count, free })
 }
 
 fn open_folder<'a, T: fatfs::ReadWriteSeek>(fs: &'a fatfs::FileSystem<T>, to: &str, image: &str) -> Result<fatfs::Dir<'a, T>> {
@@ -403,7 +403,7 @@ pub fn defrag(disk: &mut Disk, path: &str) -> Result<()> {
     let new: Vec<u32> = (start..start + needed as u32).collect();
     let folder_first = folder_cluster(disk, &layout, folder)?;
     let bar = crate::progress::copying(name, entry.size);
-    let done = crate::journal::journaled(disk, &format!("defrag {path}"), |disk| {
+    let done = disk.journaled(&format!("defrag {path}"), cluster_use, |disk| {
         // The data, run by run, into the new clusters.
         let mut buf = vec![0u8; COPY_CHUNK];
         let (mut to, mut copied) = (layout.cluster_offset(start), 0u64);
@@ -443,4 +443,44 @@ mod tests {
         assert_eq!(run_in(&[3, 5, 7], 2), None);
         assert_eq!(run_in(&[3], 0), None);
     }
+}
+
+/// fatfs 0.3.6 starts a new folder with a long-name slot before "." and
+/// another before ".." (rust-fatfs #117), and gives a first-level folder's
+/// ".." the root's cluster where FAT32 wants 0 (#99); fsck.vfat rejects
+/// both. This puts "." and ".." in the first two slots, marks the two
+/// slots after them deleted, and sets ".." to 0 under the root.
+fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<()> {
+    const SLOT: usize = 32;
+    let path = disk.path.clone();
+    let bad = |e: bootfs::fat::FatError| Error::disk(&path, e);
+    let (at, parent) = {
+        let mut fs = Fat32::open(disk.block_device()).map_err(bad)?;
+        let (mut cluster, mut parent) = (0u32, 0u32);
+        for name in folder {
+            let entry = fs.read_dir(cluster).map_err(bad)?.into_iter().find(|e| e.is_dir && e.name == *name);
+            let entry = entry.ok_or_else(|| Error::disk(&path, format!("folder {name} vanished after it was made")))?;
+            (parent, cluster) = (cluster, entry.first_cluster);
+        }
+        (fs.geometry.cluster_lba(cluster) * 512, parent)
+    };
+    let mut sector = [0u8; 512];
+    let what = format!("the folder /{} on {}", folder.join("/"), path.display());
+    let mut part = disk.partition_file();
+    part.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
+    part.read_exact(&mut sector).map_err(Error::io(format!("reading {what}")))?;
+    let slot = |i: usize| &sector[i * SLOT..(i + 1) * SLOT];
+    let is_lfn = |i: usize| slot(i)[11] & 0x3F == 0x0F;
+    if !(is_lfn(0) && &slot(1)[..11] == b".          " && is_lfn(2) && &slot(3)[..11] == b"..         ") {
+        return Ok(());
+    }
+    let (dot, mut dotdot) = (slot(1).to_vec(), slot(3).to_vec());
+    dotdot[20..22].copy_from_slice(&((parent >> 16) as u16).to_le_bytes());
+    dotdot[26..28].copy_from_slice(&(parent as u16).to_le_bytes());
+    sector[..SLOT].copy_from_slice(&dot);
+    sector[SLOT..2 * SLOT].copy_from_slice(&dotdot);
+    sector[2 * SLOT] = 0xE5;
+    sector[3 * SLOT] = 0xE5;
+    part.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
+    part.write_all(&sector).map_err(Error::io(format!("repairing {what}")))
 }

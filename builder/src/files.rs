@@ -2,16 +2,15 @@
 //! same code stage2 runs) and adding files (through the fatfs crate).
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
-use bootfs::fat::Fat32;
 use bootfs::filesystem::Filesystem;
 use bootfs::scan::{scan, BootFile};
 
 use crate::error::{Error, Result};
 use crate::exfat::ExfatVolume;
-use crate::image::Disk;
+use crate::image::{ClusterUse, Disk};
 use crate::stick_path::StickPath;
 
 /// The boot files stage2 will list, in menu order, plus the folders it
@@ -100,7 +99,7 @@ pub fn add(disk: &mut Disk, source: &Path, target: &StickPath, fresh: bool) -> R
     if disk.is_exfat()? {
         let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();
         let bar = crate::progress::copying(&name, size);
-        let done = crate::journal::journaled(disk, &format!("add {target}"), |disk| {
+        let done = disk.journaled(&format!("add {target}"), exfat_cluster_use, |disk| {
             let mut vol = ExfatVolume::open(disk.partition_file(), fresh).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
             let copied = vol.add(&to, &name, &mut input, size, &mut |n| {
                 bar.set_position(n);
@@ -112,46 +111,6 @@ pub fn add(disk: &mut Disk, source: &Path, target: &StickPath, fresh: bool) -> R
         return done;
     }
     crate::fat32::add(disk, source, &mut input, &to, &name)
-}
-
-/// fatfs 0.3.6 starts a new folder with a long-name slot before "." and
-/// another before ".." (rust-fatfs #117), and gives a first-level folder's
-/// ".." the root's cluster where FAT32 wants 0 (#99); fsck.vfat rejects
-/// both. This puts "." and ".." in the first two slots, marks the two
-/// slots after them deleted, and sets ".." to 0 under the root.
-pub(crate) fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<()> {
-    const SLOT: usize = 32;
-    let path = disk.path.clone();
-    let bad = |e: bootfs::fat::FatError| Error::disk(&path, e);
-    let (at, parent) = {
-        let mut fs = Fat32::open(disk.block_device()).map_err(bad)?;
-        let (mut cluster, mut parent) = (0u32, 0u32);
-        for name in folder {
-            let entry = fs.read_dir(cluster).map_err(bad)?.into_iter().find(|e| e.is_dir && e.name == *name);
-            let entry = entry.ok_or_else(|| Error::disk(&path, format!("folder {name} vanished after it was made")))?;
-            (parent, cluster) = (cluster, entry.first_cluster);
-        }
-        (fs.geometry.cluster_lba(cluster) * 512, parent)
-    };
-    let mut sector = [0u8; 512];
-    let what = format!("the folder /{} on {}", folder.join("/"), path.display());
-    let mut part = disk.partition_file();
-    part.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
-    part.read_exact(&mut sector).map_err(Error::io(format!("reading {what}")))?;
-    let slot = |i: usize| &sector[i * SLOT..(i + 1) * SLOT];
-    let is_lfn = |i: usize| slot(i)[11] & 0x3F == 0x0F;
-    if !(is_lfn(0) && &slot(1)[..11] == b".          " && is_lfn(2) && &slot(3)[..11] == b"..         ") {
-        return Ok(());
-    }
-    let (dot, mut dotdot) = (slot(1).to_vec(), slot(3).to_vec());
-    dotdot[20..22].copy_from_slice(&((parent >> 16) as u16).to_le_bytes());
-    dotdot[26..28].copy_from_slice(&(parent as u16).to_le_bytes());
-    sector[..SLOT].copy_from_slice(&dot);
-    sector[SLOT..2 * SLOT].copy_from_slice(&dotdot);
-    sector[2 * SLOT] = 0xE5;
-    sector[3 * SLOT] = 0xE5;
-    part.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
-    part.write_all(&sector).map_err(Error::io(format!("repairing {what}")))
 }
 
 /// Rewrites the file at `path` on the data partition in one piece (same
@@ -175,7 +134,7 @@ pub fn defrag(disk: &mut Disk, path: &StickPath) -> Result<bool> {
         return Ok(false);
     }
     if disk.is_exfat()? {
-        crate::journal::journaled(disk, &format!("defrag {path}"), |disk| {
+        disk.journaled(&format!("defrag {path}"), exfat_cluster_use, |disk| {
             let mut vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
             vol.defrag(&path).map_err(Error::io(format!("rewriting {path} on {image}")))
         })?;
@@ -188,17 +147,12 @@ pub fn defrag(disk: &mut Disk, path: &StickPath) -> Result<bool> {
     }
 }
 
-/// Where cluster 2 starts (sectors from the volume's start), sectors per
-/// cluster, how many clusters there are, and the free ones in order, as
-/// the change being made leaves them.
-pub fn free_clusters(disk: &mut Disk) -> Result<(u64, u64, u32, Vec<u32>)> {
-    if disk.is_exfat()? {
-        let image = disk.path.display().to_string();
-        let vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
-        let (heap, per_cluster, count) = vol.heap();
-        return Ok((heap, per_cluster, count, vol.free_clusters()));
-    }
-    crate::fat32::free_clusters(disk)
+/// The exFAT volume's clusters, as the change being made leaves them.
+fn exfat_cluster_use(disk: &mut Disk) -> Result<ClusterUse> {
+    let image = disk.path.display().to_string();
+    let vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
+    let (heap_lba, sectors_per_cluster, count) = vol.heap();
+    Ok(ClusterUse { heap_lba, sectors_per_cluster, count, free: vol.free_clusters() })
 }
 
 /// Size and free space of the data partition.
@@ -229,7 +183,7 @@ pub fn remove(disk: &mut Disk, path: &StickPath) -> Result<()> {
     let image = disk.path.display().to_string();
     let path = path.display();
     if disk.is_exfat()? {
-        return crate::journal::journaled(disk, &format!("rm {path}"), |disk| {
+        return disk.journaled(&format!("rm {path}"), exfat_cluster_use, |disk| {
             let mut vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
             vol.remove(&path).map_err(|e| match e.kind() {
                 io::ErrorKind::NotFound => Error::Usage(format!("no file {path} on {image}")),
@@ -237,7 +191,7 @@ pub fn remove(disk: &mut Disk, path: &StickPath) -> Result<()> {
             })
         });
     }
-    crate::journal::journaled(disk, &format!("rm {path}"), |disk| fat32_remove(disk, &path))
+    disk.journaled(&format!("rm {path}"), crate::fat32::cluster_use, |disk| fat32_remove(disk, &path))
 }
 
 fn fat32_remove(disk: &mut Disk, path: &str) -> Result<()> {

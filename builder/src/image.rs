@@ -10,7 +10,8 @@ use bootfs::layout::DATA_PARTITION_LBA;
 use bootfs::mbr::{ptype, Mbr, PartitionEntry};
 
 use crate::bootcode;
-use crate::journal::Overlay;
+use crate::journal::{Clusters, Overlay};
+use crate::partition_file::PartitionFile;
 use crate::error::{Error, Result};
 
 /// The smallest image `create` makes: FAT32 needs 65,525 clusters, which
@@ -274,7 +275,41 @@ impl Disk {
     pub fn partition_file(&mut self) -> PartitionFile<'_> {
         PartitionFile::with_overlay(&mut self.file, self.overlay.as_mut(), self.partition.start_lba as u64, self.partition.sectors as u64)
     }
+
+    /// Makes `change` to the data partition as one journaled step named
+    /// `what` (crate::journal): its writes are held back, except whole
+    /// sectors of clusters free when it began, and made at once when it
+    /// returns. When it fails, nothing but free clusters was written.
+    /// `free` reckons the volume's clusters, before and after.
+    pub fn journaled<T>(&mut self, what: &str, free: FreeClusters, change: impl FnOnce(&mut Disk) -> Result<T>) -> Result<T> {
+        let before = free(self)?;
+        let clusters = Clusters { first_lba: self.partition.start_lba as u64 + before.heap_lba, sectors_per_cluster: before.sectors_per_cluster };
+        self.overlay = Some(Overlay::new(what, clusters, before.count, &before.free));
+        let done = change(self).and_then(|value| Ok((value, free(self)?.free)));
+        let overlay = self.overlay.take();
+        let (value, free_after) = done?;
+        // The journal goes where nothing is before or after the change.
+        let after: std::collections::HashSet<u32> = free_after.into_iter().collect();
+        let spare: Vec<u32> = before.free.into_iter().filter(|c| after.contains(c)).collect();
+        if let Some(overlay) = overlay {
+            crate::journal::commit(&self.file, overlay, &spare, &self.path.display().to_string())?;
+        }
+        Ok(value)
+    }
 }
+
+/// A volume's clusters as the journal sees them.
+pub struct ClusterUse {
+    /// Where cluster 2 starts, in sectors from the partition's start.
+    pub heap_lba: u64,
+    pub sectors_per_cluster: u64,
+    pub count: u32,
+    /// The clusters free now.
+    pub free: Vec<u32>,
+}
+
+/// How a filesystem reckons [`ClusterUse`] (fat32::cluster_use, ...).
+pub type FreeClusters = fn(&mut Disk) -> Result<ClusterUse>;
 
 fn finish_interrupted(file: &File, what: &str) -> Result<()> {
     // A block device's metadata says 0 bytes: its size is where it ends.
@@ -308,127 +343,6 @@ impl Seek for DiskReader<'_> {
             SeekFrom::Start(p) => p,
             _ => return Err(io::Error::new(io::ErrorKind::Unsupported, "only absolute seeks")),
         };
-        Ok(self.pos)
-    }
-}
-
-/// A byte window of a disk file: what fatfs reads and writes.
-pub struct PartitionFile<'a> {
-    file: &'a mut File,
-    overlay: Option<&'a mut Overlay>,
-    start: u64,
-    len: u64,
-    pos: u64,
-}
-
-impl<'a> PartitionFile<'a> {
-    pub fn new(file: &'a mut File, start_lba: u64, sectors: u64) -> Self {
-        Self::with_overlay(file, None, start_lba, sectors)
-    }
-
-    fn with_overlay(file: &'a mut File, overlay: Option<&'a mut Overlay>, start_lba: u64, sectors: u64) -> Self {
-        PartitionFile { file, overlay, start: start_lba * 512, len: sectors * 512, pos: 0 }
-    }
-
-    /// Copies `len` bytes of `source` from `from` to byte `at` of the
-    /// partition inside the kernel (copy_file_range); false when the
-    /// system cannot, or the bytes are not all for the disk straight away
-    /// (a journaled change), and nothing was copied.
-    pub fn copy_from(&mut self, source: &File, from: u64, len: u64, at: u64) -> io::Result<bool> {
-        use std::os::fd::AsRawFd;
-        if at.checked_add(len).is_none_or(|end| end > self.len) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "copy past the end of the partition"));
-        }
-        if self.overlay.as_ref().is_some_and(|o| !o.all_direct(self.start + at, len)) {
-            return Ok(false);
-        }
-        crate::fault::before_write();
-        let (mut src, mut dst, mut left) = ((from) as libc::loff_t, (self.start + at) as libc::loff_t, len);
-        while left > 0 {
-            // SAFETY: both descriptors are open files we own; the offsets are
-            // passed by pointer and advanced by the kernel.
-            let n = unsafe {
-                libc::copy_file_range(source.as_raw_fd(), &mut src, self.file.as_raw_fd(), &mut dst, left as usize, 0)
-            };
-            match n {
-                n if n > 0 => {
-                    if let Some(o) = self.overlay.as_mut() {
-                        o.written_straight(dst as u64 - n as u64, n as u64);
-                    }
-                    left -= n as u64
-                }
-                0 => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the source file ended early")),
-                _ => {
-                    let e = io::Error::last_os_error();
-                    if left == len && matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP)) {
-                        return Ok(false);
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        Ok(true)
-    }
-
-    /// Waits until what was written is on the disk.
-    pub fn sync_data(&mut self) -> io::Result<()> {
-        self.file.sync_data()
-    }
-
-    fn room(&self, want: usize) -> usize {
-        want.min(self.len.saturating_sub(self.pos) as usize)
-    }
-}
-
-impl Read for PartitionFile<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::os::unix::fs::FileExt;
-        let n = self.room(buf.len());
-        let at = self.start + self.pos;
-        let got = match &self.overlay {
-            Some(o) => o.read_at(self.file, at, &mut buf[..n])?,
-            None => self.file.read_at(&mut buf[..n], at)?,
-        };
-        self.pos += got as u64;
-        Ok(got)
-    }
-}
-
-impl Write for PartitionFile<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        use std::os::unix::fs::FileExt;
-        let n = self.room(buf.len());
-        if n == 0 && !buf.is_empty() {
-            return Err(io::Error::new(io::ErrorKind::WriteZero, "write past the end of the partition"));
-        }
-        let at = self.start + self.pos;
-        match &mut self.overlay {
-            Some(o) => o.write_at(self.file, at, &buf[..n])?,
-            None => {
-                crate::fault::before_write();
-                self.file.write_all_at(&buf[..n], at)?
-            }
-        }
-        self.pos += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Seek for PartitionFile<'_> {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(p) => p as i128,
-            SeekFrom::End(d) => self.len as i128 + d as i128,
-            SeekFrom::Current(d) => self.pos as i128 + d as i128,
-        };
-        if target < 0 || target > self.len as i128 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "seek outside the partition"));
-        }
-        self.pos = target as u64;
         Ok(self.pos)
     }
 }

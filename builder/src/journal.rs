@@ -4,7 +4,8 @@
 //! file data goes straight to clusters that were free when it began, which
 //! nothing points at until the change is whole. [`commit`] journals the
 //! new sectors, then writes them; [`finish_interrupted`], run when a disk
-//! is opened, finishes a change that a kill cut off.
+//! is opened, finishes a change that a kill cut off. (`Disk::journaled`
+//! runs a change this way.)
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -14,7 +15,6 @@ use std::os::unix::fs::FileExt;
 use bootfs::journal::{record_for, Body, Change, Record, Run, SectorState, MAX_RUNS, RECORD_LBA};
 
 use crate::error::{Error, Result};
-use crate::image::Disk;
 
 /// Clusters of the data partition, by disk LBA: cluster 2 starts at
 /// `first_lba`.
@@ -145,26 +145,6 @@ impl Overlay {
         }
         Ok(())
     }
-}
-
-/// Makes `change` to the data partition of `disk` as one journaled step
-/// named `what`: its writes are held back, except whole sectors of
-/// clusters free when it began, and made at once when it returns. When it
-/// fails, nothing but free clusters was written.
-pub fn journaled<T>(disk: &mut Disk, what: &str, change: impl FnOnce(&mut Disk) -> Result<T>) -> Result<T> {
-    let (heap, sectors_per_cluster, count, free) = crate::files::free_clusters(disk)?;
-    let clusters = Clusters { first_lba: disk.partition.start_lba as u64 + heap, sectors_per_cluster };
-    disk.overlay = Some(Overlay::new(what, clusters, count, &free));
-    let done = change(disk).and_then(|value| Ok((value, crate::files::free_clusters(disk)?.3)));
-    let overlay = disk.overlay.take();
-    let (value, free_after) = done?;
-    // The journal goes where nothing is before or after the change.
-    let after: std::collections::HashSet<u32> = free_after.into_iter().collect();
-    let spare: Vec<u32> = free.into_iter().filter(|c| after.contains(c)).collect();
-    if let Some(overlay) = overlay {
-        commit(&disk.file, overlay, &spare, &disk.path.display().to_string())?;
-    }
-    Ok(value)
 }
 
 fn io_error(what: &str, doing: &str) -> impl FnOnce(io::Error) -> Error {

@@ -15,6 +15,7 @@ mod files;
 mod image;
 mod iso_partition;
 mod journal;
+mod partition_file;
 mod progress;
 mod stick_path;
 
