@@ -66,8 +66,12 @@ builder: $(BUILD)/stage1.bin stage2
 
 # Every test, then each fuzz target for a few seconds (a smoke run).
 FUZZ_SMOKE_SECONDS := 8
+# tools/wait-report names the QEMU waits that used over a third of their
+# limit (a test must also pass beside another QEMU).
 _test: _all
+	rm -f target/qemu-tests/waits.tsv
 	$(CARGO) test --release --workspace
+	tools/wait-report
 	tools/fuzz $(FUZZ_SMOKE_SECONDS)
 
 # `make fuzz` runs each bootfs parser's fuzz target for FUZZ_SECONDS

@@ -77,33 +77,7 @@ read_sector0:
         int 0x13
         ret
 
-; print: DS:SI = zero-terminated text to COM1. Clobbers AX, DX, SI.
-print:
-        lodsb
-        test al, al
-        jz .done
-        call put
-        jmp print
-.done:  ret
-
-; print_hex_digit: AL's low nibble as one hex digit. Clobbers AX, DX.
-print_hex_digit:
-        and al, 0x0F
-        add al, '0'
-        cmp al, '9'
-        jbe put
-        add al, 'A' - '9' - 1
-; put: AL to COM1 once its transmitter is empty. Clobbers DX.
-put:
-        mov dx, COM1 + 5
-        push ax
-.wait:  in al, dx
-        test al, 0x20
-        jz .wait
-        pop ax
-        mov dx, COM1
-        out dx, al
-        ret
+%include "com1.inc"
 
 message: db "next-disk: booted with DL=", 0
 self_text:      db "h; 80h reads as this disk: ", 0

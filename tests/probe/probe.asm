@@ -469,12 +469,16 @@ nested_check:
         call print
         jmp newline
 
-; shim: in the hook's old vector's place. A read the hook passes on makes
-; one call of its own to the probe's drive first (the first block of the
-; data into NESTED_BUF), then goes on to the BIOS. Keeps every register.
+; shim: in the hook's old vector's place. A read the hook passes on (42h,
+; or 02h on a BIOS without extensions) makes one call of its own to the
+; probe's drive first (the first block of the data into NESTED_BUF), then
+; goes on to the BIOS. Keeps every register.
 shim:
         cmp ah, 0x42
+        je .read
+        cmp ah, 0x02
         jne .forward
+.read:
         cmp byte [cs:in_shim], 0
         jne .forward
         mov byte [cs:in_shim], 1
@@ -1286,10 +1290,13 @@ hex_digit:
         das
         jmp putc
 
-; Sectors per CHS request (across track and head edges), ended by 0.
-chs_counts:     dw 1, 5, 17, 19, 40, 127, 0
+; Sectors per CHS request (across track and head edges), ended by 0. No
+; pass of single sectors: it would be most of the probe's time over USB,
+; and the regs checks read single sectors already; 5 and 19 start a
+; request at every sector of an 18- or 63-sector track in turn.
+chs_counts:     dw 5, 17, 19, 40, 127, 0
 ; Sectors per 42h request on a hard disk, ended by 0.
-ext_counts:     dw 1, 8, 127, 0
+ext_counts:     dw 8, 127, 0
 
 ; (blocks per request, buffer offset, packet size), ended by 0.
 patterns:

@@ -5,7 +5,10 @@
 //! memory and screendumps. Every boot has a wall-clock limit enforced by a
 //! watchdog thread; every wait has its own timeout. When a test fails, the
 //! QEMU command, COM1's log, SeaBIOS's log and a screendump stay in
-//! `target/qemu-tests/<test>/` and their paths are printed.
+//! `target/qemu-tests/<test>/` and their paths are printed. Every wait and
+//! every whole run is recorded in `target/qemu-tests/waits.tsv` (test,
+//! what, took, limit), so `tools/wait-report` shows which tests use more
+//! than a third of their limit: a test must pass beside another QEMU.
 //! [`media`] makes the disk images and files the tests boot.
 
 pub mod media;
@@ -76,6 +79,9 @@ pub struct BootOptions {
     pub read_only: bool,
     /// The watchdog's limit instead of [`BOOT_LIMIT`] (a Linux system).
     pub limit: Option<Duration>,
+    /// A floppy image in drive A:, booted before the disks (the old PC
+    /// of [`probe::old_bios_floppy`]).
+    pub boot_floppy: Option<PathBuf>,
 }
 
 /// The USB host controller a stick hangs on.
@@ -132,7 +138,19 @@ pub struct Qemu {
     qmp: qmp::Qmp,
     com1: terminal::Terminal,
     started: Instant,
+    limit: Duration,
     done: Arc<AtomicBool>,
+}
+
+/// Appends one wait to `target/qemu-tests/waits.tsv`: the test, what it
+/// waited for, how long that took and its limit, in milliseconds.
+fn record_wait(name: &str, what: &str, took: Duration, limit: Duration) {
+    use std::io::Write;
+    let path = target_dir().join("qemu-tests").join("waits.tsv");
+    let line = format!("{name}\t{}\t{}\t{}\n", what.replace(['\t', '\n'], " "), took.as_millis(), limit.as_millis());
+    if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = f.write_all(line.as_bytes());
+    }
 }
 
 impl Qemu {
@@ -198,6 +216,10 @@ impl Qemu {
         if let Some(iso) = &opts.cdrom {
             args.extend(["-drive".into(), format!("file={},media=cdrom,if=ide,index=2", iso.display())]);
         }
+        if let Some(floppy) = &opts.boot_floppy {
+            args.extend(["-drive".into(), format!("file={},format=raw,if=floppy,index=0", floppy.display())]);
+            args.extend(["-boot".into(), "order=a".into()]);
+        }
         if let Some(iso) = &opts.boot_cdrom {
             args.extend(["-drive".into(), format!("file={},media=cdrom,if=ide,index=3", iso.display())]);
             args.extend(["-boot".into(), "d".into()]);
@@ -242,6 +264,7 @@ impl Qemu {
             qmp,
             com1,
             started: Instant::now(),
+            limit: opts.limit.unwrap_or(BOOT_LIMIT),
             done,
         }
     }
@@ -291,11 +314,11 @@ impl Qemu {
         let start = Instant::now();
         while start.elapsed() < limit {
             if cond(self) {
-                return;
+                return record_wait(&self.name, what, start.elapsed(), limit);
             }
             if self.exited().is_some() {
                 if cond(self) {
-                    return;
+                    return record_wait(&self.name, what, start.elapsed(), limit);
                 }
                 panic!("[{}] QEMU exited while waiting for {what}", self.name);
             }
@@ -356,6 +379,7 @@ impl Qemu {
         let start = Instant::now();
         while start.elapsed() < limit {
             if let Some(s) = self.exited() {
+                record_wait(&self.name, "QEMU to exit", start.elapsed(), limit);
                 return s;
             }
             thread::sleep(Duration::from_millis(100));
@@ -392,6 +416,7 @@ impl Drop for Qemu {
             );
         }
         self.done.store(true, Ordering::Relaxed);
+        record_wait(&self.name, "the whole run (watchdog)", self.started.elapsed(), self.limit);
         if let Ok(mut c) = self.child.lock() {
             let _ = c.kill();
             let _ = c.wait();

@@ -3,9 +3,10 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use bootfs::layout::DATA_PARTITION_LBA;
 
@@ -19,10 +20,62 @@ pub fn dropboot_bin() -> PathBuf {
     path
 }
 
+/// How long a host command (mkfs, xorriso, mount, `dropboot`) may run
+/// before the test kills it and fails, naming it.
+pub const HOST_COMMAND_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs a command to its end, as `Command::output` does, but kills it and
+/// fails the test if it runs past [`HOST_COMMAND_LIMIT`]: a hung command
+/// fails a test with its name instead of hanging the run.
+pub fn output(cmd: &mut Command) -> Output {
+    output_within(cmd, HOST_COMMAND_LIMIT)
+}
+
+/// [`output`] with another limit (a live system's first build).
+pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{shown}: {e} (is it installed? `make deps`)"));
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{shown} ran past {}s and was killed", limit.as_secs());
+            }
+            Err(e) => panic!("{shown}: {e}"),
+        }
+    };
+    Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() }
+}
+
 /// Runs a command to success and returns its standard output.
 pub fn run(cmd: &mut Command) -> String {
+    run_within(cmd, HOST_COMMAND_LIMIT)
+}
+
+/// [`run`] with another limit.
+pub fn run_within(cmd: &mut Command, limit: Duration) -> String {
     let shown = format!("{cmd:?}");
-    let out = cmd.output().unwrap_or_else(|e| panic!("{shown}: {e} (is it installed? `make deps`)"));
+    let out = output_within(cmd, limit);
     assert!(
         out.status.success(),
         "{shown} failed ({}):\n{}{}",
@@ -120,7 +173,7 @@ pub fn live_medium(name: &str) -> PathBuf {
     let folder = FOLDER.get_or_init(|| {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/make-live-media");
         // A fresh build takes minutes; a cached one returns at once.
-        let out = run(Command::new("timeout").arg("1800").arg(script));
+        let out = run_within(&mut Command::new(script), Duration::from_secs(1800));
         PathBuf::from(out.lines().last().unwrap_or_default().trim())
     });
     let path = folder.join(name);
@@ -182,8 +235,8 @@ pub fn reformat_exfat(image: &Path, files: &[(&Path, &str)]) {
             fs::copy(source, to.join(source.file_name().expect("a file name"))).expect("copying onto the stick");
         }
     }));
-    let _ = Command::new("umount").arg(&mnt).status();
-    let _ = Command::new("losetup").args(["-d", &dev]).status();
+    let _ = output(Command::new("umount").arg(&mnt));
+    let _ = output(Command::new("losetup").args(["-d", &dev]));
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
@@ -226,8 +279,8 @@ pub fn copy_fragmented_exfat(image: &Path, file: &Path, holes: usize) {
         }
         fs::copy(file, mnt.join(file.file_name().expect("a file name"))).expect("copying onto the stick");
     }));
-    let _ = Command::new("umount").arg(&mnt).status();
-    let _ = Command::new("losetup").args(["-d", &dev]).status();
+    let _ = output(Command::new("umount").arg(&mnt));
+    let _ = output(Command::new("losetup").args(["-d", &dev]));
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
@@ -266,8 +319,8 @@ pub fn fsck_passes(image: &Path, fs_kind: &str) {
     let offset = DATA_PARTITION_LBA as u64 * 512;
     if fs_kind == "exfat" {
         let dev = run(Command::new("losetup").args(["-f", "--show", "-r", "-o", &offset.to_string()]).arg(image)).trim().to_string();
-        let out = Command::new("fsck.exfat").arg("-n").arg(&dev).output().expect("fsck.exfat");
-        let _ = Command::new("losetup").args(["-d", &dev]).status();
+        let out = output(Command::new("fsck.exfat").arg("-n").arg(&dev));
+        let _ = output(Command::new("losetup").args(["-d", &dev]));
         let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() && text.contains("clean"), "fsck.exfat:\n{text}");
     } else {
@@ -277,32 +330,61 @@ pub fn fsck_passes(image: &Path, fs_kind: &str) {
         fs::create_dir_all(&scratch).expect("fsck's scratch folder");
         let part = scratch.join(format!("{}.partition", image.display().to_string().replace('/', "_")));
         fs::write(&part, read_at(image, offset, len as usize)).expect("partition copy");
-        let out = Command::new("fsck.vfat").arg("-n").arg(&part).output().expect("fsck.vfat");
+        let out = output(Command::new("fsck.vfat").arg("-n").arg(&part));
         let _ = fs::remove_file(&part);
         assert!(out.status.success(), "fsck.vfat:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
 }
 
+/// Reads a child's pipe on a thread until `needle` shows (Ok, with all
+/// read so far) or `limit` passes (Err, with the same). The thread reads on
+/// to the pipe's end, so the child never blocks on a full pipe.
+pub fn wait_for_output(mut pipe: impl Read + Send + 'static, needle: &str, limit: Duration) -> Result<String, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let _ = tx.send(buf[..n].to_vec());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+    });
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains(needle) {
+        match rx.recv_timeout(limit.saturating_sub(start.elapsed())) {
+            Ok(bytes) => seen.extend_from_slice(&bytes),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                seen.extend_from_slice(b"\n[end of output]");
+                return Err(String::from_utf8_lossy(&seen).into_owned());
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return Err(String::from_utf8_lossy(&seen).into_owned()),
+        }
+    }
+    Ok(String::from_utf8_lossy(&seen).into_owned())
+}
+
 /// Starts `dropboot add IMAGE FILE --to TO` with DROPBOOT_FAULT=stall-copy
 /// and returns once it has stopped half way through the data, waiting to
-/// be killed. Its stderr stays open while the caller holds it (the
-/// builder's progress bar writes there).
-pub fn stalled_add(image: &Path, file: &Path, to: &str) -> (std::process::Child, std::process::ChildStderr) {
-    use std::io::Read;
+/// be killed. Its stderr (the progress bar writes there) is read until it
+/// ends, so the builder never blocks on a full pipe.
+pub fn stalled_add(image: &Path, file: &Path, to: &str) -> std::process::Child {
     let mut child = Command::new(dropboot_bin())
         .args([OsStr::new("add"), image.as_os_str(), file.as_os_str(), "--to".as_ref(), to.as_ref()])
         .env("DROPBOOT_FAULT", "stall-copy")
-        .stderr(std::process::Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("dropboot");
-    let mut err = child.stderr.take().expect("stderr");
-    let start = std::time::Instant::now();
-    let mut said = String::new();
-    while !said.contains("stall-copy: stopped after") {
-        let mut buf = [0u8; 256];
-        let n = err.read(&mut buf).expect("reading stderr");
-        assert!(n > 0 && start.elapsed() < std::time::Duration::from_secs(60), "the copy never reached half way: {said}");
-        said.push_str(&String::from_utf8_lossy(&buf[..n]));
+    let err = child.stderr.take().expect("stderr");
+    if let Err(said) = wait_for_output(err, "stall-copy: stopped after", Duration::from_secs(60)) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the copy never reached half way within 60s: {said}");
     }
-    (child, err)
+    child
 }

@@ -42,8 +42,7 @@ pub fn build_iso_mode(dir: &Path, data_bytes: usize, mode: u32) -> ProbeIso {
     let root = dir.join("probe-root");
     let _ = fs::remove_dir_all(&root);
     fs::create_dir_all(&root).expect("probe folder");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("probe/probe.asm");
-    run(Command::new("nasm").args(["-f", "bin", "-o"]).arg(root.join("probe.bin")).arg(&source));
+    assemble("probe.asm", &root.join("probe.bin"));
     let probe = fs::read(root.join("probe.bin")).expect("probe.bin");
     let data = pseudo_random(data_bytes, 0x5EED);
     fs::write(root.join("data.bin"), &data).expect("data.bin");
@@ -74,8 +73,23 @@ pub fn report(serial: &str) -> Vec<String> {
     serial.lines().filter_map(|l| l.find("probe: ").map(|i| l[i..].trim().to_string())).collect()
 }
 
+/// How the BIOS under the hook reads the stick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StickBios {
+    /// With INT 13h extensions (AH=42h).
+    Extensions,
+    /// By CHS only: AH=42h of 80h fails "invalid" (the old PC of
+    /// [`old_bios_floppy`]).
+    ChsOnly,
+}
+
 /// Checks every line the probe printed; `stick_mbr` is sector 0 of the stick.
 pub fn check(lines: &[String], iso: &ProbeIso, stick_mbr: &[u8]) {
+    check_on(lines, iso, stick_mbr, StickBios::Extensions)
+}
+
+/// [`check`] under a BIOS that reads the stick as `bios` says.
+pub fn check_on(lines: &[String], iso: &ProbeIso, stick_mbr: &[u8], bios: StickBios) {
     let find = |prefix: &str| -> &str {
         lines
             .iter()
@@ -110,7 +124,10 @@ pub fn check(lines: &[String], iso: &ProbeIso, stick_mbr: &[u8]) {
     expect("probe: past-end", "probe: past-end cf=1 ah=02");
     expect("probe: write", "probe: write cf=1 ah=03");
     let code: String = stick_mbr[..4].iter().map(|b| format!("{b:02X}")).collect();
-    expect("probe: mbr80", &format!("probe: mbr80 cf=0 ah=00 code={code} sig=55AA"));
+    match bios {
+        StickBios::Extensions => expect("probe: mbr80", &format!("probe: mbr80 cf=0 ah=00 code={code} sig=55AA")),
+        StickBios::ChsOnly => assert!(find("probe: mbr80").starts_with("probe: mbr80 cf=1 ah=01"), "42h of 80h must fail here:\n{}", lines.join("\n")),
+    }
     regs_kept(lines, 11);
     // The hook is found from the INT 13h vector by memdisk's header, and a
     // call made in the middle of each of its reads, from under it, leaves
@@ -136,6 +153,32 @@ pub fn regs_kept(lines: &[String], count: usize) {
     }
 }
 
+/// Assembles `tests/probe/NAME` (nasm, flat binary) into `out`; the
+/// folder is on the include path (com1.inc).
+pub fn assemble(name: &str, out: &Path) {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("probe");
+    run(Command::new("nasm").args(["-f", "bin", "-I"]).arg(format!("{}/", folder.display())).arg("-o").arg(out).arg(folder.join(name)));
+}
+
+/// Quirks of the old PC [`old_bios_floppy`] plays (tests/probe/old_bios.asm).
+pub const OLD_BIOS_NO_GEOMETRY: u8 = 0x01;
+pub const OLD_BIOS_WRITES_BPB: u8 = 0x02;
+
+/// A 1.44 MB floppy whose boot sector turns SeaBIOS into a BIOS without
+/// INT 13h extensions, then boots 80h with DL = `boot_dl` and `quirks`.
+pub fn old_bios_floppy(dir: &Path, boot_dl: u8, quirks: u8) -> PathBuf {
+    let sector = dir.join("old_bios.bin");
+    assemble("old_bios.asm", &sector);
+    let mut bytes = fs::read(&sector).expect("old_bios.bin");
+    let params = bytes.windows(8).position(|w| w == b"OLDBIOS:").expect("the old BIOS's parameters") + 8;
+    bytes[params] = boot_dl;
+    bytes[params + 1] = quirks;
+    bytes.resize(1_474_560, 0);
+    let path = dir.join("old_bios.img");
+    fs::write(&path, &bytes).expect("writing the floppy");
+    path
+}
+
 /// A disk image holding the probe in its first sectors and pseudo-random
 /// data after it, for booting as a floppy or a hard disk.
 pub struct ProbeDisk {
@@ -145,13 +188,19 @@ pub struct ProbeDisk {
     pub data_sectors: u32,
 }
 
+/// Heads and sectors per track of the probe's hard disk, written into its
+/// partition's CHS fields so that a small disk has several cylinders
+/// (1008 sectors each) and CHS reads cross cylinder edges.
+pub const PROBE_DISK_HEADS: u32 = 16;
+pub const PROBE_DISK_SECTORS_PER_TRACK: u32 = 63;
+
 /// Builds the probe into a disk image of `sectors`; with `partition`, the
-/// image gets a partition table (one active partition from sector 2048).
+/// image gets a partition table (one active partition from sector 2048 to
+/// the end, its CHS fields in the 16-head, 63-sector geometry).
 pub fn build_disk(dir: &Path, name: &str, sectors: u32, partition: bool) -> ProbeDisk {
     let root = dir.join("probe-disk");
     fs::create_dir_all(&root).expect("probe folder");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("probe/probe.asm");
-    run(Command::new("nasm").args(["-f", "bin", "-o"]).arg(root.join("probe.bin")).arg(&source));
+    assemble("probe.asm", &root.join("probe.bin"));
     let probe = fs::read(root.join("probe.bin")).expect("probe.bin");
     let data_start = (probe.len() / 512) as u32;
     let data_sectors = sectors - data_start;
@@ -166,6 +215,14 @@ pub fn build_disk(dir: &Path, name: &str, sectors: u32, partition: bool) -> Prob
         partitions[0] = PartitionEntry { bootable: true, kind: 0x0C, start_lba: 2048, sectors: sectors - 2048 };
         let sector0: &mut [u8; 512] = (&mut bytes[..512]).try_into().expect("a sector");
         Mbr { disk_signature: 0x0D15_C0DE, partitions }.write_into(sector0);
+        let chs = |lba: u32| {
+            let (per_cylinder, spt) = (PROBE_DISK_HEADS * PROBE_DISK_SECTORS_PER_TRACK, PROBE_DISK_SECTORS_PER_TRACK);
+            let (c, h, s) = (lba / per_cylinder, lba % per_cylinder / spt, lba % spt + 1);
+            [h as u8, s as u8 | ((c >> 8) as u8) << 6, c as u8]
+        };
+        let entry = bootfs::mbr::PARTITION_TABLE_OFFSET;
+        sector0[entry + 1..entry + 4].copy_from_slice(&chs(2048));
+        sector0[entry + 5..entry + 8].copy_from_slice(&chs(sectors - 1));
     }
     let path = dir.join(name);
     fs::write(&path, &bytes).expect("writing the probe disk");
@@ -252,7 +309,7 @@ pub fn check_disk(lines: &[String], e: &DiskExpectation, stick_mbr: &[u8]) {
     let data = &e.disk.bytes[e.disk.data_start as usize * 512..];
     let crc = format!("{:08X}", crc32(data));
     let passes: Vec<&String> = lines.iter().filter(|l| l.starts_with("probe: chs ") || l.starts_with("probe: ext ")).collect();
-    assert_eq!(passes.len(), if hard_disk { 9 } else { 6 }, "{all}");
+    assert_eq!(passes.len(), if hard_disk { 7 } else { 5 }, "{all}");
     for l in passes {
         assert!(l.ends_with(&format!(" crc={crc}")), "{l} (the host's CRC32 is {crc})");
     }

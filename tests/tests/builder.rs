@@ -70,10 +70,8 @@ fn create_refuses_to_overwrite_an_existing_file_and_says_why() {
     let dir = work_dir("builder_refuse");
     let image = dir.join("precious.img");
     fs::write(&image, b"my data").unwrap();
-    let out = Command::new(tests::media::dropboot_bin())
-        .args([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()])
-        .output()
-        .unwrap();
+    let out = tests::media::output(Command::new(tests::media::dropboot_bin())
+        .args([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists"), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(fs::read(&image).unwrap(), b"my data");
@@ -86,7 +84,7 @@ fn with_partition_device<T>(image: &std::path::Path, f: impl FnOnce(&str) -> T) 
         .trim()
         .to_string();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&dev)));
-    let _ = Command::new("losetup").args(["-d", &dev]).status();
+    let _ = tests::media::output(Command::new("losetup").args(["-d", &dev]));
     result.unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
@@ -101,7 +99,7 @@ fn exfat_checked_read_back(image: &std::path::Path, paths: &[&str]) -> Vec<Optio
         fs::create_dir_all(&mnt).unwrap();
         run(Command::new("mount.exfat-fuse").arg(dev).arg(&mnt));
         let back = paths.iter().map(|p| fs::read(mnt.join(p)).ok()).collect();
-        let _ = Command::new("umount").arg(&mnt).status();
+        let _ = tests::media::output(Command::new("umount").arg(&mnt));
         back
     })
 }
@@ -175,7 +173,7 @@ fn add_rm_list_round_trip(fs: &str, check_volume: impl Fn(&std::path::Path, &[(&
     let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
     let lines: Vec<&str> = listed.lines().map(str::trim).collect();
     assert_eq!(lines, ["300000  /a/b/keep.iso", "100000  /also kept.IMG"], "{fs}");
-    let out = Command::new(tests::media::dropboot_bin()).args([OsStr::new("rm"), image.as_os_str(), "/a/b/gone.img".as_ref()]).output().unwrap();
+    let out = tests::media::output(Command::new(tests::media::dropboot_bin()).args([OsStr::new("rm"), image.as_os_str(), "/a/b/gone.img".as_ref()]));
     assert_eq!(out.status.code(), Some(2), "removing it twice is a usage error on {fs}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no file /a/b/gone.img"), "{fs}");
     check_volume(&image, &[("a/b/keep.iso", pseudo_random(300_000, 51)), ("also kept.IMG", pseudo_random(100_000, 53))]);

@@ -20,7 +20,7 @@ fn stick(dir: &Path, fs_kind: &str) -> PathBuf {
 }
 
 fn run(args: &[&OsStr]) -> Output {
-    Command::new(dropboot_bin()).args(args).output().expect("dropboot")
+    tests::media::output(Command::new(dropboot_bin()).args(args))
 }
 
 fn stderr(out: &Output) -> String {
@@ -132,7 +132,7 @@ fn two_adds_at_once_one_is_refused_naming_the_other_and_readers_wait_their_turn(
     let second = random_file(&dir.join("second.iso"), 1 << 20, 2);
     for fs_kind in ["exfat", "fat32"] {
         let image = stick(&dir, fs_kind);
-        let (mut child, _stderr) = stalled_add(&image, &first, "/");
+        let mut child = stalled_add(&image, &first, "/");
         let out = run(&[OsStr::new("add"), image.as_os_str(), second.as_os_str()]);
         assert_eq!(out.status.code(), Some(3), "{fs_kind}: {}", stderr(&out));
         assert!(stderr(&out).contains(&format!("pid {} (", child.id())) && stderr(&out).contains("dropboot add"), "{}", stderr(&out));

@@ -57,10 +57,8 @@ fn a_file_too_big_for_the_stick_is_refused_before_a_single_byte_is_written() {
         let (image, _) = stick_with_two_files(&dir, fs_kind, "64M");
         let before = fs::read(&image).expect("image");
         let big = random_file(&dir.join("huge.iso"), 70 << 20, 3);
-        let out = Command::new(dropboot_bin())
-            .args([OsStr::new("add"), image.as_os_str(), big.as_os_str(), "--to".as_ref(), "/new/folder".as_ref()])
-            .output()
-            .expect("dropboot");
+        let out = tests::media::output(Command::new(dropboot_bin())
+            .args([OsStr::new("add"), image.as_os_str(), big.as_os_str(), "--to".as_ref(), "/new/folder".as_ref()]));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{fs_kind}: refused");
         assert!(stderr.contains("free space") && stderr.contains("nothing was written"), "{fs_kind}: {stderr}");
@@ -74,7 +72,7 @@ fn a_host_disk_that_fills_up_mid_copy_leaves_no_partial_file_and_a_volume_fsck_p
         let dir = work_dir(&format!("host_full_{fs_kind}"));
         let small = dir.join("small-disk");
         fs::create_dir_all(&small).expect("mount point");
-        let _ = Command::new("umount").arg(&small).status();
+        let _ = tests::media::output(Command::new("umount").arg(&small));
         run(Command::new("mount").args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"]).arg(&small));
         let result = std::panic::catch_unwind(|| {
             // A sparse 128 MiB stick image on a 24 MiB disk: the copy of a
@@ -82,7 +80,7 @@ fn a_host_disk_that_fills_up_mid_copy_leaves_no_partial_file_and_a_volume_fsck_p
             let (image, kept) = stick_with_two_files(&small, fs_kind, "128M");
             let big = random_file(&dir.join("big.iso"), 40 << 20, 4);
             let before = listed(&image);
-            let out = Command::new(dropboot_bin()).args([OsStr::new("add"), image.as_os_str(), big.as_os_str()]).output().expect("dropboot");
+            let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("add"), image.as_os_str(), big.as_os_str()]));
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(1), "{fs_kind}: an I/O error: {stderr}");
             assert!(stderr.contains("No space left on device"), "{fs_kind}: {stderr}");
@@ -90,7 +88,7 @@ fn a_host_disk_that_fills_up_mid_copy_leaves_no_partial_file_and_a_volume_fsck_p
             fsck_passes(&image, fs_kind);
             other_files_intact(&image, &kept);
         });
-        let _ = Command::new("umount").arg(&small).status();
+        let _ = tests::media::output(Command::new("umount").arg(&small));
         if let Err(e) = result {
             std::panic::resume_unwind(e);
         }
@@ -106,7 +104,7 @@ fn an_add_killed_mid_copy_leaves_a_volume_fsck_passes_and_the_other_files_intact
         let before = listed(&image);
         // The builder stops half way through the data and waits; it is
         // killed there, as a pulled plug or Ctrl-C would.
-        let (mut child, _stderr) = stalled_add(&image, &big, "/new");
+        let mut child = stalled_add(&image, &big, "/new");
         child.kill().expect("kill");
         child.wait().expect("wait");
         assert_eq!(listed(&image), before, "{fs_kind}: the half-copied file is not listed");
@@ -138,7 +136,7 @@ fn killed_at_every_write(dir: &Path, base: &Path, fs_kind: &str, args: &[&str], 
     let mut finished = 0;
     for n in 1..=200 {
         fresh();
-        let out = Command::new(dropboot_bin()).args(&args).env("DROPBOOT_FAULT", format!("kill-at-write:{n}")).output().expect("dropboot");
+        let out = tests::media::output(Command::new(dropboot_bin()).args(&args).env("DROPBOOT_FAULT", format!("kill-at-write:{n}")));
         let killed = String::from_utf8_lossy(&out.stderr).contains("killed before write");
         assert!(killed || out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         let pending = journal_pending(&image);
@@ -214,17 +212,15 @@ fn a_cut_off_fat32_change_another_program_wrote_over_is_left_as_that_program_lef
     let new = random_file(&dir.join("new.iso"), 400_000, 11);
     // Killed just after its journal record: writes 1-3 are the data, the
     // journal and the record.
-    let out = Command::new(dropboot_bin())
+    let out = tests::media::output(Command::new(dropboot_bin())
         .args([OsStr::new("add"), image.as_os_str(), new.as_os_str()])
-        .env("DROPBOOT_FAULT", "kill-at-write:4")
-        .output()
-        .expect("dropboot");
+        .env("DROPBOOT_FAULT", "kill-at-write:4"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("killed before write 4"));
     assert!(journal_pending(&image), "the record is there");
     // Then Windows, or mtools here, writes a file onto the stick.
     let other = random_file(&dir.join("other.img"), 5_000, 12);
     run(Command::new("mcopy").env("MTOOLS_SKIP_CHECK", "1").args(["-i", &tests::media::mtools_target(&image)]).arg(&other).arg("::/other.img"));
-    let out = Command::new(dropboot_bin()).args([OsStr::new("list"), image.as_os_str()]).output().expect("dropboot");
+    let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("list"), image.as_os_str()]));
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     // Its FAT and folder differ from what the journal expects (or its
     // data took the journal's free clusters): the change is dropped.

@@ -61,7 +61,7 @@ const NAMES: [(&str, bool); 11] = [
 ];
 
 fn output(args: &[&OsStr]) -> std::process::Output {
-    Command::new(dropboot_bin()).args(args).output().expect("dropboot")
+    tests::media::output(Command::new(dropboot_bin()).args(args))
 }
 
 fn listed(image: &Path) -> Vec<String> {
@@ -176,7 +176,7 @@ fn sequence(fs_kind: &str, seed: u64, steps: usize) {
                 // Killed half way through the data, as a pulled plug would.
                 let source = dir.join(format!("src{step}.iso"));
                 fs::write(&source, pseudo_random(40_000 + rng.next(150_000), step as u64)).expect("a source file");
-                let (mut child, _stderr) = stalled_add(&image, &source, "/killed");
+                let mut child = stalled_add(&image, &source, "/killed");
                 child.kill().expect("kill");
                 child.wait().expect("wait");
                 let after = fs::read(&image).expect("the image");

@@ -30,7 +30,7 @@ fn check_gives_a_verdict_in_words_and_json_for_each_kind_of_file() {
     args.extend(files.iter().map(|f| f.clone().into_os_string()));
     dropboot(&args);
 
-    let out = Command::new(dropboot_bin()).args([OsStr::new("check"), image.as_os_str()]).output().unwrap();
+    let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("check"), image.as_os_str()]));
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(4), "two files will not boot:\n{text}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 of 5 boot files will not boot"));
@@ -45,7 +45,7 @@ fn check_gives_a_verdict_in_words_and_json_for_each_kind_of_file() {
     assert!(verdict("/junk.iso").starts_with("not bootable: not an ISO9660 image"), "{text}");
     assert!(verdict("/live.iso").ends_with("boots as CD E0h; a Linux live system (casper): its system finds its ISO as partition 2"), "{text}");
 
-    let out = Command::new(dropboot_bin()).args([OsStr::new("check"), image.as_os_str(), "/probe.iso".as_ref(), "--json".as_ref()]).output().unwrap();
+    let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("check"), image.as_os_str(), "/probe.iso".as_ref(), "--json".as_ref()]));
     assert_eq!(out.status.code(), Some(0));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("check --json prints JSON");
     assert_eq!(json[0]["path"], "/probe.iso");

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use tests::media::{dropboot, random_file, run};
 use tests::probe::{build_iso, EXIT_DONE};
-use tests::{work_dir, BootOptions, Qemu};
+use tests::{work_dir, BootOptions, Qemu, Usb};
 
 /// A ventoy.json as Ventoy's documentation writes one: a timeout, a
 /// default image, aliases for a file and a folder, a tip, a blacklist, and
@@ -67,7 +67,8 @@ fn one_file_stick(dir: &Path, name: &str, config: Option<&str>) -> PathBuf {
 
 /// The stick of Ventoy's example: the probe as the default, a Debian-named
 /// file with an alias and a tip, a file the blacklist hides.
-fn ventoy_example_stick(name: &str) -> (PathBuf, PathBuf) {
+/// The stick of Ventoy's documented example, its countdown set to `seconds`.
+fn ventoy_example_stick(name: &str, seconds: u32) -> (PathBuf, PathBuf) {
     let dir = work_dir(name);
     let probe = build_iso(&dir, 64 * 1024);
     let debian = random_file(&dir.join("debian-netinst.iso"), 200_000, 1);
@@ -81,13 +82,14 @@ fn ventoy_example_stick(name: &str) -> (PathBuf, PathBuf) {
         (plain.as_path(), "/"),
         (long.as_path(), "/"),
     ];
-    let image = stick(&dir, &files, Some(VENTOY_JSON));
+    let config = VENTOY_JSON.replace(r#""VTOY_MENU_TIMEOUT": "5""#, &format!(r#""VTOY_MENU_TIMEOUT": "{seconds}""#));
+    let image = stick(&dir, &files, Some(&config));
     (dir, image)
 }
 
 #[test]
 fn a_ventoy_json_from_ventoys_documentation_sets_the_default_the_labels_and_the_hidden_files_then_the_countdown_boots_the_default() {
-    let (dir, image) = ventoy_example_stick("ventoy_json_default");
+    let (dir, image) = ventoy_example_stick("ventoy_json_default", 5);
     let mut vm = Qemu::boot("ventoy_json_default", &dir, &image);
     let screen = vm.wait_screen("Press any key to stop");
     let text = screen.text();
@@ -112,16 +114,21 @@ fn a_ventoy_json_from_ventoys_documentation_sets_the_default_the_labels_and_the_
 
 #[test]
 fn a_key_stops_the_countdown_and_the_tip_shows_for_its_file() {
-    let (dir, image) = ventoy_example_stick("countdown_stopped");
+    // A countdown long enough that the key lands inside it however busy
+    // the machine is.
+    let seconds = 8;
+    let (dir, image) = ventoy_example_stick("countdown_stopped", seconds);
     let mut vm = Qemu::boot("countdown_stopped", &dir, &image);
     vm.wait_screen("Press any key to stop");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds.into());
     vm.keys(&["up"]);
     let screen = vm.wait_screen("Needs a network cable");
     let row = screen.find("Debian 12 netinst").expect("the alias");
     assert_eq!(screen.row_attr(row), 0x70, "Up moved to the entry above the default:\n{}", screen.text());
     assert!(!screen.text().contains("Press any key to stop"), "{}", screen.text());
-    // Well past the 5 seconds: still the menu, nothing booted.
-    std::thread::sleep(std::time::Duration::from_secs(7));
+    // Well past the countdown's end: still the menu, nothing booted.
+    vm.wait_serial("countdown stopped by a key");
+    std::thread::sleep(deadline.saturating_duration_since(std::time::Instant::now()) + std::time::Duration::from_secs(2));
     assert!(vm.exited().is_none(), "nothing boots once a key was pressed");
     let serial = vm.serial_text();
     assert!(serial.contains("countdown stopped by a key") && !serial.contains("countdown over"), "{serial}");
@@ -129,7 +136,7 @@ fn a_key_stops_the_countdown_and_the_tip_shows_for_its_file() {
 
 #[test]
 fn the_tree_view_search_and_details_follow_the_keys() {
-    let (dir, image) = ventoy_example_stick("tree_search_details");
+    let (dir, image) = ventoy_example_stick("tree_search_details", 30);
     let mut vm = Qemu::boot("tree_search_details", &dir, &image);
     vm.wait_screen("Press any key to stop");
 
@@ -204,17 +211,27 @@ fn sha256_compares_the_file_with_its_sidecar_and_with_sha256sums() {
 
 #[test]
 fn boot_the_next_disk_starts_the_second_disk_as_80h_with_the_stick_moved_to_81h() {
-    let dir = work_dir("next_disk");
+    boot_the_next_disk("next_disk", None);
+}
+
+#[test]
+fn boot_the_next_disk_from_a_stick_on_a_uhci_port_starts_the_pcs_disk_as_80h() {
+    boot_the_next_disk("next_disk_usb_uhci", Some(Usb::Uhci));
+}
+
+/// The menu's "Boot the next disk" with a second disk whose MBR reports
+/// how it was started and what 80h and 81h are then.
+fn boot_the_next_disk(name: &str, usb: Option<Usb>) {
+    let dir = work_dir(name);
     let mbr = dir.join("next-disk.bin");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("probe/next_disk.asm");
-    run(Command::new("nasm").args(["-f", "bin", "-o"]).arg(&mbr).arg(&source));
+    tests::probe::assemble("next_disk.asm", &mbr);
     let second = dir.join("second-disk.img");
     let mut bytes = fs::read(&mbr).expect("next-disk.bin");
     bytes.resize(1 << 20, 0);
     fs::write(&second, &bytes).expect("second disk");
     let image = one_file_stick(&dir, "any.iso", None);
-    let opts = BootOptions { extra_disks: vec![second], ..BootOptions::default() };
-    let mut vm = Qemu::boot_with("next_disk", &dir, &image, &opts);
+    let opts = BootOptions { extra_disks: vec![second], usb, ..BootOptions::default() };
+    let mut vm = Qemu::boot_with(name, &dir, &image, &opts);
     vm.wait_screen("1 boot file");
     // The last three rows: next disk, reboot, power off.
     vm.keys(&["end", "up", "up"]);
@@ -256,7 +273,7 @@ fn a_config_with_a_syntax_error_names_its_line_and_column_and_the_menu_still_sho
     assert!(!screen.text().contains("Press any key to stop"), "a broken file sets no countdown");
     assert!(vm.serial_text().contains(where_), "and on COM1");
 
-    let out = Command::new(tests::media::dropboot_bin()).args(["config", "check"]).arg(&image).output().expect("dropboot");
+    let out = tests::media::output(Command::new(tests::media::dropboot_bin()).args(["config", "check"]).arg(&image));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(5), "{stdout}");
     assert!(stdout.contains(&format!("stick.img:/ventoy/ventoy.json: {where_}")), "the same place:\n{stdout}");

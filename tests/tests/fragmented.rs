@@ -52,8 +52,8 @@ fn a_probe_iso_in_over_1000_pieces_on_exfat_boots_and_defrag_makes_it_one_piece(
     assert!(said.contains("now in one piece"), "{said}");
     assert_eq!(extents_of(&image, "/probe.iso"), 1);
     let dev = run(Command::new("losetup").args(["-f", "--show", "-o", &(DATA_PARTITION_LBA as u64 * 512).to_string()]).arg(&image));
-    let fsck = Command::new("fsck.exfat").arg("-n").arg(dev.trim()).output().unwrap();
-    let _ = Command::new("losetup").args(["-d", dev.trim()]).status();
+    let fsck = tests::media::output(Command::new("fsck.exfat").arg("-n").arg(dev.trim()));
+    let _ = tests::media::output(Command::new("losetup").args(["-d", dev.trim()]));
     assert!(String::from_utf8_lossy(&fsck.stdout).contains("clean"), "{}", String::from_utf8_lossy(&fsck.stdout));
     boots_and_reads_exactly("fragmented_exfat_defragged", &dir, &image, &iso);
 }
@@ -75,7 +75,7 @@ fn past_the_limit_the_menu_names_dropboot_defrag_which_then_makes_it_boot() {
     ));
     vm.wait_screen("Cannot boot probe.iso: it is in");
     drop(vm);
-    let out = Command::new(tests::media::dropboot_bin()).args([OsStr::new("check"), image.as_os_str(), "/probe.iso".as_ref()]).output().unwrap();
+    let out = tests::media::output(Command::new(tests::media::dropboot_bin()).args([OsStr::new("check"), image.as_os_str(), "/probe.iso".as_ref()]));
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(4), "{said}");
     assert!(said.contains(&format!("too fragmented: {pieces} pieces, the loader maps {HOOK_MAX_EXTENTS}; run: dropboot defrag")), "{said}");

@@ -149,10 +149,8 @@ fn a_boot_image_sector_count_of_65535_is_refused_with_its_size_and_the_menu_stay
     let _ = fs::remove_file(&image);
     dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "128M".as_ref(), big.as_os_str(), small_named.as_os_str()]);
     // `dropboot check` gives the menu's verdict, in the menu's words.
-    let out = std::process::Command::new(tests::media::dropboot_bin())
-        .args([OsStr::new("check"), image.as_os_str(), "/count-65535.iso".as_ref()])
-        .output()
-        .expect("dropboot check");
+    let out = tests::media::output(std::process::Command::new(tests::media::dropboot_bin())
+        .args([OsStr::new("check"), image.as_os_str(), "/count-65535.iso".as_ref()]));
     let check = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "check fails for a file the menu refuses: {check}");
     assert!(check.contains("not bootable: its boot image (33554432 bytes at 0x7c00) does not fit below"), "{check}");

@@ -23,7 +23,7 @@ impl Loop {
         }
         let dev = run(cmd.arg(file)).trim().to_string();
         if partitions {
-            let _ = Command::new("partx").args(["-a", &dev]).output();
+            let _ = tests::media::output(Command::new("partx").args(["-a", &dev]));
         }
         Loop(dev)
     }
@@ -31,7 +31,7 @@ impl Loop {
 
 impl Drop for Loop {
     fn drop(&mut self) {
-        let _ = Command::new("losetup").args(["-d", &self.0]).status();
+        let _ = tests::media::output(Command::new("losetup").args(["-d", &self.0]));
     }
 }
 
@@ -42,7 +42,7 @@ fn sparse_file(dir: &Path, name: &str, mib: u64) -> PathBuf {
 }
 
 fn dropboot_output(args: &[&OsStr]) -> Output {
-    Command::new(dropboot_bin()).args(args).output().expect("running dropboot")
+    tests::media::output(Command::new(dropboot_bin()).args(args))
 }
 
 /// SHA-256 of the data partition of a disk or image.
@@ -106,7 +106,7 @@ fn an_upgrade_cut_off_after_the_stage2_write_still_boots_with_its_data_intact() 
     dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), iso.as_os_str()]);
     make_boot_code_older(&image);
     let before = data_sha256(&image);
-    let out = Command::new(dropboot_bin()).args([OsStr::new("upgrade"), image.as_os_str()]).env("DROPBOOT_FAULT", "after-stage2").output().unwrap();
+    let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("upgrade"), image.as_os_str()]).env("DROPBOOT_FAULT", "after-stage2"));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped after the stage2 write"));
     assert_eq!(data_sha256(&image), before, "the data partition changed");
@@ -148,13 +148,11 @@ fn unsafe_targets_are_refused_with_the_reason_and_nothing_written() {
     let mnt = std::fs::canonicalize(&mnt).unwrap(); // as the kernel lists it
     run(Command::new("mount").arg(&dev.0).arg(&mnt));
     let result = std::panic::catch_unwind(|| refused(&dev.0, true, &format!("{} is mounted on {}", dev.0, mnt.display())));
-    let _ = Command::new("umount").arg(&mnt).status();
+    let _ = tests::media::output(Command::new("umount").arg(&mnt));
     result.unwrap();
     // A device with a mounted partition, and a partition instead of a disk.
     let table = sparse_file(&dir, "partitioned.raw", 128);
-    let mut sfdisk = Command::new("sfdisk").arg("-q").arg(&table).stdin(std::process::Stdio::piped()).spawn().unwrap();
-    std::io::Write::write_all(sfdisk.stdin.as_mut().unwrap(), b"label: dos\n2048,,83\n").unwrap();
-    assert!(sfdisk.wait().unwrap().success());
+    run(Command::new("sh").args(["-c", "printf 'label: dos\\n2048,,83\\n' | sfdisk -q \"$0\""]).arg(&table));
     let dev = Loop::attach(&table, true);
     let part = format!("{}p1", dev.0);
     for _ in 0..50 {
@@ -168,7 +166,7 @@ fn unsafe_targets_are_refused_with_the_reason_and_nothing_written() {
     run(Command::new("mkfs.ext4").args(["-q", &part]));
     run(Command::new("mount").arg(&part).arg(&mnt));
     let result = std::panic::catch_unwind(|| refused(&dev.0, true, &format!("{part} is mounted on {}", mnt.display())));
-    let _ = Command::new("umount").arg(&mnt).status();
+    let _ = tests::media::output(Command::new("umount").arg(&mnt));
     result.unwrap();
     // An image file.
     let out = dropboot_output(&["install".as_ref(), fixed.as_os_str(), "--yes".as_ref()]);

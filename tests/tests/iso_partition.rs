@@ -81,7 +81,7 @@ fn partitions_seen(image: &Path) -> Vec<(u32, u64, u64, String, String)> {
         .filter_map(|l| {
             let v: Vec<u64> = l.split_whitespace().filter_map(|w| w.parse().ok()).collect();
             let [nr, start, sectors] = v[..] else { return None };
-            let out = Command::new("blkid").args(["-p", "-o", "export", "-O", &(start * 512).to_string()]).arg(image).output().ok()?;
+            let out = tests::media::output(Command::new("blkid").args(["-p", "-o", "export", "-O", &(start * 512).to_string()]).arg(image));
             let text = String::from_utf8_lossy(&out.stdout).into_owned();
             let field = |k: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or("").to_string();
             Some((nr as u32, start, sectors, field("TYPE"), field("LABEL")))
@@ -241,11 +241,11 @@ fn add_rm_defrag_upgrade_info_list_and_check_accept_a_stick_that_still_carries_t
         ];
         for args in writers {
             leave_entry(&image, &path);
-            let out = Command::new(dropboot_bin()).args(["info", &image.display().to_string()]).output().unwrap();
+            let out = tests::media::output(Command::new(dropboot_bin()).args(["info", &image.display().to_string()]));
             assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("partition 2: {path}")), "info on {fs_kind}");
             dropboot([OsStr::new("list"), image.as_os_str()]);
             assert!(dropboot([OsStr::new("check"), image.as_os_str(), path.as_ref()]).contains("as partition 2"));
-            let out = Command::new(dropboot_bin()).args(args).output().unwrap();
+            let out = tests::media::output(Command::new(dropboot_bin()).args(args));
             let said = String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "{args:?} on {fs_kind}: {said}");
             assert!(said.contains(&format!("took partition 2 ({path}, written at its last boot) out")), "{args:?}: {said}");

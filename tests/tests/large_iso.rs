@@ -27,7 +27,7 @@ fn a_probe_iso_of_over_4_gib_on_an_8_gib_exfat_stick_reads_its_data_past_4_gib()
     assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
     check(&lines, &iso, &read_at(&image, 0, 512));
     // The stick image stayed sparse: the holes were not written.
-    let used = std::process::Command::new("du").arg("-k").arg(&image).output().unwrap();
+    let used = tests::media::output(std::process::Command::new("du").arg("-k").arg(&image));
     let kib: u64 = String::from_utf8_lossy(&used.stdout).split_whitespace().next().unwrap().parse().unwrap();
     assert!(kib < 64 * 1024, "the 8 GiB image takes {kib} KiB on disk");
 }

@@ -19,6 +19,8 @@ use tests::{work_dir, BootOptions, Qemu, Usb};
 /// Under software emulation these systems reach their root in 15-40 s on
 /// a quiet machine; the waits leave three times that and more.
 const ROOT_WAIT: Duration = Duration::from_secs(240);
+/// From the root's line to the power-off.
+const POWER_OFF_WAIT: Duration = Duration::from_secs(60);
 
 fn sector0(image: &Path) -> Vec<u8> {
     read_at(image, 0, 512)
@@ -30,7 +32,10 @@ fn reaches_its_live_root(name: &str, iso: &str, fs_kind: &str, usb: Option<Usb>)
     let image = dir.join("stick.img");
     dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref(), "--fs".as_ref(), fs_kind.as_ref(), live_medium(iso).as_os_str()]);
     let before = sector0(&image);
-    let opts = BootOptions { usb, memory_mib: Some(1024), limit: Some(ROOT_WAIT + Duration::from_secs(60)), ..BootOptions::default() };
+    // The watchdog allows every wait below in full: the menu, the boot's
+    // line, the root, the power-off.
+    let limit = 2 * tests::WAIT + ROOT_WAIT + POWER_OFF_WAIT;
+    let opts = BootOptions { usb, memory_mib: Some(1024), limit: Some(limit), ..BootOptions::default() };
     {
         let mut vm = Qemu::boot_with(name, &dir, &image, &opts);
         vm.wait_screen("1 boot file");
@@ -40,7 +45,7 @@ fn reaches_its_live_root(name: &str, iso: &str, fs_kind: &str, usb: Option<Usb>)
         let log = vm.serial_text();
         // The kernel's own partition scan of the stick found the ISO.
         assert!(log.lines().any(|l| l.contains(" sda: sda1 sda2")), "the kernel did not list sda2:\n{}", log.lines().filter(|l| l.contains("sda")).collect::<Vec<_>>().join("\n"));
-        vm.wait_exit_within(Duration::from_secs(60));
+        vm.wait_exit_within(POWER_OFF_WAIT);
     }
     let info = dropboot([OsStr::new("info"), image.as_os_str()]);
     assert!(info.contains(&format!("partition 2: /{iso}, written at its last boot")), "{info}");
@@ -106,14 +111,16 @@ fn a_fragmented_live_iso_boots_its_loader_and_names_defrag_for_its_system() {
     let check = dropboot([OsStr::new("check"), image.as_os_str(), "/debian-live.iso".as_ref()]);
     assert!(check.contains("a Linux live system (live): it is in") && check.contains("until `dropboot defrag` rewrites it in one piece"), "{check}");
     let before = sector0(&image);
-    let mut vm = Qemu::boot("live_fragmented", &dir, &image);
+    let kernel_wait = Duration::from_secs(120);
+    let opts = BootOptions { limit: Some(3 * tests::WAIT + kernel_wait), ..BootOptions::default() };
+    let mut vm = Qemu::boot_with("live_fragmented", &dir, &image, &opts);
     vm.wait_screen("1 boot file");
     vm.keys(&["ret"]);
     let screen = vm.wait_screen("`dropboot defrag` rewrites it in one piece");
     assert!(screen.text().contains("/debian-live.iso: it is in"), "{}", screen.text());
     vm.wait_serial("will not find its ISO until `dropboot defrag` rewrites it in one piece");
     // Its loader still starts: ISOLINUX loads the kernel.
-    vm.wait_serial_within("Linux version", Duration::from_secs(120));
+    vm.wait_serial_within("Linux version", kernel_wait);
     drop(vm);
     assert_eq!(sector0(&image), before);
 }
@@ -126,7 +133,7 @@ fn the_demo_stick_of_make_qemu_bios_boots_its_first_enter_to_a_live_root() {
     for file in ["/debian-live.iso", "/install/debian-installer.iso", "/install/ipxe.iso", "/tools/grub-rescue-cdrom.iso", "/tools/memtest86+x64.iso", "/tools/floppy/grub-rescue-floppy.img"] {
         assert!(listed.contains(file), "{file} is not on the demo stick:\n{listed}");
     }
-    let opts = BootOptions { memory_mib: Some(1024), limit: Some(ROOT_WAIT + Duration::from_secs(60)), ..BootOptions::default() };
+    let opts = BootOptions { memory_mib: Some(1024), limit: Some(tests::WAIT + ROOT_WAIT), ..BootOptions::default() };
     let mut vm = Qemu::boot_with("live_demo_stick", &dir, &image, &opts);
     vm.wait_screen("6 boot files");
     vm.keys(&["ret"]);

@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::Command;
 
-use bootfs::layout::{DATA_PARTITION_LBA, STAGE2_LBA};
+use bootfs::layout::{DATA_PARTITION_LBA, STAGE2_END_LIMIT, STAGE2_LBA, STAGE2_LOAD_ADDR};
 use tests::media::{dropboot, forget_next_free_hint, mtools_target, patch, random_file, run};
 use tests::{work_dir, Qemu};
 
@@ -188,6 +188,31 @@ fn the_panic_screen_shows_the_message_and_where_it_happened() {
     assert!(screen.text().contains("at stage2/src/menu.rs:"), "{}", screen.text());
     vm.wait_serial("dropboot: internal error: self-test requested with Ctrl+P in the menu at stage2/src/menu.rs:");
     vm.wait_screen("Press a key to reboot.");
+}
+
+#[test]
+fn a_cpu_exception_in_stage2_names_its_vector_eip_and_error_code_and_waits_for_a_key() {
+    let (dir, image) = three_file_stick("cpu_exception");
+    let mut vm = Qemu::boot("cpu_exception", &dir, &image);
+    vm.wait_screen("3 boot files");
+    // Ctrl+E executes UD2 in the menu: vector 06h, no error code.
+    vm.press(&["ctrl", "e"]);
+    let screen = vm.wait_screen("dropboot: CPU exception 06h (invalid opcode) at EIP ");
+    vm.wait_serial("dropboot: CPU exception 06h (invalid opcode) at EIP ");
+    let text = screen.text();
+    assert!(text.contains("error code 00000000h, in stage2 "), "{text}");
+    let at = text.find(" at EIP ").expect("the EIP") + " at EIP ".len();
+    let eip = u32::from_str_radix(&text[at..at + 8], 16).expect("EIP in hex");
+    assert!((STAGE2_LOAD_ADDR..STAGE2_END_LIMIT).contains(&eip), "EIP {eip:08X}h is not in stage2");
+    // EIP names the very instruction: UD2 (0F 0B) where stage2 holds it.
+    let code = tests::media::read_at(&image, STAGE2_LBA as u64 * 512 + (eip - STAGE2_LOAD_ADDR) as u64, 2);
+    assert_eq!(code, [0x0F, 0x0B], "the bytes at EIP {eip:08X}h");
+    vm.wait_screen("Press a key to reboot.");
+    // No triple-fault reset: QEMU runs with -no-reboot, so a reset would end it.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(vm.exited().is_none(), "the machine reset by itself");
+    vm.press(&["ret"]);
+    vm.wait_exit();
 }
 
 #[test]

@@ -6,12 +6,16 @@ use std::ffi::OsStr;
 
 use tests::media::{copy_fragmented, dropboot, read_at};
 use tests::probe::{build_iso, check, report, EXIT_DONE};
-use tests::{work_dir, Qemu};
+use tests::{work_dir, BootOptions, Qemu, Usb};
 
 const DATA_BYTES: usize = 1 << 20;
 
 fn boot_probe(name: &str, dir: &std::path::Path, image: &std::path::Path, iso: &tests::probe::ProbeIso) {
-    let mut vm = Qemu::boot(name, dir, image);
+    boot_probe_with(name, dir, image, iso, &BootOptions::default());
+}
+
+fn boot_probe_with(name: &str, dir: &std::path::Path, image: &std::path::Path, iso: &tests::probe::ProbeIso, opts: &BootOptions) {
+    let mut vm = Qemu::boot_with(name, dir, image, opts);
     vm.wait_screen("1 boot file on");
     vm.keys(&["ret"]);
     let status = vm.wait_exit();
@@ -39,4 +43,13 @@ fn the_probe_iso_in_over_fifty_pieces_of_512_byte_clusters_reads_the_same() {
     let runs = copy_fragmented(&image, &iso.path, 60);
     assert!(runs >= 50, "the ISO should be in at least 50 pieces, mshowfat shows {runs}");
     boot_probe("probe_fragmented", &dir, &image, &iso);
+}
+
+#[test]
+fn the_probe_iso_on_a_stick_on_an_xhci_port_answers_like_a_cd_and_reads_its_data_exactly() {
+    let dir = work_dir("probe_usb_xhci");
+    let iso = build_iso(&dir, DATA_BYTES);
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), iso.path.as_os_str()]);
+    boot_probe_with("probe_usb_xhci", &dir, &image, &iso, &BootOptions { usb: Some(Usb::Xhci), ..BootOptions::default() });
 }

@@ -9,11 +9,15 @@ use std::path::Path;
 use bootfs::diskimage::{classify, DiskKind, FLOPPY_FORMATS};
 use tests::media::{dropboot, read_at};
 use tests::probe::{build_disk, check_disk, emulation_iso, report, DiskExpectation, ProbeDisk, EXIT_DONE};
-use tests::{work_dir, BootOptions, Qemu};
+use tests::{work_dir, BootOptions, Qemu, Usb};
 
 const FLOPPY_SECTORS: u32 = 2880;
-/// Past one 255x63 cylinder, so CHS reads cross a cylinder edge too.
-const HARD_DISK_SECTORS: u32 = 17_408;
+/// Four cylinders of the probe disk's 16x63 geometry, so CHS reads cross
+/// cylinder edges too.
+const HARD_DISK_SECTORS: u32 = 4 * 16 * 63;
+// The probe reads its disk five or seven times in CHS and 42h requests:
+// 2-6 s on a quiet machine, 17 s for the floppy on EHCI (one USB transfer
+// per track), inside a third of the harness's 60 s wait.
 
 fn boot(name: &str, dir: &Path, file: &Path) -> (Vec<String>, Vec<u8>) {
     boot_with(name, dir, file, &BootOptions::default())
@@ -74,6 +78,15 @@ fn the_probe_as_a_raw_floppy_img_reads_the_same() {
 }
 
 #[test]
+fn the_probe_as_a_raw_floppy_img_on_a_stick_on_an_ehci_port_reads_the_same() {
+    let dir = work_dir("probe_floppy_img_usb_ehci");
+    let disk = build_disk(&dir, "floppy.img", FLOPPY_SECTORS, false);
+    let opts = BootOptions { usb: Some(Usb::Ehci), ..BootOptions::default() };
+    let (lines, mbr) = boot_with("probe_floppy_img_usb_ehci", &dir, &disk.path, &opts);
+    check_disk(&lines, &floppy_expectation(&disk, None), &mbr);
+}
+
+#[test]
 fn the_probe_in_a_hard_disk_emulation_iso_reads_through_chs_and_42h_and_finds_the_stick_at_81h() {
     let dir = work_dir("probe_hard_disk_iso");
     let disk = build_disk(&dir, "disk.img", HARD_DISK_SECTORS, true);
@@ -91,7 +104,16 @@ fn the_probe_as_a_raw_hard_disk_img_reads_the_same() {
 }
 
 #[test]
-fn an_emulated_hard_disk_on_a_pc_with_a_second_disk_and_a_cd_drive_moves_only_the_real_disks_up() {
+fn the_probe_as_a_raw_hard_disk_img_on_a_stick_on_an_xhci_port_reads_the_same() {
+    let dir = work_dir("probe_hard_disk_img_usb_xhci");
+    let disk = build_disk(&dir, "disk.img", HARD_DISK_SECTORS, true);
+    let opts = BootOptions { usb: Some(Usb::Xhci), ..BootOptions::default() };
+    let (lines, mbr) = boot_with("probe_hard_disk_img_usb_xhci", &dir, &disk.path, &opts);
+    check_disk(&lines, &hard_disk_expectation(&disk, None), &mbr);
+}
+
+#[test]
+fn an_emulated_hard_disk_from_a_usb_stick_on_a_pc_with_a_second_disk_and_a_cd_drive_moves_only_the_real_disks_up() {
     let dir = work_dir("probe_hard_disk_beside_others");
     let disk = build_disk(&dir, "disk.img", HARD_DISK_SECTORS, true);
     let (iso, rba) = emulation_iso(&dir, &disk, true);
@@ -101,7 +123,9 @@ fn an_emulated_hard_disk_on_a_pc_with_a_second_disk_and_a_cd_drive_moves_only_th
     mbr[510..512].copy_from_slice(&[0x55, 0xAA]);
     std::fs::write(&second, &mbr).expect("the second disk");
     let cd = tests::probe::build_iso(&dir.join("cd"), 64 * 2048).path;
-    let opts = BootOptions { extra_disks: vec![second], cdrom: Some(cd), ..Default::default() };
+    // The stick is on USB, as a real one is, so the PC's disk and drive
+    // keep their IDE places.
+    let opts = BootOptions { extra_disks: vec![second], cdrom: Some(cd), usb: Some(Usb::Xhci), ..Default::default() };
     let (lines, stick_mbr) = boot_with("probe_hard_disk_beside_others", &dir, &iso, &opts);
     // The emulated disk, the stick and the PC's disk: three hard disks.
     let e = DiskExpectation { hard_disks: 3, ..hard_disk_expectation(&disk, Some(rba)) };

@@ -4,9 +4,9 @@
 use std::ffi::OsStr;
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tests::media::{dropboot, dropboot_bin, random_file};
+use tests::media::{dropboot, dropboot_bin, random_file, wait_for_output};
 use tests::work_dir;
 
 #[test]
@@ -22,33 +22,10 @@ fn dropboot_qemu_shows_the_menu_on_the_terminal() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("dropboot qemu");
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 4096];
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(60) {
-            match stdout.read(&mut buf) {
-                Ok(0) => {
-                    seen.extend_from_slice(b"\n[end of output]");
-                    break;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    seen.extend_from_slice(format!("\n[read error: {e}]").as_bytes());
-                    break;
-                }
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-            if String::from_utf8_lossy(&seen).contains("1 boot file on exFAT") {
-                break;
-            }
-        }
-        String::from_utf8_lossy(&seen).into_owned()
-    });
-    let seen = reader.join().unwrap();
+    let stdout = child.stdout.take().expect("stdout");
+    let seen = wait_for_output(stdout, "1 boot file on exFAT", Duration::from_secs(60)).unwrap_or_else(|seen| seen);
     // QEMU holds the stick's writer lock while it runs (stage2 may write).
-    let busy = Command::new(dropboot_bin()).args([OsStr::new("add"), image.as_os_str(), iso.as_os_str(), "--to".as_ref(), "/x".as_ref()]).output().unwrap();
+    let busy = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("add"), image.as_os_str(), iso.as_os_str(), "--to".as_ref(), "/x".as_ref()]));
     let said = String::from_utf8_lossy(&busy.stderr);
     assert!(busy.status.code() == Some(3) && said.contains("qemu-system-x86_64"), "an add while QEMU runs: {said}");
     let _ = child.kill();
@@ -58,6 +35,6 @@ fn dropboot_qemu_shows_the_menu_on_the_terminal() {
     let text = tests::strip_ansi(&seen);
     assert!(text.contains("1 boot file on exFAT") && text.contains("/try-me.iso"), "the terminal showed:\n{text}\nstderr:\n{stderr}");
 
-    let out = Command::new(dropboot_bin()).args([OsStr::new("qemu"), iso.as_os_str()]).output().unwrap();
+    let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("qemu"), iso.as_os_str()]));
     assert_eq!(out.status.code(), Some(3), "a file that is not a dropboot disk is refused");
 }

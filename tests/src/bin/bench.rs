@@ -104,16 +104,17 @@ fn time_real_iso(name: &str, shown: Shown, memory: u32) -> (f64, f64) {
 }
 
 /// What the probe in bench mode reports: MiB/s through its boot drive and
-/// from drive 80h directly, and (hook KiB, extents) when booted by dropboot.
-fn probe_read(dir: &Path, image: &Path, cdrom: Option<PathBuf>) -> (f64, f64, Option<(u32, u32)>) {
+/// from drive 80h directly, and (hook KiB, extents) when booted by dropboot;
+/// the stick on IDE or on a USB controller.
+fn probe_read(dir: &Path, image: &Path, cdrom: Option<PathBuf>, usb: Option<Usb>) -> (f64, f64, Option<(u32, u32)>) {
     let direct = cdrom.is_some();
-    let opts = BootOptions { boot_cdrom: cdrom, ..Default::default() };
+    let opts = BootOptions { boot_cdrom: cdrom, usb, ..Default::default() };
     let mut vm = Qemu::boot_with("bench-probe", dir, image, &opts);
     if !direct {
         vm.wait_screen("1 boot file on");
         vm.keys(&["ret"]);
     }
-    vm.wait_exit();
+    vm.wait_exit_within(Duration::from_secs(170));
     let text = vm.serial_text();
     let lines = report(&text);
     let field = |prefix: &str, k: &str| {
@@ -212,7 +213,7 @@ fn exfat_section() {
         f.sync_all().expect("sync");
     }
     let sync = || {
-        let _ = std::process::Command::new("sync").status();
+        let _ = tests::media::output(&mut std::process::Command::new("sync"));
     };
     let image = dir.join("stick.img");
     let copy = dir.join("copy.iso");
@@ -247,17 +248,21 @@ fn probe_section() {
     let dir = work_dir("bench-probe");
     let iso = build_iso_mode(&dir, 64 << 20, MODE_BENCH);
     let contiguous = stick(&dir, "256M", &[iso.path.clone()]);
-    let (hook_mib_s, raw_mib_s, hook_mem) = probe_read(&dir, &contiguous, None);
-    let (cdrom_mib_s, _, _) = probe_read(&dir, &contiguous, Some(iso.path.clone()));
+    let (hook_mib_s, raw_mib_s, hook_mem) = probe_read(&dir, &contiguous, None, None);
+    let (cdrom_mib_s, _, _) = probe_read(&dir, &contiguous, Some(iso.path.clone()), None);
     let (kib, ext) = hook_mem.unwrap_or_default();
     println!("  probe reading 64 MiB in 64 KiB requests: through the hook {hook_mib_s:.1} MiB/s, from QEMU's CD drive {cdrom_mib_s:.1} MiB/s (ratio {:.2})", hook_mib_s / cdrom_mib_s);
     println!("    the stick itself (INT 13h on 80h, no hook, 127-sector requests): {raw_mib_s:.1} MiB/s; hook / stick {:.2}", hook_mib_s / raw_mib_s);
     println!("  low memory the hook takes (BDA 413h): {kib} KiB for a contiguous ISO ({ext} extent)");
+    for (usb, name) in [(Usb::Xhci, "xHCI"), (Usb::Ehci, "EHCI")] {
+        let (hook_usb, raw_usb, _) = probe_read(&dir, &contiguous, None, Some(usb));
+        println!("  the stick on USB storage ({name}): through the hook {hook_usb:.1} MiB/s, the stick itself {raw_usb:.1} MiB/s; hook / stick {:.2}", hook_usb / raw_usb);
+    }
 
     let small = build_iso_mode(&dir, 1 << 20, MODE_BENCH);
     let fragmented = stick_on(&dir, "64M", "fat32", &[]);
     let runs = copy_fragmented(&fragmented, &small.path, 60);
-    let (_, _, frag_mem) = probe_read(&dir, &fragmented, None);
+    let (_, _, frag_mem) = probe_read(&dir, &fragmented, None, None);
     let (kib, ext) = frag_mem.unwrap_or_default();
     println!("  low memory the hook takes: {kib} KiB for an ISO in {ext} extents (mshowfat: {runs} runs)");
 }

@@ -1,0 +1,129 @@
+; An old PC's BIOS for the tests: a floppy boot sector that hides INT 13h
+; extensions from every hard disk, then boots the first hard disk (the
+; stick) as that BIOS would. It takes 1 KiB from the top of conventional
+; memory (BDA 413h), copies itself there, and puts a filter in front of
+; INT 13h: AH=41h-49h for a drive of 80h or above fail "invalid" (CF set,
+; AH=01h), as on a BIOS from before EDD; everything else goes to the old
+; vector untouched. Then it reads 80h's first sector by CHS to 0000:7C00
+; and jumps there. The bytes after "OLDBIOS:" are patched by tests:
+;   boot_dl  the DL it jumps with (80h as built; 00h plays a BIOS that
+;            passes the wrong drive)
+;   quirks   bit 0: AH=08h of a hard disk fails too (AH=01h);
+;            bit 1: a BPB is written over bytes 03h-59h of the sector in
+;            memory before the jump, as a BIOS that boots a stick as
+;            USB-FDD or USB-ZIP does.
+; It says so on COM1: "old-bios: ...".
+;
+; In: real mode, CS:IP = 0000:7C00, DL = 00h. Out: never returns.
+
+        bits 16
+        org 0x7C00
+
+COM1            equ 0x3F8
+DEBUG_EXIT      equ 0xF4
+EXIT_FAILED     equ 0x35            ; QEMU exit status 107
+BDA_BASE_MEMORY equ 0x413
+IVT_INT13       equ 0x13 * 4
+QUIRK_NO_GEOMETRY equ 0x01
+QUIRK_BPB       equ 0x02
+
+start:
+        cli
+        xor ax, ax
+        mov ds, ax
+        mov ss, ax
+        mov sp, 0x7C00
+        sti
+        cld
+        dec word [BDA_BASE_MEMORY]      ; 1 KiB for the copy
+        mov ax, [BDA_BASE_MEMORY]
+        shl ax, 6                       ; KiB -> segment
+        mov es, ax
+        mov si, 0x7C00
+        xor di, di
+        mov cx, 256
+        rep movsw
+        mov eax, [IVT_INT13]
+        mov [es:old_int13 - $$], eax
+        cli
+        mov word [IVT_INT13], filter - $$
+        mov [IVT_INT13 + 2], es
+        sti
+        push es                         ; on in the copy
+        push word resident - $$
+        retf
+
+; filter: the INT 13h handler of a BIOS without extensions. Runs in the
+; copy (offsets from its segment); keeps every register but AH and CF for
+; the calls it refuses.
+filter:
+        cmp dl, 0x80
+        jb .chain
+        cmp ah, 0x08
+        jne .extensions
+        test byte [cs:quirks - $$], QUIRK_NO_GEOMETRY
+        jnz .refuse
+.extensions:
+        cmp ah, 0x41
+        jb .chain
+        cmp ah, 0x49
+        ja .chain
+.refuse:
+        mov ah, 0x01
+        push bp
+        mov bp, sp
+        or byte [bp + 6], 0x01          ; CF in the caller's FLAGS
+        pop bp
+        iret
+.chain:
+        jmp far [cs:old_int13 - $$]
+
+; resident: the rest of the boot, from the copy (DS = CS = its segment).
+resident:
+        push cs
+        pop ds
+        mov si, said - $$
+        call print
+        mov al, [boot_dl - $$]
+        call print_hex
+        mov si, line_end - $$
+        call print
+        xor ax, ax
+        mov es, ax
+        mov bx, 0x7C00
+        mov ax, 0x0201
+        mov cx, 0x0001
+        mov dx, 0x0080
+        int 0x13
+        jc .failed
+        test byte [quirks - $$], QUIRK_BPB
+        jz .jump
+        mov di, 0x7C03                  ; ES = 0
+        mov cx, 0x5A - 3
+        mov al, 0xF6
+        rep stosb
+.jump:
+        mov dl, [boot_dl - $$]
+        xor ax, ax
+        mov ds, ax
+        jmp 0:0x7C00
+.failed:
+        mov si, failed - $$
+        call print
+        mov al, EXIT_FAILED
+        out DEBUG_EXIT, al
+.halt:  hlt
+        jmp .halt
+
+%include "com1.inc"
+
+old_int13:      dd 0
+said:           db "old-bios: INT 13h extensions hidden; booting 80h by CHS with DL=", 0
+line_end:       db "h", 13, 10, 0
+failed:         db "old-bios: reading 80h failed", 13, 10, 0
+                db "OLDBIOS:"
+boot_dl:        db 0x80
+quirks:         db 0
+
+        times 510 - ($ - $$) db 0
+        dw 0xAA55

@@ -1,0 +1,72 @@
+//! Old PCs: a BIOS without INT 13h extensions, one that passes the wrong
+//! boot drive, one that writes a BPB over the MBR in memory, one whose
+//! AH=08h fails. The old PC is played by a floppy boot sector
+//! (tests/probe/old_bios.asm) that filters SeaBIOS's INT 13h, then boots
+//! the stick at 80h.
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use tests::media::{dropboot, read_at};
+use tests::probe::{build_iso, check_on, old_bios_floppy, report, StickBios, EXIT_DONE, OLD_BIOS_NO_GEOMETRY, OLD_BIOS_WRITES_BPB};
+use tests::{work_dir, BootOptions, Qemu};
+
+const DATA_BYTES: usize = 1 << 20;
+
+fn stick_with(dir: &Path, file: &Path) -> std::path::PathBuf {
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), file.as_os_str()]);
+    image
+}
+
+#[test]
+fn a_pc_without_int13_extensions_that_writes_a_bpb_over_the_mbr_boots_an_iso_read_by_chs_end_to_end() {
+    let dir = work_dir("old_bios_chs");
+    let iso = build_iso(&dir, DATA_BYTES);
+    let image = stick_with(&dir, &iso.path);
+    let floppy = old_bios_floppy(&dir, 0x80, OLD_BIOS_WRITES_BPB);
+    let opts = BootOptions { boot_floppy: Some(floppy), ..Default::default() };
+    let mut vm = Qemu::boot_with("old_bios_chs", &dir, &image, &opts);
+    // stage1 read stage2 by CHS (it has no other way), past the BPB bytes
+    // the BIOS wrote, and stage2 reads the stick by CHS.
+    vm.wait_screen("1 boot file on");
+    let log = vm.serial_text();
+    assert!(log.contains("old-bios: INT 13h extensions hidden; booting 80h by CHS with DL=80h"), "{log}");
+    assert!(log.contains("disk 80h: INT 13h extensions no, using CHS"), "{log}");
+    vm.keys(&["ret"]);
+    let status = vm.wait_exit();
+    let log = vm.serial_text();
+    // The hook reads the ISO from the stick by CHS: every CRC the probe
+    // takes, over eight request patterns and a nested pass, is the host's.
+    assert!(log.contains("the hook reads the stick by CHS"), "{log}");
+    let lines = report(&log);
+    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
+    check_on(&lines, &iso, &read_at(&image, 0, 512), StickBios::ChsOnly);
+}
+
+#[test]
+fn a_bios_that_passes_dl_00h_for_a_stick_at_80h_still_reaches_the_menu() {
+    let dir = work_dir("old_bios_dl");
+    let iso = build_iso(&dir, 64 * 1024);
+    let image = stick_with(&dir, &iso.path);
+    // Drive 00h is the floppy: stage1 finds no stage2 there and tries 80h.
+    let floppy = old_bios_floppy(&dir, 0x00, 0);
+    let opts = BootOptions { boot_floppy: Some(floppy), ..Default::default() };
+    let mut vm = Qemu::boot_with("old_bios_dl", &dir, &image, &opts);
+    vm.wait_screen("1 boot file on");
+    let log = vm.serial_text();
+    assert!(log.contains("booting 80h by CHS with DL=00h"), "{log}");
+    assert!(log.contains("disk 80h: INT 13h extensions"), "stage2 was started from 80h:\n{log}");
+}
+
+#[test]
+fn a_bios_whose_int13_08h_fails_gets_stage1_naming_the_geometry_call() {
+    let dir = work_dir("old_bios_geometry");
+    let iso = build_iso(&dir, 64 * 1024);
+    let image = stick_with(&dir, &iso.path);
+    let floppy = old_bios_floppy(&dir, 0x80, OLD_BIOS_NO_GEOMETRY);
+    let opts = BootOptions { boot_floppy: Some(floppy), ..Default::default() };
+    let mut vm = Qemu::boot_with("old_bios_geometry", &dir, &image, &opts);
+    vm.wait_screen("dropboot: geometry error 0x01");
+    vm.wait_serial("dropboot: geometry error 0x01");
+}
