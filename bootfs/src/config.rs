@@ -30,7 +30,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::block::BlockDevice;
-use crate::fat::FatError;
+use crate::tree::FsError;
 use crate::filesystem::Filesystem;
 use crate::json::{self, Member, Node, Pos, Value};
 use crate::scan::{find_file, BootFile};
@@ -417,7 +417,7 @@ impl Loaded {
 /// Finds and reads the configuration file of a volume: where it is, and
 /// its bytes (or why they cannot be had). `Ok(None)`: there is none. A read
 /// error of the folders searched is `Err`.
-pub fn read<D: BlockDevice>(fs: &mut Filesystem<D>) -> Result<Option<(&'static str, Result<Vec<u8>, Problem>)>, FatError> {
+pub fn read<D: BlockDevice>(fs: &mut Filesystem<D>) -> Result<Option<(&'static str, Result<Vec<u8>, Problem>)>, FsError> {
     for path in CONFIG_PATHS {
         let Some(file) = find_file(fs, path)? else {
             continue;
@@ -433,7 +433,7 @@ pub fn read<D: BlockDevice>(fs: &mut Filesystem<D>) -> Result<Option<(&'static s
 }
 
 /// Finds, reads and parses the configuration file of a volume (see [`read`]).
-pub fn load<D: BlockDevice>(fs: &mut Filesystem<D>) -> Result<Option<Loaded>, FatError> {
+pub fn load<D: BlockDevice>(fs: &mut Filesystem<D>) -> Result<Option<Loaded>, FsError> {
     Ok(read(fs)?.map(|(path, text)| Loaded { path, result: text.and_then(|t| parse(&t)) }))
 }
 
@@ -562,7 +562,7 @@ mod tests {
     use super::*;
 
     fn file(path: &str) -> BootFile {
-        BootFile { path: path.into(), size: 1, first_cluster: 3, contiguous: false }
+        BootFile { path: path.into(), size: 1, node: crate::tree::NodeId::fat(3, false) }
     }
 
     fn paths(entries: &[Entry]) -> Vec<&str> {

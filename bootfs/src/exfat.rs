@@ -7,18 +7,47 @@ use alloc::vec::Vec;
 
 use crate::block::{BlockDevice, SECTOR_SIZE};
 use crate::extent::ExtentMap;
-use crate::fat::{Chains, DirEntry, FatError};
+use crate::fat::{Chains, FatError};
+use crate::tree::{DirEntry, FileTree, FsError, NodeId};
+
+// exFAT's on-disk numbers, for this reader and the builder's writer alike.
 
 /// Sectors of the main boot region: 11 checksummed, then the checksum sector.
-const BOOT_REGION_SECTORS: usize = 12;
+pub const BOOT_REGION_SECTORS: usize = 12;
+/// Bytes of one directory entry.
+pub const ENTRY_SIZE: usize = 32;
+pub const ENTRY_END: u8 = 0x00;
+pub const ENTRY_BITMAP: u8 = 0x81;
+pub const ENTRY_UPCASE: u8 = 0x82;
+pub const ENTRY_LABEL: u8 = 0x83;
+pub const ENTRY_FILE: u8 = 0x85;
+pub const ENTRY_STREAM: u8 = 0xC0;
+pub const ENTRY_NAME: u8 = 0xC1;
+pub const ATTR_DIRECTORY: u16 = 0x10;
+pub const ATTR_ARCHIVE: u16 = 0x20;
+/// Stream extension flags.
+pub const FLAG_ALLOCATION_POSSIBLE: u8 = 0x01;
+pub const FLAG_NO_FAT_CHAIN: u8 = 0x02;
+/// The FAT's end-of-chain mark.
+pub const END_OF_CHAIN: u32 = 0xFFFF_FFFF;
 
-const ENTRY_END: u8 = 0x00;
-const ENTRY_LABEL: u8 = 0x83;
-const ENTRY_FILE: u8 = 0x85;
-const ENTRY_STREAM: u8 = 0xC0;
-const ENTRY_NAME: u8 = 0xC1;
-const ATTR_DIRECTORY: u16 = 0x10;
-const FLAG_NO_FAT_CHAIN: u8 = 0x02;
+/// exFAT's 32-bit checksum (the boot region's and the up-case table's).
+pub fn checksum32(bytes: impl Iterator<Item = u8>) -> u32 {
+    bytes.fold(0u32, |s, b| s.rotate_right(1).wrapping_add(b as u32))
+}
+
+/// The boot region's checksum: sectors 0-10 of `sector` bytes, without
+/// VolumeFlags (bytes 106-107) and PercentInUse (112), which change.
+pub fn boot_region_checksum(region: &[u8], sector: usize) -> u32 {
+    let checked = &region[..(11 * sector).min(region.len())];
+    checksum32(checked.iter().enumerate().filter(|&(i, _)| i != 106 && i != 107 && i != 112).map(|(_, &b)| b))
+}
+
+/// An entry set's checksum: every byte but the first entry's bytes 2-3
+/// (where the checksum is kept).
+pub fn entry_set_checksum<'a>(set: impl Iterator<Item = &'a u8>) -> u16 {
+    set.enumerate().filter(|&(i, _)| i != 2 && i != 3).fold(0u16, |s, (_, &b)| s.rotate_right(1).wrapping_add(b as u16))
+}
 
 /// Where things are on an exFAT volume, in 512-byte sectors from its start.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,11 +95,7 @@ impl Geometry {
         // PercentInUse) repeats through sector 11.
         let sector = 1usize << sector_shift;
         let region = region.get(..BOOT_REGION_SECTORS * sector).ok_or(FatError::NotExfat { what: "boot region", value: 0 })?;
-        let sum = region[..11 * sector]
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| i != 106 && i != 107 && i != 112)
-            .fold(0u32, |s, (_, &b)| s.rotate_right(1).wrapping_add(b as u32));
+        let sum = boot_region_checksum(region, sector);
         if region[11 * sector..].chunks_exact(4).any(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) != sum) {
             return Err(FatError::BootRegionChecksum);
         }
@@ -155,7 +180,7 @@ impl<D: BlockDevice> Exfat<D> {
 
     /// Reads a subdirectory.
     pub fn read_dir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FatError> {
-        Ok(self.read_dir_raw(dir.first_cluster, dir.size, dir.contiguous)?.0)
+        Ok(self.read_dir_raw(dir.node.fat_cluster(), dir.size, dir.node.fat_contiguous())?.0)
     }
 
     /// The entries of the directory at `first_cluster` (`size` bytes when
@@ -180,10 +205,24 @@ impl<D: BlockDevice> Exfat<D> {
     }
 }
 
+impl<D: BlockDevice> FileTree for Exfat<D> {
+    fn root(&self) -> NodeId {
+        NodeId::fat(self.geometry.root_cluster, false)
+    }
+
+    fn read_root(&mut self) -> Result<Vec<DirEntry>, FsError> {
+        Ok(Exfat::read_root(self)?)
+    }
+
+    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FsError> {
+        Ok(self.read_dir(dir)?)
+    }
+}
+
 /// Decodes a directory's entry sets: files and folders with their names,
 /// sizes and allocation, checking each set's checksum.
 fn parse_entries(bytes: &[u8], dir_cluster: u32) -> Result<(Vec<DirEntry>, String), FatError> {
-    let entries: Vec<&[u8]> = bytes.chunks_exact(32).collect();
+    let entries: Vec<&[u8]> = bytes.chunks_exact(ENTRY_SIZE).collect();
     let mut out = Vec::new();
     let mut label = String::new();
     let mut i = 0;
@@ -204,9 +243,7 @@ fn parse_entries(bytes: &[u8], dir_cluster: u32) -> Result<(Vec<DirEntry>, Strin
                     return Err(FatError::EntrySetChecksum { dir_cluster, entry: i });
                 };
                 let stored = u16::from_le_bytes([e[2], e[3]]);
-                let sum = set.iter().flat_map(|x| x.iter()).enumerate().filter(|&(k, _)| k != 2 && k != 3).fold(0u16, |s, (_, &b)| {
-                    s.rotate_right(1).wrapping_add(b as u16)
-                });
+                let sum = entry_set_checksum(set.iter().flat_map(|x| x.iter()));
                 if sum != stored || set[1][0] != ENTRY_STREAM {
                     return Err(FatError::EntrySetChecksum { dir_cluster, entry: i });
                 }
@@ -225,9 +262,8 @@ fn parse_entries(bytes: &[u8], dir_cluster: u32) -> Result<(Vec<DirEntry>, Strin
                 out.push(DirEntry {
                     name,
                     is_dir: attributes & ATTR_DIRECTORY != 0,
-                    first_cluster: u32at(20),
                     size,
-                    contiguous: stream[1] & FLAG_NO_FAT_CHAIN != 0,
+                    node: NodeId::fat(u32at(20), stream[1] & FLAG_NO_FAT_CHAIN != 0),
                 });
                 i += secondary + 1;
             }

@@ -1,6 +1,6 @@
 //! FAT32: the boot sector (BPB), the FAT and its cluster chains, directories
-//! with long (UTF-16) names, and extent maps of files. [`FatError`] and
-//! [`DirEntry`] serve exFAT ([`crate::exfat`]) too.
+//! with long (UTF-16) names, and extent maps of files. [`FatError`] and the
+//! cluster chains serve exFAT ([`crate::exfat`]) too.
 //!
 //! Nothing read from the volume is trusted: every cluster number is checked
 //! against the volume, every chain walk is bounded, and a directory may hold
@@ -10,6 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::block::{BlockDevice, IoError, SECTOR_SIZE};
+use crate::tree::{DirEntry, FileTree, FsError, NodeId};
 use crate::extent::ExtentMap;
 use crate::text::from_cp437;
 
@@ -200,18 +201,6 @@ struct Walk {
     last: u32,
 }
 
-/// One entry of a directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DirEntry {
-    pub name: String,
-    pub is_dir: bool,
-    pub first_cluster: u32,
-    pub size: u64,
-    /// exFAT's NoFatChain: the clusters are consecutive and the FAT has no
-    /// chain for them. Always false on FAT32.
-    pub contiguous: bool,
-}
-
 /// The cluster chains of a FAT-family volume: its FAT, read through a
 /// cache, and the data area the clusters number. Shared by FAT32 and exFAT.
 pub(crate) struct Chains {
@@ -395,6 +384,20 @@ impl<D: BlockDevice> Fat32<D> {
     }
 }
 
+impl<D: BlockDevice> FileTree for Fat32<D> {
+    fn root(&self) -> NodeId {
+        NodeId::fat(self.geometry.root_cluster, false)
+    }
+
+    fn read_root(&mut self) -> Result<Vec<DirEntry>, FsError> {
+        Ok(self.read_dir(0)?)
+    }
+
+    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FsError> {
+        Ok(self.read_dir(dir.node.fat_cluster())?)
+    }
+}
+
 /// Turns 32-byte directory records into entries, joining long names.
 #[derive(Default)]
 struct DirParser {
@@ -428,7 +431,7 @@ impl DirParser {
         let name = long.unwrap_or_else(|| short_name(r));
         let is_dir = attr & ATTR_DIRECTORY != 0;
         let size = if is_dir { 0 } else { u32::from_le_bytes([r[28], r[29], r[30], r[31]]) as u64 };
-        self.entries.push(DirEntry { name, is_dir, first_cluster, size, contiguous: false });
+        self.entries.push(DirEntry { name, is_dir, size, node: NodeId::fat(first_cluster, false) });
         true
     }
 

@@ -1,5 +1,6 @@
 //! The data partition's filesystem, FAT32 or exFAT, found by its boot
-//! sector whatever the partition type byte says.
+//! sector whatever the partition type byte says; each variant is a
+//! [`FileTree`] and maps its files to extents, and this enum only picks one.
 
 use alloc::format;
 use alloc::string::String;
@@ -9,8 +10,9 @@ use crate::block::BlockDevice;
 use crate::exfat::{is_exfat, Exfat};
 use crate::extent::ExtentMap;
 use crate::file::{ByteSource, MappedFile};
-use crate::fat::{DirEntry, Fat32, FatError};
-use crate::scan::{BootFile, FileTree};
+use crate::fat::Fat32;
+use crate::scan::BootFile;
+use crate::tree::{DirEntry, FileTree, FsError, NodeId};
 
 pub enum Filesystem<D> {
     Fat32(Fat32<D>),
@@ -19,7 +21,7 @@ pub enum Filesystem<D> {
 
 impl<D: BlockDevice> Filesystem<D> {
     /// Opens the volume whose boot sector is sector 0 of `dev`.
-    pub fn open(mut dev: D) -> Result<Self, FatError> {
+    pub fn open(mut dev: D) -> Result<Self, FsError> {
         let mut bs = [0u8; 512];
         dev.read_sectors(0, &mut bs)?;
         if is_exfat(&bs) {
@@ -73,42 +75,51 @@ impl<D: BlockDevice> Filesystem<D> {
 
     /// The whole of a small file (a configuration or checksum file); the
     /// caller bounds its size.
-    pub fn read_whole(&mut self, file: &BootFile) -> Result<Vec<u8>, FatError> {
+    pub fn read_whole(&mut self, file: &BootFile) -> Result<Vec<u8>, FsError> {
         let map = self.extent_map(file)?;
-        let len = usize::try_from(file.size).map_err(|_| FatError::Io(crate::IoError { lba: 0, kind: crate::block::IoErrorKind::OutOfRange }))?;
+        let len = usize::try_from(file.size).map_err(|_| FsError::Io(crate::IoError { lba: 0, kind: crate::block::IoErrorKind::OutOfRange }))?;
         let mut bytes = alloc::vec![0u8; len];
         MappedFile { dev: self.device(), map, size: file.size }.read_at(0, &mut bytes)?;
         Ok(bytes)
     }
 
     /// Where `file` lies, in sectors of the volume.
-    pub fn extent_map(&mut self, file: &BootFile) -> Result<ExtentMap, FatError> {
+    pub fn extent_map(&mut self, file: &BootFile) -> Result<ExtentMap, FsError> {
+        let (first, contiguous) = (file.node.fat_cluster(), file.node.fat_contiguous());
+        Ok(match self {
+            Filesystem::Fat32(fs) => fs.extent_map(first, file.size)?,
+            Filesystem::Exfat(fs) => fs.extent_map(first, file.size, contiguous)?,
+        })
+    }
+
+    /// Where the volume keeps `file`, in its own terms, for the details screen.
+    pub fn locate(&self, file: &BootFile) -> String {
         match self {
-            Filesystem::Fat32(fs) => fs.extent_map(file.first_cluster, file.size),
-            Filesystem::Exfat(fs) => fs.extent_map(file.first_cluster, file.size, file.contiguous),
+            Filesystem::Fat32(_) | Filesystem::Exfat(_) => format!("first cluster {}", file.node.fat_cluster()),
+        }
+    }
+
+    fn tree(&mut self) -> &mut dyn FileTree {
+        match self {
+            Filesystem::Fat32(fs) => fs,
+            Filesystem::Exfat(fs) => fs,
         }
     }
 }
 
 impl<D: BlockDevice> FileTree for Filesystem<D> {
-    fn root_id(&self) -> u32 {
+    fn root(&self) -> NodeId {
         match self {
-            Filesystem::Fat32(fs) => fs.geometry.root_cluster,
-            Filesystem::Exfat(fs) => fs.geometry.root_cluster,
+            Filesystem::Fat32(fs) => fs.root(),
+            Filesystem::Exfat(fs) => fs.root(),
         }
     }
 
-    fn read_root(&mut self) -> Result<Vec<DirEntry>, FatError> {
-        match self {
-            Filesystem::Fat32(fs) => fs.read_dir(0),
-            Filesystem::Exfat(fs) => fs.read_root(),
-        }
+    fn read_root(&mut self) -> Result<Vec<DirEntry>, FsError> {
+        self.tree().read_root()
     }
 
-    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FatError> {
-        match self {
-            Filesystem::Fat32(fs) => fs.read_dir(dir.first_cluster),
-            Filesystem::Exfat(fs) => fs.read_dir(dir),
-        }
+    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FsError> {
+        self.tree().read_subdir(dir)
     }
 }

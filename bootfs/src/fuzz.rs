@@ -270,7 +270,7 @@ pub fn config(data: &[u8]) {
     let Ok((config, _)) = config::parse(data) else { return };
     let files: Vec<BootFile> = ["/a.iso", "/ISO/b.iso", "/ISO/Linux/c.img", "/x/y/z/d.iso"]
         .iter()
-        .map(|p| BootFile { path: String::from(*p), size: 1, first_cluster: 3, contiguous: false })
+        .map(|p| BootFile { path: String::from(*p), size: 1, node: crate::tree::NodeId::fat(3, false) })
         .collect();
     let entries = config.arrange(files.clone());
     assert!(entries.len() <= files.len(), "the menu never lists a file twice");

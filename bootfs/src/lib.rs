@@ -7,7 +7,8 @@
 //!
 //! Rooms: [`layout`] (the disk layout and the stage2 header, the one source
 //! of truth for stage1, stage2 and the builder), [`mbr`], [`block`] (the read
-//! trait), [`fat`] (FAT32), [`exfat`], [`filesystem`] (whichever of the two
+//! trait), [`tree`] (the shape every data filesystem shares: entries, nodes,
+//! errors), [`fat`] (FAT32), [`exfat`], [`filesystem`] (whichever of the two
 //! a partition holds), [`extent`] (file-to-disk maps), [`file`] (reading
 //! a file by offset), [`iso9660`] and [`eltorito`] (CD images and their boot
 //! catalog), [`iso_partition`] (the booted ISO as a partition for Linux), [`scan`] (finding boot files), [`json`] and [`config`] (the
@@ -38,6 +39,7 @@ pub mod mbr;
 pub mod scan;
 pub mod sha256;
 pub mod text;
+pub mod tree;
 
 pub use block::{BlockDevice, IoError, SECTOR_SIZE};
 pub use extent::{Extent, ExtentMap};

@@ -4,30 +4,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::block::BlockDevice;
-use crate::fat::{DirEntry, Fat32, FatError};
-
-/// A directory tree the scan can walk (FAT32, exFAT).
-pub trait FileTree {
-    /// The root directory's first cluster (to refuse folder loops).
-    fn root_id(&self) -> u32;
-    fn read_root(&mut self) -> Result<Vec<DirEntry>, FatError>;
-    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FatError>;
-}
-
-impl<D: BlockDevice> FileTree for Fat32<D> {
-    fn root_id(&self) -> u32 {
-        self.geometry.root_cluster
-    }
-
-    fn read_root(&mut self) -> Result<Vec<DirEntry>, FatError> {
-        self.read_dir(0)
-    }
-
-    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FatError> {
-        self.read_dir(dir.first_cluster)
-    }
-}
+use crate::tree::{DirEntry, FileTree, FsError, NodeId};
 use crate::text::{cmp_ignore_case, eq_ignore_case};
 
 /// Folders deeper than this are not searched.
@@ -39,9 +16,8 @@ pub struct BootFile {
     /// Full path from the partition's root, `/`-separated, starting with `/`.
     pub path: String,
     pub size: u64,
-    pub first_cluster: u32,
-    /// exFAT NoFatChain: consecutive clusters, no FAT chain.
-    pub contiguous: bool,
+    /// Where its filesystem finds it again.
+    pub node: NodeId,
 }
 
 impl BootFile {
@@ -55,8 +31,7 @@ impl BootFile {
         BootFile {
             path: format!("{dir}/{}", entry.name),
             size: entry.size,
-            first_cluster: entry.first_cluster,
-            contiguous: entry.contiguous,
+            node: entry.node,
         }
     }
 }
@@ -64,13 +39,13 @@ impl BootFile {
 /// The entries of the folder at `path` (full, `/`-separated; names compared
 /// without regard to case, as FAT and exFAT do). `None` if a part of the
 /// path is missing or is not a folder.
-pub fn list_dir(fs: &mut (impl FileTree + ?Sized), path: &str) -> Result<Option<Vec<DirEntry>>, FatError> {
+pub fn list_dir(fs: &mut (impl FileTree + ?Sized), path: &str) -> Result<Option<Vec<DirEntry>>, FsError> {
     let mut entries = fs.read_root()?;
     for (depth, part) in path.split('/').filter(|p| !p.is_empty()).enumerate() {
         if depth >= MAX_DEPTH {
             return Ok(None);
         }
-        let Some(dir) = entries.iter().find(|e| e.is_dir && eq_ignore_case(&e.name, part) && e.first_cluster != 0) else {
+        let Some(dir) = entries.iter().find(|e| e.is_dir && eq_ignore_case(&e.name, part) && !e.node.is_none()) else {
             return Ok(None);
         };
         let dir = dir.clone();
@@ -80,7 +55,7 @@ pub fn list_dir(fs: &mut (impl FileTree + ?Sized), path: &str) -> Result<Option<
 }
 
 /// The file at `path`, if there is one (see [`list_dir`]).
-pub fn find_file(fs: &mut (impl FileTree + ?Sized), path: &str) -> Result<Option<BootFile>, FatError> {
+pub fn find_file(fs: &mut (impl FileTree + ?Sized), path: &str) -> Result<Option<BootFile>, FsError> {
     let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
     let Some(entries) = list_dir(fs, dir)? else {
         return Ok(None);
@@ -111,13 +86,13 @@ pub fn is_skipped_folder(name: &str) -> bool {
 
 /// Scans the whole volume. Only an unreadable root is an error; a folder
 /// that cannot be read is skipped and named in [`ScanReport::problems`].
-pub fn scan(fs: &mut (impl FileTree + ?Sized)) -> Result<ScanReport, FatError> {
+pub fn scan(fs: &mut (impl FileTree + ?Sized)) -> Result<ScanReport, FsError> {
     let mut report = ScanReport::default();
     let root = fs.read_root()?;
     // Depth-first without recursion: each level is a folder being listed,
-    // with the cluster of that folder kept to refuse loops.
+    // with the node of that folder kept to refuse loops.
     let mut stack: Vec<(String, Vec<DirEntry>, usize)> = Vec::from([(String::new(), root, 0)]);
-    let mut ancestors: Vec<u32> = Vec::from([fs.root_id()]);
+    let mut ancestors: Vec<NodeId> = Vec::from([fs.root()]);
     while let Some((prefix, entries, next)) = stack.last_mut() {
         let Some(e) = entries.get(*next).cloned() else {
             stack.pop();
@@ -128,7 +103,7 @@ pub fn scan(fs: &mut (impl FileTree + ?Sized)) -> Result<ScanReport, FatError> {
         let path = format!("{prefix}/{}", e.name);
         if !e.is_dir {
             if is_boot_file_name(&e.name) {
-                report.files.push(BootFile { path, size: e.size, first_cluster: e.first_cluster, contiguous: e.contiguous });
+                report.files.push(BootFile { path, size: e.size, node: e.node });
             }
             continue;
         }
@@ -139,13 +114,13 @@ pub fn scan(fs: &mut (impl FileTree + ?Sized)) -> Result<ScanReport, FatError> {
             report.problems.push(format!("{path}: folders nested deeper than {MAX_DEPTH} are not searched"));
             continue;
         }
-        if e.first_cluster == 0 || ancestors.contains(&e.first_cluster) {
+        if e.node.is_none() || ancestors.contains(&e.node) {
             report.problems.push(format!("{path}: folder points back to a folder above it"));
             continue;
         }
         match fs.read_subdir(&e) {
             Ok(children) => {
-                ancestors.push(e.first_cluster);
+                ancestors.push(e.node);
                 stack.push((path, children, 0));
             }
             Err(err) => report.problems.push(format!("{path}: {err}")),

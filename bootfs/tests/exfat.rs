@@ -9,6 +9,7 @@ use bootfs::exfat::Exfat;
 use bootfs::fat::FatError;
 use bootfs::filesystem::Filesystem;
 use bootfs::scan::scan;
+use bootfs::tree::FsError;
 
 /// One mount at a time: loop devices and FUSE mounts are machine-wide.
 static MOUNTS: Mutex<()> = Mutex::new(());
@@ -152,14 +153,14 @@ fn a_fat_chain_cycle_in_a_fragmented_file_is_an_error_not_a_hang() {
     let report = scan(&mut fs).unwrap();
     let f = report.files.iter().find(|f| f.path == "/frag.iso").unwrap().clone();
     let map = fs.extent_map(&f).unwrap();
-    assert!(!f.contiguous && map.len() >= 2, "exfat-fuse should have fragmented it: {map:?}");
+    assert!(!f.node.fat_contiguous() && map.len() >= 2, "exfat-fuse should have fragmented it: {map:?}");
     assert_eq!(read_back(&volume_of(&mut fs), &map, f.size), data(64 * 1024, 7));
     let Filesystem::Exfat(ex) = &fs else { panic!("exFAT") };
-    let entry = ex.geometry.fat_start as usize * 512 + f.first_cluster as usize * 4;
+    let entry = ex.geometry.fat_start as usize * 512 + f.node.fat_cluster() as usize * 4;
     drop(fs);
     // The file's first cluster now leads back to itself.
-    volume[entry..entry + 4].copy_from_slice(&f.first_cluster.to_le_bytes());
+    volume[entry..entry + 4].copy_from_slice(&f.node.fat_cluster().to_le_bytes());
     let mut fs = Filesystem::open(&mut volume[..]).unwrap();
-    assert!(matches!(fs.extent_map(&f), Err(FatError::ChainCycle { .. })), "{:?}", fs.extent_map(&f));
+    assert!(matches!(fs.extent_map(&f), Err(FsError::Fat(FatError::ChainCycle { .. }))), "{:?}", fs.extent_map(&f));
     let _ = std::fs::remove_dir_all(dir);
 }

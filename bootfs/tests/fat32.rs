@@ -61,7 +61,7 @@ fn files_written_by_fatfs_read_back_byte_for_byte_through_their_extent_maps() {
     let paths: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["/debian-12.5.0-amd64-netinst.iso", "/empty.iso", "/Rescue/Tools/Memtest86+ für alle.img"]);
     assert!(report.problems.is_empty());
-    let maps: Vec<_> = report.files.iter().map(|f| (f.clone(), fs.extent_map(f.first_cluster, f.size).unwrap())).collect();
+    let maps: Vec<_> = report.files.iter().map(|f| (f.clone(), fs.extent_map(f.node.fat_cluster(), f.size).unwrap())).collect();
     drop(fs);
     for (f, map) in maps {
         let want = &files.iter().find(|(p, _)| *p == f.path).unwrap().1;
@@ -92,7 +92,7 @@ fn set_fat(volume: &mut [u8], c: u32, value: u32) {
 fn only_file(volume: &mut [u8]) -> (u32, u64) {
     let mut fs = Fat32::open(&mut volume[..]).unwrap();
     let f = &scan(&mut fs).unwrap().files[0];
-    (f.first_cluster, f.size)
+    (f.node.fat_cluster(), f.size)
 }
 
 #[test]
@@ -147,7 +147,7 @@ fn cluster_chain_cycles_are_errors_not_hangs() {
 fn a_subfolder_that_cannot_be_read_is_skipped_and_named() {
     let mut volume = fatfs_volume(64 * MIB, 512, &[("/ok.iso", data(10, 1)), ("/broken/x.iso", data(10, 2))]);
     let mut fs = Fat32::open(&mut volume[..]).unwrap();
-    let broken = fs.read_dir(0).unwrap().into_iter().find(|e| e.name == "broken").unwrap().first_cluster;
+    let broken = fs.read_dir(0).unwrap().into_iter().find(|e| e.name == "broken").unwrap().node.fat_cluster();
     drop(fs);
     set_fat(&mut volume, broken, broken);
     let mut fs = Fat32::open(&mut volume[..]).unwrap();
@@ -210,7 +210,7 @@ fn a_volume_made_by_mkfs_fat_and_mtools_reads_like_mtools_sees_it() {
     assert_eq!(found, [("/dos/FD.IMG", 1_474_560), ("/Ubuntu 24.04 Desktop.ISO", 100_000)]);
     for f in &report.files {
         let runs = mt(&["mshowfat", &format!("::{}", f.path)]).matches('<').count();
-        assert_eq!(fs.extent_map(f.first_cluster, f.size).unwrap().len(), runs, "{}", f.path);
+        assert_eq!(fs.extent_map(f.node.fat_cluster(), f.size).unwrap().len(), runs, "{}", f.path);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -91,7 +91,7 @@ proptest! {
         let maps: Vec<(String, ExtentMap, u64)> = report
             .files
             .iter()
-            .map(|f| (f.path.clone(), fs.extent_map(f.first_cluster, f.size).expect("extent map"), f.size))
+            .map(|f| (f.path.clone(), fs.extent_map(f.node.fat_cluster(), f.size).expect("extent map"), f.size))
             .collect();
         for (path, map, size) in &maps {
             // Exactly the clusters the file needs: no sector short, none extra.

@@ -6,23 +6,14 @@
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use bootfs::exfat::Geometry;
+use bootfs::exfat::{
+    boot_region_checksum, checksum32, entry_set_checksum, Geometry, ATTR_ARCHIVE, ATTR_DIRECTORY, END_OF_CHAIN, ENTRY_BITMAP,
+    ENTRY_FILE, ENTRY_LABEL, ENTRY_NAME, ENTRY_SIZE as ENTRY, ENTRY_STREAM, ENTRY_UPCASE, FLAG_ALLOCATION_POSSIBLE, FLAG_NO_FAT_CHAIN,
+};
 
 use crate::partition_file::PartitionFile;
 
 const SECTOR: u64 = 512;
-const ENTRY: usize = 32;
-const END_OF_CHAIN: u32 = 0xFFFF_FFFF;
-const ENTRY_BITMAP: u8 = 0x81;
-const ENTRY_UPCASE: u8 = 0x82;
-const ENTRY_LABEL: u8 = 0x83;
-const ENTRY_FILE: u8 = 0x85;
-const ENTRY_STREAM: u8 = 0xC0;
-const ENTRY_NAME: u8 = 0xC1;
-const ATTR_DIRECTORY: u16 = 0x10;
-const ATTR_ARCHIVE: u16 = 0x20;
-const FLAG_ALLOCATION_POSSIBLE: u8 = 0x01;
-const FLAG_NO_FAT_CHAIN: u8 = 0x02;
 /// Bytes copied at a time.
 const COPY_CHUNK: usize = 8 << 20;
 
@@ -39,14 +30,9 @@ pub fn cluster_bytes_for(bytes: u64) -> u64 {
     }
 }
 
-/// The checksum exFAT uses for the boot region (u32) and up-case table.
-fn checksum32(bytes: impl Iterator<Item = u8>) -> u32 {
-    bytes.fold(0u32, |s, b| s.rotate_right(1).wrapping_add(b as u32))
-}
-
-/// An entry set's checksum: every byte but the first entry's bytes 2-3.
+/// An entry set's checksum.
 fn set_checksum(set: &[u8]) -> u16 {
-    set.iter().enumerate().filter(|&(i, _)| i != 2 && i != 3).fold(0u16, |s, (_, &b)| s.rotate_right(1).wrapping_add(b as u16))
+    entry_set_checksum(set.iter())
 }
 
 /// The up-case table: every UTF-16 unit to the one it upper-cases to.
@@ -214,7 +200,7 @@ pub fn format(part: &mut PartitionFile, sectors: u64, label: &str) -> io::Result
         region[s * 512 + 510] = 0x55;
         region[s * 512 + 511] = 0xAA;
     }
-    let sum = checksum32(region[..11 * 512].iter().enumerate().filter(|&(i, _)| i != 106 && i != 107 && i != 112).map(|(_, &b)| b));
+    let sum = boot_region_checksum(&region, 512);
     for w in region[11 * 512..].chunks_exact_mut(4) {
         w.copy_from_slice(&sum.to_le_bytes());
     }

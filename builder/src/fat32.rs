@@ -16,6 +16,7 @@ use bootfs::fat::Fat32;
 
 use crate::error::{Error, Result};
 use crate::image::{ClusterUse, Disk};
+use crate::partition_file::PartitionFile;
 
 /// The placeholder's name: a valid 8.3 name, so fatfs stores it as is.
 const PLACEHOLDER: &str = "DROPBOOT.TMP";
@@ -372,7 +373,7 @@ fn folder_cluster(disk: &mut Disk, layout: &Layout, path: &str) -> Result<u32> {
     entries
         .iter()
         .find(|e| e.is_dir && bootfs::text::eq_ignore_case(&e.name, last))
-        .map(|e| e.first_cluster)
+        .map(|e| e.node.fat_cluster())
         .ok_or_else(|| Error::disk(&where_, format!("no folder {path}")))
 }
 
@@ -391,10 +392,10 @@ pub fn defrag(disk: &mut Disk, path: &str) -> Result<()> {
         let entries = bootfs::scan::list_dir(&mut fs, folder).map_err(|e| Error::disk(&where_, e))?.unwrap_or_default();
         entries.into_iter().find(|e| !e.is_dir && e.name == name).ok_or_else(|| Error::Usage(format!("no file {path} on {image}")))?
     };
-    if entry.first_cluster < 2 {
+    if entry.node.fat_cluster() < 2 {
         return Ok(());
     }
-    let all = chain_of(disk, &layout, entry.first_cluster)?;
+    let all = chain_of(disk, &layout, entry.node.fat_cluster())?;
     let needed = entry.size.div_ceil(layout.cluster_bytes) as usize;
     let Some(old) = all.get(..needed) else {
         return Err(Error::disk(&disk.path, format!("{path} has {} clusters for {} bytes: run fsck.vfat", all.len(), entry.size)));
@@ -460,7 +461,7 @@ fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<()> {
         for name in folder {
             let entry = fs.read_dir(cluster).map_err(bad)?.into_iter().find(|e| e.is_dir && e.name == *name);
             let entry = entry.ok_or_else(|| Error::disk(&path, format!("folder {name} vanished after it was made")))?;
-            (parent, cluster) = (cluster, entry.first_cluster);
+            (parent, cluster) = (cluster, entry.node.fat_cluster());
         }
         (fs.geometry.cluster_lba(cluster) * 512, parent)
     };
@@ -483,4 +484,71 @@ fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<()> {
     sector[3 * SLOT] = 0xE5;
     part.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
     part.write_all(&sector).map_err(Error::io(format!("repairing {what}")))
+}
+
+/// Removes the file at `path` (fatfs frees its chain), inside the caller's
+/// journaled change.
+pub fn remove(disk: &mut Disk, path: &str) -> Result<()> {
+    let image = disk.path.display().to_string();
+    let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
+        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
+    let mut dir = fs.root_dir();
+    for part in folder.split('/').filter(|p| !p.is_empty()) {
+        dir = dir.open_dir(part).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::Usage(format!("no file {path} on {image}")),
+            _ => Error::io(format!("opening folder {part} on {image}"))(e),
+        })?;
+    }
+    // Names differ only in case on FAT32: the file as the folder spells it.
+    let Some(stored) = dir
+        .iter()
+        .filter_map(|e| e.ok())
+        .find(|e| e.is_file() && bootfs::text::eq_ignore_case(&e.file_name(), name))
+        .map(|e| e.file_name())
+    else {
+        return Err(Error::Usage(format!("no file {path} on {image}")));
+    };
+    dir.remove(&stored).map_err(Error::io(format!("removing {path} from {image}")))?;
+    drop(dir);
+    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))
+}
+
+/// The volume's label and free bytes.
+pub fn space(disk: &mut Disk) -> Result<(String, u64)> {
+    let image = disk.path.display().to_string();
+    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
+        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
+    let stats = fs.stats().map_err(Error::io(format!("counting free space on {image}")))?;
+    Ok((fs.volume_label().trim_end().to_string(), stats.free_clusters() as u64 * stats.cluster_size() as u64))
+}
+
+/// Formats `part` (a partition of `sectors`) as an empty FAT32 volume, by
+/// the fatfs crate, with the cluster size Windows would pick.
+pub fn format(part: &mut PartitionFile, sectors: u64, label: &str) -> io::Result<()> {
+    let mut name = [b' '; 11];
+    for (n, b) in name.iter_mut().zip(label.bytes()) {
+        *n = b.to_ascii_uppercase();
+    }
+    fatfs::format_volume(
+        part,
+        fatfs::FormatVolumeOptions::new()
+            .fat_type(fatfs::FatType::Fat32)
+            .bytes_per_cluster(cluster_bytes_for(sectors * 512))
+            .volume_label(name),
+    )
+}
+
+/// The cluster size Windows' format picks for a FAT32 volume of `bytes`:
+/// what every other tool and the user expect, and big enough clusters keep
+/// the FAT short and large files in few pieces.
+fn cluster_bytes_for(bytes: u64) -> u32 {
+    const MIB: u64 = 1024 * 1024;
+    match bytes {
+        b if b < 260 * MIB => 512,
+        b if b < 8 * 1024 * MIB => 4096,
+        b if b < 16 * 1024 * MIB => 8192,
+        b if b < 32 * 1024 * MIB => 16384,
+        _ => 32768,
+    }
 }

@@ -1,5 +1,6 @@
 //! Files on the data partition: listing boot files (through bootfs, the
-//! same code stage2 runs) and adding files (through the fatfs crate).
+//! same code stage2 runs), and checking and making changes to them through
+//! the stick's [`data_volume::DataVolume`].
 
 use std::fs::File;
 use std::io;
@@ -8,9 +9,9 @@ use std::path::{Path, PathBuf};
 use bootfs::filesystem::Filesystem;
 use bootfs::scan::{scan, BootFile};
 
+use crate::data_volume;
 use crate::error::{Error, Result};
-use crate::exfat::ExfatVolume;
-use crate::image::{ClusterUse, Disk};
+use crate::image::Disk;
 use crate::stick_path::StickPath;
 
 /// The boot files stage2 will list, in menu order, plus the folders it
@@ -62,7 +63,7 @@ pub fn plan_adds(sources: &[PathBuf], to: &StickPath) -> Result<Vec<(PathBuf, St
 pub fn warn_unlisted(disk: &mut Disk, plan: &[(PathBuf, StickPath)]) -> Result<()> {
     let config = menu_config(disk)?;
     for (_, target) in plan.iter().filter(|(_, t)| bootfs::scan::is_boot_file_name(t.name())) {
-        let file = BootFile { path: target.display(), size: 0, first_cluster: 0, contiguous: true };
+        let file = BootFile { path: target.display(), size: 0, node: bootfs::tree::NodeId::NONE };
         if config.arrange(vec![file]).is_empty() {
             eprintln!(
                 "dropboot: {target} will not show in the menu: the configuration's VTOY_DEFAULT_SEARCH_ROOT, VTOY_MAX_SEARCH_LEVEL, image_list or image_blacklist leaves it out"
@@ -93,24 +94,8 @@ pub fn refuse_present(disk: &mut Disk, plan: &[(PathBuf, StickPath)]) -> Result<
 /// partition, once [`plan_adds`] and [`refuse_present`] passed the plan.
 /// `fresh`: the partition was just formatted on a sparse image.
 pub fn add(disk: &mut Disk, source: &Path, target: &StickPath, fresh: bool) -> Result<()> {
-    let image = disk.path.display().to_string();
-    let (to, name) = (target.parent().display(), target.name().to_owned());
     let mut input = File::open(source).map_err(Error::io(format!("opening {}", source.display())))?;
-    if disk.is_exfat()? {
-        let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();
-        let bar = crate::progress::copying(&name, size);
-        let done = disk.journaled(&format!("add {target}"), exfat_cluster_use, |disk| {
-            let mut vol = ExfatVolume::open(disk.partition_file(), fresh).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
-            let copied = vol.add(&to, &name, &mut input, size, &mut |n| {
-                bar.set_position(n);
-                crate::fault::copy_progress(n, size);
-            });
-            copied.map_err(Error::io(format!("copying {} to {target} on {image}", source.display())))
-        });
-        bar.finish_and_clear();
-        return done;
-    }
-    crate::fat32::add(disk, source, &mut input, &to, &name)
+    data_volume::on(disk)?.add(disk, source, &mut input, target, fresh)
 }
 
 /// Rewrites the file at `path` on the data partition in one piece (same
@@ -133,26 +118,11 @@ pub fn defrag(disk: &mut Disk, path: &StickPath) -> Result<bool> {
     if before <= 1 {
         return Ok(false);
     }
-    if disk.is_exfat()? {
-        disk.journaled(&format!("defrag {path}"), exfat_cluster_use, |disk| {
-            let mut vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
-            vol.defrag(&path).map_err(Error::io(format!("rewriting {path} on {image}")))
-        })?;
-    } else {
-        crate::fat32::defrag(disk, &path)?;
-    }
+    data_volume::on(disk)?.defrag(disk, &path)?;
     match pieces(disk)? {
         Some((_, 1)) => Ok(true),
         after => Err(Error::disk(&where_, format!("{path} is still in {} pieces: not enough contiguous free space", after.map_or(0, |a| a.1)))),
     }
-}
-
-/// The exFAT volume's clusters, as the change being made leaves them.
-fn exfat_cluster_use(disk: &mut Disk) -> Result<ClusterUse> {
-    let image = disk.path.display().to_string();
-    let vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
-    let (heap_lba, sectors_per_cluster, count) = vol.heap();
-    Ok(ClusterUse { heap_lba, sectors_per_cluster, count, free: vol.free_clusters() })
 }
 
 /// Size and free space of the data partition.
@@ -164,58 +134,13 @@ pub struct Space {
 }
 
 pub fn space(disk: &mut Disk) -> Result<Space> {
-    let image = disk.path.display().to_string();
     let total = disk.partition.sectors as u64 * 512;
-    if disk.is_exfat()? {
-        let vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
-        let (label, free) = (vol.label(), vol.free_bytes());
-        return Ok(Space { kind: "exFAT", label, total, free });
-    }
-    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
-        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
-    let stats = fs.stats().map_err(Error::io(format!("counting free space on {image}")))?;
-    let label = fs.volume_label().trim_end().to_string();
-    Ok(Space { kind: "FAT32", label, total, free: stats.free_clusters() as u64 * stats.cluster_size() as u64 })
+    let volume = data_volume::on(disk)?;
+    let (label, free) = volume.space(disk)?;
+    Ok(Space { kind: volume.name(), label, total, free })
 }
 
 /// Removes the file at `path` from the data partition.
 pub fn remove(disk: &mut Disk, path: &StickPath) -> Result<()> {
-    let image = disk.path.display().to_string();
-    let path = path.display();
-    if disk.is_exfat()? {
-        return disk.journaled(&format!("rm {path}"), exfat_cluster_use, |disk| {
-            let mut vol = ExfatVolume::open(disk.partition_file(), false).map_err(Error::io(format!("opening the exFAT volume of {image}")))?;
-            vol.remove(&path).map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound => Error::Usage(format!("no file {path} on {image}")),
-                _ => Error::io(format!("removing {path} from {image}"))(e),
-            })
-        });
-    }
-    disk.journaled(&format!("rm {path}"), crate::fat32::cluster_use, |disk| fat32_remove(disk, &path))
-}
-
-fn fat32_remove(disk: &mut Disk, path: &str) -> Result<()> {
-    let image = disk.path.display().to_string();
-    let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
-    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
-        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
-    let mut dir = fs.root_dir();
-    for part in folder.split('/').filter(|p| !p.is_empty()) {
-        dir = dir.open_dir(part).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::Usage(format!("no file {path} on {image}")),
-            _ => Error::io(format!("opening folder {part} on {image}"))(e),
-        })?;
-    }
-    // Names differ only in case on FAT32: the file as the folder spells it.
-    let Some(stored) = dir
-        .iter()
-        .filter_map(|e| e.ok())
-        .find(|e| e.is_file() && bootfs::text::eq_ignore_case(&e.file_name(), name))
-        .map(|e| e.file_name())
-    else {
-        return Err(Error::Usage(format!("no file {path} on {image}")));
-    };
-    dir.remove(&stored).map_err(Error::io(format!("removing {path} from {image}")))?;
-    drop(dir);
-    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))
+    data_volume::on(disk)?.remove(disk, &path.display())
 }

@@ -1,5 +1,5 @@
-//! Disk images and their data partition: making a new one (MBR, boot code,
-//! FAT32 through the fatfs crate) and opening an existing one.
+//! Disk images and their data partition: making a new one (MBR, an empty
+//! filesystem by its [`FormatVolume`], boot code) and opening an existing one.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -7,29 +7,22 @@ use std::path::{Path, PathBuf};
 
 use bootfs::block::{FileDevice, Window};
 use bootfs::layout::DATA_PARTITION_LBA;
-use bootfs::mbr::{ptype, Mbr, PartitionEntry};
+use bootfs::mbr::{Mbr, PartitionEntry};
 
 use crate::bootcode;
 use crate::journal::{Clusters, Overlay};
-use crate::partition_file::PartitionFile;
+use crate::partition_file::{FormatVolume, PartitionFile};
 use crate::error::{Error, Result};
 
 /// The smallest image `create` makes: FAT32 needs 65,525 clusters, which
 /// at 512-byte clusters is about 33 MiB of data partition.
 pub const MIN_IMAGE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// The data partition's filesystem.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FsKind {
-    Exfat,
-    Fat32,
-}
-
 /// Makes a new sparse image of `size` bytes: MBR with one active partition
 /// from LBA 2048 to the end, boot code, an empty exFAT or FAT32 volume.
 /// Returns it open and locked as its writer from before its first byte
 /// (see [`Disk::from_file`]).
-pub fn create(path: &Path, size: u64, fs: FsKind) -> Result<File> {
+pub fn create(path: &Path, size: u64, fs: &dyn FormatVolume) -> Result<File> {
     if size < MIN_IMAGE_BYTES {
         return Err(Error::Usage(format!("--size must be at least {} MiB", MIN_IMAGE_BYTES >> 20)));
     }
@@ -50,7 +43,7 @@ pub fn create(path: &Path, size: u64, fs: FsKind) -> Result<File> {
 /// signature, one active partition from LBA 2048), an empty filesystem,
 /// the boot code. `sparse`: `file` is a new sparse file, all zeros; else
 /// the areas other tools look at for old signatures are cleared first.
-pub fn lay_out(file: &mut File, sectors: u64, fs: FsKind, what: &str, sparse: bool) -> Result<()> {
+pub fn lay_out(file: &mut File, sectors: u64, fs: &dyn FormatVolume, what: &str, sparse: bool) -> Result<()> {
     let part_sectors = u32::try_from(sectors - DATA_PARTITION_LBA as u64)
         .map_err(|_| Error::Usage("dropboot disks are below 2 TiB (the MBR's limit)".into()))?;
     if !sparse {
@@ -63,45 +56,15 @@ pub fn lay_out(file: &mut File, sectors: u64, fs: FsKind, what: &str, sparse: bo
         }
     }
     let mut partitions = [PartitionEntry::default(); 4];
-    let kind = match fs {
-        FsKind::Exfat => ptype::EXFAT,
-        FsKind::Fat32 => ptype::FAT32_LBA,
-    };
-    partitions[0] = PartitionEntry { bootable: true, kind, start_lba: DATA_PARTITION_LBA, sectors: part_sectors };
+    partitions[0] = PartitionEntry { bootable: true, kind: fs.partition_type(), start_lba: DATA_PARTITION_LBA, sectors: part_sectors };
     let mut mbr = [0u8; 512];
     Mbr { disk_signature: disk_signature(), partitions }.write_into(&mut mbr);
     file.seek(SeekFrom::Start(0)).map_err(Error::io(format!("seeking in {what}")))?;
     file.write_all(&mbr).map_err(Error::io(format!("writing the MBR of {what}")))?;
 
     let mut part = PartitionFile::new(file, DATA_PARTITION_LBA as u64, part_sectors as u64);
-    match fs {
-        FsKind::Exfat => {
-            crate::exfat::format(&mut part, part_sectors as u64, "DROPBOOT").map_err(Error::io(format!("formatting exFAT on {what}")))?
-        }
-        FsKind::Fat32 => fatfs::format_volume(
-            &mut part,
-            fatfs::FormatVolumeOptions::new()
-                .fat_type(fatfs::FatType::Fat32)
-                .bytes_per_cluster(fat32_cluster_bytes(part_sectors as u64 * 512))
-                .volume_label(*b"DROPBOOT   "),
-        )
-        .map_err(Error::io(format!("formatting FAT32 on {what}")))?,
-    }
+    fs.format(&mut part, part_sectors as u64, "DROPBOOT").map_err(Error::io(format!("formatting {} on {what}", fs.name())))?;
     bootcode::install(file, what)
-}
-
-/// The cluster size Windows' format picks for a FAT32 volume of `bytes`:
-/// what every other tool and the user expect, and big enough clusters keep
-/// the FAT short and large files in few pieces.
-pub fn fat32_cluster_bytes(bytes: u64) -> u32 {
-    const MIB: u64 = 1024 * 1024;
-    match bytes {
-        b if b < 260 * MIB => 512,
-        b if b < 8 * 1024 * MIB => 4096,
-        b if b < 16 * 1024 * MIB => 8192,
-        b if b < 32 * 1024 * MIB => 16384,
-        _ => 32768,
-    }
 }
 
 /// A new disk signature: different for each image made.
@@ -261,13 +224,13 @@ impl Disk {
         Window { dev: FileDevice(reader), start: self.partition.start_lba as u64, sectors: self.partition.sectors as u64 }
     }
 
-    /// True when the data partition holds exFAT (by its boot sector).
-    pub fn is_exfat(&mut self) -> Result<bool> {
+    /// The data partition's boot sector (which filesystem it holds).
+    pub fn partition_boot_sector(&mut self) -> Result<[u8; 512]> {
         let mut bs = [0u8; 512];
         let at = self.partition.start_lba as u64 * 512;
         self.file.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking in {}", self.path.display())))?;
         self.file.read_exact(&mut bs).map_err(Error::io(format!("reading the data partition of {}", self.path.display())))?;
-        Ok(bootfs::exfat::is_exfat(&bs))
+        Ok(bs)
     }
 
     /// The data partition as a file for the fatfs crate (seeing and

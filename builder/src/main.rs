@@ -6,6 +6,7 @@
 mod bootcode;
 mod check;
 mod config;
+mod data_volume;
 mod device;
 mod error;
 mod exfat;
@@ -37,6 +38,15 @@ struct Cli {
 enum Fs {
     Exfat,
     Fat32,
+}
+
+impl Fs {
+    fn kind(self) -> data_volume::FsKind {
+        match self {
+            Fs::Exfat => data_volume::FsKind::Exfat,
+            Fs::Fat32 => data_volume::FsKind::Fat32,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -185,19 +195,16 @@ fn parse_size(s: &str) -> std::result::Result<u64, String> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Create { image, size, fs, files } => {
-            let (kind, name) = match fs {
-                Fs::Exfat => (image::FsKind::Exfat, "exFAT"),
-                Fs::Fat32 => (image::FsKind::Fat32, "FAT32"),
-            };
+            let volume = data_volume::of_kind(fs.kind());
             let plan = files::plan_adds(&files, &stick_path::StickPath::root())?;
-            let file = image::create(&image, size, kind)?;
+            let file = image::create(&image, size, volume)?;
             if !plan.is_empty() {
                 let mut disk = image::Disk::from_file(&image, file, true)?;
                 for (source, target) in &plan {
                     files::add(&mut disk, source, target, true)?;
                 }
             }
-            println!("made {} ({} MiB, {name}), {} files copied", image.display(), size >> 20, files.len());
+            println!("made {} ({} MiB, {}), {} files copied", image.display(), size >> 20, volume.name(), files.len());
             Ok(())
         }
         Command::Add { image, files, to } => {
@@ -227,15 +234,12 @@ fn run(cli: Cli) -> Result<()> {
                     return Err(Error::Usage("nothing written".into()));
                 }
             }
-            let kind = match fs {
-                Fs::Exfat => image::FsKind::Exfat,
-                Fs::Fat32 => image::FsKind::Fat32,
-            };
+            let volume = data_volume::of_kind(fs.kind());
             let what = device.display().to_string();
             let bar = progress::steps(3);
             bar.set_message(format!("writing the layout, filesystem and boot code to {what}"));
             let mut file = image::open_for_writing(&device)?;
-            image::lay_out(&mut file, dev.bytes / 512, kind, &what, false)?;
+            image::lay_out(&mut file, dev.bytes / 512, volume, &what, false)?;
             bar.inc(1);
             bar.set_message(format!("flushing {what}"));
             file.sync_all().map_err(Error::io(format!("flushing {what}")))?;

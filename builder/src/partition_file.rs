@@ -7,6 +7,17 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use crate::journal::Overlay;
 
+/// Making an empty filesystem on a partition: the part of
+/// [`crate::data_volume::DataVolume`] that laying out a new disk needs.
+pub trait FormatVolume {
+    /// "exFAT", "FAT32".
+    fn name(&self) -> &'static str;
+    /// The MBR partition type byte for it.
+    fn partition_type(&self) -> u8;
+    /// Formats `part` (a partition of `sectors`) as an empty volume.
+    fn format(&self, part: &mut PartitionFile, sectors: u64, label: &str) -> io::Result<()>;
+}
+
 /// A byte window of a disk file: what fatfs reads and writes.
 pub struct PartitionFile<'a> {
     file: &'a mut File,

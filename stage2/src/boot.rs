@@ -8,7 +8,7 @@ use alloc::format;
 use alloc::vec;
 
 use bootfs::bootplan::{self, PlanError, Refusal, MIN_BASE_MEMORY_KIB};
-use bootfs::fat::FatError;
+use bootfs::tree::FsError;
 use bootfs::iso_partition::NoEntry;
 use bootfs::file::ByteSource;
 use bootfs::diskimage::Chs;
@@ -25,8 +25,8 @@ use crate::volume::Volume;
 const WARNING_TICKS: u32 = 55;
 
 pub enum BootError {
-    /// The file's cluster chain does not hold it.
-    Chain(FatError),
+    /// The filesystem's record of where the file lies does not hold it.
+    Chain(FsError),
     Read(IoError),
     /// What the file is, or is not, as a boot file.
     Plan(PlanError),
@@ -112,7 +112,10 @@ fn low_memory_for(extents: usize) -> Result<(u16, u16), BootError> {
 pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut dyn FnMut(&str)) -> Result<(), BootError> {
     crate::log!("boot {}", file.path);
     let (start, disk, chs_only) = (volume.partition_start(), volume.drive(), volume.chs_geometry());
-    let mut source = volume.open_file(file).map_err(BootError::Chain)?;
+    let mut source = volume.open_file(file).map_err(|e| match e {
+        FsError::Io(io) => BootError::Read(io),
+        e => BootError::Chain(e),
+    })?;
     let plan = bootplan::plan(file.name(), &mut source).map_err(BootError::Plan)?;
     if let Some((iso, catalog)) = &plan.catalog {
         crate::log!("  ISO9660 \"{}\", {} blocks, El Torito catalog with {} entries", iso.volume_id, iso.blocks, catalog.entries.len());

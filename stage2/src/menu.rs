@@ -474,7 +474,7 @@ fn details(entry: &Entry, loaded: Option<&Loaded>, volume: &mut Volume, screen: 
     let mut lines = Vec::from([
         format!("Path:          {}", file.path),
         format!("Size:          {} bytes ({})", file.size, human_size(file.size)),
-        format!("Extents:       {extents} (first cluster {})", file.first_cluster),
+        format!("Extents:       {extents} ({})", volume.locate(file)),
     ]);
     for (name, value) in [("Alias:", &entry.alias), ("Tip:", &entry.tip), ("Class:", &entry.class)] {
         if let Some(v) = value {

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use bootfs::block::Window;
 use bootfs::config::{self, Loaded};
 use bootfs::extent::ExtentMap;
-use bootfs::fat::{DirEntry, FatError};
+use bootfs::tree::{DirEntry, FsError};
 use bootfs::filesystem::Filesystem;
 use bootfs::file::MappedFile;
 use bootfs::mbr::{Mbr, MbrError};
@@ -25,7 +25,7 @@ pub enum VolumeError {
     PartitionTable(MbrError),
     NoDataPartition,
     UnknownFilesystem { index: usize, kind: u8 },
-    Root(FatError),
+    Root(FsError),
 }
 
 impl core::fmt::Display for VolumeError {
@@ -74,7 +74,7 @@ impl Volume {
         crate::log!("data partition {}: type {:02X}h, sectors {}+{}", index + 1, part.kind, part.start_lba, part.sectors);
         let window = Window { dev: disk, start: part.start_lba as u64, sectors: part.sectors as u64 };
         let fs = Filesystem::open(window).map_err(|why| match why {
-            FatError::Io(e) => VolumeError::Read(e),
+            FsError::Io(e) => VolumeError::Read(e),
             why => {
                 crate::log!("partition {}: {why}", index + 1);
                 VolumeError::UnknownFilesystem { index, kind: part.kind }
@@ -86,32 +86,37 @@ impl Volume {
 
     pub fn scan(&mut self) -> Result<ScanReport, VolumeError> {
         scan::scan(&mut self.fs).map_err(|e| match e {
-            FatError::Io(e) => VolumeError::Read(e),
+            FsError::Io(e) => VolumeError::Read(e),
             e => VolumeError::Root(e),
         })
     }
 
     /// The configuration file, if the stick has one.
-    pub fn load_config(&mut self) -> Result<Option<Loaded>, FatError> {
+    pub fn load_config(&mut self) -> Result<Option<Loaded>, FsError> {
         config::load(&mut self.fs)
     }
 
     /// The entries of a folder by full path; `None` if there is no such folder.
-    pub fn list_dir(&mut self, path: &str) -> Result<Option<Vec<DirEntry>>, FatError> {
+    pub fn list_dir(&mut self, path: &str) -> Result<Option<Vec<DirEntry>>, FsError> {
         scan::list_dir(&mut self.fs, path)
     }
 
     /// The whole of a small file (the caller bounds its size).
-    pub fn read_whole(&mut self, file: &BootFile) -> Result<Vec<u8>, FatError> {
+    pub fn read_whole(&mut self, file: &BootFile) -> Result<Vec<u8>, FsError> {
         self.fs.read_whole(file)
     }
 
-    pub fn extent_map(&mut self, file: &BootFile) -> Result<ExtentMap, FatError> {
+    pub fn extent_map(&mut self, file: &BootFile) -> Result<ExtentMap, FsError> {
         self.fs.extent_map(file)
     }
 
+    /// Where the volume keeps `file`, in its own terms ("first cluster N").
+    pub fn locate(&self, file: &BootFile) -> String {
+        self.fs.locate(file)
+    }
+
     /// `file` as a byte source (its extents are partition-relative).
-    pub fn open_file(&mut self, file: &BootFile) -> Result<VolumeFile<'_>, FatError> {
+    pub fn open_file(&mut self, file: &BootFile) -> Result<VolumeFile<'_>, FsError> {
         let map = self.extent_map(file)?;
         Ok(MappedFile { dev: self.fs.device(), map, size: file.size })
     }

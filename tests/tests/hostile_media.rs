@@ -51,7 +51,7 @@ fn damaged_fat_chains_and_an_endless_folder_each_get_their_message_and_the_menu_
     let mut fat = fat32_of(&image);
     assert_eq!(fat.geometry.cluster_sectors, 1, "512-byte clusters: each file is 40 clusters");
     let report = bootfs::scan::scan(&mut fat).expect("scan");
-    let first = |name: &str| report.files.iter().find(|f| f.name() == name).expect("listed").first_cluster;
+    let first = |name: &str| report.files.iter().find(|f| f.name() == name).expect("listed").node.fat_cluster();
     let (a, b, c, d) = (first(names[0]), first(names[1]), first(names[2]), first(names[3]));
     let endless = bootfs::scan::list_dir(&mut fat, "/")
         .expect("root")
@@ -59,7 +59,7 @@ fn damaged_fat_chains_and_an_endless_folder_each_get_their_message_and_the_menu_
         .into_iter()
         .find(|e| e.name == "endless")
         .expect("/endless")
-        .first_cluster;
+        .node.fat_cluster();
     // A loop inside the chain: cluster 10 leads back to cluster 5.
     set_fat_entry(&image, &fat, a + 9, a + 4);
     // A cross-link: after 10 of its clusters, b runs on into d's chain.

@@ -62,7 +62,7 @@ fn a_folder_that_cannot_be_read_is_named_and_the_menu_lists_the_rest() {
     let root = bootfs::scan::list_dir(&mut v, "/").expect("root").expect("root");
     let bad = root.iter().find(|e| e.name == "bad").expect("/bad");
     let bootfs::filesystem::Filesystem::Exfat(ex) = &v else { panic!("exFAT") };
-    let sector = DATA_PARTITION_LBA as u64 + ex.geometry.heap_start + (bad.first_cluster as u64 - 2) * (ex.cluster_bytes() / 512);
+    let sector = DATA_PARTITION_LBA as u64 + ex.geometry.heap_start + (bad.node.fat_cluster() as u64 - 2) * (ex.cluster_bytes() / 512);
     let opts = BootOptions { blkdebug: Some(failing_sectors(&dir, &[sector])), ..BootOptions::default() };
     let mut vm = Qemu::boot_with("read_error_folder", &dir, &image, &opts);
     let screen = vm.wait_screen("1 boot file on");
