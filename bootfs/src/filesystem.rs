@@ -1,4 +1,4 @@
-//! The data partition's filesystem, FAT32 or exFAT, found by its boot
+//! The data partition's filesystem, FAT32, exFAT or NTFS, found by its boot
 //! sector whatever the partition type byte says; each variant is a
 //! [`FileTree`] and maps its files to extents, and this enum only picks one.
 
@@ -11,12 +11,14 @@ use crate::exfat::{is_exfat, Exfat};
 use crate::extent::ExtentMap;
 use crate::file::{ByteSource, MappedFile};
 use crate::fat::Fat32;
+use crate::ntfs::{is_ntfs, Ntfs};
 use crate::scan::BootFile;
 use crate::tree::{DirEntry, FileTree, FsError, NodeId};
 
 pub enum Filesystem<D> {
     Fat32(Fat32<D>),
     Exfat(Exfat<D>),
+    Ntfs(Ntfs<D>),
 }
 
 impl<D: BlockDevice> Filesystem<D> {
@@ -26,16 +28,28 @@ impl<D: BlockDevice> Filesystem<D> {
         dev.read_sectors(0, &mut bs)?;
         if is_exfat(&bs) {
             Ok(Filesystem::Exfat(Exfat::open(dev)?))
+        } else if is_ntfs(&bs) {
+            Ok(Filesystem::Ntfs(Ntfs::open(dev)?))
         } else {
             Ok(Filesystem::Fat32(Fat32::open(dev)?))
         }
     }
 
-    /// "FAT32" or "exFAT".
+    /// "FAT32", "exFAT" or "NTFS".
     pub fn kind(&self) -> &'static str {
         match self {
             Filesystem::Fat32(_) => "FAT32",
             Filesystem::Exfat(_) => "exFAT",
+            Filesystem::Ntfs(_) => "NTFS",
+        }
+    }
+
+    /// Why the volume may not be as its last writer left it (an NTFS volume
+    /// Windows left dirty or hibernated), for the menu's status row.
+    pub fn warning(&self) -> Option<&'static str> {
+        match self {
+            Filesystem::Ntfs(fs) => fs.warning(),
+            _ => None,
         }
     }
 
@@ -43,6 +57,7 @@ impl<D: BlockDevice> Filesystem<D> {
         match self {
             Filesystem::Fat32(fs) => &fs.geometry.label,
             Filesystem::Exfat(fs) => &fs.label,
+            Filesystem::Ntfs(fs) => &fs.label,
         }
     }
 
@@ -63,6 +78,7 @@ impl<D: BlockDevice> Filesystem<D> {
                     g.heap_start
                 )
             }
+            Filesystem::Ntfs(fs) => format!("NTFS \"{}\": clusters of {} bytes", fs.label, fs.cluster_bytes()),
         }
     }
 
@@ -70,12 +86,16 @@ impl<D: BlockDevice> Filesystem<D> {
         match self {
             Filesystem::Fat32(fs) => fs.device(),
             Filesystem::Exfat(fs) => fs.device(),
+            Filesystem::Ntfs(fs) => fs.device(),
         }
     }
 
     /// The whole of a small file (a configuration or checksum file); the
     /// caller bounds its size.
     pub fn read_whole(&mut self, file: &BootFile) -> Result<Vec<u8>, FsError> {
+        if let Filesystem::Ntfs(fs) = self {
+            return Ok(fs.read_file(file.node, file.size)?);
+        }
         let map = self.extent_map(file)?;
         let len = usize::try_from(file.size).map_err(|_| FsError::Io(crate::IoError { lba: 0, kind: crate::block::IoErrorKind::OutOfRange }))?;
         let mut bytes = alloc::vec![0u8; len];
@@ -89,6 +109,7 @@ impl<D: BlockDevice> Filesystem<D> {
         Ok(match self {
             Filesystem::Fat32(fs) => fs.extent_map(first, file.size)?,
             Filesystem::Exfat(fs) => fs.extent_map(first, file.size, contiguous)?,
+            Filesystem::Ntfs(fs) => fs.extent_map(file.node, file.size)?,
         })
     }
 
@@ -96,6 +117,7 @@ impl<D: BlockDevice> Filesystem<D> {
     pub fn locate(&self, file: &BootFile) -> String {
         match self {
             Filesystem::Fat32(_) | Filesystem::Exfat(_) => format!("first cluster {}", file.node.fat_cluster()),
+            Filesystem::Ntfs(_) => format!("MFT record {}", file.node.ntfs_record()),
         }
     }
 
@@ -103,6 +125,7 @@ impl<D: BlockDevice> Filesystem<D> {
         match self {
             Filesystem::Fat32(fs) => fs,
             Filesystem::Exfat(fs) => fs,
+            Filesystem::Ntfs(fs) => fs,
         }
     }
 }
@@ -112,6 +135,7 @@ impl<D: BlockDevice> FileTree for Filesystem<D> {
         match self {
             Filesystem::Fat32(fs) => fs.root(),
             Filesystem::Exfat(fs) => fs.root(),
+            Filesystem::Ntfs(fs) => fs.root(),
         }
     }
 

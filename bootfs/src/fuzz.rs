@@ -112,10 +112,11 @@ impl ByteSource for SparseDisk {
 }
 
 /// The targets, by the names `cargo fuzz run` takes.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, fn(&[u8])); 8] = [
     ("mbr", mbr),
     ("fat32", fat32),
     ("exfat", exfat),
+    ("ntfs", ntfs),
     ("iso9660", iso9660),
     ("eltorito", eltorito),
     ("extent_map", extent_map),
@@ -185,6 +186,13 @@ pub fn exfat(data: &[u8]) {
     }
 }
 
+/// An NTFS volume (the input is the partition, as a [`SparseDisk`]).
+pub fn ntfs(data: &[u8]) {
+    if let Ok(fs) = crate::ntfs::Ntfs::open(SparseDisk::decode(data)) {
+        walk_volume(Filesystem::Ntfs(fs));
+    }
+}
+
 /// Everything stage2 does with a volume short of booting: scan, map each
 /// file, read it through its map and plan its boot, read the configuration.
 fn walk_volume(mut fs: Filesystem<SparseDisk>) {
@@ -192,6 +200,7 @@ fn walk_volume(mut fs: Filesystem<SparseDisk>) {
     let _ = scan::list_dir(&mut fs, "/a/b/c");
     let Ok(report) = scan::scan(&mut fs) else { return };
     for f in report.files.iter().take(16) {
+        let _ = fs.read_whole(&BootFile { size: f.size.min(4096), ..f.clone() });
         let Ok(map) = fs.extent_map(f) else { continue };
         assert!(map.sectors() * 512 >= f.size, "a map covers its file");
         check_map(&map);

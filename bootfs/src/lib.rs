@@ -8,8 +8,8 @@
 //! Rooms: [`layout`] (the disk layout and the stage2 header, the one source
 //! of truth for stage1, stage2 and the builder), [`mbr`], [`block`] (the read
 //! trait), [`tree`] (the shape every data filesystem shares: entries, nodes,
-//! errors), [`fat`] (FAT32), [`exfat`], [`filesystem`] (whichever of the two
-//! a partition holds), [`extent`] (file-to-disk maps), [`file`] (reading
+//! errors), [`fat`] (FAT32), [`exfat`], [`ntfs`] (read-only), [`filesystem`] (whichever
+//! of them a partition holds), [`extent`] (file-to-disk maps), [`file`] (reading
 //! a file by offset), [`iso9660`] and [`eltorito`] (CD images and their boot
 //! catalog), [`iso_partition`] (the booted ISO as a partition for Linux), [`scan`] (finding boot files), [`json`] and [`config`] (the
 //! configuration file and the menu it makes), [`sha256`] (checking a file
@@ -36,6 +36,7 @@ pub mod journal;
 pub mod json;
 pub mod layout;
 pub mod mbr;
+pub mod ntfs;
 pub mod scan;
 pub mod sha256;
 pub mod text;

@@ -10,6 +10,8 @@ pub mod ptype {
     pub const EMPTY: u8 = 0x00;
     /// exFAT / NTFS.
     pub const EXFAT: u8 = 0x07;
+    /// The same byte: Windows marks NTFS and exFAT alike.
+    pub const NTFS: u8 = 0x07;
     pub const FAT32_CHS: u8 = 0x0B;
     pub const FAT32_LBA: u8 = 0x0C;
     pub const FAT16_LBA: u8 = 0x0E;

@@ -1,18 +1,20 @@
 //! The shape every data filesystem shares, whatever it is underneath: a
 //! folder's entries ([`DirEntry`]), the handle by which a filesystem finds a
 //! file or folder again ([`NodeId`]), its error ([`FsError`]), and the walk
-//! the scan and path lookups use ([`FileTree`]). FAT32 and exFAT implement
-//! it; a new filesystem is one more implementation.
+//! the scan and path lookups use ([`FileTree`]). FAT32, exFAT and NTFS
+//! implement it; a new filesystem is one more implementation.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::block::IoError;
 use crate::fat::FatError;
+use crate::ntfs::NtfsError;
 
 /// Where the filesystem that listed a file or folder finds it again. Opaque
 /// outside that filesystem: for FAT32 and exFAT it is the first cluster and
-/// exFAT's NoFatChain flag. [`NodeId::NONE`] names nothing.
+/// exFAT's NoFatChain flag, for NTFS the MFT record. [`NodeId::NONE`] names
+/// nothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId(u64);
 
@@ -37,6 +39,16 @@ impl NodeId {
         self.0 & FAT_CONTIGUOUS != 0
     }
 
+    /// An NTFS node: its MFT record number (48 bits).
+    pub fn ntfs(record: u64) -> NodeId {
+        NodeId(record & 0xFFFF_FFFF_FFFF)
+    }
+
+    /// The MFT record of an NTFS node (for NTFS code only).
+    pub fn ntfs_record(self) -> u64 {
+        self.0 & 0xFFFF_FFFF_FFFF
+    }
+
     pub fn is_none(self) -> bool {
         self == NodeId::NONE
     }
@@ -58,6 +70,20 @@ pub enum FsError {
     Io(IoError),
     /// FAT32 or exFAT.
     Fat(FatError),
+    Ntfs(NtfsError),
+}
+
+impl FsError {
+    /// True when the volume's own structures are wrong (a damaged stick),
+    /// false for a read error or a file the filesystem keeps in a way the
+    /// loader refuses (an NTFS-compressed or sparse file).
+    pub fn is_damage(&self) -> bool {
+        match self {
+            FsError::Io(_) => false,
+            FsError::Fat(_) => true,
+            FsError::Ntfs(e) => e.is_damage(),
+        }
+    }
 }
 
 impl From<IoError> for FsError {
@@ -75,11 +101,21 @@ impl From<FatError> for FsError {
     }
 }
 
+impl From<NtfsError> for FsError {
+    fn from(e: NtfsError) -> Self {
+        match e {
+            NtfsError::Io(io) => FsError::Io(io),
+            other => FsError::Ntfs(other),
+        }
+    }
+}
+
 impl core::fmt::Display for FsError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             FsError::Io(e) => write!(f, "{e}"),
             FsError::Fat(e) => write!(f, "{e}"),
+            FsError::Ntfs(e) => write!(f, "{e}"),
         }
     }
 }

@@ -1,24 +1,17 @@
 //! exFAT as bootfs reads it, from volumes mkfs.exfat makes and exfat-fuse
 //! fills (through a loop device, as root), including damaged ones.
 
+mod common;
+use common::{data, read_back, tool, MOUNTS};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
 use bootfs::exfat::Exfat;
 use bootfs::fat::FatError;
 use bootfs::filesystem::Filesystem;
 use bootfs::scan::scan;
 use bootfs::tree::FsError;
-
-/// One mount at a time: loop devices and FUSE mounts are machine-wide.
-static MOUNTS: Mutex<()> = Mutex::new(());
-
-fn tool(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e} (run `make deps`)"));
-    assert!(out.status.success(), "{cmd:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// An exFAT image made by mkfs.exfat, filled by `fill(mount point)`.
 fn exfat_image(name: &str, size_mib: u64, cluster: &str, fill: impl FnOnce(&Path)) -> (PathBuf, Vec<u8>) {
@@ -45,20 +38,6 @@ fn exfat_image(name: &str, size_mib: u64, cluster: &str, fill: impl FnOnce(&Path
     tool(Command::new("fsck.exfat").arg("-n").arg(&img));
     let bytes = std::fs::read(&img).unwrap();
     (dir, bytes)
-}
-
-fn data(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(29).wrapping_add(seed) ^ (i >> 11) as u8).collect()
-}
-
-/// A file's bytes read back through its extent map.
-fn read_back(volume: &[u8], map: &bootfs::ExtentMap, size: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    for e in map.extents() {
-        out.extend_from_slice(&volume[e.disk_lba as usize * 512..][..e.count as usize * 512]);
-    }
-    out.truncate(size as usize);
-    out
 }
 
 #[test]

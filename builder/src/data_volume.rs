@@ -1,6 +1,7 @@
 //! The data filesystem as the builder changes it. Each format is one
 //! [`DataVolume`]: exFAT (its writer in exfat.rs), FAT32 (fat32.rs for the
-//! data, the fatfs crate for folders and names). `files` and `main` speak
+//! data, the fatfs crate for folders and names), NTFS (read through bootfs;
+//! its changes are refused, see [`Ntfs`]). `files` and `main` speak
 //! only to the trait, and which one a stick holds is read once, from its
 //! data partition's boot sector ([`on`]); a new format is one more
 //! implementation here.
@@ -46,6 +47,9 @@ pub fn of_kind(kind: FsKind) -> &'static dyn DataVolume {
 /// The data volume `disk` holds, by its boot sector.
 pub fn on(disk: &mut Disk) -> Result<&'static dyn DataVolume> {
     let boot_sector = disk.partition_boot_sector()?;
+    if bootfs::ntfs::is_ntfs(&boot_sector) {
+        return Ok(&Ntfs);
+    }
     Ok(of_kind(if bootfs::exfat::is_exfat(&boot_sector) { FsKind::Exfat } else { FsKind::Fat32 }))
 }
 
@@ -153,3 +157,55 @@ impl DataVolume for Fat32 {
         crate::fat32::space(disk)
     }
 }
+
+/// An NTFS data partition (a stick reformatted by Windows): listed, checked
+/// and booted through bootfs's reader like the others, but never written.
+/// NTFS's journal ($LogFile) and its many cross-linked records belong to
+/// the drivers that own them (Windows, ntfs-3g): a file copied with the
+/// operating system is safe, a second writer here would not be.
+struct Ntfs;
+
+impl Ntfs {
+    fn refused(disk: &Disk, what: &str) -> Error {
+        Error::Usage(format!(
+            "{} holds NTFS, which dropboot reads but does not write: {what} with Windows' Explorer, or on Linux mount it (ntfs-3g) and use cp or rm",
+            disk.path.display()
+        ))
+    }
+}
+
+impl FormatVolume for Ntfs {
+    fn name(&self) -> &'static str {
+        "NTFS"
+    }
+
+    fn partition_type(&self) -> u8 {
+        bootfs::mbr::ptype::NTFS
+    }
+
+    fn format(&self, _part: &mut PartitionFile, _sectors: u64, _label: &str) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "dropboot does not format NTFS; use mkntfs"))
+    }
+}
+
+impl DataVolume for Ntfs {
+    fn add(&self, disk: &mut Disk, _source: &Path, _input: &mut File, target: &StickPath, _fresh: bool) -> Result<()> {
+        Err(Ntfs::refused(disk, &format!("copy the file to {target}")))
+    }
+
+    fn defrag(&self, disk: &mut Disk, path: &str) -> Result<()> {
+        Err(Ntfs::refused(disk, &format!("copy {path} off the stick and back (Windows writes a file in one piece when it can)")))
+    }
+
+    fn remove(&self, disk: &mut Disk, path: &str) -> Result<()> {
+        Err(Ntfs::refused(disk, &format!("delete {path}")))
+    }
+
+    fn space(&self, disk: &mut Disk) -> Result<(String, u64)> {
+        let path = disk.path.clone();
+        let mut fs = bootfs::ntfs::Ntfs::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
+        let free = fs.free_bytes().map_err(|e| Error::disk(&path, e))?;
+        Ok((fs.label.clone(), free))
+    }
+}
+

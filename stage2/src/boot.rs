@@ -45,7 +45,8 @@ pub enum BootError {
 impl core::fmt::Display for BootError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            BootError::Chain(e) => write!(f, "the file is damaged on the stick: {e}"),
+            BootError::Chain(e) if e.is_damage() => write!(f, "the file is damaged on the stick: {e}"),
+            BootError::Chain(e) => write!(f, "{e}"),
             BootError::Read(e) => write!(f, "{e}"),
             BootError::Plan(e) => write!(f, "{e}"),
             BootError::Refused(r) => write!(f, "{r}"),

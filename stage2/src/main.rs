@@ -102,6 +102,12 @@ extern "C" fn stage2_main(boot_drive: u32) -> ! {
             n => format!("Skipped {n} folders; first: {p}"),
         };
     }
+    // A volume its last writer did not close (an NTFS one Windows left dirty
+    // or hibernated) is said over a config or folder problem.
+    if let Some(warning) = volume.warning() {
+        log!("{warning}");
+        status = warning.into();
+    }
     // A table that could not be put back matters most (undo_last logged it).
     if let Some(problem) = volume.undo_problem.take() {
         status = problem;

@@ -110,6 +110,11 @@ impl Volume {
         self.fs.extent_map(file)
     }
 
+    /// Why the volume may not be as its last writer left it, if it may not.
+    pub fn warning(&self) -> Option<&'static str> {
+        self.fs.warning()
+    }
+
     /// Where the volume keeps `file`, in its own terms ("first cluster N").
     pub fn locate(&self, file: &BootFile) -> String {
         self.fs.locate(file)

@@ -215,6 +215,30 @@ pub fn copy_fragmented(image: &Path, file: &Path, holes: usize) -> usize {
 /// on a loop device (needs root, as CI has). The partition type byte stays
 /// what it was: stage2 must find exFAT by its boot sector.
 pub fn reformat_exfat(image: &Path, files: &[(&Path, &str)]) {
+    reformat(image, &["mkfs.exfat", "-L", "OTHERTOOLS"], &["mount.exfat-fuse"], |mnt| copy_into(mnt, files));
+}
+
+/// Reformats the data partition of a dropboot image NTFS with mkntfs, as
+/// Windows users do, and lets `fill` write to it through ntfs-3g (with
+/// compression allowed) on a loop device; its type byte becomes 07h.
+pub fn reformat_ntfs(image: &Path, fill: impl FnOnce(&Path)) {
+    reformat(image, &["mkntfs", "-F", "-Q", "-q", "-L", "WINSTICK"], &["ntfs-3g", "-o", "compression"], fill);
+    patch(image, 446 + 4, &[bootfs::mbr::ptype::NTFS]);
+}
+
+/// Copies each (source, folder) into the mounted volume at `mnt`.
+pub fn copy_into(mnt: &Path, files: &[(&Path, &str)]) {
+    for (source, folder) in files {
+        let to = mnt.join(folder.trim_start_matches('/'));
+        fs::create_dir_all(&to).expect("folder on the stick");
+        fs::copy(source, to.join(source.file_name().expect("a file name"))).expect("copying onto the stick");
+    }
+}
+
+/// Makes a new filesystem on the data partition of `image` with `mkfs`
+/// (the loop device appended), mounts it with `mount` (device and mount
+/// point appended), runs `fill` on the mount point, and unmounts.
+fn reformat(image: &Path, mkfs: &[&str], mount: &[&str], fill: impl FnOnce(&Path)) {
     static MOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = MOUNTS.lock().unwrap_or_else(|e| e.into_inner());
     let size = fs::metadata(image).expect("the image").len();
@@ -227,13 +251,9 @@ pub fn reformat_exfat(image: &Path, files: &[(&Path, &str)]) {
     let mnt = image.with_extension("mnt");
     fs::create_dir_all(&mnt).expect("mount point");
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run(Command::new("mkfs.exfat").args(["-L", "OTHERTOOLS", &dev]));
-        run(Command::new("mount.exfat-fuse").arg(&dev).arg(&mnt));
-        for (source, folder) in files {
-            let to = mnt.join(folder.trim_start_matches('/'));
-            fs::create_dir_all(&to).expect("folder on the stick");
-            fs::copy(source, to.join(source.file_name().expect("a file name"))).expect("copying onto the stick");
-        }
+        run(Command::new(mkfs[0]).args(&mkfs[1..]).arg(&dev));
+        run(Command::new(mount[0]).args(&mount[1..]).arg(&dev).arg(&mnt));
+        fill(&mnt);
     }));
     let _ = output(Command::new("umount").arg(&mnt));
     let _ = output(Command::new("losetup").args(["-d", &dev]));

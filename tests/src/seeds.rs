@@ -42,6 +42,35 @@ fn planned_sectors(name: &str, bytes: Vec<u8>) -> Vec<u8> {
     SparseDisk::encode(&rec.bytes, Some(&rec.read))
 }
 
+/// A volume read through [`bootfs::BlockDevice`] that notes the sectors read.
+struct RecordingDisk {
+    bytes: Vec<u8>,
+    read: Vec<u64>,
+}
+
+impl bootfs::BlockDevice for RecordingDisk {
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        self.read.extend(lba..lba + (buf.len() / 512) as u64);
+        self.bytes.as_mut_slice().read_sectors(lba, buf)
+    }
+}
+
+/// The sectors of a volume that opening it, scanning it, mapping and
+/// reading its files and its configuration read, as a sparse input.
+fn volume_sectors_read(volume: Vec<u8>) -> Vec<u8> {
+    let mut disk = RecordingDisk { bytes: volume, read: Vec::new() };
+    if let Ok(mut fs) = bootfs::filesystem::Filesystem::open(&mut disk) {
+        let _ = bootfs::config::load(&mut fs);
+        for f in bootfs::scan::scan(&mut fs).map(|r| r.files).unwrap_or_default() {
+            let _ = fs.extent_map(&f);
+            let _ = fs.read_whole(&bootfs::scan::BootFile { size: f.size.min(4096), ..f });
+        }
+    }
+    disk.read.sort_unstable();
+    disk.read.dedup();
+    SparseDisk::encode(&disk.bytes, Some(&disk.read))
+}
+
 /// The data partition of a stick image.
 fn partition(image: &Path) -> Vec<u8> {
     let bytes = fs::read(image).expect("reading the stick image");
@@ -94,6 +123,13 @@ pub fn write_all(out: &Path, work: &Path) -> usize {
         seeds.push((fs_kind, "stick".into(), SparseDisk::encode(&partition(&image), None)));
     }
 
+    // An NTFS volume as mkntfs makes it and ntfs-3g fills it (FUSE, as
+    // root); skipped where either is missing.
+    // Only the sectors bootfs reads of it (the $UpCase table alone is 128 KiB).
+    if let Some(volume) = ntfs_volume(work, &[(&a, "/"), (&b, "/ISO/Linux"), (&json, "/ventoy")]) {
+        seeds.push(("ntfs", "volume".into(), volume_sectors_read(volume)));
+    }
+
     // ISOs: the probe (no emulation) and a floppy-emulation ISO.
     let probe = build_iso(work, 16 * 1024);
     let disk = build_disk(work, "floppy.img", 2880, false);
@@ -143,4 +179,27 @@ pub fn regressions() -> Vec<(String, PathBuf)> {
     }
     out.sort();
     out
+}
+
+/// A 16 MiB NTFS volume made by mkntfs holding `files` (each copied into
+/// its folder by ntfs-3g); None when mkntfs or ntfs-3g cannot run here.
+pub fn ntfs_volume(work: &Path, files: &[(&Path, &str)]) -> Option<Vec<u8>> {
+    use std::process::Command;
+    let image = work.join("ntfs.img");
+    let mnt = work.join("ntfs-mnt");
+    let _ = fs::remove_file(&image);
+    fs::create_dir_all(&mnt).ok()?;
+    fs::File::create(&image).ok()?.set_len(16 << 20).ok()?;
+    let made = crate::media::output(Command::new("mkntfs").args(["-F", "-Q", "-q", "-L", "SEEDS"]).arg(&image));
+    if !made.status.success() || !crate::media::output(Command::new("ntfs-3g").arg(&image).arg(&mnt)).status.success() {
+        return None;
+    }
+    for (file, folder) in files {
+        let to = mnt.join(folder.trim_start_matches('/'));
+        let _ = fs::create_dir_all(&to);
+        let Some(name) = file.file_name() else { continue };
+        let _ = fs::copy(file, to.join(name));
+    }
+    let _ = crate::media::output(Command::new("umount").arg(&mnt));
+    fs::read(&image).ok()
 }

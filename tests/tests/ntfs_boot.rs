@@ -1,0 +1,78 @@
+//! A stick whose data partition Windows users reformatted NTFS: made by
+//! mkntfs and filled by ntfs-3g (not by dropboot), its files list and boot
+//! from stage2's own NTFS reader, its ventoy.json applies, and a file the
+//! loader cannot read in place gets its reason while the menu stays.
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use tests::media::{copy_into, dropboot, read_at, reformat_ntfs, third_party};
+use tests::probe::{build_iso, check, report, EXIT_DONE};
+use tests::{work_dir, Qemu};
+
+/// A dropboot stick of 128 MiB, its data partition then made NTFS and
+/// filled by `fill` through ntfs-3g.
+fn ntfs_stick(dir: &Path, fill: impl FnOnce(&Path)) -> std::path::PathBuf {
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "128M".as_ref()]);
+    reformat_ntfs(&image, fill);
+    image
+}
+
+#[test]
+fn an_ntfs_stick_lists_nested_non_ascii_folders_applies_its_ventoy_json_and_boots_the_probe_exactly() {
+    let dir = work_dir("ntfs_probe");
+    let iso = build_iso(&dir, 1 << 20);
+    let config = dir.join("ventoy.json");
+    std::fs::write(&config, r#"{ "menu_alias": [ { "image": "/Образы/Système/probe.iso", "alias": "Probe on NTFS" } ] }"#).unwrap();
+    let image = ntfs_stick(&dir, |mnt| copy_into(mnt, &[(&iso.path, "/Образы/Système"), (&config, "/ventoy")]));
+    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    assert!(listed.contains("/Образы/Système/probe.iso"), "dropboot list reads NTFS through bootfs: {listed}");
+    let verdict = dropboot([OsStr::new("check"), image.as_os_str(), "/Образы/Système/probe.iso".as_ref()]);
+    assert!(verdict.contains("boots as CD E0h"), "{verdict}");
+    let info = dropboot([OsStr::new("info"), image.as_os_str()]);
+    assert!(info.contains("NTFS") && info.contains("WINSTICK"), "{info}");
+    assert!(dropboot([OsStr::new("config"), "check".as_ref(), image.as_os_str()]).contains("ventoy.json"));
+    // dropboot reads NTFS but leaves writing it to Windows and ntfs-3g.
+    let before = std::fs::read(&image).unwrap();
+    let other = tests::media::random_file(&dir.join("other.iso"), 10_000, 3);
+    let add = tests::media::output(std::process::Command::new(tests::media::dropboot_bin()).arg("add").arg(&image).arg(&other));
+    let said = String::from_utf8_lossy(&add.stderr);
+    assert!(!add.status.success() && said.contains("dropboot reads but does not write") && said.contains("ntfs-3g"), "{said}");
+    assert!(std::fs::read(&image).unwrap() == before, "a refused add writes nothing");
+
+    let mut vm = Qemu::boot("ntfs_probe", &dir, &image);
+    let screen = vm.wait_screen("1 boot file on NTFS");
+    assert!(screen.text().contains("Probe on NTFS"), "the alias from ventoy.json on NTFS:\n{}", screen.text());
+    vm.keys(&["ret"]);
+    let status = vm.wait_exit();
+    let lines = report(&vm.serial_text());
+    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
+    check(&lines, &iso, &read_at(&image, 0, 512));
+}
+
+#[test]
+fn grubs_rescue_cd_boots_from_an_ntfs_stick_and_a_compressed_file_is_refused_in_words() {
+    let dir = work_dir("ntfs_grub");
+    let grub = third_party("grub-rescue-cdrom.iso");
+    let image = ntfs_stick(&dir, |mnt| {
+        copy_into(mnt, &[(&grub, "/")]);
+        std::fs::create_dir(mnt.join("packed")).unwrap();
+        // FILE_ATTRIBUTE_COMPRESSED on the folder: what is written in it is compressed.
+        tests::media::run(
+            std::process::Command::new("python3")
+                .args(["-c", "import os, sys; os.setxattr(sys.argv[1], 'system.ntfs_attrib_be', bytes.fromhex('00000810'))"])
+                .arg(mnt.join("packed")),
+        );
+        std::fs::write(mnt.join("packed/a-compressed.iso"), vec![b'A'; 256 << 10]).unwrap();
+    });
+    let mut vm = Qemu::boot("ntfs_grub", &dir, &image);
+    vm.wait_screen("2 boot files on NTFS");
+    // The compressed file (second) is refused, and the menu stays.
+    vm.keys(&["down", "ret"]);
+    let screen = vm.wait_screen("NTFS-compressed");
+    assert!(screen.text().contains("/grub-rescue-cdrom.iso"), "the menu stays:\n{}", screen.text());
+    vm.wait_serial("NTFS-compressed");
+    vm.keys(&["up", "ret"]);
+    vm.wait_screen("GNU GRUB  version");
+}
