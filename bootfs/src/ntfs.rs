@@ -47,7 +47,8 @@ const FLAG_COMPRESSED: u16 = 0x0001;
 const FLAG_ENCRYPTED: u16 = 0x4000;
 const FLAG_SPARSE: u16 = 0x8000;
 const RECORD_IN_USE: u16 = 0x0001;
-const RECORD_IS_DIRECTORY: u16 = 0x0002;
+/// In a `$FILE_NAME`'s file attributes: the file is a folder (has an index).
+const FILE_NAME_IS_DIRECTORY: u32 = 0x1000_0000;
 const VOLUME_DIRTY: u16 = 0x0001;
 const INDEX_ENTRY_HAS_SUBNODE: u16 = 0x0001;
 const INDEX_ENTRY_LAST: u16 = 0x0002;
@@ -56,6 +57,8 @@ const NAMESPACE_DOS: u8 = 2;
 /// The update-sequence stride: every 512 bytes of a record, whatever the sector size.
 const FIXUP_STRIDE: usize = 512;
 
+/// MFT records read at a time.
+const RECORDS_PER_READ: u64 = 16;
 /// Runs one attribute may have (a file in 65,536 pieces is refused).
 pub const MAX_RUNS: usize = 65_536;
 /// Bytes of an attribute list, or of a resident value, read at most.
@@ -87,6 +90,8 @@ pub enum NtfsError {
     Sparse,
     /// A file's data is not all written (its initialized size is smaller).
     PartlyWritten { size: u64, initialized: u64 },
+    /// The folder's index and the file's own record disagree on its size.
+    SizeDisagrees { listed: u64, actual: u64 },
     /// A file's data is kept inside its MFT record (too small to boot).
     Resident,
     /// A file in more pieces than [`MAX_RUNS`].
@@ -99,7 +104,10 @@ impl NtfsError {
     /// True when the volume's structures are wrong, false for a read error
     /// or a file kept in a way the loader cannot read in place.
     pub fn is_damage(&self) -> bool {
-        matches!(self, NtfsError::NotNtfs { .. } | NtfsError::BadRecord { .. } | NtfsError::BadIndex { .. } | NtfsError::Missing { .. })
+        matches!(
+            self,
+            NtfsError::NotNtfs { .. } | NtfsError::BadRecord { .. } | NtfsError::BadIndex { .. } | NtfsError::Missing { .. } | NtfsError::SizeDisagrees { .. }
+        )
     }
 }
 
@@ -123,6 +131,10 @@ impl core::fmt::Display for NtfsError {
             NtfsError::PartlyWritten { size, initialized } => {
                 write!(f, "only {initialized} of the file's {size} bytes are written; copy it again")
             }
+            NtfsError::SizeDisagrees { listed, actual } => write!(
+                f,
+                "its folder lists {listed} bytes but the file has {actual} (Windows may not have finished writing it; run chkdsk)"
+            ),
             NtfsError::Resident => write!(f, "the file is kept inside its NTFS record (it is too small to boot)"),
             NtfsError::TooManyRuns { record } => write!(f, "the file (MFT record {record}) is in more than {MAX_RUNS} pieces"),
             NtfsError::DirectoryTooLarge { record } => write!(f, "the folder (MFT record {record}) is too large or its index too deep"),
@@ -283,6 +295,9 @@ pub struct Ntfs<D> {
     index_block_bytes: usize,
     /// Where the MFT lies.
     mft: Vec<Run>,
+    /// Raw MFT records from `cached_first` on (see [`Ntfs::record`]).
+    cached: Vec<u8>,
+    cached_first: u64,
     upcase: Vec<u16>,
     pub label: String,
     /// Why the volume may not be as Windows last saw it (dirty, hibernated).
@@ -329,6 +344,8 @@ impl<D: BlockDevice> Ntfs<D> {
             record_bytes,
             index_block_bytes,
             mft: vec![Run { vcn: 0, lcn: Some(mft_lcn), len: (record_bytes as u64).div_ceil(cluster_bytes) }],
+            cached: Vec::new(),
+            cached_first: 0,
             upcase: Vec::new(),
             label: String::new(),
             warning: None,
@@ -341,12 +358,12 @@ impl<D: BlockDevice> Ntfs<D> {
             .ok_or(NtfsError::Missing { record: 0, what: "$DATA" })?;
         let mut first = Value::default();
         add_fragment(&record[at..at + len], &mut first, true, 0)?;
-        ntfs.mft = first.runs;
+        ntfs.set_mft(first.runs);
         let mft = ntfs.value(0, ATTR_DATA, &[])?;
         if mft.runs.iter().any(|r| r.lcn.is_none()) {
             return Err(NtfsError::BadRecord { record: 0, what: "the MFT has holes" });
         }
-        ntfs.mft = mft.runs;
+        ntfs.set_mft(mft.runs);
         let upcase = ntfs.value(UPCASE_RECORD, ATTR_DATA, &[])?;
         if upcase.size != UPCASE_BYTES {
             return Err(NtfsError::BadRecord { record: UPCASE_RECORD, what: "$UpCase is not 128 KiB" });
@@ -448,20 +465,38 @@ impl<D: BlockDevice> Ntfs<D> {
     /// MFT record `number`, fixed up; an error if it is not in use.
     fn record(&mut self, number: u64) -> Result<Vec<u8>> {
         let bad = |what| NtfsError::BadRecord { record: number, what };
-        let mut bytes = vec![0u8; self.record_bytes];
-        let at = number.checked_mul(self.record_bytes as u64).ok_or(bad("its number"))?;
-        let mft = core::mem::take(&mut self.mft);
-        let read = self.read_runs(&mft, at, &mut bytes);
-        self.mft = mft;
-        read.map_err(|e| match e {
-            NtfsError::Io(IoError { kind: crate::block::IoErrorKind::OutOfRange, .. }) => bad("beyond the MFT"),
-            e => e,
-        })?;
+        let size = self.record_bytes as u64;
+        let group = number / RECORDS_PER_READ * RECORDS_PER_READ;
+        let at = group.checked_mul(size).ok_or(bad("its number"))?;
+        if self.cached.is_empty() || self.cached_first != group {
+            // The records of one folder are mostly neighbours: read a
+            // group of them at a time, up to the end of the mapped MFT.
+            let mapped = self.mft.iter().map(|r| (r.vcn + r.len).saturating_mul(self.cluster_bytes)).max().unwrap_or(0);
+            let len = (RECORDS_PER_READ * size).min(mapped.saturating_sub(at));
+            if len < (number - group + 1) * size {
+                return Err(bad("beyond the MFT"));
+            }
+            let mut bytes = vec![0u8; len as usize];
+            let mft = core::mem::take(&mut self.mft);
+            let read = self.read_runs(&mft, at, &mut bytes);
+            self.mft = mft;
+            self.cached.clear();
+            read?;
+            (self.cached, self.cached_first) = (bytes, group);
+        }
+        let from = ((number - group) * size) as usize;
+        let mut bytes = self.cached[from..from + self.record_bytes].to_vec();
         fixup(&mut bytes, b"FILE").map_err(bad)?;
         if u16_at(&bytes, 0x16).unwrap_or(0) & RECORD_IN_USE == 0 {
             return Err(bad("not in use"));
         }
         Ok(bytes)
+    }
+
+    /// Replaces the MFT's runs (while opening), dropping records read by the old ones.
+    fn set_mft(&mut self, runs: Vec<Run>) {
+        self.mft = runs;
+        self.cached.clear();
     }
 
     /// The value of attribute `kind` named `name` of the file in record
@@ -554,30 +589,27 @@ impl<D: BlockDevice> Ntfs<D> {
     }
 
     /// The entries of folder `folder` (an MFT record): each file's long
-    /// name, whether it is a folder, its size from its own record.
+    /// name, whether it is a folder and its size, as the folder's index
+    /// holds them (NTFS brings them up to date when a file is closed; a
+    /// size the file's own record contradicts is refused when it is mapped).
     pub fn read_dir(&mut self, folder: u64) -> Result<Vec<DirEntry>> {
-        let mut found: Vec<(u64, String)> = Vec::new();
+        let mut entries = Vec::new();
         let mut too_many = false;
         self.walk_index(folder, &mut |ntfs, key, record| {
             if record < FIRST_USER_RECORD || key.get(0x41) == Some(&NAMESPACE_DOS) {
                 return;
             }
-            if found.len() >= MAX_DIR_ENTRIES {
+            if entries.len() >= MAX_DIR_ENTRIES {
                 too_many = true;
                 return;
             }
             let name = char::decode_utf16(ntfs.key_name(key)).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
-            found.push((record, name));
+            let is_dir = u32_at(key, 0x38).unwrap_or(0) & FILE_NAME_IS_DIRECTORY != 0;
+            let size = if is_dir { 0 } else { u64_at(key, 0x30).unwrap_or(0) };
+            entries.push(DirEntry { name, is_dir, size, node: NodeId::ntfs(record) });
         })?;
         if too_many {
             return Err(NtfsError::DirectoryTooLarge { record: folder });
-        }
-        let mut entries = Vec::with_capacity(found.len());
-        for (record, name) in found {
-            let header = self.record(record)?;
-            let is_dir = u16_at(&header, 0x16).unwrap_or(0) & RECORD_IS_DIRECTORY != 0;
-            let size = if is_dir { 0 } else { self.value(record, ATTR_DATA, &[]).map_or(0, |v| v.size) };
-            entries.push(DirEntry { name, is_dir, size, node: NodeId::ntfs(record) });
         }
         Ok(entries)
     }
@@ -597,6 +629,9 @@ impl<D: BlockDevice> Ntfs<D> {
         }
         if value.initialized < value.size {
             return Err(NtfsError::PartlyWritten { size: value.size, initialized: value.initialized });
+        }
+        if value.size != size {
+            return Err(NtfsError::SizeDisagrees { listed: size, actual: value.size });
         }
         let sectors_per_cluster = self.cluster_bytes / SECTOR_SIZE as u64;
         let mut left = size.min(value.size).div_ceil(SECTOR_SIZE as u64);

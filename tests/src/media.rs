@@ -333,6 +333,25 @@ pub fn many_files_stick(dir: &Path, folders: usize, per_folder: usize) -> PathBu
     image
 }
 
+/// The same tree as [`many_files_stick`] on a stick whose data partition
+/// is NTFS, written by ntfs-3g.
+pub fn many_files_ntfs_stick(dir: &Path, folders: usize, per_folder: usize) -> PathBuf {
+    let image = dir.join("many-ntfs.img");
+    let _ = fs::remove_file(&image);
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref()]);
+    let content = pseudo_random(4096, 11);
+    reformat_ntfs(&image, |mnt| {
+        for f in 0..folders {
+            let folder = mnt.join(format!("folder{f:03}"));
+            fs::create_dir_all(&folder).expect("a folder on the stick");
+            for i in 0..per_folder {
+                fs::write(folder.join(format!("file{i:02}.iso")), &content).expect("a small boot file");
+            }
+        }
+    });
+    image
+}
+
 /// fsck (fsck.exfat or fsck.vfat, read-only) on the data partition of
 /// `image`; `fs_kind` is "exfat" or "fat32". Fails the test unless clean.
 pub fn fsck_passes(image: &Path, fs_kind: &str) {
