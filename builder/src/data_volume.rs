@@ -19,6 +19,10 @@ use crate::stick_path::StickPath;
 /// Changing files on one data filesystem, each change journaled so that a
 /// volume is never left half-written (crate::journal).
 pub trait DataVolume: FormatVolume {
+    /// False for a format dropboot reads but leaves writing to its owners.
+    fn writes_files(&self) -> bool {
+        true
+    }
     /// Copies `source` (open as `input`) to `target`, making its folders.
     /// `fresh`: the volume was just formatted on a sparse image.
     fn add(&self, disk: &mut Disk, source: &Path, input: &mut File, target: &StickPath, fresh: bool) -> Result<()>;
@@ -35,22 +39,27 @@ pub trait DataVolume: FormatVolume {
 pub enum FsKind {
     Exfat,
     Fat32,
+    Ntfs,
 }
 
 pub fn of_kind(kind: FsKind) -> &'static dyn DataVolume {
     match kind {
         FsKind::Exfat => &Exfat,
         FsKind::Fat32 => &Fat32,
+        FsKind::Ntfs => &Ntfs,
     }
 }
 
 /// The data volume `disk` holds, by its boot sector.
 pub fn on(disk: &mut Disk) -> Result<&'static dyn DataVolume> {
     let boot_sector = disk.partition_boot_sector()?;
-    if bootfs::ntfs::is_ntfs(&boot_sector) {
-        return Ok(&Ntfs);
-    }
-    Ok(of_kind(if bootfs::exfat::is_exfat(&boot_sector) { FsKind::Exfat } else { FsKind::Fat32 }))
+    Ok(of_kind(if bootfs::ntfs::is_ntfs(&boot_sector) {
+        FsKind::Ntfs
+    } else if bootfs::exfat::is_exfat(&boot_sector) {
+        FsKind::Exfat
+    } else {
+        FsKind::Fat32
+    }))
 }
 
 struct Exfat;
@@ -183,12 +192,18 @@ impl FormatVolume for Ntfs {
         bootfs::mbr::ptype::NTFS
     }
 
-    fn format(&self, _part: &mut PartitionFile, _sectors: u64, _label: &str) -> io::Result<()> {
-        Err(io::Error::new(io::ErrorKind::Unsupported, "dropboot does not format NTFS; use mkntfs"))
+    /// mkntfs (the tool made for it) formats a sparse scratch file the size
+    /// of the partition; what it wrote is then copied into the partition.
+    fn format(&self, part: &mut PartitionFile, sectors: u64, label: &str) -> io::Result<()> {
+        crate::ntfs::format(part, sectors, label)
     }
 }
 
 impl DataVolume for Ntfs {
+    fn writes_files(&self) -> bool {
+        false
+    }
+
     fn add(&self, disk: &mut Disk, _source: &Path, _input: &mut File, target: &StickPath, _fresh: bool) -> Result<()> {
         Err(Ntfs::refused(disk, &format!("copy the file to {target}")))
     }

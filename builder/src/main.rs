@@ -16,6 +16,7 @@ mod files;
 mod image;
 mod iso_partition;
 mod journal;
+mod ntfs;
 mod partition_file;
 mod progress;
 mod stick_path;
@@ -38,6 +39,8 @@ struct Cli {
 enum Fs {
     Exfat,
     Fat32,
+    /// Made by mkntfs (ntfs-3g); dropboot reads it but copies no files to it.
+    Ntfs,
 }
 
 impl Fs {
@@ -45,6 +48,7 @@ impl Fs {
         match self {
             Fs::Exfat => data_volume::FsKind::Exfat,
             Fs::Fat32 => data_volume::FsKind::Fat32,
+            Fs::Ntfs => data_volume::FsKind::Ntfs,
         }
     }
 }
@@ -54,7 +58,7 @@ enum Command {
     /// Make a new dropboot disk image (sparse) and copy files to its root.
     ///
     /// Example: dropboot create stick.img --size 8G debian.iso memtest.iso
-    /// (exFAT by default; --fs fat32 for FAT32)
+    /// (exFAT by default; --fs fat32 for FAT32; --fs ntfs for an empty NTFS one, made by mkntfs)
     Create {
         /// The image file to make; it must not exist.
         image: PathBuf,
@@ -197,6 +201,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Create { image, size, fs, files } => {
             let volume = data_volume::of_kind(fs.kind());
             let plan = files::plan_adds(&files, &stick_path::StickPath::root())?;
+            if !plan.is_empty() && !volume.writes_files() {
+                return Err(Error::Usage(format!(
+                    "dropboot does not copy files to {}: make the image empty, then copy them with Windows or ntfs-3g (or use --fs exfat); nothing was written",
+                    volume.name()
+                )));
+            }
             let file = image::create(&image, size, volume)?;
             if !plan.is_empty() {
                 let mut disk = image::Disk::from_file(&image, file, true)?;

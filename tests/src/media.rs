@@ -215,15 +215,21 @@ pub fn copy_fragmented(image: &Path, file: &Path, holes: usize) -> usize {
 /// on a loop device (needs root, as CI has). The partition type byte stays
 /// what it was: stage2 must find exFAT by its boot sector.
 pub fn reformat_exfat(image: &Path, files: &[(&Path, &str)]) {
-    reformat(image, &["mkfs.exfat", "-L", "OTHERTOOLS"], &["mount.exfat-fuse"], |mnt| copy_into(mnt, files));
+    reformat(image, Some(&["mkfs.exfat", "-L", "OTHERTOOLS"]), &["mount.exfat-fuse"], |mnt| copy_into(mnt, files));
 }
 
 /// Reformats the data partition of a dropboot image NTFS with mkntfs, as
 /// Windows users do, and lets `fill` write to it through ntfs-3g (with
 /// compression allowed) on a loop device; its type byte becomes 07h.
 pub fn reformat_ntfs(image: &Path, fill: impl FnOnce(&Path)) {
-    reformat(image, &["mkntfs", "-F", "-Q", "-q", "-L", "WINSTICK"], &["ntfs-3g", "-o", "compression"], fill);
+    reformat(image, Some(&["mkntfs", "-F", "-Q", "-q", "-L", "WINSTICK"]), &["ntfs-3g", "-o", "compression"], fill);
     patch(image, 446 + 4, &[bootfs::mbr::ptype::NTFS]);
+}
+
+/// Lets `fill` write to the NTFS data partition of `image` through ntfs-3g
+/// (as a user copies files onto a stick `dropboot create --fs ntfs` made).
+pub fn fill_ntfs(image: &Path, fill: impl FnOnce(&Path)) {
+    reformat(image, None, &["ntfs-3g"], fill);
 }
 
 /// Copies each (source, folder) into the mounted volume at `mnt`.
@@ -236,9 +242,9 @@ pub fn copy_into(mnt: &Path, files: &[(&Path, &str)]) {
 }
 
 /// Makes a new filesystem on the data partition of `image` with `mkfs`
-/// (the loop device appended), mounts it with `mount` (device and mount
-/// point appended), runs `fill` on the mount point, and unmounts.
-fn reformat(image: &Path, mkfs: &[&str], mount: &[&str], fill: impl FnOnce(&Path)) {
+/// (the loop device appended) when given, mounts it with `mount` (device
+/// and mount point appended), runs `fill` on the mount point, and unmounts.
+fn reformat(image: &Path, mkfs: Option<&[&str]>, mount: &[&str], fill: impl FnOnce(&Path)) {
     static MOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = MOUNTS.lock().unwrap_or_else(|e| e.into_inner());
     let size = fs::metadata(image).expect("the image").len();
@@ -251,7 +257,9 @@ fn reformat(image: &Path, mkfs: &[&str], mount: &[&str], fill: impl FnOnce(&Path
     let mnt = image.with_extension("mnt");
     fs::create_dir_all(&mnt).expect("mount point");
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run(Command::new(mkfs[0]).args(&mkfs[1..]).arg(&dev));
+        if let Some(mkfs) = mkfs {
+            run(Command::new(mkfs[0]).args(&mkfs[1..]).arg(&dev));
+        }
         run(Command::new(mount[0]).args(&mount[1..]).arg(&dev).arg(&mnt));
         fill(&mnt);
     }));

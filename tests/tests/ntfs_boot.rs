@@ -6,7 +6,7 @@
 use std::ffi::OsStr;
 use std::path::Path;
 
-use tests::media::{copy_into, dropboot, read_at, reformat_ntfs, third_party};
+use tests::media::{copy_into, dropboot, dropboot_bin, fill_ntfs, output, read_at, reformat_ntfs, run, third_party};
 use tests::probe::{build_iso, check, report, EXIT_DONE};
 use tests::{work_dir, Qemu};
 
@@ -76,3 +76,33 @@ fn grubs_rescue_cd_boots_from_an_ntfs_stick_and_a_compressed_file_is_refused_in_
     vm.keys(&["up", "ret"]);
     vm.wait_screen("GNU GRUB  version");
 }
+
+#[test]
+fn dropboot_create_fs_ntfs_makes_a_volume_ntfs_3g_checks_and_fills_and_the_menu_boots_from() {
+    let dir = work_dir("ntfs_create");
+    let iso = build_iso(&dir, 256 << 10);
+    let image = dir.join("stick.img");
+    // Files are copied onto NTFS by Windows or ntfs-3g, not by dropboot.
+    let refused = output(std::process::Command::new(dropboot_bin()).args(["create", "--fs", "ntfs", "--size", "128M"]).arg(&image).arg(&iso.path));
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("does not copy files to NTFS"));
+    assert!(!image.exists(), "nothing was written");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "128M".as_ref(), "--fs".as_ref(), "ntfs".as_ref()]);
+    assert_eq!(read_at(&image, 446 + 4, 1), [0x07], "the partition type Windows gives NTFS");
+    // ntfs-3g's own checker finds the volume clean.
+    let partition = dir.join("partition.img");
+    std::fs::write(&partition, read_at(&image, 2048 * 512, (128 << 20) - 2048 * 512)).unwrap();
+    let fix = run(std::process::Command::new("ntfsfix").arg("-n").arg(&partition));
+    assert!(fix.contains("NTFS partition") && !fix.to_lowercase().contains("error"), "{fix}");
+    fill_ntfs(&image, |mnt| copy_into(mnt, &[(&iso.path, "/")]));
+    let info = dropboot([OsStr::new("info"), image.as_os_str()]);
+    assert!(info.contains("NTFS \"DROPBOOT\""), "{info}");
+
+    let mut vm = Qemu::boot("ntfs_create", &dir, &image);
+    vm.wait_screen("1 boot file on NTFS \"DROPBOOT\"");
+    vm.keys(&["ret"]);
+    let status = vm.wait_exit();
+    let lines = report(&vm.serial_text());
+    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
+    check(&lines, &iso, &read_at(&image, 0, 512));
+}
+
