@@ -168,3 +168,76 @@ fn a_volume_windows_left_dirty_opens_and_says_so() {
     assert!(fs.warning().is_some_and(|w| w.contains("did not close this NTFS volume cleanly")), "{:?}", fs.warning());
     assert_eq!(scan(&mut fs).unwrap().files.len(), 1, "its files still list");
 }
+
+/// A small deterministic generator (xorshift64*) for the random trees.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[test]
+fn random_trees_written_by_ntfs_3g_read_back_identically_and_every_map_covers_its_file_once() {
+    const PARTS: [&str; 8] = ["iso", "Linux", "Ärger", "日本語", "tools and more", "x", "Δέλτα", "rescue-2024"];
+    for seed in 1..=4u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        for i in 0..rng.below(40) + 10 {
+            let depth = rng.below(4);
+            let mut path = String::new();
+            for _ in 0..depth {
+                path.push('/');
+                path.push_str(PARTS[rng.below(PARTS.len() as u64) as usize]);
+            }
+            // Sizes from resident (a few bytes) to several clusters and odd tails.
+            let size = match rng.below(4) {
+                0 => rng.below(600) as usize,
+                1 => rng.below(20_000) as usize + 1,
+                _ => rng.below(400_000) as usize + 4096,
+            };
+            path.push_str(&format!("/file {i} of seed {seed}.{}", if rng.below(2) == 0 { "iso" } else { "img" }));
+            files.push((path, data(size, (seed * 31 + i) as u8)));
+        }
+        let (_dir, mut volume) = ntfs_image(&format!("random-{seed}"), 48, |mnt| {
+            for (path, bytes) in &files {
+                let at = mnt.join(path.trim_start_matches('/'));
+                std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+                std::fs::write(at, bytes).unwrap();
+            }
+        });
+        let copy = volume.clone();
+        let mut fs = open(&mut volume);
+        let report = scan(&mut fs).unwrap();
+        let mut expected: Vec<&(String, Vec<u8>)> = files.iter().collect();
+        expected.sort_by(|a, b| bootfs::text::cmp_ignore_case(&a.0, &b.0));
+        let listed: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(listed, expected.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(), "seed {seed}");
+        let mut taken: Vec<(u64, u64)> = Vec::new();
+        for (file, (_, bytes)) in report.files.iter().zip(&expected) {
+            assert_eq!(file.size, bytes.len() as u64, "{}", file.path);
+            let back = match fs.extent_map(file) {
+                Ok(map) => {
+                    assert_eq!(map.sectors(), file.size.div_ceil(512), "{}: the map covers the file once", file.path);
+                    assert!(!map.overlaps(), "{}", file.path);
+                    taken.extend(map.extents().iter().map(|e| (e.disk_lba, e.disk_lba + e.count)));
+                    read_back(&copy, &map, file.size)
+                }
+                // A small file lives in its MFT record; it reads whole.
+                Err(FsError::Ntfs(NtfsError::Resident)) => fs.read_whole(file).unwrap(),
+                Err(e) => panic!("{}: {e}", file.path),
+            };
+            assert!(back == *bytes, "seed {seed}: {} reads back identically", file.path);
+        }
+        taken.sort_unstable();
+        assert!(taken.windows(2).all(|w| w[0].1 <= w[1].0), "seed {seed}: no two files share a sector");
+    }
+}

@@ -402,6 +402,13 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    // `dropboot list | head` ends quietly when head has read enough, as
+    // other tools do, instead of panicking on the closed pipe. (A change
+    // stopped this way is finished or undone by the journal, as after Ctrl-C.)
+    // SAFETY: sets one signal's action back to the default, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -222,7 +222,14 @@ pub fn reformat_exfat(image: &Path, files: &[(&Path, &str)]) {
 /// Windows users do, and lets `fill` write to it through ntfs-3g (with
 /// compression allowed) on a loop device; its type byte becomes 07h.
 pub fn reformat_ntfs(image: &Path, fill: impl FnOnce(&Path)) {
-    reformat(image, Some(&["mkntfs", "-F", "-Q", "-q", "-L", "WINSTICK"]), &["ntfs-3g", "-o", "compression"], fill);
+    reformat_ntfs_clusters(image, 4096, fill);
+}
+
+/// [`reformat_ntfs`] with clusters of `cluster_bytes` (mkntfs -c).
+pub fn reformat_ntfs_clusters(image: &Path, cluster_bytes: u32, fill: impl FnOnce(&Path)) {
+    let cluster = cluster_bytes.to_string();
+    let mkntfs = ["mkntfs", "-F", "-Q", "-q", "-L", "WINSTICK", "-c", &cluster];
+    reformat(image, Some(&mkntfs), &["ntfs-3g", "-o", "compression"], fill);
     patch(image, 446 + 4, &[bootfs::mbr::ptype::NTFS]);
 }
 
@@ -361,7 +368,8 @@ pub fn many_files_ntfs_stick(dir: &Path, folders: usize, per_folder: usize) -> P
 }
 
 /// fsck (fsck.exfat or fsck.vfat, read-only) on the data partition of
-/// `image`; `fs_kind` is "exfat" or "fat32". Fails the test unless clean.
+/// `image`; `fs_kind` is "exfat", "fat32" or "ntfs" (ntfsfix -n). Fails the
+/// test unless clean.
 pub fn fsck_passes(image: &Path, fs_kind: &str) {
     let offset = DATA_PARTITION_LBA as u64 * 512;
     if fs_kind == "exfat" {
@@ -370,6 +378,13 @@ pub fn fsck_passes(image: &Path, fs_kind: &str) {
         let _ = output(Command::new("losetup").args(["-d", &dev]));
         let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() && text.contains("clean"), "fsck.exfat:\n{text}");
+    } else if fs_kind == "ntfs" {
+        // ntfsfix -n: ntfs-3g's checker, changing nothing.
+        let dev = run(Command::new("losetup").args(["-f", "--show", "-r", "-o", &offset.to_string()]).arg(image)).trim().to_string();
+        let out = output(Command::new("ntfsfix").arg("-n").arg(&dev));
+        let _ = output(Command::new("losetup").args(["-d", &dev]));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && text.contains("processed successfully"), "ntfsfix -n:\n{text}");
     } else {
         let len = fs::metadata(image).expect("image").len() - offset;
         // Beside the test's other files (the image's own disk may be full).

@@ -5,7 +5,7 @@
 //! GRUB) starts the kernel through the hook; the kernel then finds the ISO
 //! as partition 2 of the stick, with no kernel parameter naming it, and the
 //! distribution's own init (live-boot or dracut) mounts its root from it.
-//! On exFAT and FAT32 sticks attached as USB storage, as a real stick is,
+//! On exFAT, FAT32 and NTFS sticks attached as USB storage, as a real stick is,
 //! and once on IDE. The next start of stage2 puts sector 0 back byte for
 //! byte, and fsck passes on the data partition.
 
@@ -30,7 +30,13 @@ fn reaches_its_live_root(name: &str, iso: &str, fs_kind: &str, usb: Option<Usb>)
     let system = iso.trim_end_matches(".iso");
     let dir = work_dir(name);
     let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref(), "--fs".as_ref(), fs_kind.as_ref(), live_medium(iso).as_os_str()]);
+    if fs_kind == "ntfs" {
+        // Reformatted by its user, filled by ntfs-3g as Windows would.
+        dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref()]);
+        tests::media::reformat_ntfs(&image, |mnt| tests::media::copy_into(mnt, &[(&live_medium(iso), "/")]));
+    } else {
+        dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref(), "--fs".as_ref(), fs_kind.as_ref(), live_medium(iso).as_os_str()]);
+    }
     let before = sector0(&image);
     // The watchdog allows every wait below in full: the menu, the boot's
     // line, the root, the power-off.
@@ -60,6 +66,11 @@ fn reaches_its_live_root(name: &str, iso: &str, fs_kind: &str, usb: Option<Usb>)
 #[test]
 fn a_debian_live_iso_on_an_exfat_stick_over_usb_reaches_its_live_root() {
     reaches_its_live_root("live_debian_exfat_usb", "debian-live.iso", "exfat", Some(Usb::Xhci));
+}
+
+#[test]
+fn a_debian_live_iso_on_an_ntfs_stick_over_usb_reaches_its_live_root() {
+    reaches_its_live_root("live_debian_ntfs_usb", "debian-live.iso", "ntfs", Some(Usb::Xhci));
 }
 
 #[test]

@@ -106,3 +106,39 @@ fn dropboot_create_fs_ntfs_makes_a_volume_ntfs_3g_checks_and_fills_and_the_menu_
     check(&lines, &iso, &read_at(&image, 0, 512));
 }
 
+
+#[test]
+fn a_probe_iso_in_over_1000_runs_on_ntfs_boots_and_reads_exactly_through_the_hook() {
+    let dir = work_dir("ntfs_fragmented");
+    // A 10 MiB ISO whose last MiB is the data the probe reads.
+    let mut iso = build_iso(&dir, 1 << 20);
+    tests::probe::move_data_to(&mut iso, 9 << 20);
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]);
+    reformat_ntfs(&image, |mnt| {
+        // Fill the volume with one-cluster files, free every other one,
+        // then copy the ISO: it can only go into the holes.
+        std::fs::create_dir(mnt.join("filler")).unwrap();
+        let mut n = 0;
+        while std::fs::write(mnt.join(format!("filler/{n:05}")), [n as u8; 4096]).is_ok() {
+            n += 1;
+        }
+        for i in (0..n).step_by(2) {
+            std::fs::remove_file(mnt.join(format!("filler/{i:05}"))).unwrap();
+        }
+        copy_into(mnt, &[(&iso.path, "/")]);
+    });
+    let checked = dropboot([OsStr::new("check"), image.as_os_str(), "/probe.iso".as_ref()]);
+    assert!(checked.contains("boots as CD E0h"), "{checked}");
+    let mut vm = Qemu::boot("ntfs_fragmented", &dir, &image);
+    vm.wait_screen("1 boot file on NTFS");
+    vm.keys(&["ret"]);
+    let status = vm.wait_exit();
+    let serial = vm.serial_text();
+    let lines = report(&serial);
+    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
+    check(&lines, &iso, &read_at(&image, 0, 512));
+    let hook = serial.lines().find(|l| l.contains("INT 13h hook at")).unwrap_or_default();
+    let extents: usize = hook.split(" extents").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(extents > 1000, "the hook maps it in over 1,000 pieces: {hook}\n{checked}");
+}
