@@ -142,3 +142,27 @@ fn a_probe_iso_in_over_1000_runs_on_ntfs_boots_and_reads_exactly_through_the_hoo
     let extents: usize = hook.split(" extents").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
     assert!(extents > 1000, "the hook maps it in over 1,000 pieces: {hook}\n{checked}");
 }
+
+#[test]
+fn a_probe_iso_over_4_gib_on_an_ntfs_stick_reads_its_data_past_4_gib() {
+    let dir = work_dir("ntfs_large");
+    let mut iso = build_iso(&dir, 1 << 20);
+    // The data from 4.5 GiB on: the file is over 4 GiB, its data past the mark.
+    tests::probe::move_data_to(&mut iso, 9 << 29);
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "6G".as_ref()]);
+    // ntfs-3g writes the hole as zeros: NTFS would keep a sparse file, which
+    // the loader refuses.
+    reformat_ntfs(&image, |mnt| copy_into(mnt, &[(&iso.path, "/")]));
+    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    assert!(listed.contains(&format!("{}  /probe.iso", iso.blocks as u64 * 2048)), "{listed}");
+    let mut vm = Qemu::boot("ntfs_large", &dir, &image);
+    vm.wait_screen("1 boot file on NTFS");
+    vm.keys(&["ret"]);
+    let status = vm.wait_exit();
+    let lines = report(&vm.serial_text());
+    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
+    check(&lines, &iso, &read_at(&image, 0, 512));
+    drop(vm);
+    let _ = std::fs::remove_file(&image);
+}
