@@ -166,3 +166,20 @@ fn a_probe_iso_over_4_gib_on_an_ntfs_stick_reads_its_data_past_4_gib() {
     drop(vm);
     let _ = std::fs::remove_file(&image);
 }
+
+#[test]
+fn ipxe_and_memtest86_plus_boot_from_an_ntfs_stick_and_upgrade_leaves_its_data_alone() {
+    let dir = work_dir("ntfs_ipxe_memtest");
+    let (ipxe, memtest) = (third_party("ipxe.iso"), third_party("memtest86+x64.iso"));
+    let image = ntfs_stick(&dir, |mnt| copy_into(mnt, &[(&ipxe, "/tools"), (&memtest, "/tools")]));
+    let partition = |image: &Path| read_at(image, 2048 * 512, (128 << 20) - 2048 * 512);
+    let before = partition(&image);
+    dropboot([OsStr::new("upgrade"), image.as_os_str()]);
+    assert!(partition(&image) == before, "upgrade rewrites the boot code only");
+    for (entry, keys, shown) in [("ntfs_ipxe", &["ret"][..], "iPXE initialising devices"), ("ntfs_memtest", &["down", "ret"][..], "Memtest86+")] {
+        let mut vm = Qemu::boot(entry, &dir, &image);
+        vm.wait_screen("2 boot files on NTFS");
+        vm.keys(keys);
+        vm.wait_screen(shown);
+    }
+}
