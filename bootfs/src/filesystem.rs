@@ -146,4 +146,11 @@ impl<D: BlockDevice> FileTree for Filesystem<D> {
     fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FsError> {
         self.tree().read_subdir(dir)
     }
+
+    fn same_name(&self, a: &str, b: &str) -> bool {
+        match self {
+            Filesystem::Ntfs(fs) => fs.same_name(a, b),
+            _ => crate::text::eq_ignore_case(a, b),
+        }
+    }
 }

@@ -775,5 +775,10 @@ impl<D: BlockDevice> FileTree for Ntfs<D> {
     fn read_subdir(&mut self, dir: &DirEntry) -> core::result::Result<Vec<DirEntry>, FsError> {
         Ok(self.read_dir(dir.node.ntfs_record())?)
     }
+
+    fn same_name(&self, a: &str, b: &str) -> bool {
+        let up = |s: &str| s.encode_utf16().map(|u| self.upcase_unit(u)).collect::<Vec<u16>>();
+        up(a) == up(b)
+    }
 }
 

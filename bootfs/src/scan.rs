@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::tree::{DirEntry, FileTree, FsError, NodeId};
-use crate::text::{cmp_ignore_case, eq_ignore_case};
+use crate::text::cmp_ignore_case;
 
 /// Folders deeper than this are not searched.
 pub const MAX_DEPTH: usize = 32;
@@ -37,7 +37,7 @@ impl BootFile {
 }
 
 /// The entries of the folder at `path` (full, `/`-separated; names compared
-/// without regard to case, as FAT and exFAT do). `None` if a part of the
+/// as the volume compares them, without regard to case). `None` if a part of the
 /// path is missing or is not a folder.
 pub fn list_dir(fs: &mut (impl FileTree + ?Sized), path: &str) -> Result<Option<Vec<DirEntry>>, FsError> {
     let mut entries = fs.read_root()?;
@@ -45,7 +45,7 @@ pub fn list_dir(fs: &mut (impl FileTree + ?Sized), path: &str) -> Result<Option<
         if depth >= MAX_DEPTH {
             return Ok(None);
         }
-        let Some(dir) = entries.iter().find(|e| e.is_dir && eq_ignore_case(&e.name, part) && !e.node.is_none()) else {
+        let Some(dir) = entries.iter().find(|e| e.is_dir && fs.same_name(&e.name, part) && !e.node.is_none()) else {
             return Ok(None);
         };
         let dir = dir.clone();
@@ -60,7 +60,7 @@ pub fn find_file(fs: &mut (impl FileTree + ?Sized), path: &str) -> Result<Option
     let Some(entries) = list_dir(fs, dir)? else {
         return Ok(None);
     };
-    Ok(entries.iter().find(|e| !e.is_dir && eq_ignore_case(&e.name, name)).map(|e| BootFile::in_dir(dir, e)))
+    Ok(entries.iter().find(|e| !e.is_dir && fs.same_name(&e.name, name)).map(|e| BootFile::in_dir(dir, e)))
 }
 
 /// What a scan found: the boot files in menu order, and the folders it

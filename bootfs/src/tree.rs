@@ -126,4 +126,10 @@ pub trait FileTree {
     fn root(&self) -> NodeId;
     fn read_root(&mut self) -> Result<Vec<DirEntry>, FsError>;
     fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FsError>;
+
+    /// True when the volume takes `a` and `b` for one name (FAT and exFAT:
+    /// Unicode upper case; NTFS: the volume's own `$UpCase` table).
+    fn same_name(&self, a: &str, b: &str) -> bool {
+        crate::text::eq_ignore_case(a, b)
+    }
 }

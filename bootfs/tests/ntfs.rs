@@ -74,6 +74,8 @@ fn a_volume_ntfs_3g_filled_lists_nested_non_ascii_names_and_every_file_reads_bac
     // The menu's own lookups: case-insensitive, the long name.
     let found = find_file(&mut fs, "/iso/LINUX/DEBIAN-LIVE-12.5.0-AMD64-STANDARD.ISO").unwrap().expect("found in any case");
     assert_eq!(found.size, debian.len() as u64);
+    let found = find_file(&mut fs, "/ИНСТРУМЕНТЫ/ремонт/SYSTÈME DE SECOURS ÑANDÚ.IMG").unwrap().expect("by the volume's $UpCase");
+    assert_eq!(found.size, rescue.len() as u64);
     let json = find_file(&mut fs, "/ventoy/ventoy.json").unwrap().expect("the configuration");
     assert_eq!(fs.read_whole(&json).unwrap(), config, "a small file is read from its MFT record");
     assert!(matches!(fs.extent_map(&json), Err(FsError::Ntfs(NtfsError::Resident))));
