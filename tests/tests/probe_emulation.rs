@@ -16,8 +16,9 @@ const FLOPPY_SECTORS: u32 = 2880;
 /// cylinder edges too.
 const HARD_DISK_SECTORS: u32 = 4 * 16 * 63;
 // The probe reads its disk five or seven times in CHS and 42h requests:
-// 2-6 s on a quiet machine, 17 s for the floppy on EHCI (one USB transfer
-// per track), inside a third of the harness's 60 s wait.
+// 2-6 s on a quiet machine, 17-24 s for the floppy on EHCI (one USB
+// transfer per track); the wait leaves three times that.
+const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(90);
 
 fn boot(name: &str, dir: &Path, file: &Path) -> (Vec<String>, Vec<u8>) {
     boot_with(name, dir, file, &BootOptions::default())
@@ -30,7 +31,7 @@ fn boot_with(name: &str, dir: &Path, file: &Path, opts: &BootOptions) -> (Vec<St
     let mut vm = Qemu::boot_with(name, dir, &image, opts);
     vm.wait_screen("1 boot file on");
     vm.keys(&["ret"]);
-    let status = vm.wait_exit();
+    let status = vm.wait_exit_within(PROBE_WAIT);
     let lines = report(&vm.serial_text());
     assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
     (lines, read_at(&image, 0, 512))
