@@ -243,3 +243,16 @@ fn random_trees_written_by_ntfs_3g_read_back_identically_and_every_map_covers_it
         assert!(taken.windows(2).all(|w| w[0].1 <= w[1].0), "seed {seed}: no two files share a sector");
     }
 }
+
+#[test]
+fn a_volume_windows_hibernated_on_opens_and_says_so() {
+    let (_dir, mut volume) = ntfs_image("hibernated", 16, |mnt| {
+        // What Windows' hibernation (and Fast Startup) leaves in the root.
+        let mut head = b"HIBR".to_vec();
+        head.resize(64 << 10, 0x11);
+        std::fs::write(mnt.join("hiberfil.sys"), head).unwrap();
+        std::fs::write(mnt.join("a.iso"), data(10_000, 6)).unwrap();
+    });
+    let fs = open(&mut volume);
+    assert!(fs.warning().is_some_and(|w| w.contains("hibernated")), "{:?}", fs.warning());
+}

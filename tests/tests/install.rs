@@ -173,3 +173,21 @@ fn unsafe_targets_are_refused_with_the_reason_and_nothing_written() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a block device"));
 }
+
+#[test]
+fn install_fs_ntfs_on_a_loop_device_makes_an_ntfs_stick_ntfs_3g_fills_and_the_menu_lists() {
+    let dir = work_dir("install_ntfs");
+    let backing = sparse_file(&dir, "stick.raw", 128);
+    let iso = random_file(&dir.join("rescue.iso"), 200_000, 43);
+    {
+        let dev = Loop::attach(&backing, false);
+        let dev = OsStr::new(&dev.0);
+        let said = dropboot([OsStr::new("install"), dev, "--fs".as_ref(), "ntfs".as_ref(), "--yes".as_ref(), "--force".as_ref()]);
+        assert!(said.contains("is a dropboot stick now"), "{said}");
+        let info = dropboot([OsStr::new("info"), dev]);
+        assert!(info.contains("NTFS \"DROPBOOT\""), "{info}");
+    }
+    tests::media::fill_ntfs(&backing, |mnt| tests::media::copy_into(mnt, &[(&iso, "/rescue")]));
+    tests::media::fsck_passes(&backing, "ntfs");
+    boots_to_menu("install_ntfs_boots", &dir, &backing, 1);
+}
