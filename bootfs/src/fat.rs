@@ -19,9 +19,21 @@ pub const MAX_DIR_ENTRIES: usize = 65_536;
 /// FAT sectors read at once into the cache.
 const FAT_CACHE_SECTORS: u64 = 64;
 
-const ATTR_VOLUME_ID: u8 = 0x08;
-const ATTR_DIRECTORY: u8 = 0x10;
-const ATTR_LFN: u8 = 0x0F;
+// FAT32's on-disk numbers, for this reader and the builder's writer alike.
+
+/// Bytes of one directory entry (a slot).
+pub const SLOT_BYTES: usize = 32;
+/// A slot's first byte when its entry was deleted.
+pub const SLOT_DELETED: u8 = 0xE5;
+pub const ATTR_VOLUME_ID: u8 = 0x08;
+pub const ATTR_DIRECTORY: u8 = 0x10;
+/// The attribute byte of a long-name slot (read under [`ATTR_MASK`]).
+pub const ATTR_LFN: u8 = 0x0F;
+pub const ATTR_MASK: u8 = 0x3F;
+/// A FAT32 entry's 28 bits; the top four are reserved.
+pub const FAT32_ENTRY_MASK: u32 = 0x0FFF_FFFF;
+/// What a writer puts in the last entry of a FAT32 chain.
+pub const FAT32_END_OF_CHAIN: u32 = 0x0FFF_FFFF;
 /// Entries from here up end a chain (masked: FAT32 0FFFFFF8h, exFAT FFFFFFF8h).
 const END_OF_CHAIN: u32 = 0xFFFF_FFF8;
 
@@ -346,7 +358,7 @@ impl<D: BlockDevice> Fat32<D> {
         let mut bs = [0u8; 512];
         dev.read_sectors(0, &mut bs)?;
         let g = Geometry::parse(&bs)?;
-        let chains = Chains::new(g.fat_start, g.fat_sectors, g.data_start, g.cluster_sectors, g.cluster_count, 0x0FFF_FFFF);
+        let chains = Chains::new(g.fat_start, g.fat_sectors, g.data_start, g.cluster_sectors, g.cluster_count, FAT32_ENTRY_MASK);
         Ok(Fat32 { dev, geometry: g, chains })
     }
 
@@ -412,14 +424,14 @@ impl DirParser {
     fn feed(&mut self, r: &[u8; 32]) -> bool {
         match r[0] {
             0x00 => return false,
-            0xE5 => {
+            SLOT_DELETED => {
                 self.lfn_next = 0;
                 return true;
             }
             _ => {}
         }
         let attr = r[11];
-        if attr & 0x3F == ATTR_LFN {
+        if attr & ATTR_MASK == ATTR_LFN {
             self.feed_lfn(r);
             return true;
         }
@@ -492,7 +504,7 @@ fn short_name(r: &[u8; 32]) -> String {
     };
     let mut base = r[..8].to_vec();
     if base[0] == 0x05 {
-        base[0] = 0xE5;
+        base[0] = SLOT_DELETED;
     }
     let mut name = part(&base, r[12] & 0x08 != 0);
     let ext = part(&r[8..11], r[12] & 0x10 != 0);

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use bootfs::fat::Fat32;
+use bootfs::fat::{Fat32, ATTR_LFN, ATTR_MASK, FAT32_END_OF_CHAIN as END_OF_CHAIN, FAT32_ENTRY_MASK, SLOT_BYTES as SLOT, SLOT_DELETED};
 
 use crate::error::{Error, Result};
 use crate::image::{ClusterUse, Disk};
@@ -21,8 +21,6 @@ use crate::partition_file::PartitionFile;
 /// The placeholder's name: a valid 8.3 name, so fatfs stores it as is.
 const PLACEHOLDER: &str = "DROPBOOT.TMP";
 const PLACEHOLDER_RAW: &[u8; 11] = b"DROPBOOTTMP";
-const END_OF_CHAIN: u32 = 0x0FFF_FFFF;
-const SLOT: usize = 32;
 /// Bytes copied per step (and per progress update).
 const COPY_CHUNK: usize = 8 << 20;
 
@@ -72,7 +70,7 @@ impl Layout {
     fn free_clusters(&self, disk: &mut Disk) -> Result<Vec<u32>> {
         let fat = self.fat(disk)?;
         Ok((2..self.cluster_count + 2)
-            .filter(|&c| fat.get(c as usize * 4..c as usize * 4 + 4).is_some_and(|e| u32::from_le_bytes([e[0], e[1], e[2], e[3]]) & 0x0FFF_FFFF == 0))
+            .filter(|&c| fat.get(c as usize * 4..c as usize * 4 + 4).is_some_and(|e| u32::from_le_bytes([e[0], e[1], e[2], e[3]]) & FAT32_ENTRY_MASK == 0))
             .collect())
     }
 }
@@ -329,7 +327,7 @@ fn edit_entry(disk: &mut Disk, layout: &Layout, folder_cluster: u32, is_it: impl
             if slot[0] == 0 {
                 return Ok(false);
             }
-            if slot[0] != 0xE5 && slot[11] & 0x3F != 0x0F && is_it(slot) {
+            if slot[0] != SLOT_DELETED && slot[11] & ATTR_MASK != ATTR_LFN && is_it(slot) {
                 let mut entry = slot.to_vec();
                 edit(&mut entry);
                 write_part(disk, at + (i * SLOT) as u64, &entry)?;
@@ -471,7 +469,7 @@ fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<()> {
     part.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
     part.read_exact(&mut sector).map_err(Error::io(format!("reading {what}")))?;
     let slot = |i: usize| &sector[i * SLOT..(i + 1) * SLOT];
-    let is_lfn = |i: usize| slot(i)[11] & 0x3F == 0x0F;
+    let is_lfn = |i: usize| slot(i)[11] & ATTR_MASK == ATTR_LFN;
     if !(is_lfn(0) && &slot(1)[..11] == b".          " && is_lfn(2) && &slot(3)[..11] == b"..         ") {
         return Ok(());
     }
@@ -480,8 +478,8 @@ fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<()> {
     dotdot[26..28].copy_from_slice(&(parent as u16).to_le_bytes());
     sector[..SLOT].copy_from_slice(&dot);
     sector[SLOT..2 * SLOT].copy_from_slice(&dotdot);
-    sector[2 * SLOT] = 0xE5;
-    sector[3 * SLOT] = 0xE5;
+    sector[2 * SLOT] = SLOT_DELETED;
+    sector[3 * SLOT] = SLOT_DELETED;
     part.seek(SeekFrom::Start(at)).map_err(Error::io(format!("seeking to {what}")))?;
     part.write_all(&sector).map_err(Error::io(format!("repairing {what}")))
 }
