@@ -113,6 +113,10 @@ pub struct Geometry {
     pub root_cluster: u32,
     /// 512-byte sectors the volume says it has.
     pub total_sectors: u64,
+    /// Copies of the FAT (1 or 2), one after another from the first.
+    pub fats: u32,
+    /// The FSInfo sector, in 512-byte sectors from the volume's start.
+    pub fsinfo_sector: u64,
     pub label: String,
 }
 
@@ -196,6 +200,8 @@ impl Geometry {
             cluster_count,
             root_cluster,
             total_sectors: total as u64 * scale,
+            fats,
+            fsinfo_sector: u16at(48) as u64 * scale,
             label: bs[71..82].iter().map(|&b| from_cp437(b)).collect::<String>().trim_end().into(),
         };
         if !g.is_data_cluster(root_cluster) {

@@ -41,17 +41,15 @@ impl Layout {
         let path = disk.path.clone();
         let fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
         let g = &fs.geometry;
-        let mut bs = [0u8; 512];
-        read_part(disk, 0, &mut bs)?;
         Ok(Layout {
             fat_start: g.fat_start,
             fat_sectors: g.fat_sectors,
-            fats: bs[16].max(1) as u64,
+            fats: g.fats as u64,
             cluster_bytes: g.cluster_bytes(),
             data_start: g.data_start,
             cluster_count: g.cluster_count,
             root_cluster: g.root_cluster,
-            fsinfo: u16::from_le_bytes([bs[48], bs[49]]) as u64,
+            fsinfo: g.fsinfo_sector,
         })
     }
 
