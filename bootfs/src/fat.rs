@@ -115,6 +115,12 @@ pub struct Geometry {
     pub total_sectors: u64,
     /// Copies of the FAT (1 or 2), one after another from the first.
     pub fats: u32,
+    /// Where the first copy starts (512-byte sectors); `fat_start` is the
+    /// active one, which differs when mirroring is off.
+    pub first_fat_start: u64,
+    /// Every copy is kept equal (FAT32's ExtFlags bit 7 clear); when not,
+    /// only the active copy is in use.
+    pub mirrored: bool,
     /// The FSInfo sector, in 512-byte sectors from the volume's start.
     pub fsinfo_sector: u64,
     pub label: String,
@@ -201,6 +207,8 @@ impl Geometry {
             root_cluster,
             total_sectors: total as u64 * scale,
             fats,
+            first_fat_start: reserved as u64 * scale,
+            mirrored: ext_flags & 0x80 == 0,
             fsinfo_sector: u16at(48) as u64 * scale,
             label: bs[71..82].iter().map(|&b| from_cp437(b)).collect::<String>().trim_end().into(),
         };

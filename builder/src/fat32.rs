@@ -26,9 +26,13 @@ const COPY_CHUNK: usize = 8 << 20;
 
 /// What the volume's boot sector and FAT say, read once.
 struct Layout {
+    /// The active FAT, which is read.
     fat_start: u64,
     fat_sectors: u64,
     fats: u64,
+    /// Where each copy that is written starts: every copy when they are
+    /// mirrored, else only the active one.
+    written_fats: Vec<u64>,
     cluster_bytes: u64,
     data_start: u64,
     cluster_count: u32,
@@ -45,6 +49,11 @@ impl Layout {
             fat_start: g.fat_start,
             fat_sectors: g.fat_sectors,
             fats: g.fats as u64,
+            written_fats: if g.mirrored {
+                (0..g.fats as u64).map(|i| g.first_fat_start + i * g.fat_sectors).collect()
+            } else {
+                Vec::from([g.fat_start])
+            },
             cluster_bytes: g.cluster_bytes(),
             data_start: g.data_start,
             cluster_count: g.cluster_count,
@@ -281,7 +290,7 @@ fn free_chain(disk: &mut Disk, layout: &Layout, clusters: &[u32]) -> Result<()> 
 }
 
 /// Sets the FAT entry of `clusters[i]` to `value(i)` (its top four bits
-/// kept) in every copy of the FAT, writing the span they lie in.
+/// kept) in every copy of the FAT in use, writing the span they lie in.
 fn set_fat_entries(disk: &mut Disk, layout: &Layout, clusters: &[u32], value: impl Fn(usize) -> u32) -> Result<()> {
     let (Some(&low), Some(&high)) = (clusters.iter().min(), clusters.iter().max()) else {
         return Ok(());
@@ -293,8 +302,8 @@ fn set_fat_entries(disk: &mut Disk, layout: &Layout, clusters: &[u32], value: im
         fat[at..at + 4].copy_from_slice(&(keep | value(i)).to_le_bytes());
     }
     let (from, to) = (low as usize * 4, high as usize * 4 + 4);
-    for copy in 0..layout.fats {
-        write_part(disk, (layout.fat_start + copy * layout.fat_sectors) * 512 + from as u64, &fat[from..to])?;
+    for &start in &layout.written_fats {
+        write_part(disk, start * 512 + from as u64, &fat[from..to])?;
     }
     Ok(())
 }

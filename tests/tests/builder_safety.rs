@@ -249,3 +249,26 @@ fn an_exfat_add_to_a_folder_one_entry_short_of_a_full_cluster_is_still_all_or_no
     let (adds, _) = killed_at_every_write(&dir, &base, "exfat", &["add", "IMAGE", &new, "--to", "/full"], &kept);
     assert!(adds >= 3, "kill points: {adds}");
 }
+
+#[test]
+fn an_add_to_a_fat32_volume_with_fat_mirroring_off_writes_only_its_active_fat_and_keeps_every_file() {
+    use bootfs::file::{ByteSource, MappedFile};
+    let dir = work_dir("fat_mirroring_off");
+    let image = dir.join("stick.img");
+    let a = random_file(&dir.join("a.iso"), 300_000, 21);
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), "fat32".as_ref(), a.as_os_str()]);
+    // ExtFlags: mirroring off (bit 7), the second FAT active, as some tools leave it.
+    tests::media::patch(&image, bootfs::layout::DATA_PARTITION_LBA as u64 * 512 + 40, &[0x81, 0x00]);
+    let b = random_file(&dir.join("b.iso"), 200_000, 22);
+    dropboot([OsStr::new("add"), image.as_os_str(), b.as_os_str()]);
+    // A new folder too (made by the fatfs crate).
+    dropboot([OsStr::new("add"), image.as_os_str(), b.as_os_str(), "--to".as_ref(), "/new/folder".as_ref()]);
+    let mut fs = bootfs::filesystem::Filesystem::open(tests::media::data_partition(&image)).expect("the volume");
+    for (path, source) in [("/a.iso", &a), ("/b.iso", &b), ("/new/folder/b.iso", &b)] {
+        let file = bootfs::scan::find_file(&mut fs, path).unwrap().unwrap_or_else(|| panic!("{path} is listed"));
+        let map = fs.extent_map(&file).unwrap();
+        let mut back = vec![0u8; file.size as usize];
+        MappedFile { dev: fs.device(), map, size: file.size }.read_at(0, &mut back).unwrap();
+        assert!(back == fs::read(source).unwrap(), "{path} reads back whole");
+    }
+}
