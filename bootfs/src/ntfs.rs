@@ -61,6 +61,8 @@ const FIXUP_STRIDE: usize = 512;
 const RECORDS_PER_READ: u64 = 16;
 /// Runs one attribute may have (a file in 65,536 pieces is refused).
 pub const MAX_RUNS: usize = 65_536;
+/// Extension records one attribute may be spread over.
+const MAX_FRAGMENTS: usize = 4096;
 /// Bytes of an attribute list, or of a resident value, read at most.
 const MAX_LIST_BYTES: u64 = 1 << 20;
 /// Index blocks one folder listing may visit, and the deepest index tree.
@@ -322,10 +324,10 @@ impl<D: BlockDevice> Ntfs<D> {
         let per_cluster = bs[13] as u64;
         // Above 128 sectors per cluster the byte is a negative power of two.
         let per_cluster = if per_cluster > 0x80 { 1u64.checked_shl(256 - per_cluster as u32).unwrap_or(0) } else { per_cluster };
-        let cluster_bytes = sector * per_cluster;
-        if per_cluster == 0 || !per_cluster.is_power_of_two() || cluster_bytes > 2 << 20 {
+        let cluster_bytes = sector.checked_mul(per_cluster).filter(|c| (512..=2 << 20).contains(c));
+        let Some(cluster_bytes) = cluster_bytes.filter(|_| per_cluster.is_power_of_two()) else {
             return bad("sectors per cluster", bs[13] as u64);
-        }
+        };
         let size_of = |raw: u8| -> Option<usize> {
             let bytes = if raw >= 0x80 { 1u64.checked_shl(256 - raw as u32)? } else { raw as u64 * cluster_bytes };
             (1024..=65_536).contains(&bytes).then_some(bytes as usize).filter(|b| b.is_power_of_two())
@@ -340,7 +342,7 @@ impl<D: BlockDevice> Ntfs<D> {
         let mut ntfs = Ntfs {
             dev,
             cluster_bytes,
-            clusters: total * sector / cluster_bytes,
+            clusters: total / (cluster_bytes / sector),
             record_bytes,
             index_block_bytes,
             mft: vec![Run { vcn: 0, lcn: Some(mft_lcn), len: (record_bytes as u64).div_ceil(cluster_bytes) }],
@@ -485,7 +487,9 @@ impl<D: BlockDevice> Ntfs<D> {
             (self.cached, self.cached_first) = (bytes, group);
         }
         let from = ((number - group) * size) as usize;
-        let mut bytes = self.cached[from..from + self.record_bytes].to_vec();
+        // The last group of the MFT holds fewer records.
+        let Some(cached) = self.cached.get(from..from + self.record_bytes) else { return Err(bad("beyond the MFT")) };
+        let mut bytes = cached.to_vec();
         fixup(&mut bytes, b"FILE").map_err(bad)?;
         if u16_at(&bytes, 0x16).unwrap_or(0) & RECORD_IN_USE == 0 {
             return Err(bad("not in use"));
@@ -542,6 +546,9 @@ impl<D: BlockDevice> Ntfs<D> {
             let (name_len, name_at) = (entries[at + 6] as usize, entries[at + 7] as usize);
             let entry_name = (0..name_len).map(|i| u16_at(&entries, at + name_at + 2 * i).unwrap_or(0xFFFF));
             if k == kind && entry_name.eq(name.iter().copied()) {
+                if fragments.len() >= MAX_FRAGMENTS {
+                    return Err(NtfsError::TooManyRuns { record: number });
+                }
                 let vcn = u64_at(&entries, at + 8).ok_or(bad.clone())?;
                 let holder = u64_at(&entries, at + 16).ok_or(bad.clone())? & 0xFFFF_FFFF_FFFF;
                 fragments.push((vcn, holder, u16_at(&entries, at + 24).ok_or(bad)?));
@@ -645,6 +652,9 @@ impl<D: BlockDevice> Ntfs<D> {
                 return Err(NtfsError::BadRecord { record, what: "its runs leave a gap" });
             }
             let lcn = run.lcn.unwrap_or(0);
+            if lcn.checked_add(run.len).is_none_or(|end| end > self.clusters) {
+                return Err(NtfsError::BadRecord { record, what: "a run past the volume's end" });
+            }
             let sectors = run.len.saturating_mul(sectors_per_cluster).min(left);
             let lba = lcn.checked_mul(sectors_per_cluster).ok_or(NtfsError::BadRecord { record, what: "a run past the volume" })?;
             map.push(lba, sectors);
@@ -708,7 +718,9 @@ impl<D: BlockDevice> Ntfs<D> {
         // looked at, and whether that entry's subtree (the keys before it)
         // has been walked already.
         let mut stack: Vec<(Vec<u8>, usize, usize, bool)> = Vec::from([(root, first, end, false)]);
-        let mut visited: Vec<u64> = Vec::new();
+        let mut visited = alloc::collections::BTreeSet::new();
+        // No more blocks than the allocation holds, each read once.
+        let most = allocation.as_ref().map_or(0, |a| (a.size / self.index_block_bytes as u64) as usize).min(MAX_INDEX_BLOCKS);
         while let Some((node, at, end, below_done)) = stack.last_mut() {
             let entry = node.get(*at..*end).filter(|e| e.len() >= 16).ok_or(bad("an entry past its node"))?;
             let record = u64_at(entry, 0).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
@@ -722,10 +734,9 @@ impl<D: BlockDevice> Ntfs<D> {
                 *below_done = true;
                 let vcn = u64_at(entry, len - 8).ok_or(bad("a subnode"))?;
                 let allocation = allocation.as_ref().ok_or(bad("a subnode without $INDEX_ALLOCATION"))?;
-                if visited.contains(&vcn) || visited.len() >= MAX_INDEX_BLOCKS || stack.len() >= MAX_INDEX_DEPTH {
+                if visited.len() >= most || !visited.insert(vcn) || stack.len() >= MAX_INDEX_DEPTH {
                     return Err(NtfsError::DirectoryTooLarge { record: folder });
                 }
-                visited.push(vcn);
                 let unit = if self.index_block_bytes as u64 >= self.cluster_bytes { self.cluster_bytes } else { 512 };
                 let offset = vcn.checked_mul(unit).ok_or(bad("a subnode's number"))?;
                 if offset.checked_add(self.index_block_bytes as u64).is_none_or(|e| e > allocation.size) {

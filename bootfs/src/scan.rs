@@ -9,6 +9,8 @@ use crate::text::cmp_ignore_case;
 
 /// Folders deeper than this are not searched.
 pub const MAX_DEPTH: usize = 32;
+/// Folders one scan lists at most.
+pub const MAX_FOLDERS: usize = 65_536;
 
 /// A file the menu offers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +95,7 @@ pub fn scan(fs: &mut (impl FileTree + ?Sized)) -> Result<ScanReport, FsError> {
     // with the node of that folder kept to refuse loops.
     let mut stack: Vec<(String, Vec<DirEntry>, usize)> = Vec::from([(String::new(), root, 0)]);
     let mut ancestors: Vec<NodeId> = Vec::from([fs.root()]);
+    let mut listed = alloc::collections::BTreeSet::from([fs.root()]);
     while let Some((prefix, entries, next)) = stack.last_mut() {
         let Some(e) = entries.get(*next).cloned() else {
             stack.pop();
@@ -117,6 +120,16 @@ pub fn scan(fs: &mut (impl FileTree + ?Sized)) -> Result<ScanReport, FsError> {
         if e.node.is_none() || ancestors.contains(&e.node) {
             report.problems.push(format!("{path}: folder points back to a folder above it"));
             continue;
+        }
+        // A damaged volume can name one folder from many places: each is
+        // listed once, and a scan lists at most MAX_FOLDERS.
+        if !listed.insert(e.node) {
+            report.problems.push(format!("{path}: the same folder as another one listed"));
+            continue;
+        }
+        if listed.len() > MAX_FOLDERS {
+            report.problems.push(format!("{path}: more than {MAX_FOLDERS} folders; the rest are not searched"));
+            break;
         }
         match fs.read_subdir(&e) {
             Ok(children) => {

@@ -256,3 +256,25 @@ fn a_volume_windows_hibernated_on_opens_and_says_so() {
     let fs = open(&mut volume);
     assert!(fs.warning().is_some_and(|w| w.contains("hibernated")), "{:?}", fs.warning());
 }
+
+#[test]
+fn a_damaged_boot_sector_or_any_record_number_is_an_error_not_a_panic() {
+    let (_dir, volume) = ntfs_image("damaged", 16, |mnt| {
+        for i in 0..70 {
+            std::fs::write(mnt.join(format!("f{i}.iso")), data(5000, i as u8)).unwrap();
+        }
+    });
+    // Sectors per cluster as a huge negative power of two; a volume of 2^64 sectors.
+    for (at, bytes) in [(13usize, vec![0xC5u8]), (13, vec![0xC1]), (0x28, u64::MAX.to_le_bytes().to_vec())] {
+        let mut bad = volume.clone();
+        bad[at..at + bytes.len()].copy_from_slice(&bytes);
+        let mut bad_slice = &mut bad[..];
+        let _ = bootfs::ntfs::Ntfs::open(&mut bad_slice).map(|_| ());
+    }
+    // Every record number, past the MFT's end too (its last group of records is partial).
+    let mut copy = volume.clone();
+    let mut ntfs = bootfs::ntfs::Ntfs::open(&mut copy[..]).expect("the volume");
+    for record in 0..400 {
+        let _ = ntfs.extent_map(bootfs::tree::NodeId::ntfs(record), 4096);
+    }
+}

@@ -15,7 +15,8 @@ use crate::partition_file::PartitionFile;
 pub fn format(part: &mut PartitionFile, sectors: u64, label: &str) -> io::Result<()> {
     let scratch = tempfile_path();
     let result = (|| {
-        File::create(&scratch)?.set_len(sectors * 512)?;
+        // A new file of our own (never one a symlink there points at).
+        std::fs::OpenOptions::new().write(true).create_new(true).open(&scratch)?.set_len(sectors * 512)?;
         // -Q: no zeroing or bad-sector scan; -p/-H/-S: the partition's
         // place and geometry, as Windows writes them into the boot sector.
         let out = Command::new("mkntfs")
@@ -48,10 +49,19 @@ fn copy_written(from: &mut File, to: &mut PartitionFile) -> io::Result<()> {
         // SAFETY: lseek on a file descriptor this function holds open.
         let data = unsafe { libc::lseek(fd, at as libc::off_t, libc::SEEK_DATA) };
         if data < 0 {
-            break; // no data past `at` (ENXIO)
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::ENXIO) {
+                break; // no data past `at`
+            }
+            return Err(io::Error::new(e.kind(), format!("finding what mkntfs wrote: {e}")));
         }
+        // SAFETY: as above.
         let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
-        let (start, end) = (data as u64, if hole < 0 { len } else { hole as u64 });
+        if hole < 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(e.kind(), format!("finding what mkntfs wrote: {e}")));
+        }
+        let (start, end) = (data as u64, hole as u64);
         from.seek(SeekFrom::Start(start))?;
         to.seek(SeekFrom::Start(start))?;
         let mut left = end - start;
