@@ -141,6 +141,19 @@ pub fn check_on(lines: &[String], iso: &ProbeIso, stick_mbr: &[u8], bios: StickB
     expect("probe: done", "probe: done");
 }
 
+/// Presses `keys` in the menu `vm` shows, waits up to `limit` for the probe
+/// to end QEMU, and checks its report against `iso` and the MBR of `image`
+/// (see [`check`]). Returns COM1's text, for more checks.
+pub fn boot_and_check(vm: &mut crate::Qemu, keys: &[&str], limit: std::time::Duration, iso: &ProbeIso, image: &Path) -> String {
+    vm.keys(keys);
+    let status = vm.wait_exit_within(limit);
+    let serial = vm.serial_text();
+    let lines = report(&serial);
+    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
+    check(&lines, iso, &crate::media::read_at(image, 0, 512));
+    serial
+}
+
 /// The probe's "regs" lines: `count` calls made with DS, ES, FS and GS
 /// distinct and non-zero and every other register a canary, and after each
 /// only what the function returns changed (flags: only CF).

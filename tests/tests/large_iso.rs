@@ -3,8 +3,8 @@
 
 use std::ffi::OsStr;
 
-use tests::media::{dropboot, read_at};
-use tests::probe::{build_iso, check, move_data_to, report, EXIT_DONE};
+use tests::media::dropboot;
+use tests::probe::{boot_and_check, build_iso, move_data_to};
 use tests::{work_dir, Qemu};
 
 #[test]
@@ -21,11 +21,7 @@ fn a_probe_iso_of_over_4_gib_on_an_8_gib_exfat_stick_reads_its_data_past_4_gib()
 
     let mut vm = Qemu::boot("large_iso", &dir, &image);
     vm.wait_screen("1 boot file on exFAT");
-    vm.keys(&["ret"]);
-    let status = vm.wait_exit();
-    let lines = report(&vm.serial_text());
-    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
-    check(&lines, &iso, &read_at(&image, 0, 512));
+    boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, &image);
     // The stick image stayed sparse: the holes were not written.
     let used = tests::media::output(std::process::Command::new("du").arg("-k").arg(&image));
     let kib: u64 = String::from_utf8_lossy(&used.stdout).split_whitespace().next().unwrap().parse().unwrap();

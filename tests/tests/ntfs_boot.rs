@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 
 use tests::media::{copy_into, dropboot, dropboot_bin, fill_ntfs, output, read_at, reformat_ntfs, run, third_party};
-use tests::probe::{build_iso, check, report, EXIT_DONE};
+use tests::probe::{boot_and_check, build_iso};
 use tests::{work_dir, Qemu};
 
 /// A dropboot stick of 128 MiB, its data partition then made NTFS and
@@ -44,11 +44,7 @@ fn an_ntfs_stick_lists_nested_non_ascii_folders_applies_its_ventoy_json_and_boot
     let mut vm = Qemu::boot("ntfs_probe", &dir, &image);
     let screen = vm.wait_screen("1 boot file on NTFS");
     assert!(screen.text().contains("Probe on NTFS"), "the alias from ventoy.json on NTFS:\n{}", screen.text());
-    vm.keys(&["ret"]);
-    let status = vm.wait_exit();
-    let lines = report(&vm.serial_text());
-    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
-    check(&lines, &iso, &read_at(&image, 0, 512));
+    boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, &image);
 }
 
 #[test]
@@ -99,11 +95,7 @@ fn dropboot_create_fs_ntfs_makes_a_volume_ntfs_3g_checks_and_fills_and_the_menu_
 
     let mut vm = Qemu::boot("ntfs_create", &dir, &image);
     vm.wait_screen("1 boot file on NTFS \"DROPBOOT\"");
-    vm.keys(&["ret"]);
-    let status = vm.wait_exit();
-    let lines = report(&vm.serial_text());
-    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
-    check(&lines, &iso, &read_at(&image, 0, 512));
+    boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, &image);
 }
 
 
@@ -132,12 +124,7 @@ fn a_probe_iso_in_over_1000_runs_on_ntfs_boots_and_reads_exactly_through_the_hoo
     assert!(checked.contains("boots as CD E0h"), "{checked}");
     let mut vm = Qemu::boot("ntfs_fragmented", &dir, &image);
     vm.wait_screen("1 boot file on NTFS");
-    vm.keys(&["ret"]);
-    let status = vm.wait_exit();
-    let serial = vm.serial_text();
-    let lines = report(&serial);
-    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
-    check(&lines, &iso, &read_at(&image, 0, 512));
+    let serial = boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, &image);
     let hook = serial.lines().find(|l| l.contains("INT 13h hook at")).unwrap_or_default();
     let extents: usize = hook.split(" extents").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
     assert!(extents > 1000, "the hook maps it in over 1,000 pieces: {hook}\n{checked}");
@@ -158,11 +145,7 @@ fn a_probe_iso_over_4_gib_on_an_ntfs_stick_reads_its_data_past_4_gib() {
     assert!(listed.contains(&format!("{}  /probe.iso", iso.blocks as u64 * 2048)), "{listed}");
     let mut vm = Qemu::boot("ntfs_large", &dir, &image);
     vm.wait_screen("1 boot file on NTFS");
-    vm.keys(&["ret"]);
-    let status = vm.wait_exit();
-    let lines = report(&vm.serial_text());
-    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
-    check(&lines, &iso, &read_at(&image, 0, 512));
+    boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, &image);
     drop(vm);
     let _ = std::fs::remove_file(&image);
 }

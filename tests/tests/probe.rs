@@ -4,8 +4,8 @@
 
 use std::ffi::OsStr;
 
-use tests::media::{copy_fragmented, dropboot, read_at};
-use tests::probe::{build_iso, check, report, EXIT_DONE};
+use tests::media::{copy_fragmented, dropboot};
+use tests::probe::{boot_and_check, build_iso};
 use tests::{work_dir, BootOptions, Qemu, Usb};
 
 const DATA_BYTES: usize = 1 << 20;
@@ -17,11 +17,7 @@ fn boot_probe(name: &str, dir: &std::path::Path, image: &std::path::Path, iso: &
 fn boot_probe_with(name: &str, dir: &std::path::Path, image: &std::path::Path, iso: &tests::probe::ProbeIso, opts: &BootOptions) {
     let mut vm = Qemu::boot_with(name, dir, image, opts);
     vm.wait_screen("1 boot file on");
-    vm.keys(&["ret"]);
-    let status = vm.wait_exit();
-    let lines = report(&vm.serial_text());
-    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
-    check(&lines, iso, &read_at(image, 0, 512));
+    boot_and_check(&mut vm, &["ret"], tests::WAIT, iso, image);
 }
 
 #[test]
