@@ -105,10 +105,10 @@ impl<D: BlockDevice> Filesystem<D> {
 
     /// Where `file` lies, in sectors of the volume.
     pub fn extent_map(&mut self, file: &BootFile) -> Result<ExtentMap, FsError> {
-        let (first, contiguous) = (file.node.fat_cluster(), file.node.fat_contiguous());
+        let node = file.node;
         Ok(match self {
-            Filesystem::Fat32(fs) => fs.extent_map(first, file.size)?,
-            Filesystem::Exfat(fs) => fs.extent_map(first, file.size, contiguous)?,
+            Filesystem::Fat32(fs) => fs.extent_map(node.fat_cluster(), file.size)?,
+            Filesystem::Exfat(fs) => fs.extent_map(node.fat_cluster(), file.size, node.fat_contiguous())?,
             Filesystem::Ntfs(fs) => fs.extent_map(file.node, file.size)?,
         })
     }

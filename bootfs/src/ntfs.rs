@@ -256,6 +256,12 @@ fn attributes(record: &[u8]) -> impl Iterator<Item = (u32, usize, usize)> + '_ {
     })
 }
 
+/// The UTF-16 name in a `$FILE_NAME` index key.
+fn key_name(key: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    let n = key.get(0x40).copied().unwrap_or(0) as usize;
+    (0..n).map(move |i| u16_at(key, 0x42 + 2 * i).unwrap_or(0xFFFF))
+}
+
 /// An attribute's name, as UTF-16 units.
 fn attribute_name(attribute: &[u8]) -> impl Iterator<Item = u16> + '_ {
     let (n, at) = (attribute.get(9).copied().unwrap_or(0) as usize, u16_at(attribute, 10).unwrap_or(0) as usize);
@@ -602,7 +608,7 @@ impl<D: BlockDevice> Ntfs<D> {
     pub fn read_dir(&mut self, folder: u64) -> Result<Vec<DirEntry>> {
         let mut entries = Vec::new();
         let mut too_many = false;
-        self.walk_index(folder, &mut |ntfs, key, record| {
+        self.walk_index(folder, &mut |_, key, record| {
             if record < FIRST_USER_RECORD || key.get(0x41) == Some(&NAMESPACE_DOS) {
                 return;
             }
@@ -610,7 +616,7 @@ impl<D: BlockDevice> Ntfs<D> {
                 too_many = true;
                 return;
             }
-            let name = char::decode_utf16(ntfs.key_name(key)).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
+            let name = char::decode_utf16(key_name(key)).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
             let is_dir = u32_at(key, 0x38).unwrap_or(0) & FILE_NAME_IS_DIRECTORY != 0;
             let size = if is_dir { 0 } else { u64_at(key, 0x30).unwrap_or(0) };
             entries.push(DirEntry { name, is_dir, size, node: NodeId::ntfs(record) });
@@ -631,7 +637,7 @@ impl<D: BlockDevice> Ntfs<D> {
             return Err(NtfsError::Resident);
         }
         refuse_unreadable(&value)?;
-        if value.flags & FLAG_SPARSE != 0 || value.runs.iter().any(|r| r.lcn.is_none()) {
+        if has_holes(&value) {
             return Err(NtfsError::Sparse);
         }
         if value.initialized < value.size {
@@ -641,7 +647,7 @@ impl<D: BlockDevice> Ntfs<D> {
             return Err(NtfsError::SizeDisagrees { listed: size, actual: value.size });
         }
         let sectors_per_cluster = self.cluster_bytes / SECTOR_SIZE as u64;
-        let mut left = size.min(value.size).div_ceil(SECTOR_SIZE as u64);
+        let mut left = size.div_ceil(SECTOR_SIZE as u64);
         let mut next_vcn = 0;
         let mut map = ExtentMap::new();
         for run in &value.runs {
@@ -674,7 +680,7 @@ impl<D: BlockDevice> Ntfs<D> {
         let value = self.value(record, ATTR_DATA, &[])?;
         let len = usize::try_from(size.min(value.size)).map_err(|_| NtfsError::BadRecord { record, what: "its size" })?;
         let mut bytes = vec![0u8; len.next_multiple_of(SECTOR_SIZE)];
-        if value.resident.is_none() && (value.flags & FLAG_SPARSE != 0 || value.runs.iter().any(|r| r.lcn.is_none())) {
+        if value.resident.is_none() && has_holes(&value) {
             return Err(NtfsError::Sparse);
         }
         self.read_value(&value, 0, &mut bytes)?;
@@ -687,7 +693,7 @@ impl<D: BlockDevice> Ntfs<D> {
         let wanted: Vec<u16> = name.iter().map(|&c| self.upcase_unit(c)).collect();
         let mut found = None;
         self.walk_index(folder, &mut |ntfs, key, record| {
-            if found.is_none() && ntfs.key_name(key).map(|n| ntfs.upcase_unit(n)).eq(wanted.iter().copied()) {
+            if found.is_none() && key_name(key).map(|n| ntfs.upcase_unit(n)).eq(wanted.iter().copied()) {
                 found = Some(record);
             }
         })?;
@@ -696,12 +702,6 @@ impl<D: BlockDevice> Ntfs<D> {
 
     fn upcase_unit(&self, unit: u16) -> u16 {
         self.upcase.get(unit as usize).copied().unwrap_or(unit)
-    }
-
-    /// The UTF-16 name in a `$FILE_NAME` index key.
-    fn key_name<'k>(&self, key: &'k [u8]) -> impl Iterator<Item = u16> + 'k {
-        let n = key.get(0x40).copied().unwrap_or(0) as usize;
-        (0..n).map(move |i| u16_at(key, 0x42 + 2 * i).unwrap_or(0xFFFF))
     }
 
     /// Calls `each(key, record)` for every entry of folder `folder`'s file
@@ -761,6 +761,11 @@ impl<D: BlockDevice> Ntfs<D> {
         }
         Ok(())
     }
+}
+
+/// True when a value is sparse (flagged so, or a run without clusters).
+fn has_holes(value: &Value) -> bool {
+    value.flags & FLAG_SPARSE != 0 || value.runs.iter().any(|r| r.lcn.is_none())
 }
 
 /// Refuses values the loader cannot read as plain runs.
