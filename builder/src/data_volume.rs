@@ -34,11 +34,12 @@ pub trait DataVolume: FormatVolume {
     fn space(&self, disk: &mut Disk) -> Result<(String, u64)>;
 }
 
-/// The formats `create` and `install` can make.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The formats `create` and `install` can make (their `--fs` values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FsKind {
     Exfat,
     Fat32,
+    /// Made by mkntfs (ntfs-3g); dropboot reads it but copies no files to it.
     Ntfs,
 }
 

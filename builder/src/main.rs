@@ -24,7 +24,7 @@ mod stick_path;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use error::{Error, Result};
 
@@ -33,24 +33,6 @@ use error::{Error, Result};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Fs {
-    Exfat,
-    Fat32,
-    /// Made by mkntfs (ntfs-3g); dropboot reads it but copies no files to it.
-    Ntfs,
-}
-
-impl Fs {
-    fn kind(self) -> data_volume::FsKind {
-        match self {
-            Fs::Exfat => data_volume::FsKind::Exfat,
-            Fs::Fat32 => data_volume::FsKind::Fat32,
-            Fs::Ntfs => data_volume::FsKind::Ntfs,
-        }
-    }
 }
 
 #[derive(Subcommand)]
@@ -67,7 +49,7 @@ enum Command {
         size: u64,
         /// Filesystem of the data partition: exFAT holds files over 4 GiB.
         #[arg(long, value_enum, default_value = "exfat")]
-        fs: Fs,
+        fs: data_volume::FsKind,
         /// Files to copy to the data partition's root.
         files: Vec<PathBuf>,
     },
@@ -81,7 +63,7 @@ enum Command {
     Install {
         device: PathBuf,
         #[arg(long, value_enum, default_value = "exfat")]
-        fs: Fs,
+        fs: data_volume::FsKind,
         /// Do not ask before erasing the device.
         #[arg(long)]
         yes: bool,
@@ -199,7 +181,7 @@ fn parse_size(s: &str) -> std::result::Result<u64, String> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Create { image, size, fs, files } => {
-            let volume = data_volume::of_kind(fs.kind());
+            let volume = data_volume::of_kind(fs);
             let plan = files::plan_adds(&files, &stick_path::StickPath::root())?;
             if !plan.is_empty() && !volume.writes_files() {
                 return Err(Error::Usage(format!(
@@ -244,7 +226,7 @@ fn run(cli: Cli) -> Result<()> {
                     return Err(Error::Usage("nothing written".into()));
                 }
             }
-            let volume = data_volume::of_kind(fs.kind());
+            let volume = data_volume::of_kind(fs);
             let what = device.display().to_string();
             let bar = progress::steps(3);
             bar.set_message(format!("writing the layout, filesystem and boot code to {what}"));
