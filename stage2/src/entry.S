@@ -35,7 +35,7 @@ stage2_entry:
     mov     %ax, %ds
     mov     %ax, %es
     mov     %ax, %ss
-    mov     ${stack_top_rm}, %sp
+    mov     ${stack_top_rm}, %esp
     sti
     cld
     mov     %dl, boot_drive
@@ -186,7 +186,7 @@ rm_call:
 .Lrm_real:
     xor     %ax, %ax
     set_data_segments
-    mov     ${stack_top_rm}, %sp
+    mov     ${stack_top_rm}, %esp
     lidtl   rm_idt_ptr
     sti
     call    *rm_routine

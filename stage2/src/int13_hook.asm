@@ -13,6 +13,17 @@
 ; register it does not answer in (segment registers and the high halves
 ; included), and writes only CF into the caller's stacked FLAGS.
 ;
+; What it assumes of the BIOS below it (the old vectors): only what a
+; BIOS of the 1980s keeps. A call keeps the segment registers, SP and the
+; 16-bit registers the function does not answer in, and the stack's
+; memory. It may change the high half of every 32-bit register (Bochs's
+; rombios and other 16-bit BIOSes restore them with a 16-bit POPA), AL
+; after AH=42h, and every flag but the CF it answers with. So nothing the
+; hook needs after a BIOS call lives in a register: the request's place
+; and progress stay in the call's frame (L_SECTOR, L_DONE), and every
+; 32-bit value is loaded again from there or from the block after the
+; call. The stack it gives the BIOS has ESP's high half clear.
+;
 ; Re-entrant: a call that arrives while another runs (from a timer
 ; handler, or a BIOS whose USB code calls INT 13h itself) stays on the
 ; stack it came on, and everything a call keeps while it runs (its packet
@@ -63,7 +74,9 @@ L_DAP_SEGMENT   equ L_DAP + 6
 L_DAP_LBA       equ L_DAP + 8
 L_REQUEST       equ 16                  ; sectors a read asked for (dword)
 L_FUNCTION      equ 20                  ; the caller's AH
-LOCALS          equ 24
+L_SECTOR        equ 24                  ; the file sector a read goes on from (dword)
+L_DONE          equ 28                  ; sectors of the request read so far (dword)
+LOCALS          equ 32
 F_EDI   equ LOCALS + 0
 F_ESI   equ LOCALS + 4
 F_EBP   equ LOCALS + 8
@@ -110,8 +123,9 @@ header:
         times HOOK_HEADER_SIZE - ($ - $$) db 0
 
 ; The only state shared by all calls: the outer call's stack (written by
-; it alone, interrupts off) and the nesting depth.
-saved_sp:       dw 0
+; it alone, interrupts off; ESP whole, for a caller whose high half is
+; not clear) and the nesting depth.
+saved_esp:      dd 0
 saved_ss:       dw 0
 depth:          db 0                    ; nesting: only the outer call switches stacks
 
@@ -153,11 +167,11 @@ int13_entry:
         cli
         cmp byte [cs:depth], 0
         jne .stack_ready                ; nested: stay on the stack we are on
-        mov [cs:saved_sp], sp
+        mov [cs:saved_esp], esp
         mov [cs:saved_ss], ss
         push cs
         pop ss
-        mov sp, [cs:HOOK_STACK_TOP]
+        movzx esp, word [cs:HOOK_STACK_TOP]
 .stack_ready:
         inc byte [cs:depth]
         push fs
@@ -205,7 +219,8 @@ int13_entry:
         lea di, [bp + F_FLAGS]
         cmp byte [cs:depth], 1
         jne .flags_found
-        les di, [cs:saved_sp]           ; saved_ss:saved_sp = the caller's IP
+        mov es, [cs:saved_ss]
+        mov di, [cs:saved_esp]          ; the caller's IP
         add di, 4
 .flags_found:
         and byte [es:di], 0xFE
@@ -218,8 +233,7 @@ int13_entry:
         pop fs
         dec byte [cs:depth]
         jnz .return
-        mov ss, [cs:saved_ss]
-        mov sp, [cs:saved_sp]
+        lss esp, [cs:saved_esp]
 .return:
         iret
 
@@ -733,15 +747,19 @@ fn_geometry:
 ; buffer, BP = the call's frame. Reads them from the stick, at most
 ; MAX_PIECE sectors a call and never across an extent's edge, with the
 ; frame's packet (AH=42h), or by CHS a track at most when stage2 found
-; the BIOS without extensions (HOOK_DISK_SECTORS_PER_TRACK set). Out: CF clear, AL = 0; or CF set, AL = status. EDX =
-; sectors read. Clobbers EAX, EBX, ECX, SI, DI, ES, DS.
+; the BIOS without extensions (HOOK_DISK_SECTORS_PER_TRACK set). The
+; place and progress live in the frame (L_SECTOR, L_DONE), never in a
+; register across the BIOS call. Out: CF clear, AL = 0; or CF set, AL =
+; status. EDX = sectors read. Clobbers EAX, EBX, ECX, SI, DI, ES, DS.
 read_image:
         add ebx, [cs:HOOK_IMAGE_START]  ; image sector -> file sector
+        mov [bp + L_SECTOR], ebx
         mov [bp + L_REQUEST], ecx
+        mov dword [bp + L_DONE], 0
         mov byte [bp + L_DAP], 16
         mov byte [bp + L_DAP + 1], 0
-        xor edx, edx
 .piece:
+        mov edx, [bp + L_DONE]
         cmp edx, [bp + L_REQUEST]
         jae .read_all
         ; normalise the buffer so a whole piece fits its segment
@@ -751,7 +769,7 @@ read_image:
         add si, ax
         mov es, si
         and di, 0x000F
-        push edx
+        mov ebx, [bp + L_SECTOR]
         call find_extent                ; EBX = file sector -> SI, EAX = into it
         jc .beyond_map
         ; this piece: the rest of the request, of the extent, and MAX_PIECE
@@ -790,9 +808,8 @@ read_image:
 .called:
         jc .bios_error
         movzx ecx, word [bp + L_DAP_COUNT]
-        pop edx
-        add edx, ecx
-        add ebx, ecx
+        add [bp + L_DONE], ecx
+        add [bp + L_SECTOR], ecx
         shl cx, 5                       ; sectors -> paragraphs
         mov ax, es
         add ax, cx
@@ -805,7 +822,7 @@ read_image:
 .beyond_map:
         mov ah, ST_PAST_END
 .bios_error:                            ; AH = the BIOS status
-        pop edx
+        mov edx, [bp + L_DONE]
         mov al, ah
         stc
         ret

@@ -71,7 +71,9 @@ pub fn memory_map(mut f: impl FnMut(Region)) -> &'static str {
     let mut r = RmRegs { eax: 0xE801, ..Default::default() };
     bios_int(0x15, &mut r);
     if !r.carry() {
-        let (below16, above16) = (r.eax as u16 as u64, r.ebx as u16 as u64);
+        // Some BIOSes answer in CX/DX and leave AX/BX zero (Ralf Brown's list).
+        let (ax, bx) = (r.eax as u16, r.ebx as u16);
+        let (below16, above16) = if ax == 0 && bx == 0 { (r.ecx as u16 as u64, r.edx as u16 as u64) } else { (ax as u64, bx as u64) };
         f(Region { base: MIB, length: below16 * 1024 + above16 * 64 * 1024, kind: 1 });
         return "E801";
     }

@@ -11,7 +11,13 @@
 ;   quirks   bit 0: AH=08h of a hard disk fails too (AH=01h);
 ;            bit 1: a BPB is written over bytes 03h-59h of the sector in
 ;            memory before the jump, as a BIOS that boots a stick as
-;            USB-FDD or USB-ZIP does.
+;            USB-FDD or USB-ZIP does;
+;            bit 2: the extensions stay (only the other quirks play);
+;            bit 3: a 16-bit BIOS: every call passed down comes back
+;            with the high halves of EBX, ECX, EDX, ESI, EDI and EBP
+;            cleared (as Bochs's rombios does with its 16-bit POPA),
+;            AL changed after AH=42h (which returns only AH) and the
+;            flags other than CF, IF and DF flipped.
 ; It says so on COM1: "old-bios: ...".
 ;
 ; In: real mode, CS:IP = 0000:7C00, DL = 00h. Out: never returns.
@@ -26,6 +32,9 @@ BDA_BASE_MEMORY equ 0x413
 IVT_INT13       equ 0x13 * 4
 QUIRK_NO_GEOMETRY equ 0x01
 QUIRK_BPB       equ 0x02
+QUIRK_KEEP_EXTENSIONS equ 0x04
+QUIRK_SCRAMBLE  equ 0x08
+SCRAMBLED_FLAGS equ 0x08D4          ; OF, SF, ZF, AF, PF
 
 start:
         cli
@@ -53,9 +62,9 @@ start:
         push word resident - $$
         retf
 
-; filter: the INT 13h handler of a BIOS without extensions. Runs in the
-; copy (offsets from its segment); keeps every register but AH and CF for
-; the calls it refuses.
+; filter: the INT 13h handler of the old BIOS. Runs in the copy (offsets
+; from its segment); keeps every register but AH and CF for the calls it
+; refuses, and passes the others down (scrambled, with QUIRK_SCRAMBLE).
 filter:
         cmp dl, 0x80
         jb .chain
@@ -64,6 +73,8 @@ filter:
         test byte [cs:quirks - $$], QUIRK_NO_GEOMETRY
         jnz .refuse
 .extensions:
+        test byte [cs:quirks - $$], QUIRK_KEEP_EXTENSIONS
+        jnz .chain
         cmp ah, 0x41
         jb .chain
         cmp ah, 0x49
@@ -76,12 +87,54 @@ filter:
         pop bp
         iret
 .chain:
+        test byte [cs:quirks - $$], QUIRK_SCRAMBLE
+        jnz scrambled
         jmp far [cs:old_int13 - $$]
+
+; scrambled: the call passed down, and its answer returned as a 16-bit
+; BIOS may return it: what the function returns (AH, CF, and the 16-bit
+; registers it answers in) kept, the rest as described above.
+scrambled:
+        push ax                         ; the caller's AH, for below
+        pushf
+        call far [cs:old_int13 - $$]
+        pushf                           ; the BIOS's flags
+        push bp
+        mov bp, sp                      ; [bp+2] its flags, [bp+4] the caller's AX
+        cmp byte [bp + 5], 0x42
+        jne .al_kept
+        mov al, 0xA5
+.al_kept:
+        xor word [bp + 2], SCRAMBLED_FLAGS
+        push word [bp + 2]
+        pop word [bp + 4]               ; the flags to return, where AX was
+        pop bp
+        add sp, 2
+        popf
+        movzx ebx, bx                   ; none of these changes a flag
+        movzx ecx, cx
+        movzx edx, dx
+        movzx esi, si
+        movzx edi, di
+        movzx ebp, bp
+        retf 2                          ; with these flags, not the caller's
 
 ; resident: the rest of the boot, from the copy (DS = CS = its segment).
 resident:
         push cs
         pop ds
+        mov si, prefix - $$
+        call print
+        mov si, hidden - $$
+        test byte [quirks - $$], QUIRK_KEEP_EXTENSIONS
+        jnz .extensions_said
+        call print
+.extensions_said:
+        mov si, cleared - $$
+        test byte [quirks - $$], QUIRK_SCRAMBLE
+        jz .cleared_said
+        call print
+.cleared_said:
         mov si, said - $$
         call print
         mov al, [boot_dl - $$]
@@ -118,7 +171,10 @@ resident:
 %include "com1.inc"
 
 old_int13:      dd 0
-said:           db "old-bios: INT 13h extensions hidden; booting 80h by CHS with DL=", 0
+prefix:         db "old-bios: ", 0
+hidden:         db "INT 13h extensions hidden; ", 0
+cleared:        db "high halves cleared; ", 0
+said:           db "booting 80h by CHS with DL=", 0
 line_end:       db "h", 13, 10, 0
 failed:         db "old-bios: reading 80h failed", 13, 10, 0
                 db "OLDBIOS:"

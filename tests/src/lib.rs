@@ -206,7 +206,8 @@ impl Qemu {
                 "-drive".into(),
                 format!("if=none,id=stick,{file},format=raw{read_only}"),
                 "-device".into(),
-                "usb-storage,bus=usb.0,drive=stick,bootindex=0".into(),
+                // A boot floppy (an old PC's BIOS) comes first.
+                format!("usb-storage,bus=usb.0,drive=stick,bootindex={}", opts.boot_floppy.is_some() as u8),
             ]),
         }
         for (i, d) in opts.extra_disks.iter().enumerate() {
@@ -218,7 +219,7 @@ impl Qemu {
         }
         if let Some(floppy) = &opts.boot_floppy {
             args.extend(["-drive".into(), format!("file={},format=raw,if=floppy,index=0", floppy.display())]);
-            args.extend(["-boot".into(), "order=a".into()]);
+            args.extend(["-global".into(), "isa-fdc.bootindexA=0".into()]);
         }
         if let Some(iso) = &opts.boot_cdrom {
             args.extend(["-drive".into(), format!("file={},media=cdrom,if=ide,index=3", iso.display())]);

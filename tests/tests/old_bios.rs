@@ -1,6 +1,7 @@
 //! Old PCs: a BIOS without INT 13h extensions, one that passes the wrong
 //! boot drive, one that writes a BPB over the MBR in memory, one whose
-//! AH=08h fails. The old PC is played by a floppy boot sector
+//! AH=08h fails, a 16-bit BIOS that clears the high halves of 32-bit
+//! registers. The old PC is played by a floppy boot sector
 //! (tests/probe/old_bios.asm) that filters SeaBIOS's INT 13h, then boots
 //! the stick at 80h.
 
@@ -8,8 +9,11 @@ use std::ffi::OsStr;
 use std::path::Path;
 
 use tests::media::{dropboot, read_at};
-use tests::probe::{build_iso, check_on, old_bios_floppy, report, StickBios, EXIT_DONE, OLD_BIOS_NO_GEOMETRY, OLD_BIOS_WRITES_BPB};
-use tests::{work_dir, BootOptions, Qemu};
+use tests::probe::{
+    build_iso, build_iso_after, check_on, old_bios_floppy, report, StickBios, EXIT_DONE, OLD_BIOS_CLEARS_HIGH_HALVES,
+    OLD_BIOS_KEEPS_EXTENSIONS, OLD_BIOS_NO_GEOMETRY, OLD_BIOS_WRITES_BPB,
+};
+use tests::{work_dir, BootOptions, Qemu, Usb};
 
 const DATA_BYTES: usize = 1 << 20;
 
@@ -69,4 +73,40 @@ fn a_bios_whose_int13_08h_fails_gets_stage1_naming_the_geometry_call() {
     let mut vm = Qemu::boot_with("old_bios_geometry", &dir, &image, &opts);
     vm.wait_screen("dropboot: geometry error 0x01");
     vm.wait_serial("dropboot: geometry error 0x01");
+}
+
+/// A 16-bit BIOS (Bochs's rombios restores registers with a 16-bit POPA)
+/// under the hook, with the probe's data 33 MiB into the ISO: the hook's
+/// requests past 32 MiB that it splits over several BIOS calls (64 KiB
+/// and more) must read what the host reads. `quirks` adds the old PC's
+/// other traits.
+fn a_16_bit_bios_reads_past_32_mib_exactly(name: &str, usb: Option<Usb>, quirks: u8, bios: StickBios) {
+    let dir = work_dir(name);
+    let iso = build_iso_after(&dir, 33 << 20, DATA_BYTES, 0);
+    let image = stick_with(&dir, &iso.path);
+    let floppy = old_bios_floppy(&dir, 0x80, OLD_BIOS_CLEARS_HIGH_HALVES | quirks);
+    let opts = BootOptions { boot_floppy: Some(floppy), usb, ..Default::default() };
+    let mut vm = Qemu::boot_with(name, &dir, &image, &opts);
+    vm.wait_screen("1 boot file on");
+    assert!(vm.serial_text().contains("high halves cleared; booting 80h"), "{}", vm.serial_text());
+    vm.keys(&["ret"]);
+    let status = vm.wait_exit();
+    let lines = report(&vm.serial_text());
+    assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
+    check_on(&lines, &iso, &read_at(&image, 0, 512), bios);
+}
+
+#[test]
+fn a_16_bit_bios_that_clears_high_halves_reads_an_iso_exactly_past_32_mib_on_ide() {
+    a_16_bit_bios_reads_past_32_mib_exactly("old_bios_16bit_ide", None, OLD_BIOS_KEEPS_EXTENSIONS, StickBios::SixteenBit);
+}
+
+#[test]
+fn a_16_bit_bios_that_clears_high_halves_reads_an_iso_exactly_past_32_mib_from_a_usb_stick() {
+    a_16_bit_bios_reads_past_32_mib_exactly("old_bios_16bit_usb", Some(Usb::Xhci), OLD_BIOS_KEEPS_EXTENSIONS, StickBios::SixteenBit);
+}
+
+#[test]
+fn a_16_bit_bios_without_extensions_reads_an_iso_exactly_past_32_mib_by_chs() {
+    a_16_bit_bios_reads_past_32_mib_exactly("old_bios_16bit_chs", None, 0, StickBios::ChsOnly);
 }
