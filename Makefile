@@ -14,8 +14,8 @@ BUILD := $(ROOT)/build
 TOOLCHAIN := $(shell tools/find-toolchain)
 export PATH := $(if $(TOOLCHAIN),$(TOOLCHAIN):,)$(PATH)
 CARGO := cargo
-STAGE2_TARGET := $(ROOT)/stage2/i686-dropboot.json
-STAGE2_ELF := $(ROOT)/target/i686-dropboot/release/stage2
+STAGE2_TARGET := $(ROOT)/stage2/i486-dropboot.json
+STAGE2_ELF := $(ROOT)/target/i486-dropboot/release/stage2
 DROPBOOT := $(ROOT)/target/release/dropboot
 export DROPBOOT
 QEMU := qemu-system-x86_64

@@ -222,8 +222,15 @@ pub struct Stage2Header {
     pub checksum: u32,
     /// [`VERSION`] of the build that made this stage2.
     pub version: u32,
-    pub reserved: [u32; 2],
+    /// The EFLAGS bits stage2's first code toggles to tell a 486 from a
+    /// 386 ([`EFLAGS_AC`]): a 386 cannot change them. A test clears them
+    /// (and seals again) to play a 386 on a 486.
+    pub cpu_probe_flags: u32,
+    pub reserved: u32,
 }
+
+/// EFLAGS' alignment-check bit, which a 486 can change and a 386 cannot.
+pub const EFLAGS_AC: u32 = 1 << 18;
 
 const _: () = assert!(core::mem::size_of::<Stage2Header>() == STAGE2_HEADER_SIZE);
 const _: () = assert!(core::mem::offset_of!(Stage2Header, sectors) == STAGE2_HEADER_SECTORS_OFFSET);
@@ -242,7 +249,8 @@ impl Stage2Header {
             sectors: 0,
             checksum: 0,
             version: VERSION,
-            reserved: [0; 2],
+            cpu_probe_flags: EFLAGS_AC,
+            reserved: 0,
         }
     }
 
@@ -259,7 +267,8 @@ impl Stage2Header {
             sectors: u32at(12),
             checksum: u32at(16),
             version: u32at(20),
-            reserved: [u32at(24), u32at(28)],
+            cpu_probe_flags: u32at(24),
+            reserved: u32at(28),
         };
         if h.format != STAGE2_HEADER_FORMAT || h.header_size as usize != STAGE2_HEADER_SIZE {
             return Err(Stage2Error::UnknownFormat(h.format));

@@ -2,7 +2,7 @@
 //! which 32-bit code calls BIOS services (entry.S), with the register
 //! structure they share. Every BIOS call in stage2 goes through [`bios_int`].
 
-use bootfs::layout::{Stage2Header, GDT, REAL_MODE_STACK_TOP, SELECTOR_CODE16, SELECTOR_CODE32, SELECTOR_DATA16, SELECTOR_DATA32};
+use bootfs::layout::{Stage2Header, EFLAGS_AC, GDT, REAL_MODE_STACK_TOP, SELECTOR_CODE16, SELECTOR_CODE32, SELECTOR_DATA16, SELECTOR_DATA32};
 use core::mem::{offset_of, size_of};
 
 /// Registers in and out of a real-mode BIOS call.
@@ -63,6 +63,10 @@ core::arch::global_asm!(
     gdt2 = const GDT[2],
     gdt3 = const GDT[3],
     gdt4 = const GDT[4],
+    exception_vectors = const EXCEPTION_VECTORS,
+    interrupt_gate = const INTERRUPT_GATE,
+    cpu_probe_offset = const offset_of!(Stage2Header, cpu_probe_flags),
+    eflags_ac = const EFLAGS_AC,
     options(att_syntax)
 );
 
@@ -73,8 +77,6 @@ static HEADER: Stage2Header = Stage2Header::unsealed();
 
 extern "C" {
     fn rm_call(routine: u32, regs: *mut RmRegs);
-    static exception_stubs: [u32; EXCEPTION_VECTORS];
-    static mut pm_idt_ptr: IdtPointer;
     static rm_do_int: u8;
     static rm_do_idle: u8;
     static mut rm_int_no: u8;
@@ -92,37 +94,12 @@ pub fn bios_int(n: u8, regs: &mut RmRegs) {
     }
 }
 
-/// The CPU's exception vectors, each with a stub in entry.S.
+/// The CPU's exception vectors, each with a stub in entry.S and a gate in
+/// its IDT (built there before stage2_main runs, so a fault anywhere in
+/// protected mode reaches `cpu_exception` instead of resetting the machine).
 const EXCEPTION_VECTORS: usize = 32;
-/// A present, ring-0, 32-bit interrupt gate.
-const INTERRUPT_GATE: u64 = 0x8E;
-
-/// LIDT's operand.
-#[repr(C, packed)]
-struct IdtPointer {
-    limit: u16,
-    base: u32,
-}
-
-static mut IDT: [u64; EXCEPTION_VECTORS] = [0; EXCEPTION_VECTORS];
-
-/// Points protected mode's IDT at entry.S's exception stubs, so a CPU
-/// exception in stage2 reaches `cpu_exception` (a message, a key) instead
-/// of resetting the machine through a triple fault. The thunk loads it
-/// again each time it comes back from real mode.
-pub fn install_exception_handlers() {
-    // SAFETY: one CPU, interrupts off in protected mode; IDT is ours and
-    // lives as long as stage2; pm_idt_ptr is read only by LIDT.
-    unsafe {
-        let idt = &mut *(&raw mut IDT);
-        for (entry, &stub) in idt.iter_mut().zip((*(&raw const exception_stubs)).iter()) {
-            let stub = stub as u64;
-            *entry = (stub & 0xFFFF) | (SELECTOR_CODE32 as u64) << 16 | INTERRUPT_GATE << 40 | (stub >> 16) << 48;
-        }
-        pm_idt_ptr = IdtPointer { limit: (core::mem::size_of::<[u64; EXCEPTION_VECTORS]>() - 1) as u16, base: idt.as_ptr() as u32 };
-        core::arch::asm!("lidt [{}]", in(reg) &raw const pm_idt_ptr, options(readonly, nostack, preserves_flags));
-    }
-}
+/// A present, ring-0, 32-bit interrupt gate (the gate's type byte).
+const INTERRUPT_GATE: u32 = 0x8E;
 
 /// What the CPU calls exception `vector` (Intel SDM vol. 3, 6.3.1).
 pub fn exception_name(vector: u32) -> &'static str {

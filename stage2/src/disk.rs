@@ -26,6 +26,7 @@ struct Dap {
     lba: u64,
 }
 
+#[link_section = ".bss.bounce"]
 static mut BOUNCE: Bounce = Bounce([0; BOUNCE_SECTORS * SECTOR_SIZE]);
 static mut DAP: Dap = Dap { size: 16, reserved: 0, count: 0, offset: 0, segment: 0, lba: 0 };
 

@@ -1,6 +1,6 @@
-# stage2's real-mode part: the entry from stage1, A20, the switch to 32-bit
-# protected mode, the thunk through which 32-bit Rust calls the BIOS, and
-# the protected-mode exception stubs.
+# stage2's real-mode part: the entry from stage1, the CPU check, A20, the
+# switch to 32-bit protected mode, the thunk through which 32-bit Rust
+# calls the BIOS, and the protected-mode exception stubs and their IDT.
 # Included by arch.rs with global_asm!; the names in braces are constants passed in
 # from Rust (bootfs::layout and the RmRegs layout), never repeated here.
 #
@@ -8,6 +8,9 @@
 # data, 16-bit code and data), its selectors layout's SELECTOR_*.
 # Real mode always runs with CS = DS = ES = SS = 0, so everything in
 # .text16/.data16 must lie below 64 KiB (the linker script checks it).
+# .text16 holds only 16-bit code and .text.entry32 (in .text) only 32-bit
+# code, so that each can be disassembled in its own mode (the tests look
+# for instructions a 486 lacks).
 
 # set_data_segments: AX (a selector or a real-mode segment) into DS, ES,
 # FS, GS and SS; the caller sets the stack pointer that goes with SS.
@@ -23,9 +26,12 @@
     .code16
 
 # stage2_entry
-#   In:  real mode, CS:IP = 0000:STAGE2_ENTRY_ADDR, DL = BIOS boot drive.
+#   In:  real mode, CS:IP = 0000:STAGE2_ENTRY_ADDR, DL = BIOS boot drive;
+#        any CPU from the 8086 on (the first instructions are 8086 ones).
 #   Out: never returns: calls stage2_main(boot_drive) in 32-bit protected
-#        mode on the stack at pm_stack_top, with .bss zeroed.
+#        mode on the stack at pm_stack_top, with .bss zeroed and the
+#        exception IDT loaded; or, on a CPU before the 486, or when A20
+#        stays off, a message, a key and INT 18h.
     .global stage2_entry
 stage2_entry:
     cli
@@ -35,10 +41,16 @@ stage2_entry:
     mov     %ax, %ds
     mov     %ax, %es
     mov     %ax, %ss
-    mov     ${stack_top_rm}, %esp
+    mov     ${stack_top_rm}, %sp
     sti
     cld
     mov     %dl, boot_drive
+    call    cpu_check
+    jnc     .Lentry_cpu_ok
+    mov     $msg_cpu, %si
+    jmp     fail_real_mode
+.Lentry_cpu_ok:
+    mov     ${stack_top_rm}, %esp
     call    a20_enable
     jnc     .Lentry_a20_on
     mov     $msg_a20, %si
@@ -51,6 +63,7 @@ stage2_entry:
     mov     %eax, %cr0
     ljmpl   ${sel_code32}, $.Lentry_pm
 
+    .pushsection .text.entry32, "ax"
     .code32
 .Lentry_pm:
     mov     ${sel_data32}, %ax
@@ -61,6 +74,8 @@ stage2_entry:
     xor     %eax, %eax
     rep stosb
     mov     $pm_stack_top, %esp
+    call    build_idt
+    lidt    pm_idt_ptr
     movzbl  boot_drive, %eax
     push    %eax
     call    stage2_main
@@ -68,24 +83,85 @@ stage2_entry:
     hlt
     jmp     .Lentry_halt
 
+    .popsection
     .code16
 # fail_real_mode
-#   In:  real mode, DS = 0, SI = NUL-terminated message.
-#   Out: never returns: prints the message, waits for a key, then INT 18h
+#   In:  real mode, DS = 0, SI = NUL-terminated message; any CPU.
+#   Out: never returns: prints the message on the screen and on COM1 (as
+#        the BIOS set it up, like stage1), waits for a key, then INT 18h
 #        (the BIOS tries the next boot device).
 fail_real_mode:
     lodsb
     test    %al, %al
     jz      .Lfail_wait
+    push    %ax
     mov     $0x0E, %ah
     mov     $0x0007, %bx
     int     $0x10
+    pop     %ax
+    mov     $0x01, %ah
+    xor     %dx, %dx
+    int     $0x14
     jmp     fail_real_mode
 .Lfail_wait:
     xor     %ax, %ax
     int     $0x16
     int     $0x18
     jmp     .Lfail_wait
+
+# cpu_check
+#   In:  real mode, DS = 0; any CPU (8086 instructions until a 386 is known).
+#   Out: CF set when the CPU is older than a 486, which stage2's code needs
+#        (its target is LLVM's i486: BSWAP, XADD, CMPXCHG). FLAGS as they
+#        were but CF. Clobbers EAX, ECX.
+#   How: an 8086/80186 keeps FLAGS bits 12-15 set; a 286 in real mode keeps
+#        them clear; a 386 cannot change EFLAGS.AC (bit 18), a 486 can.
+#        The AC bit to toggle is read from stage2's header (cpu_probe_flags),
+#        so a test can play a 386 on a 486 by clearing it there. CPUID is
+#        not asked: every CPU that has it is a 486 or later, and stage2 needs
+#        nothing CPUID reports (no FPU: it is built soft-float).
+cpu_check:
+    pushf
+    pop     %cx                         # CX = FLAGS as they came
+    mov     %cx, %ax
+    and     $0x0FFF, %ax
+    push    %ax
+    popf
+    pushf
+    pop     %ax
+    and     $0xF000, %ax
+    cmp     $0xF000, %ax
+    je      .Lcpu_old                   # 8086 or 80186
+    mov     %cx, %ax
+    or      $0xF000, %ax
+    push    %ax
+    popf
+    pushf
+    pop     %ax
+    test    $0xF000, %ax
+    jz      .Lcpu_old                   # 286
+    push    %cx
+    popf
+    pushfl
+    popl    %eax
+    mov     %eax, %ecx                  # ECX = EFLAGS as they came
+    xorl    __stage2_start + {cpu_probe_offset}, %eax
+    pushl   %eax
+    popfl
+    pushfl
+    popl    %eax
+    pushl   %ecx
+    popfl
+    xor     %ecx, %eax
+    test    ${eflags_ac}, %eax
+    jz      .Lcpu_old                   # a 386: AC did not change
+    clc
+    ret
+.Lcpu_old:
+    push    %cx
+    popf
+    stc
+    ret
 
 # a20_enable
 #   In:  real mode, DS = 0.
@@ -157,6 +233,7 @@ kbc_wait:
 #   works on rm_regs), returns to protected mode and copies rm_regs back to
 #   *regs. Preserves EBX, ESI, EDI, EBP and the protected-mode stack;
 #   clobbers EAX, ECX, EDX and flags. Interrupts are off again on return.
+    .pushsection .text.entry32, "ax"
     .code32
     .global rm_call
 rm_call:
@@ -175,6 +252,7 @@ rm_call:
     mov     %esp, rm_saved_esp
     ljmp    ${sel_code16}, $.Lrm_pm16
 
+    .popsection
     .code16
 .Lrm_pm16:
     mov     ${sel_data16}, %ax
@@ -200,6 +278,7 @@ rm_call:
     mov     %eax, %cr0
     ljmpl   ${sel_code32}, $.Lrm_back32
 
+    .pushsection .text.entry32, "ax"
     .code32
 .Lrm_back32:
     mov     ${sel_data32}, %ax
@@ -237,7 +316,9 @@ exception_\n:
 #   In:  [ESP] = vector, [ESP+4] = error code, [ESP+8] = EIP (then CS and
 #        EFLAGS, as the CPU pushed them).
 #   Out: never returns: calls cpu_exception(vector, error, eip) with the
-#        flat data segments, on a fresh protected-mode stack.
+#        flat data segments, on a fresh protected-mode stack. An exception
+#        while cpu_exception runs (its own code faulted) comes back here:
+#        then nothing of Rust runs again; nested_exception says so and halts.
 exception_common:
     mov     ${sel_data32}, %ax
     set_data_segments
@@ -245,14 +326,101 @@ exception_common:
     mov     4(%esp), %edx
     mov     8(%esp), %ecx
     mov     $pm_stack_top, %esp
+    btsl    $0, in_exception
+    jc      nested_exception
     push    %ecx
     push    %edx
     push    %eax
     call    cpu_exception
-.Lexception_halt:
-    hlt
-    jmp     .Lexception_halt
+    jmp     halt_forever
 
+# nested_exception
+#   In:  EAX = the vector of the exception inside the handler.
+#   Out: never returns: one line on COM1 (polled, bounded, as serial.rs
+#        set it up) and the screen's first row (VGA text memory), then HLT
+#        with interrupts off.
+nested_exception:
+    mov     %al, %bl
+    shr     $4, %al
+    call    hex_digit
+    mov     %al, msg_nested_vector
+    mov     %bl, %al
+    call    hex_digit
+    mov     %al, msg_nested_vector + 1
+    mov     $msg_nested, %esi
+    mov     $0xB8000, %edi
+.Lnested_char:
+    lodsb
+    test    %al, %al
+    jz      .Lnested_row_end
+    mov     $0x4F, %ah                  # white on red
+    stosw
+    call    com1_byte
+    jmp     .Lnested_char
+.Lnested_row_end:                       # the rest of the first row blank
+    mov     $0x4F20, %ax
+    mov     $0xB8000 + 160, %ecx
+    sub     %edi, %ecx
+    shr     $1, %ecx
+    rep stosw
+    mov     $'\r', %al
+    call    com1_byte
+    mov     $'\n', %al
+    call    com1_byte
+    jmp     halt_forever
+
+# com1_byte: AL to COM1 once its transmitter is empty (or after a bounded
+#   wait, for a PC without COM1). Clobbers ECX, EDX; keeps AL.
+com1_byte:
+    mov     %al, %ah
+    mov     $0x3FD, %dx                 # COM1's line status
+    mov     $100000, %ecx
+1:  inb     %dx, %al
+    test    $0x20, %al
+    jnz     2f
+    loop    1b
+2:  mov     $0x3F8, %dx
+    mov     %ah, %al
+    outb    %al, %dx
+    ret
+
+# halt_forever: interrupts off, HLT for good (an NMI wakes it into HLT again).
+halt_forever:
+    cli
+    hlt
+    jmp     halt_forever
+
+# hex_digit: AL's low nibble -> its hex digit in AL.
+hex_digit:
+    and     $0x0F, %al
+    add     $'0', %al
+    cmp     $'9', %al
+    jbe     1f
+    add     $('A' - '9' - 1), %al
+1:  ret
+
+# build_idt
+#   In:  32-bit protected mode, flat segments.
+#   Out: idt holds a 32-bit interrupt gate to each of exception_stubs'
+#        stubs (SELECTOR_CODE32, present, ring 0). Clobbers EAX, ECX,
+#        EDX, ESI, EDI.
+build_idt:
+    mov     $exception_stubs, %esi
+    mov     $idt, %edi
+    mov     ${exception_vectors}, %ecx
+1:  lodsl
+    mov     %eax, %edx
+    and     $0xFFFF, %eax
+    or      $({sel_code32} << 16), %eax
+    stosl                               # offset 0-15, selector
+    and     $0xFFFF0000, %edx
+    or      $({interrupt_gate} << 8), %edx
+    mov     %edx, %eax
+    stosl                               # gate type, offset 16-31
+    loop    1b
+    ret
+
+    .popsection
     .code16
 # rm_do_int: a routine for rm_call.
 #   Loads EAX..EBP, DS and ES from rm_regs, executes INT rm_int_no, and
@@ -307,14 +475,12 @@ gdt_ptr:
 rm_idt_ptr:
     .word   0x03FF
     .long   0
-# The IDT protected mode runs with: the real-mode table until
-# arch::install_exception_handlers points it at the exception stubs'.
-    .global pm_idt_ptr
+# The IDT protected mode runs with, from its first instruction on: build_idt
+# fills it before anything can fault.
 pm_idt_ptr:
-    .word   0x03FF
-    .long   0
+    .word   {exception_vectors} * 8 - 1
+    .long   idt
     .align 4
-    .global exception_stubs
 exception_stubs:
     .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     .long   exception_\n
@@ -332,9 +498,21 @@ rm_regs_user:
 rm_regs:
     .space  {regs_size}
 msg_a20:
-    .asciz  "dropboot: cannot enable the A20 line (BIOS, keyboard controller and port 92h all failed). Press a key."
+    .asciz  "dropboot: cannot enable the A20 line (BIOS, keyboard controller and port 92h all failed).\r\nPress a key.\r\n"
+msg_cpu:
+    .asciz  "dropboot: this PC's CPU cannot run dropboot (a 486 or later is needed).\r\nPress a key.\r\n"
+msg_nested:
+    .ascii  "dropboot: CPU exception "
+msg_nested_vector:
+    .asciz  "??h inside the exception handler; halted."
+# Set while cpu_exception runs: an exception then is one inside it.
+in_exception:
+    .byte   0
 
     .section .bss.pm_stack, "aw", @nobits
+    .align 8
+idt:
+    .space  {exception_vectors} * 8
     .align 16
 pm_stack:
     .space  {pm_stack_size}

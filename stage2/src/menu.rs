@@ -35,6 +35,9 @@ const HELP: [&str; 2] = [
 const SELF_TEST_PANIC: char = '\u{10}';
 /// Ctrl+E: the CPU-exception self-test (an invalid opcode, vector 06h).
 const SELF_TEST_EXCEPTION: char = '\u{05}';
+/// Ctrl+D: the same, and another one inside the exception handler (proves
+/// that a fault there ends in a message and a halt, not a loop).
+const SELF_TEST_NESTED_EXCEPTION: char = '\u{04}';
 
 /// What leaves dropboot without a boot file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,6 +216,12 @@ impl Menu {
             Key::Char(SELF_TEST_EXCEPTION) => {
                 crate::log!("self-test requested with Ctrl+E in the menu: an invalid opcode");
                 // SAFETY: UD2 raises #UD, which cpu_exception handles; it never returns here.
+                unsafe { core::arch::asm!("ud2", options(noreturn)) }
+            }
+            Key::Char(SELF_TEST_NESTED_EXCEPTION) => {
+                crate::log!("self-test requested with Ctrl+D in the menu: an invalid opcode, and one in its handler");
+                crate::FAULT_IN_EXCEPTION_HANDLER.store(true, core::sync::atomic::Ordering::Relaxed);
+                // SAFETY: as for Ctrl+E.
                 unsafe { core::arch::asm!("ud2", options(noreturn)) }
             }
             Key::Char(c) if !c.is_control() => {

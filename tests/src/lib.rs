@@ -82,6 +82,9 @@ pub struct BootOptions {
     /// A floppy image in drive A:, booted before the disks (the old PC
     /// of [`probe::old_bios_floppy`]).
     pub boot_floppy: Option<PathBuf>,
+    /// An ISA PC of the 1990s with this CPU (QEMU's `isapc` machine and
+    /// `-cpu 486`, `pentium`, ...): no PCI, so no USB.
+    pub isa_pc_cpu: Option<&'static str>,
 }
 
 /// The USB host controller a stick hangs on.
@@ -166,9 +169,13 @@ impl Qemu {
         let com1_path = dir.join("com1.sock");
         let _ = fs::remove_file(&qmp_path);
         let _ = fs::remove_file(&com1_path);
+        let machine = match opts.isa_pc_cpu {
+            Some(_) => "isapc,accel=tcg",
+            None => "pc,accel=tcg",
+        };
         let mut args: Vec<String> = vec![
             "-machine".into(),
-            "pc,accel=tcg".into(),
+            machine.into(),
             "-m".into(),
             opts.memory_mib.unwrap_or(256).to_string(),
             "-display".into(),
@@ -193,6 +200,9 @@ impl Qemu {
             "-qmp".into(),
             format!("unix:{},server=on,wait=off", qmp_path.display()),
         ];
+        if let Some(cpu) = opts.isa_pc_cpu {
+            args.extend(["-cpu".into(), cpu.into()]);
+        }
         let file = match &opts.blkdebug {
             Some(rules) => format!("file=blkdebug:{}:{}", rules.display(), disk.display()),
             None => format!("file={}", disk.display()),

@@ -290,6 +290,23 @@ pub fn emulation_iso(dir: &Path, disk: &ProbeDisk, hard_disk: bool) -> (PathBuf,
     (iso, rba as u32)
 }
 
+/// Sectors of the probe's 1.44 MB floppy.
+pub const FLOPPY_SECTORS: u32 = 2880;
+
+/// What the probe as a 1.44 MB floppy ([`build_disk`] of [`FLOPPY_SECTORS`])
+/// must report, from El Torito at `eltorito_rba` or from a raw `.img`.
+pub fn floppy_expectation(disk: &ProbeDisk, eltorito_rba: Option<u32>) -> DiskExpectation<'_> {
+    let f = &bootfs::diskimage::FLOPPY_FORMATS[3];
+    DiskExpectation {
+        drive: 0x00,
+        disk,
+        chs: (f.chs.cylinders, f.chs.heads, f.chs.sectors),
+        floppy_type_and_table: Some((f.bios_type, f.parameter_table)),
+        hard_disks: 1,
+        eltorito_rba,
+    }
+}
+
 /// What the probe must report when booted as an emulated disk.
 pub struct DiskExpectation<'a> {
     pub drive: u8,

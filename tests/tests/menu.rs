@@ -216,6 +216,24 @@ fn a_cpu_exception_in_stage2_names_its_vector_eip_and_error_code_and_waits_for_a
 }
 
 #[test]
+fn an_exception_inside_the_exception_handler_ends_in_one_message_and_a_halt_not_a_loop() {
+    let (dir, image) = three_file_stick("nested_exception");
+    let mut vm = Qemu::boot("nested_exception", &dir, &image);
+    vm.wait_screen("3 boot files");
+    // Ctrl+D: UD2 in the menu, and another inside cpu_exception.
+    vm.press(&["ctrl", "d"]);
+    let message = "dropboot: CPU exception 06h inside the exception handler; halted.";
+    let screen = vm.wait_screen(message);
+    assert_eq!(screen.row(0), message, "{}", screen.text());
+    vm.wait_serial(message);
+    // Halted: no reset (QEMU runs with -no-reboot), no second message.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(vm.exited().is_none(), "the machine reset by itself");
+    assert_eq!(vm.serial_text().matches("inside the exception handler").count(), 1, "{}", vm.serial_text());
+    assert!(!vm.serial_text().contains("(invalid opcode) at EIP"), "the handler went on:\n{}", vm.serial_text());
+}
+
+#[test]
 fn the_serial_terminal_drives_the_menu_with_ansi_keys() {
     let (dir, image) = three_file_stick("serial_keys");
     let mut vm = Qemu::boot("serial_keys", &dir, &image);

@@ -6,12 +6,11 @@
 use std::ffi::OsStr;
 use std::path::Path;
 
-use bootfs::diskimage::{classify, DiskKind, FLOPPY_FORMATS};
+use bootfs::diskimage::{classify, DiskKind};
 use tests::media::{dropboot, read_at};
-use tests::probe::{build_disk, check_disk, emulation_iso, report, DiskExpectation, ProbeDisk, EXIT_DONE};
+use tests::probe::{build_disk, check_disk, emulation_iso, floppy_expectation, report, DiskExpectation, ProbeDisk, EXIT_DONE, FLOPPY_SECTORS};
 use tests::{work_dir, BootOptions, Qemu, Usb};
 
-const FLOPPY_SECTORS: u32 = 2880;
 /// Four cylinders of the probe disk's 16x63 geometry, so CHS reads cross
 /// cylinder edges too.
 const HARD_DISK_SECTORS: u32 = 4 * 16 * 63;
@@ -42,18 +41,6 @@ fn hard_disk_chs(disk: &ProbeDisk) -> (u16, u16, u16) {
     match classify(disk.bytes.len() as u64, &sector0) {
         Ok(DiskKind::HardDisk(c)) => (c.cylinders, c.heads, c.sectors),
         other => panic!("the probe's hard disk classifies as {other:?}"),
-    }
-}
-
-fn floppy_expectation(disk: &ProbeDisk, eltorito_rba: Option<u32>) -> DiskExpectation<'_> {
-    let f = &FLOPPY_FORMATS[3];
-    DiskExpectation {
-        drive: 0x00,
-        disk,
-        chs: (f.chs.cylinders, f.chs.heads, f.chs.sectors),
-        floppy_type_and_table: Some((f.bios_type, f.parameter_table)),
-        hard_disks: 1,
-        eltorito_rba,
     }
 }
 
