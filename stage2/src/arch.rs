@@ -67,6 +67,7 @@ core::arch::global_asm!(
     interrupt_gate = const INTERRUPT_GATE,
     cpu_probe_offset = const offset_of!(Stage2Header, cpu_probe_flags),
     eflags_ac = const EFLAGS_AC,
+    com1 = const crate::serial::COM1,
     options(att_syntax)
 );
 

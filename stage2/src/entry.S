@@ -86,11 +86,28 @@ stage2_entry:
     .popsection
     .code16
 # fail_real_mode
-#   In:  real mode, DS = 0, SI = NUL-terminated message; any CPU.
-#   Out: never returns: prints the message on the screen and on COM1 (as
-#        the BIOS set it up, like stage1), waits for a key, then INT 18h
-#        (the BIOS tries the next boot device).
+#   In:  real mode, DS = 0, SI = NUL-terminated message; any CPU (8086 code).
+#   Out: never returns: prints the message on the screen and on COM1 (set
+#        to 115200 8N1 here, as stage2's serial.rs sets it: a BIOS need not
+#        have set it up at all, and rombios leaves it at 5 data bits), waits
+#        for a key, then INT 18h (the BIOS tries the next boot device).
 fail_real_mode:
+    mov     ${com1} + 1, %dx
+    xor     %al, %al
+    out     %al, %dx                    # no interrupts
+    mov     ${com1} + 3, %dx
+    mov     $0x80, %al
+    out     %al, %dx                    # divisor latch
+    mov     ${com1}, %dx
+    mov     $0x01, %al
+    out     %al, %dx                    # 115200 baud
+    mov     ${com1} + 1, %dx
+    xor     %al, %al
+    out     %al, %dx
+    mov     ${com1} + 3, %dx
+    mov     $0x03, %al
+    out     %al, %dx                    # 8N1
+.Lfail_char:
     lodsb
     test    %al, %al
     jz      .Lfail_wait
@@ -98,11 +115,18 @@ fail_real_mode:
     mov     $0x0E, %ah
     mov     $0x0007, %bx
     int     $0x10
+    mov     ${com1} + 5, %dx
+    mov     $0xFFFF, %cx                # bounded: a PC may have no COM1
+.Lfail_com1_wait:
+    in      %dx, %al
+    test    $0x20, %al
+    jnz     .Lfail_com1_send
+    loop    .Lfail_com1_wait
+.Lfail_com1_send:
     pop     %ax
-    mov     $0x01, %ah
-    xor     %dx, %dx
-    int     $0x14
-    jmp     fail_real_mode
+    mov     ${com1}, %dx
+    out     %al, %dx
+    jmp     .Lfail_char
 .Lfail_wait:
     xor     %ax, %ax
     int     $0x16
@@ -373,13 +397,13 @@ nested_exception:
 #   wait, for a PC without COM1). Clobbers ECX, EDX; keeps AL.
 com1_byte:
     mov     %al, %ah
-    mov     $0x3FD, %dx                 # COM1's line status
+    mov     ${com1} + 5, %dx            # COM1's line status
     mov     $100000, %ecx
 1:  inb     %dx, %al
     test    $0x20, %al
     jnz     2f
     loop    1b
-2:  mov     $0x3F8, %dx
+2:  mov     ${com1}, %dx
     mov     %ah, %al
     outb    %al, %dx
     ret

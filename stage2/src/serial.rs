@@ -2,7 +2,8 @@
 
 use crate::arch::{inb, outb};
 
-const COM1: u16 = 0x3F8;
+/// COM1's I/O base (entry.S's messages before Rust runs use it too).
+pub const COM1: u16 = 0x3F8;
 const LSR_DATA_READY: u8 = 0x01;
 const LSR_THR_EMPTY: u8 = 0x20;
 

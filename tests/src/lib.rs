@@ -9,8 +9,10 @@
 //! every whole run is recorded in `target/qemu-tests/waits.tsv` (test,
 //! what, took, limit), so `tools/wait-report` shows which tests use more
 //! than a third of their limit: a test must pass beside another QEMU.
-//! [`media`] makes the disk images and files the tests boot.
+//! [`media`] makes the disk images and files the tests boot; [`bochs`]
+//! boots them under Bochs and its own BIOS (rombios), which is not SeaBIOS.
 
+pub mod bochs;
 pub mod media;
 pub mod probe;
 pub mod qmp;
@@ -112,6 +114,11 @@ pub struct Screen {
 }
 
 impl Screen {
+    /// The screen from a dump of the 4,000 bytes of text memory at 0xB8000.
+    pub fn from_text_memory(bytes: &[u8]) -> Screen {
+        Screen { cells: bytes.chunks_exact(2).map(|c| (from_cp437(c[0]), c[1])).collect() }
+    }
+
     pub fn row(&self, r: usize) -> String {
         self.cells[r * 80..(r + 1) * 80].iter().map(|c| c.0).collect::<String>().trim_end().to_string()
     }
@@ -147,13 +154,32 @@ pub struct Qemu {
 
 /// Appends one wait to `target/qemu-tests/waits.tsv`: the test, what it
 /// waited for, how long that took and its limit, in milliseconds.
-fn record_wait(name: &str, what: &str, took: Duration, limit: Duration) {
+pub(crate) fn record_wait(name: &str, what: &str, took: Duration, limit: Duration) {
     use std::io::Write;
     let path = target_dir().join("qemu-tests").join("waits.tsv");
     let line = format!("{name}\t{}\t{}\t{}\n", what.replace(['\t', '\n'], " "), took.as_millis(), limit.as_millis());
     if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(path) {
         let _ = f.write_all(line.as_bytes());
     }
+}
+
+/// Kills `child` (an emulator called `what`) once it has run `limit`,
+/// unless the flag it returns is set first (when the test is done with it).
+pub(crate) fn watchdog(name: &str, what: &'static str, child: &Arc<Mutex<Child>>, limit: Duration) -> Arc<AtomicBool> {
+    let done = Arc::new(AtomicBool::new(false));
+    let (child, flag, name) = (child.clone(), done.clone(), name.to_string());
+    thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if flag.load(Ordering::Relaxed) {
+                return;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+        eprintln!("[{name}] watchdog: {what} ran past {}s, killing it", limit.as_secs());
+        let _ = child.lock().map(|mut c| c.kill());
+    });
+    done
 }
 
 impl Qemu {
@@ -246,22 +272,7 @@ impl Qemu {
             .spawn()
             .expect("starting qemu-system-x86_64 (run `make deps`)");
         let child = Arc::new(Mutex::new(child));
-        let done = Arc::new(AtomicBool::new(false));
-        {
-            let (child, done, name) = (child.clone(), done.clone(), name.to_string());
-            let limit = opts.limit.unwrap_or(BOOT_LIMIT);
-            thread::spawn(move || {
-                let start = Instant::now();
-                while start.elapsed() < limit {
-                    if done.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    thread::sleep(Duration::from_millis(200));
-                }
-                eprintln!("[{name}] watchdog: QEMU ran past {}s, killing it", limit.as_secs());
-                let _ = child.lock().map(|mut c| c.kill());
-            });
-        }
+        let done = watchdog(name, "QEMU", &child, opts.limit.unwrap_or(BOOT_LIMIT));
         let com1 = terminal::Terminal::connect(&com1_path, &serial_path, Duration::from_secs(20))
             .expect("connecting to QEMU's COM1 socket");
         let qmp = qmp::Qmp::connect(&qmp_path, Duration::from_secs(20)).expect("connecting to QEMU's QMP socket");
@@ -344,8 +355,7 @@ impl Qemu {
         self.qmp
             .execute("pmemsave", serde_json::json!({"val": 0xB8000, "size": 4000, "filename": path}))
             .expect("pmemsave");
-        let bytes = fs::read(&path).expect("reading the saved screen");
-        Screen { cells: bytes.chunks_exact(2).map(|c| (from_cp437(c[0]), c[1])).collect() }
+        Screen::from_text_memory(&fs::read(&path).expect("reading the saved screen"))
     }
 
     /// Presses keys together (QEMU qcodes: "down", "ret", "esc", "ctrl", "p").

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use bootfs::layout::DATA_PARTITION_LBA;
+use bootfs::layout::{seal_stage2, Stage2Header, DATA_PARTITION_LBA, STAGE2_LBA, STAGE2_MAX_SECTORS};
 
 /// The `dropboot` binary under test: $DROPBOOT (set by the Makefile) or
 /// target/release/dropboot.
@@ -449,4 +449,16 @@ pub fn stalled_add(image: &Path, file: &Path, to: &str) -> std::process::Child {
         panic!("the copy never reached half way within 60s: {said}");
     }
     child
+}
+
+/// Makes the stick's stage2 see a 386 on any later CPU: clears its
+/// header's `cpu_probe_flags` (the EFLAGS bits its CPU check toggles) and
+/// seals it again. QEMU and Bochs emulate no 386.
+pub fn play_a_386(image: &Path) {
+    let area = read_at(image, STAGE2_LBA as u64 * 512, STAGE2_MAX_SECTORS as usize * 512);
+    let header = Stage2Header::parse(&area).expect("stage2's header");
+    let mut stage2 = area[..header.sectors as usize * 512].to_vec();
+    let at = std::mem::offset_of!(Stage2Header, cpu_probe_flags);
+    stage2[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+    patch(image, STAGE2_LBA as u64 * 512, &seal_stage2(&stage2).expect("sealing stage2"));
 }

@@ -5,11 +5,10 @@
 //! machine has no PCI, so no USB).
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use bootfs::layout::{seal_stage2, Stage2Header, STAGE2_LBA, STAGE2_MAX_SECTORS};
-use tests::media::{dropboot, patch, read_at, third_party};
+use tests::media::{dropboot, play_a_386, read_at, third_party};
 use tests::probe::{build_disk, build_iso, check, check_disk, floppy_expectation, report, ProbeDisk, ProbeIso, EXIT_DONE, FLOPPY_SECTORS};
 use tests::{work_dir, BootOptions, Qemu};
 
@@ -125,14 +124,4 @@ fn a_386_is_told_that_it_cannot_run_dropboot_and_the_bios_tries_the_next_device(
     vm.wait_for("SeaBIOS to take over after INT 18h", |vm| {
         std::fs::read_to_string(&vm.seabios_path).unwrap_or_default().contains("handle_18")
     });
-}
-
-/// Clears stage2's `cpu_probe_flags` on the stick and seals it again.
-fn play_a_386(image: &Path) {
-    let area = read_at(image, STAGE2_LBA as u64 * 512, STAGE2_MAX_SECTORS as usize * 512);
-    let header = Stage2Header::parse(&area).expect("stage2's header");
-    let mut stage2 = area[..header.sectors as usize * 512].to_vec();
-    let at = std::mem::offset_of!(Stage2Header, cpu_probe_flags);
-    stage2[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
-    patch(image, STAGE2_LBA as u64 * 512, &seal_stage2(&stage2).expect("sealing stage2"));
 }
