@@ -394,7 +394,7 @@ nested_exception:
     jmp     halt_forever
 
 # com1_byte: AL to COM1 once its transmitter is empty (or after a bounded
-#   wait, for a PC without COM1). Clobbers ECX, EDX; keeps AL.
+#   wait, for a PC without COM1). Keeps AL; clobbers AH, ECX, EDX.
 com1_byte:
     mov     %al, %ah
     mov     ${com1} + 5, %dx            # COM1's line status
@@ -529,9 +529,10 @@ msg_nested:
     .ascii  "dropboot: CPU exception "
 msg_nested_vector:
     .asciz  "??h inside the exception handler; halted."
-# Set while cpu_exception runs: an exception then is one inside it.
+# Bit 0 set while cpu_exception runs: an exception then is one inside it.
+    .align 4
 in_exception:
-    .byte   0
+    .long   0
 
     .section .bss.pm_stack, "aw", @nobits
     .align 8
