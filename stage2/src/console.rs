@@ -4,10 +4,16 @@
 //! full-screen model the menu draws into and [`Screen::present`] shows on
 //! both: VGA cells in code page 437, COM1 as UTF-8 with ANSI escapes,
 //! sending only the rows that changed.
+//!
+//! COM1 carries both, so they must not land in each other: once a screen
+//! has been drawn there, a log line goes below its 25 rows (on a terminal
+//! of 25 rows it scrolls the screen up), and the next present draws the
+//! whole screen again.
 
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::{serial, vga};
 use bootfs::text::to_cp437;
@@ -34,14 +40,30 @@ impl Write for SerialLog {
     }
 }
 
+/// A screen has been drawn on COM1: log lines go below it.
+static SCREEN_ON_SERIAL: AtomicBool = AtomicBool::new(false);
+/// A log line went out since the last present: the terminal no longer
+/// shows the screen as sent, so the next present sends it whole.
+static SERIAL_SCREEN_STALE: AtomicBool = AtomicBool::new(false);
+
 /// One line to COM1: `dropboot: ...`.
 #[macro_export]
 macro_rules! log {
-    ($($t:tt)*) => {{
-        use core::fmt::Write as _;
-        let _ = write!($crate::console::SerialLog, "dropboot: ");
-        let _ = writeln!($crate::console::SerialLog, $($t)*);
-    }};
+    ($($t:tt)*) => {
+        $crate::console::log_line(format_args!($($t)*))
+    };
+}
+
+/// [`log!`]'s line: below the drawn screen, if there is one.
+pub fn log_line(args: core::fmt::Arguments) {
+    let mut out = SerialLog;
+    if SCREEN_ON_SERIAL.load(Ordering::Relaxed) {
+        let _ = write!(out, "\x1b[{};1H\x1b[0m", ROWS + 1);
+        SERIAL_SCREEN_STALE.store(true, Ordering::Relaxed);
+    }
+    let _ = out.write_str("dropboot: ");
+    let _ = out.write_fmt(args);
+    let _ = out.write_str("\n");
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -94,6 +116,9 @@ impl Screen {
     /// Shows the model on VGA and sends the changed rows to COM1.
     pub fn present(&mut self) {
         let mut out = SerialLog;
+        if SERIAL_SCREEN_STALE.swap(false, Ordering::Relaxed) {
+            self.fresh = true;
+        }
         if self.fresh {
             let _ = out.write_str("\x1b[0m\x1b[2J");
         }
@@ -113,6 +138,7 @@ impl Screen {
         let _ = out.write_str("\x1b[0m\x1b[25;80H");
         self.shown.copy_from_slice(&self.cells);
         self.fresh = false;
+        SCREEN_ON_SERIAL.store(true, Ordering::Relaxed);
     }
 }
 

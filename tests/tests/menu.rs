@@ -233,6 +233,48 @@ fn an_exception_inside_the_exception_handler_ends_in_one_message_and_a_halt_not_
     assert!(!vm.serial_text().contains("(invalid opcode) at EIP"), "the handler went on:\n{}", vm.serial_text());
 }
 
+/// Waits until an 80x25 terminal on COM1 shows what the VGA screen shows
+/// (the first 79 columns, which dropboot sends; characters the VGA font
+/// lacks are `?` there), and returns that screen's text.
+fn terminal_matches_vga(vm: &mut Qemu, when: &str) -> String {
+    let mut last = (String::new(), String::new());
+    let vga_text = |s: &tests::Screen| (0..25).map(|r| s.row(r).chars().take(79).collect::<String>().trim_end().to_string()).collect::<Vec<_>>().join("\n");
+    let same = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let vga = vga_text(&vm.screen());
+        let terminal = tests::terminal::TerminalScreen::after(&std::fs::read(&vm.serial_path).unwrap_or_default());
+        let shown = (0..25)
+            .map(|r| {
+                let row: String = terminal.row(r).chars().take(79).map(|c| bootfs::text::from_cp437(bootfs::text::to_cp437(c))).collect();
+                row.trim_end().to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        last = (vga, shown);
+        last.0 == last.1
+    });
+    assert!(same, "{when}: the serial terminal shows another screen than VGA.\n--- VGA ---\n{}\n--- terminal ---\n{}", last.0, last.1);
+    last.0
+}
+
+#[test]
+fn the_serial_terminal_shows_the_same_screen_as_vga_while_the_log_goes_on() {
+    let (dir, image) = three_file_stick("serial_one_screen");
+    let mut vm = Qemu::boot("serial_one_screen", &dir, &image);
+    vm.wait_screen("3 boot files");
+    terminal_matches_vga(&mut vm, "the menu");
+    // Tab logs the details it shows, F3 logs the view: neither line may
+    // land inside the drawn screen.
+    vm.keys(&["tab"]);
+    vm.wait_screen("Extents:");
+    let details = terminal_matches_vga(&mut vm, "the details page");
+    assert!(!details.contains("dropboot: "), "{details}");
+    vm.keys(&["esc", "f3"]);
+    vm.wait_screen("Tab: details");
+    terminal_matches_vga(&mut vm, "the tree view after a log line");
+    vm.wait_serial("dropboot: tree view");
+}
+
 #[test]
 fn the_serial_terminal_drives_the_menu_with_ansi_keys() {
     let (dir, image) = three_file_stick("serial_keys");
