@@ -64,11 +64,13 @@ stage2: $(BUILD)/layout.ld $(BUILD)/int13_hook.bin $(BUILD)/trampoline.bin
 builder: $(BUILD)/stage1.bin stage2
 	$(CARGO) build -q --release -p builder
 
-# Every test, then each fuzz target for a few seconds (a smoke run).
+# The format check (rustfmt.toml), every test, then each fuzz target for a
+# few seconds (a smoke run).
 FUZZ_SMOKE_SECONDS := 8
 # tools/wait-report names the QEMU waits that used over a third of their
 # limit (a test must also pass beside another QEMU).
 _test: _all
+	$(CARGO) fmt --all --check
 	rm -f target/qemu-tests/waits.tsv
 	$(CARGO) test --release --workspace
 	tools/wait-report

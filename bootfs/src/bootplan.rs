@@ -35,11 +35,17 @@ pub enum PlanError {
     /// A `.img` that is no disk image dropboot can present.
     DiskImage(DiskImageError),
     /// An emulated image runs past the end of the ISO.
-    EmulatedImageOutside { what: &'static str, rba: u32 },
+    EmulatedImageOutside {
+        what: &'static str,
+        rba: u32,
+    },
     /// An emulated hard disk's first sector has no 55AA.
     NoBootSignature,
     /// The boot image lies (partly) outside the file.
-    ImageOutside { rba: u32, bytes: u64 },
+    ImageOutside {
+        rba: u32,
+        bytes: u64,
+    },
 }
 
 impl From<IoError> for PlanError {
@@ -325,7 +331,6 @@ fn plan_disk_image(source: &mut (impl ByteSource + ?Sized), file_sectors: u64) -
         catalog: None,
     })
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -30,11 +30,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::block::BlockDevice;
-use crate::tree::FsError;
 use crate::filesystem::Filesystem;
 use crate::json::{self, Member, Node, Pos, Value};
 use crate::scan::{find_file, BootFile};
 use crate::text::cmp_ignore_case;
+use crate::tree::FsError;
 
 /// Where the configuration file is looked for, first match wins.
 pub const CONFIG_PATHS: [&str; 2] = ["/dropboot/dropboot.json", "/ventoy/ventoy.json"];
@@ -465,9 +465,7 @@ pub fn is_under(path: &str, folder: &str) -> bool {
     if folder == "/" {
         return true;
     }
-    path.len() > folder.len()
-        && path.as_bytes()[folder.len()] == b'/'
-        && path.get(..folder.len()).is_some_and(|head| path_matches(folder, head))
+    path.len() > folder.len() && path.as_bytes()[folder.len()] == b'/' && path.get(..folder.len()).is_some_and(|head| path_matches(folder, head))
 }
 
 impl Config {
@@ -509,12 +507,8 @@ impl Config {
     }
 
     fn entry(&self, file: BootFile) -> Entry {
-        let text_for = |labels: &[Label]| {
-            labels
-                .iter()
-                .find(|l| matches!(&l.target, Target::Image(p) if path_matches(p, &file.path)))
-                .map(|l| l.text.clone())
-        };
+        let text_for =
+            |labels: &[Label]| labels.iter().find(|l| matches!(&l.target, Target::Image(p) if path_matches(p, &file.path))).map(|l| l.text.clone());
         let class = self
             .classes
             .iter()
@@ -612,12 +606,8 @@ mod tests {
     #[test]
     fn the_menu_follows_root_level_blacklist_and_sorting() {
         let files = ["/ISO/b.iso", "/ISO/A.iso", "/ISO/deep/x/y.iso", "/ISO/deep/z.iso", "/other.iso"].map(file).to_vec();
-        let config = Config {
-            search_root: Some("/ISO".into()),
-            max_search_level: Some(1),
-            blacklist: ["/ISO/b.*so".into()].to_vec(),
-            ..Config::default()
-        };
+        let config =
+            Config { search_root: Some("/ISO".into()), max_search_level: Some(1), blacklist: ["/ISO/b.*so".into()].to_vec(), ..Config::default() };
         assert_eq!(paths(&config.arrange(files.clone())), ["/ISO/A.iso", "/ISO/deep/z.iso"]);
         let case = Config { sort_case_sensitive: true, ..Config::default() };
         assert_eq!(paths(&case.arrange(files.clone()))[..2], ["/ISO/A.iso", "/ISO/b.iso"]);

@@ -85,10 +85,9 @@ pub enum DiskImageError {
 impl core::fmt::Display for DiskImageError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            DiskImageError::NotAFloppySize { bytes } => write!(
-                f,
-                "it looks like a floppy image, but {bytes} bytes is no floppy size (360K, 720K, 1.2M, 1.44M, 2.88M)"
-            ),
+            DiskImageError::NotAFloppySize { bytes } => {
+                write!(f, "it looks like a floppy image, but {bytes} bytes is no floppy size (360K, 720K, 1.2M, 1.44M, 2.88M)")
+            }
             DiskImageError::NoBootSector => {
                 write!(f, "it is not a disk image: no partition table and no boot signature in its first sector")
             }
@@ -133,11 +132,7 @@ pub fn partition_geometry(sector0: &[u8; 512]) -> Option<Chs> {
     let p = mbr.partitions[0];
     let (h, s, c) = (e[5] as u64, (e[6] & 0x3F) as u64, ((e[6] as u64 & 0xC0) << 2) | e[7] as u64);
     let end = p.start_lba as u64 + p.sectors as u64;
-    (!p.is_empty() && s > 0 && (c * (h + 1) + h) * s + s == end).then_some(Chs {
-        cylinders: c as u16 + 1,
-        heads: h as u16 + 1,
-        sectors: s as u16,
-    })
+    (!p.is_empty() && s > 0 && (c * (h + 1) + h) * s + s == end).then_some(Chs { cylinders: c as u16 + 1, heads: h as u16 + 1, sectors: s as u16 })
 }
 
 /// The geometry of a hard-disk image of `sectors`: heads and sectors per
@@ -153,7 +148,7 @@ pub fn hard_disk_geometry(sectors: u64, sector0: &[u8; 512]) -> Chs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mbr::{PartitionEntry, ptype};
+    use crate::mbr::{ptype, PartitionEntry};
 
     fn with_table(start: u32, sectors: u32) -> [u8; 512] {
         let mut s = [0u8; 512];

@@ -106,11 +106,15 @@ pub enum EltoritoError {
     /// An ISO9660 image without El Torito's boot record.
     NoBootRecord,
     /// The catalog block lies outside the file.
-    CatalogOutside { block: u32 },
+    CatalogOutside {
+        block: u32,
+    },
     /// The validation entry is missing or its checksum is wrong.
     BadValidationEntry,
     /// No bootable entry for the x86 BIOS; `platforms` are the ones found.
-    NoBiosEntry { platforms: Vec<u8> },
+    NoBiosEntry {
+        platforms: Vec<u8>,
+    },
 }
 
 impl From<IoError> for EltoritoError {

@@ -191,9 +191,7 @@ impl<D: BlockDevice> Exfat<D> {
             map.extents().iter().map(|e| (e.disk_lba, e.count)).collect()
         } else {
             let runs = self.chains.dir_runs(&mut self.dev, first_cluster)?;
-            runs.iter()
-                .map(|&(first, len)| (self.chains.cluster_lba(first), len as u64 * self.chains.cluster_sectors as u64))
-                .collect()
+            runs.iter().map(|&(first, len)| (self.chains.cluster_lba(first), len as u64 * self.chains.cluster_sectors as u64)).collect()
         };
         let mut bytes = Vec::new();
         for (lba, count) in runs {

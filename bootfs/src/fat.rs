@@ -10,9 +10,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::block::{BlockDevice, IoError, SECTOR_SIZE};
-use crate::tree::{DirEntry, FileTree, FsError, NodeId};
 use crate::extent::ExtentMap;
 use crate::text::from_cp437;
+use crate::tree::{DirEntry, FileTree, FsError, NodeId};
 
 /// The FAT specification's limit on entries in one directory.
 pub const MAX_DIR_ENTRIES: usize = 65_536;
@@ -41,26 +41,51 @@ const END_OF_CHAIN: u32 = 0xFFFF_FFF8;
 pub enum FatError {
     Io(IoError),
     /// The boot sector is not a FAT32 one; `what` names the first field that says so.
-    NotFat32 { what: &'static str, value: u32 },
+    NotFat32 {
+        what: &'static str,
+        value: u32,
+    },
     /// The boot sector is not an exFAT one; `what` names the first field that says so.
-    NotExfat { what: &'static str, value: u64 },
+    NotExfat {
+        what: &'static str,
+        value: u64,
+    },
     /// exFAT's boot region checksum (sector 11) does not match sectors 0-10.
     BootRegionChecksum,
     /// An exFAT directory entry set's checksum is wrong.
-    EntrySetChecksum { dir_cluster: u32, entry: usize },
+    EntrySetChecksum {
+        dir_cluster: u32,
+        entry: usize,
+    },
     /// A chain entry of `after` points at `cluster`, which is not a data
     /// cluster of this volume (or is marked bad).
-    BadCluster { after: u32, cluster: u32 },
+    BadCluster {
+        after: u32,
+        cluster: u32,
+    },
     /// A chain entry of `after` is marked free.
-    FreeInChain { after: u32 },
+    FreeInChain {
+        after: u32,
+    },
     /// The chain from `start` does not end within the volume's cluster count.
-    ChainCycle { start: u32 },
+    ChainCycle {
+        start: u32,
+    },
     /// A file of `size` bytes has only `clusters` clusters in its chain.
-    ChainTooShort { start: u32, size: u64, clusters: u32 },
+    ChainTooShort {
+        start: u32,
+        size: u64,
+        clusters: u32,
+    },
     /// A file's chain goes on past the clusters its size needs.
-    ChainTooLong { start: u32, size: u64 },
+    ChainTooLong {
+        start: u32,
+        size: u64,
+    },
     /// A directory holds more than [`MAX_DIR_ENTRIES`] entries.
-    DirectoryTooLarge { start: u32 },
+    DirectoryTooLarge {
+        start: u32,
+    },
 }
 
 impl From<IoError> for FatError {
@@ -84,10 +109,9 @@ impl core::fmt::Display for FatError {
             }
             FatError::FreeInChain { after } => write!(f, "cluster chain breaks at cluster {after} (marked free)"),
             FatError::ChainCycle { start } => write!(f, "cluster chain from {start} loops"),
-            FatError::ChainTooShort { start, size, clusters } => write!(
-                f,
-                "file at cluster {start} is {size} bytes but its chain ends after {clusters} clusters"
-            ),
+            FatError::ChainTooShort { start, size, clusters } => {
+                write!(f, "file at cluster {start} is {size} bytes but its chain ends after {clusters} clusters")
+            }
             FatError::ChainTooLong { start, size } => {
                 write!(f, "file at cluster {start} has more clusters than its {size} bytes need")
             }
@@ -493,9 +517,7 @@ impl DirParser {
             return None;
         }
         let end = units.iter().position(|&u| u == 0 || u == 0xFFFF).unwrap_or(units.len());
-        let name: String = char::decode_utf16(units[..end].iter().copied())
-            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect();
+        let name: String = char::decode_utf16(units[..end].iter().copied()).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
         (!name.is_empty()).then_some(name)
     }
 }

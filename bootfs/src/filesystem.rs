@@ -9,8 +9,8 @@ use alloc::vec::Vec;
 use crate::block::BlockDevice;
 use crate::exfat::{is_exfat, Exfat};
 use crate::extent::ExtentMap;
-use crate::file::{ByteSource, MappedFile};
 use crate::fat::Fat32;
+use crate::file::{ByteSource, MappedFile};
 use crate::ntfs::{is_ntfs, Ntfs};
 use crate::scan::BootFile;
 use crate::tree::{DirEntry, FileTree, FsError, NodeId};
@@ -70,13 +70,7 @@ impl<D: BlockDevice> Filesystem<D> {
             }
             Filesystem::Exfat(fs) => {
                 let g = &fs.geometry;
-                format!(
-                    "exFAT \"{}\": {} clusters of {} bytes, heap at sector {}",
-                    fs.label,
-                    g.cluster_count,
-                    fs.cluster_bytes(),
-                    g.heap_start
-                )
+                format!("exFAT \"{}\": {} clusters of {} bytes, heap at sector {}", fs.label, g.cluster_count, fs.cluster_bytes(), g.heap_start)
             }
             Filesystem::Ntfs(fs) => format!("NTFS \"{}\": clusters of {} bytes", fs.label, fs.cluster_bytes()),
         }

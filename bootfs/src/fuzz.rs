@@ -8,6 +8,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::bootplan;
 use crate::config;
 use crate::eltorito::Catalog;
 use crate::exfat::Exfat;
@@ -19,7 +20,6 @@ use crate::iso9660;
 use crate::json;
 use crate::mbr::Mbr;
 use crate::scan::{self, BootFile};
-use crate::bootplan;
 
 /// A disk or file given as its non-zero sectors: records of a 4-byte LE
 /// sector number and 512 bytes. Everything else reads as zeros, up to the
@@ -290,4 +290,3 @@ pub fn config(data: &[u8]) {
         let _ = (config.dir_alias(dir), config.dir_tip(dir));
     }
 }
-

@@ -21,7 +21,9 @@ const EL_TORITO_ID: &[u8] = b"EL TORITO SPECIFICATION";
 pub enum IsoError {
     Io(IoError),
     /// The file is smaller than the 17 blocks every ISO9660 image has.
-    TooSmall { bytes: u64 },
+    TooSmall {
+        bytes: u64,
+    },
     /// Block 16 does not start a volume descriptor ("CD001").
     NotIso9660,
     /// No primary volume descriptor before the terminator.

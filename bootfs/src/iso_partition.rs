@@ -290,9 +290,7 @@ mod tests {
     #[test]
     fn a_used_slot_2_moves_the_entry_to_slot_3_and_a_full_table_writes_none() {
         let mut s = stick();
-        s[entry_range(1)].copy_from_slice(
-            &PartitionEntry { bootable: false, kind: 0x83, start_lba: 1_002_048, sectors: 100 }.to_bytes(),
-        );
+        s[entry_range(1)].copy_from_slice(&PartitionEntry { bootable: false, kind: 0x83, start_lba: 1_002_048, sectors: 100 }.to_bytes());
         assert_eq!(place(HOOK_KIND_CD, &one_run(0, 8), 4096, 2048, &s).unwrap().slot, 2);
         for slot in 2..4 {
             s[entry_range(slot)].copy_from_slice(&PartitionEntry { bootable: false, kind: 0x83, start_lba: 9, sectors: 1 }.to_bytes());

@@ -402,8 +402,7 @@ mod tests {
 
     #[test]
     fn values_keep_where_they_start() {
-        let doc = parse(b"{\n  \"control\": [\n    { \"VTOY_MENU_TIMEOUT\": \"5\" }\n  ],\n  \"n\": -1.5e3, \"t\": true }")
-            .expect("valid");
+        let doc = parse(b"{\n  \"control\": [\n    { \"VTOY_MENU_TIMEOUT\": \"5\" }\n  ],\n  \"n\": -1.5e3, \"t\": true }").expect("valid");
         let Value::Object(members) = doc.value else { panic!("object") };
         assert_eq!(members[0].key, "control");
         assert_eq!(members[0].key_pos, Pos { line: 2, column: 3 });

@@ -305,9 +305,7 @@ impl core::fmt::Display for Stage2Error {
 
 /// Wrapping sum of the little-endian u32 words of `bytes` (length a multiple of 4).
 pub fn word_sum(bytes: &[u8]) -> u32 {
-    bytes
-        .chunks_exact(4)
-        .fold(0u32, |s, w| s.wrapping_add(u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
+    bytes.chunks_exact(4).fold(0u32, |s, w| s.wrapping_add(u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
 }
 
 /// Pads a linked stage2 image to whole sectors and fills in `sectors` and

@@ -19,8 +19,8 @@
 extern crate alloc;
 
 pub mod block;
-pub mod config;
 pub mod bootplan;
+pub mod config;
 pub mod diskimage;
 pub mod eltorito;
 pub mod exfat;

@@ -105,9 +105,11 @@ impl Mbr {
         }
         for (i, a) in partitions.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
             let a_end = a.start_lba as u64 + a.sectors as u64;
-            let overlaps = partitions.iter().enumerate().filter(|(j, b)| *j != i && !b.is_empty()).any(|(_, b)| {
-                (a.start_lba as u64) < b.start_lba as u64 + b.sectors as u64 && (b.start_lba as u64) < a_end
-            });
+            let overlaps = partitions
+                .iter()
+                .enumerate()
+                .filter(|(j, b)| *j != i && !b.is_empty())
+                .any(|(_, b)| (a.start_lba as u64) < b.start_lba as u64 + b.sectors as u64 && (b.start_lba as u64) < a_end);
             if a.start_lba == 0 || overlaps {
                 return Err(MbrError::BadRange { index: i });
             }
@@ -130,9 +132,11 @@ impl Mbr {
     /// The data partition: the first non-empty primary entry that is not an
     /// extended or GPT-protective one.
     pub fn data_partition(&self) -> Option<(usize, PartitionEntry)> {
-        self.partitions.iter().copied().enumerate().find(|(_, p)| {
-            !p.is_empty() && ![ptype::EXTENDED, ptype::EXTENDED_LBA, ptype::GPT_PROTECTIVE].contains(&p.kind)
-        })
+        self.partitions
+            .iter()
+            .copied()
+            .enumerate()
+            .find(|(_, p)| !p.is_empty() && ![ptype::EXTENDED, ptype::EXTENDED_LBA, ptype::GPT_PROTECTIVE].contains(&p.kind))
     }
 }
 

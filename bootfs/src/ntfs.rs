@@ -77,13 +77,25 @@ const UPCASE_BYTES: u64 = 2 * 65_536;
 pub enum NtfsError {
     Io(IoError),
     /// The boot sector is not an NTFS one; `what` names the first field that says so.
-    NotNtfs { what: &'static str, value: u64 },
+    NotNtfs {
+        what: &'static str,
+        value: u64,
+    },
     /// MFT record `record` is damaged (`what`).
-    BadRecord { record: u64, what: &'static str },
+    BadRecord {
+        record: u64,
+        what: &'static str,
+    },
     /// An index block of folder `record` is damaged.
-    BadIndex { record: u64, what: &'static str },
+    BadIndex {
+        record: u64,
+        what: &'static str,
+    },
     /// A file has no data attribute, or a folder no index.
-    Missing { record: u64, what: &'static str },
+    Missing {
+        record: u64,
+        what: &'static str,
+    },
     /// A file's data is compressed (NTFS compression).
     Compressed,
     /// A file is encrypted (EFS).
@@ -91,15 +103,25 @@ pub enum NtfsError {
     /// A file is sparse: parts of it are holes, not on the disk.
     Sparse,
     /// A file's data is not all written (its initialized size is smaller).
-    PartlyWritten { size: u64, initialized: u64 },
+    PartlyWritten {
+        size: u64,
+        initialized: u64,
+    },
     /// The folder's index and the file's own record disagree on its size.
-    SizeDisagrees { listed: u64, actual: u64 },
+    SizeDisagrees {
+        listed: u64,
+        actual: u64,
+    },
     /// A file's data is kept inside its MFT record (too small to boot).
     Resident,
     /// A file in more pieces than [`MAX_RUNS`].
-    TooManyRuns { record: u64 },
+    TooManyRuns {
+        record: u64,
+    },
     /// A folder with more than 65,536 entries, or an index too deep.
-    DirectoryTooLarge { record: u64 },
+    DirectoryTooLarge {
+        record: u64,
+    },
 }
 
 impl NtfsError {
@@ -108,7 +130,11 @@ impl NtfsError {
     pub fn is_damage(&self) -> bool {
         matches!(
             self,
-            NtfsError::NotNtfs { .. } | NtfsError::BadRecord { .. } | NtfsError::BadIndex { .. } | NtfsError::Missing { .. } | NtfsError::SizeDisagrees { .. }
+            NtfsError::NotNtfs { .. }
+                | NtfsError::BadRecord { .. }
+                | NtfsError::BadIndex { .. }
+                | NtfsError::Missing { .. }
+                | NtfsError::SizeDisagrees { .. }
         )
     }
 }
@@ -133,10 +159,9 @@ impl core::fmt::Display for NtfsError {
             NtfsError::PartlyWritten { size, initialized } => {
                 write!(f, "only {initialized} of the file's {size} bytes are written; copy it again")
             }
-            NtfsError::SizeDisagrees { listed, actual } => write!(
-                f,
-                "its folder lists {listed} bytes but the file has {actual} (Windows may not have finished writing it; run chkdsk)"
-            ),
+            NtfsError::SizeDisagrees { listed, actual } => {
+                write!(f, "its folder lists {listed} bytes but the file has {actual} (Windows may not have finished writing it; run chkdsk)")
+            }
             NtfsError::Resident => write!(f, "the file is kept inside its NTFS record (it is too small to boot)"),
             NtfsError::TooManyRuns { record } => write!(f, "the file (MFT record {record}) is in more than {MAX_RUNS} pieces"),
             NtfsError::DirectoryTooLarge { record } => write!(f, "the folder (MFT record {record}) is too large or its index too deep"),
@@ -797,4 +822,3 @@ impl<D: BlockDevice> FileTree for Ntfs<D> {
         up(a) == up(b)
     }
 }
-

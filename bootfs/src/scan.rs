@@ -4,8 +4,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::tree::{DirEntry, FileTree, FsError, NodeId};
 use crate::text::cmp_ignore_case;
+use crate::tree::{DirEntry, FileTree, FsError, NodeId};
 
 /// Folders deeper than this are not searched.
 pub const MAX_DEPTH: usize = 32;
@@ -30,11 +30,7 @@ impl BootFile {
     /// The file `entry`, found in the folder `dir` (a full path).
     pub fn in_dir(dir: &str, entry: &DirEntry) -> BootFile {
         let dir = dir.trim_end_matches('/');
-        BootFile {
-            path: format!("{dir}/{}", entry.name),
-            size: entry.size,
-            node: entry.node,
-        }
+        BootFile { path: format!("{dir}/{}", entry.name), size: entry.size, node: entry.node }
     }
 }
 
@@ -81,9 +77,7 @@ pub fn is_boot_file_name(name: &str) -> bool {
 
 /// True for folders the scan never enters.
 pub fn is_skipped_folder(name: &str) -> bool {
-    name.starts_with('.')
-        || name.eq_ignore_ascii_case("System Volume Information")
-        || name.eq_ignore_ascii_case("$RECYCLE.BIN")
+    name.starts_with('.') || name.eq_ignore_ascii_case("System Volume Information") || name.eq_ignore_ascii_case("$RECYCLE.BIN")
 }
 
 /// Scans the whole volume. Only an unreadable root is an error; a folder

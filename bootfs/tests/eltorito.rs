@@ -117,8 +117,5 @@ fn a_damaged_validation_entry_or_a_catalog_past_the_end_is_an_error() {
     bad[catalog_block * 2048 + 4] ^= 1;
     assert_eq!(Catalog::read(&mut bad[..]).unwrap_err(), EltoritoError::BadValidationEntry);
     let mut truncated = iso[..catalog_block * 2048].to_vec();
-    assert_eq!(
-        Catalog::read(&mut truncated[..]).unwrap_err(),
-        EltoritoError::CatalogOutside { block: catalog_block as u32 }
-    );
+    assert_eq!(Catalog::read(&mut truncated[..]).unwrap_err(), EltoritoError::CatalogOutside { block: catalog_block as u32 });
 }

@@ -29,7 +29,12 @@ fn a_table_written_by_sfdisk_reads_back_entry_for_entry() {
     let rest = (64 << 20) / 512 - 100_352;
     assert_eq!(
         mbr.partitions,
-        [e(true, ptype::FAT32_LBA, 2048, 65536), e(false, 0x83, 67584, 32768), e(false, ptype::GPT_PROTECTIVE, 100_352, rest), PartitionEntry::default()]
+        [
+            e(true, ptype::FAT32_LBA, 2048, 65536),
+            e(false, 0x83, 67584, 32768),
+            e(false, ptype::GPT_PROTECTIVE, 100_352, rest),
+            PartitionEntry::default()
+        ]
     );
     assert_eq!(mbr.data_partition().map(|(i, _)| i), Some(0));
     // Writing the same entries back gives sfdisk's bytes (CHS included).

@@ -122,9 +122,11 @@ fn a_compressed_file_and_a_sparse_file_are_refused_in_words() {
     let (_dir, mut volume) = ntfs_image("refused", 16, |mnt| {
         std::fs::create_dir(mnt.join("packed")).unwrap();
         // FILE_ATTRIBUTE_COMPRESSED on the folder: files made in it are compressed.
-        tool(Command::new("python3")
-            .args(["-c", "import os, sys; os.setxattr(sys.argv[1], 'system.ntfs_attrib_be', bytes.fromhex('00000810'))"])
-            .arg(mnt.join("packed")));
+        tool(
+            Command::new("python3")
+                .args(["-c", "import os, sys; os.setxattr(sys.argv[1], 'system.ntfs_attrib_be', bytes.fromhex('00000810'))"])
+                .arg(mnt.join("packed")),
+        );
         std::fs::write(mnt.join("packed/small.iso"), vec![b'A'; 256 << 10]).unwrap();
         let f = std::fs::File::create(mnt.join("holes.img")).unwrap();
         f.set_len(8 << 20).unwrap();

@@ -57,11 +57,7 @@ pub fn on_disk(disk: &mut File, what: &str) -> Result<OnDisk> {
     }
     let stage2_bytes = &area[STAGE2_LBA as usize * 512..];
     let stage2 = Stage2Header::parse(stage2_bytes).map_err(|_| not_ours("no dropboot stage2 after the MBR"))?;
-    Ok(OnDisk {
-        stage2,
-        stage2_intact: verify_stage2(stage2_bytes).is_ok(),
-        stage1_current: mbr[..MBR_CODE_BYTES] == STAGE1[..],
-    })
+    Ok(OnDisk { stage2, stage2_intact: verify_stage2(stage2_bytes).is_ok(), stage1_current: mbr[..MBR_CODE_BYTES] == STAGE1[..] })
 }
 
 /// Replaces a dropboot disk's boot code with this binary's: stage2 first

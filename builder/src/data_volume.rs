@@ -224,4 +224,3 @@ impl DataVolume for Ntfs {
         Ok((fs.label.clone(), free))
     }
 }
-

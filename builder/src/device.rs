@@ -56,13 +56,10 @@ impl Device {
         let what = path.display().to_string();
         let meta = fs::metadata(path).map_err(Error::io(format!("looking at {what}")))?;
         if !meta.file_type().is_block_device() {
-            return Err(Error::Usage(format!(
-                "{what} is not a block device; `dropboot create` makes image files"
-            )));
+            return Err(Error::Usage(format!("{what} is not a block device; `dropboot create` makes image files")));
         }
         let (major, minor) = (libc::major(meta.rdev()), libc::minor(meta.rdev()));
-        let sys_dev = fs::canonicalize(format!("/sys/dev/block/{major}:{minor}"))
-            .map_err(Error::io(format!("finding {what} in /sys")))?;
+        let sys_dev = fs::canonicalize(format!("/sys/dev/block/{major}:{minor}")).map_err(Error::io(format!("finding {what} in /sys")))?;
         let name = sys_dev.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let is_partition = sys_dev.join("partition").exists();
         let bytes = sys(sys_dev.join("size")).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) * 512;
@@ -84,10 +81,8 @@ impl Device {
                 ours.push((dev, p.clone()));
             }
         }
-        let mounted = mounts()
-            .into_iter()
-            .filter_map(|(dev, at)| ours.iter().find(|(d, _)| *d == dev).map(|(_, n)| (format!("/dev/{n}"), at)))
-            .collect();
+        let mounted =
+            mounts().into_iter().filter_map(|(dev, at)| ours.iter().find(|(d, _)| *d == dev).map(|(_, n)| (format!("/dev/{n}"), at))).collect();
         let device = Device { path: path.into(), bytes, model, removable, usb, partitions, mounted };
         if is_partition {
             let disk = sys_dev.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -120,7 +115,13 @@ impl Device {
     pub fn describe(&self) -> String {
         let model = if self.model.is_empty() { "(no model name)" } else { &self.model };
         let mut s = format!("{}  {model}  {} MiB", self.path.display(), self.bytes >> 20);
-        s.push_str(if self.usb { "  USB" } else if self.removable { "  removable" } else { "  fixed disk" });
+        s.push_str(if self.usb {
+            "  USB"
+        } else if self.removable {
+            "  removable"
+        } else {
+            "  fixed disk"
+        });
         if self.partitions.is_empty() {
             s.push_str("\n  no partitions");
         }

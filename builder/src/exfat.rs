@@ -7,8 +7,8 @@
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use bootfs::exfat::{
-    boot_region_checksum, checksum32, entry_set_checksum, Geometry, ATTR_ARCHIVE, ATTR_DIRECTORY, END_OF_CHAIN, ENTRY_BITMAP,
-    ENTRY_FILE, ENTRY_LABEL, ENTRY_NAME, ENTRY_SIZE as ENTRY, ENTRY_STREAM, ENTRY_UPCASE, FLAG_ALLOCATION_POSSIBLE, FLAG_NO_FAT_CHAIN,
+    boot_region_checksum, checksum32, entry_set_checksum, Geometry, ATTR_ARCHIVE, ATTR_DIRECTORY, END_OF_CHAIN, ENTRY_BITMAP, ENTRY_FILE,
+    ENTRY_LABEL, ENTRY_NAME, ENTRY_SIZE as ENTRY, ENTRY_STREAM, ENTRY_UPCASE, FLAG_ALLOCATION_POSSIBLE, FLAG_NO_FAT_CHAIN,
 };
 
 use crate::partition_file::PartitionFile;
@@ -104,7 +104,12 @@ fn timestamp() -> u32 {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     let year = (year - 1980).clamp(0, 127) as u32;
-    (year << 25) | ((month as u32) << 21) | ((day as u32) << 16) | (((rem / 3600) as u32) << 11) | ((((rem / 60) % 60) as u32) << 5) | (((rem % 60) / 2) as u32)
+    (year << 25)
+        | ((month as u32) << 21)
+        | ((day as u32) << 16)
+        | (((rem / 3600) as u32) << 11)
+        | ((((rem / 60) % 60) as u32) << 5)
+        | (((rem % 60) / 2) as u32)
 }
 
 /// Formats `part` (a partition of `sectors`) as an empty exFAT volume.
@@ -248,7 +253,8 @@ impl<'a> ExfatVolume<'a> {
         part.seek(SeekFrom::Start(geo.fat_start * SECTOR))?;
         part.read_exact(&mut fat_bytes)?;
         let fat = fat_bytes.chunks_exact(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect();
-        let mut v = ExfatVolume { part, geo, cluster_bytes, fat, bitmap: Vec::new(), bitmap_at: Vec::new(), upcase: Vec::new(), label: String::new(), fresh };
+        let mut v =
+            ExfatVolume { part, geo, cluster_bytes, fat, bitmap: Vec::new(), bitmap_at: Vec::new(), upcase: Vec::new(), label: String::new(), fresh };
         let root = Dir { clusters: v.chain(v.geo.root_cluster)?, entry_set: None };
         let bytes = v.read_dir(&root)?;
         for e in bytes.chunks_exact(ENTRY) {

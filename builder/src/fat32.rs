@@ -77,7 +77,9 @@ impl Layout {
     fn free_clusters(&self, disk: &mut Disk) -> Result<Vec<u32>> {
         let fat = self.fat(disk)?;
         Ok((2..self.cluster_count + 2)
-            .filter(|&c| fat.get(c as usize * 4..c as usize * 4 + 4).is_some_and(|e| u32::from_le_bytes([e[0], e[1], e[2], e[3]]) & FAT32_ENTRY_MASK == 0))
+            .filter(|&c| {
+                fat.get(c as usize * 4..c as usize * 4 + 4).is_some_and(|e| u32::from_le_bytes([e[0], e[1], e[2], e[3]]) & FAT32_ENTRY_MASK == 0)
+            })
             .collect())
     }
 }
@@ -220,8 +222,8 @@ fn open_folder<'a, T: fatfs::ReadWriteSeek>(fs: &'a fatfs::FileSystem<T>, to: &s
 /// the root).
 fn placeholder(disk: &mut Disk, to: &str, layout: &Layout) -> Result<(Vec<Vec<String>>, u32)> {
     let image = disk.path.display().to_string();
-    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
-        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
+    let fs =
+        fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new()).map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
     let mut created = Vec::new();
     let folder_cluster;
     {
@@ -357,10 +359,16 @@ fn first_cluster(entry: &[u8]) -> u32 {
 /// Gives the placeholder's entry in the folder at `folder_cluster` its
 /// first cluster and size.
 fn point_placeholder(disk: &mut Disk, layout: &Layout, folder_cluster: u32, first: u32, size: u64) -> Result<()> {
-    let found = edit_entry(disk, layout, folder_cluster, |e| &e[..11] == PLACEHOLDER_RAW, |e| {
-        set_first_cluster(e, first);
-        e[28..32].copy_from_slice(&(size as u32).to_le_bytes());
-    })?;
+    let found = edit_entry(
+        disk,
+        layout,
+        folder_cluster,
+        |e| &e[..11] == PLACEHOLDER_RAW,
+        |e| {
+            set_first_cluster(e, first);
+            e[28..32].copy_from_slice(&(size as u32).to_le_bytes());
+        },
+    )?;
     if found {
         return Ok(());
     }
@@ -496,8 +504,8 @@ fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<()> {
 pub fn remove(disk: &mut Disk, path: &str) -> Result<()> {
     let image = disk.path.display().to_string();
     let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
-    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
-        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
+    let fs =
+        fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new()).map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
     let mut dir = fs.root_dir();
     for part in folder.split('/').filter(|p| !p.is_empty()) {
         dir = dir.open_dir(part).map_err(|e| match e.kind() {
@@ -506,11 +514,8 @@ pub fn remove(disk: &mut Disk, path: &str) -> Result<()> {
         })?;
     }
     // Names differ only in case on FAT32: the file as the folder spells it.
-    let Some(stored) = dir
-        .iter()
-        .filter_map(|e| e.ok())
-        .find(|e| e.is_file() && bootfs::text::eq_ignore_case(&e.file_name(), name))
-        .map(|e| e.file_name())
+    let Some(stored) =
+        dir.iter().filter_map(|e| e.ok()).find(|e| e.is_file() && bootfs::text::eq_ignore_case(&e.file_name(), name)).map(|e| e.file_name())
     else {
         return Err(Error::Usage(format!("no file {path} on {image}")));
     };
@@ -522,8 +527,8 @@ pub fn remove(disk: &mut Disk, path: &str) -> Result<()> {
 /// The volume's label and free bytes.
 pub fn space(disk: &mut Disk) -> Result<(String, u64)> {
     let image = disk.path.display().to_string();
-    let fs = fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new())
-        .map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
+    let fs =
+        fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new()).map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
     let stats = fs.stats().map_err(Error::io(format!("counting free space on {image}")))?;
     Ok((fs.volume_label().trim_end().to_string(), stats.free_clusters() as u64 * stats.cluster_size() as u64))
 }
@@ -537,10 +542,7 @@ pub fn format(part: &mut PartitionFile, sectors: u64, label: &str) -> io::Result
     }
     fatfs::format_volume(
         part,
-        fatfs::FormatVolumeOptions::new()
-            .fat_type(fatfs::FatType::Fat32)
-            .bytes_per_cluster(cluster_bytes_for(sectors * 512))
-            .volume_label(name),
+        fatfs::FormatVolumeOptions::new().fat_type(fatfs::FatType::Fat32).bytes_per_cluster(cluster_bytes_for(sectors * 512)).volume_label(name),
     )
 }
 

@@ -10,28 +10,24 @@ use bootfs::layout::DATA_PARTITION_LBA;
 use bootfs::mbr::{Mbr, PartitionEntry};
 
 use crate::bootcode;
+use crate::error::{Error, Result};
 use crate::journal::{Clusters, Overlay};
 use crate::partition_file::{FormatVolume, PartitionFile};
-use crate::error::{Error, Result};
 
 /// The smallest image `create` makes: FAT32 needs 65,525 clusters, which
 /// at 512-byte clusters is about 33 MiB of data partition.
 pub const MIN_IMAGE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Makes a new sparse image of `size` bytes: MBR with one active partition
-/// from LBA 2048 to the end, boot code, an empty exFAT or FAT32 volume.
+/// from LBA 2048 to the end, boot code, an empty exFAT, FAT32 or NTFS volume.
 /// Returns it open and locked as its writer from before its first byte
 /// (see [`Disk::from_file`]).
 pub fn create(path: &Path, size: u64, fs: &dyn FormatVolume) -> Result<File> {
     if size < MIN_IMAGE_BYTES {
         return Err(Error::Usage(format!("--size must be at least {} MiB", MIN_IMAGE_BYTES >> 20)));
     }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(Error::io(format!("creating {}", path.display())))?;
+    let mut file =
+        OpenOptions::new().read(true).write(true).create_new(true).open(path).map_err(Error::io(format!("creating {}", path.display())))?;
     let what = path.display().to_string();
     lock(&file, true, &what)?;
     file.set_len(size / 512 * 512).map_err(Error::io(format!("sizing {what}")))?;
@@ -44,8 +40,8 @@ pub fn create(path: &Path, size: u64, fs: &dyn FormatVolume) -> Result<File> {
 /// the boot code. `sparse`: `file` is a new sparse file, all zeros; else
 /// the areas other tools look at for old signatures are cleared first.
 pub fn lay_out(file: &mut File, sectors: u64, fs: &dyn FormatVolume, what: &str, sparse: bool) -> Result<()> {
-    let part_sectors = u32::try_from(sectors - DATA_PARTITION_LBA as u64)
-        .map_err(|_| Error::Usage("dropboot disks are below 2 TiB (the MBR's limit)".into()))?;
+    let part_sectors =
+        u32::try_from(sectors - DATA_PARTITION_LBA as u64).map_err(|_| Error::Usage("dropboot disks are below 2 TiB (the MBR's limit)".into()))?;
     if !sparse {
         // Old partition tables and filesystem signatures: the first MiB,
         // the data partition's first MiB, and a GPT's backup at the end.

@@ -53,11 +53,7 @@ pub fn undo(file: &mut File, what: &str) -> Result<()> {
     };
     if let Undo::Restore(restored) = undo {
         write_sector(file, 0, &restored, what)?;
-        eprintln!(
-            "dropboot: took partition {} ({}, written at its last boot) out of the partition table of {what}",
-            record.slot + 1,
-            record.path
-        );
+        eprintln!("dropboot: took partition {} ({}, written at its last boot) out of the partition table of {what}", record.slot + 1, record.path);
     }
     write_sector(file, RECORD_LBA, &record.undone().to_sector(), what)
 }

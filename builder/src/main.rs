@@ -263,7 +263,11 @@ fn run(cli: Cli) -> Result<()> {
             let code = bootcode::on_disk(&mut file, &what)?;
             let iso_partition = iso_partition::on_disk(&mut file, &what)?;
             let iso_partition_line = iso_partition.as_ref().map(|r| {
-                format!("partition {}: {}, written at its last boot (its next start, or a dropboot command that writes, takes it out)", r.slot + 1, r.path)
+                format!(
+                    "partition {}: {}, written at its last boot (its next start, or a dropboot command that writes, takes it out)",
+                    r.slot + 1,
+                    r.path
+                )
             });
             let mut disk = image::Disk::open(&target, false)?;
             let space = files::space(&mut disk)?;
@@ -362,10 +366,7 @@ fn run(cli: Cli) -> Result<()> {
             let (files, problems) = files::boot_files(&mut disk)?;
             let entries = files::menu_config(&mut disk)?.arrange(files);
             if json {
-                let list: Vec<_> = entries
-                    .iter()
-                    .map(|e| serde_json::json!({"path": e.file.path, "size": e.file.size, "alias": e.alias}))
-                    .collect();
+                let list: Vec<_> = entries.iter().map(|e| serde_json::json!({"path": e.file.path, "size": e.file.size, "alias": e.alias})).collect();
                 println!("{:#}", serde_json::Value::Array(list));
             } else {
                 for e in &entries {

@@ -53,9 +53,7 @@ impl<'a> PartitionFile<'a> {
         while left > 0 {
             // SAFETY: both descriptors are open files we own; the offsets are
             // passed by pointer and advanced by the kernel.
-            let n = unsafe {
-                libc::copy_file_range(source.as_raw_fd(), &mut src, self.file.as_raw_fd(), &mut dst, left as usize, 0)
-            };
+            let n = unsafe { libc::copy_file_range(source.as_raw_fd(), &mut src, self.file.as_raw_fd(), &mut dst, left as usize, 0) };
             match n {
                 n if n > 0 => {
                     if let Some(o) = self.overlay.as_mut() {

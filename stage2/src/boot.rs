@@ -8,12 +8,12 @@ use alloc::format;
 use alloc::vec;
 
 use bootfs::bootplan::{self, PlanError, Refusal, MIN_BASE_MEMORY_KIB};
-use bootfs::tree::FsError;
-use bootfs::iso_partition::NoEntry;
-use bootfs::file::ByteSource;
 use bootfs::diskimage::Chs;
+use bootfs::file::ByteSource;
+use bootfs::iso_partition::NoEntry;
 use bootfs::layout::{BDA_EQUIPMENT, BDA_HARD_DISKS, HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_KIND_SWAP};
 use bootfs::scan::BootFile;
+use bootfs::tree::FsError;
 use bootfs::{BlockDevice, IoError};
 
 use crate::hook::{self, HookPlan};
@@ -35,11 +35,16 @@ pub enum BootError {
     Refused(Refusal),
     /// The BIOS reads the stick only by CHS, and the file lies past what
     /// CHS reaches (sectors).
-    BeyondChs { end: u64, reach: u64 },
+    BeyondChs {
+        end: u64,
+        reach: u64,
+    },
     /// "Boot the next disk" found no hard disk besides the stick.
     NoOtherDisk,
     /// The next disk's first sector does not end in 55h AAh.
-    NotBootableDisk { drive: u8 },
+    NotBootableDisk {
+        drive: u8,
+    },
 }
 
 impl core::fmt::Display for BootError {
@@ -139,7 +144,11 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
         if end > geometry.reach() {
             return Err(BootError::BeyondChs { end, reach: geometry.reach() });
         }
-        crate::log!("  no INT 13h extensions: the hook reads the stick by CHS ({} heads, {} sectors a track)", geometry.last_head as u16 + 1, geometry.sectors_per_track);
+        crate::log!(
+            "  no INT 13h extensions: the hook reads the stick by CHS ({} heads, {} sectors a track)",
+            geometry.last_head as u16 + 1,
+            geometry.sectors_per_track
+        );
     }
     let dest = (plan.load_segment as u32) << 4;
     let mut image = vec![0u8; plan.boot_bytes as usize];
@@ -160,13 +169,7 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
     // The entry point as SeaBIOS jumps to it: 0000:7C00 for the default
     // segment, segment:0000 otherwise.
     let (segment, offset16) = if dest < 0x10000 { (0u16, dest as u16) } else { (plan.load_segment, 0u16) };
-    say(&format!(
-        "Booting {} as {}: {} bytes at {segment:04X}:{offset16:04X}, {} extents",
-        file.path,
-        plan.what,
-        image.len(),
-        extents.len()
-    ));
+    say(&format!("Booting {} as {}: {} bytes at {segment:04X}:{offset16:04X}, {} extents", file.path, plan.what, image.len(), extents.len()));
     // The last thing before hooking: the ISO becomes a partition of the
     // stick for the system it starts. A failure is said and the boot goes on.
     if plan.kind == HOOK_KIND_CD {
@@ -247,11 +250,7 @@ pub fn boot_next_disk(volume: &mut Volume, say: &mut dyn FnMut(&str)) -> Result<
             spec_packet: None,
             disk_chs: None,
         });
-        crate::log!(
-            "  INT 13h hook at {:04X}:0000 ({} KiB) swaps disks {stick:02X}h and {drive:02X}h",
-            installed.segment,
-            installed.kib
-        );
+        crate::log!("  INT 13h hook at {:04X}:0000 ({} KiB) swaps disks {stick:02X}h and {drive:02X}h", installed.segment, installed.kib);
         stick
     } else {
         drive

@@ -14,8 +14,8 @@ use bootfs::sha256::{expected_digest, to_hex, Sha256};
 use bootfs::text::{eq_ignore_case, human_size};
 
 use crate::console::{attr, Screen, COLS};
-use crate::input::{Input, Key};
 use crate::frame::{fit, help, page, title};
+use crate::input::{Input, Key};
 use crate::volume::Volume;
 
 /// Bytes read per step (and per progress update).
@@ -23,13 +23,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// Checksum files looked for beside `NAME`, in this order.
 fn sidecar_names(name: &str) -> [String; 5] {
-    [
-        format!("{name}.sha256"),
-        format!("{name}.sha256sum"),
-        String::from("SHA256SUMS"),
-        String::from("SHA256SUMS.txt"),
-        String::from("sha256sum.txt"),
-    ]
+    [format!("{name}.sha256"), format!("{name}.sha256sum"), String::from("SHA256SUMS"), String::from("SHA256SUMS.txt"), String::from("sha256sum.txt")]
 }
 
 /// Hashes `file`, shows the digest and the verdict, until Esc.

@@ -124,9 +124,8 @@ impl Screen {
         }
         // The whole VGA frame first: the serial rows take far longer to
         // send, and the screen should not tear while they go out.
-        let changed: Vec<usize> = (0..ROWS)
-            .filter(|&r| self.fresh || self.cells[r * COLS..(r + 1) * COLS] != self.shown[r * COLS..(r + 1) * COLS])
-            .collect();
+        let changed: Vec<usize> =
+            (0..ROWS).filter(|&r| self.fresh || self.cells[r * COLS..(r + 1) * COLS] != self.shown[r * COLS..(r + 1) * COLS]).collect();
         for &row in &changed {
             for (col, cell) in self.cells[row * COLS..(row + 1) * COLS].iter().enumerate() {
                 vga::put(row, col, to_cp437(cell.ch), cell.attr);

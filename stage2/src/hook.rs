@@ -8,7 +8,9 @@ use core::ptr::{read_unaligned, read_volatile, write_unaligned, write_volatile};
 use bootfs::diskimage::{Chs, FloppyFormat};
 
 use crate::disk::ChsGeometry;
-use bootfs::layout::{self, HookExtent, HookHeader, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_MAX_BYTES, HOOK_SIGNATURE, HOOK_VENDOR, SPEC_PACKET_BYTES};
+use bootfs::layout::{
+    self, HookExtent, HookHeader, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_MAX_BYTES, HOOK_SIGNATURE, HOOK_VENDOR, SPEC_PACKET_BYTES,
+};
 
 static HOOK: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../build/int13_hook.bin"));
 
@@ -138,5 +140,8 @@ fn real_drives(kind: u8) -> u8 {
 pub fn blob_ok() -> bool {
     let at = core::mem::offset_of!(HookHeader, signature);
     let vendor = core::mem::offset_of!(HookHeader, vendor);
-    HOOK.len() > size_of::<HookHeader>() && HOOK.len() <= HOOK_MAX_BYTES && HOOK[at..at + 8] == HOOK_SIGNATURE && HOOK[vendor..vendor + 8] == HOOK_VENDOR
+    HOOK.len() > size_of::<HookHeader>()
+        && HOOK.len() <= HOOK_MAX_BYTES
+        && HOOK[at..at + 8] == HOOK_SIGNATURE
+        && HOOK[vendor..vendor + 8] == HOOK_VENDOR
 }

@@ -74,10 +74,5 @@ pub fn write(disk: &mut BiosDisk, kind: u8, map: &ExtentMap, bytes: u64, partiti
     disk.write_sector(RECORD_LBA, &record.to_sector()).map_err(|e| failed(&e))?;
     disk.write_sector(0, &record.apply(&sector0)).map_err(|e| failed(&e))?;
     let e = placement.entry;
-    Ok(format!(
-        "  partition {}: {path}, sectors {}+{} (type 00h), undone at the next start",
-        placement.slot + 1,
-        e.start_lba,
-        e.sectors
-    ))
+    Ok(format!("  partition {}: {path}, sectors {}+{} (type 00h), undone at the next start", placement.slot + 1, e.start_lba, e.sectors))
 }

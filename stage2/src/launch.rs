@@ -13,14 +13,8 @@ const _: () = assert!(TRAMPOLINE_ADDR as usize + TRAMPOLINE_PARAMS + core::mem::
 /// Copies `image` to `dest` and jumps to `segment:offset` in real mode with
 /// DL = `drive`. Never returns.
 pub fn launch(image: &[u8], dest: u32, segment: u16, offset: u16, drive: u8) -> ! {
-    let params = TrampolineParams {
-        source: image.as_ptr() as u32,
-        dest,
-        length: image.len() as u32,
-        entry_offset: offset,
-        entry_segment: segment,
-        drive,
-    };
+    let params =
+        TrampolineParams { source: image.as_ptr() as u32, dest, length: image.len() as u32, entry_offset: offset, entry_segment: segment, drive };
     // SAFETY: [TRAMPOLINE_ADDR, TRAMPOLINE_END) is free low memory reserved
     // for the trampoline; the image stays alive (it is never freed: this
     // function does not return); the trampoline is 32-bit code entered

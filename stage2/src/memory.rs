@@ -35,15 +35,8 @@ fn e820(mut f: impl FnMut(Region)) -> bool {
     let addr = (&raw mut E820_BUF) as u32;
     let mut continuation = 0;
     for i in 0..128 {
-        let mut r = RmRegs {
-            eax: 0xE820,
-            ebx: continuation,
-            ecx: 24,
-            edx: 0x534D_4150,
-            es: (addr >> 4) as u16,
-            edi: addr & 0xF,
-            ..Default::default()
-        };
+        let mut r =
+            RmRegs { eax: 0xE820, ebx: continuation, ecx: 24, edx: 0x534D_4150, es: (addr >> 4) as u16, edi: addr & 0xF, ..Default::default() };
         // SAFETY: one CPU; the BIOS fills the buffer during the call.
         unsafe { E820_BUF.acpi = 1 };
         bios_int(0x15, &mut r);

@@ -1,4 +1,4 @@
-//! The data partition: found through the MBR, opened as FAT32 or exFAT
+//! The data partition: found through the MBR, opened as exFAT, FAT32 or NTFS
 //! (by its boot sector), scanned.
 
 use alloc::format;
@@ -9,13 +9,13 @@ use alloc::vec::Vec;
 use bootfs::block::Window;
 use bootfs::config::{self, Loaded};
 use bootfs::extent::ExtentMap;
-use bootfs::tree::{DirEntry, FsError};
-use bootfs::filesystem::Filesystem;
 use bootfs::file::MappedFile;
+use bootfs::filesystem::Filesystem;
 use bootfs::mbr::{Mbr, MbrError};
 use bootfs::scan::{self, BootFile, ScanReport};
-use bootfs::IoError;
+use bootfs::tree::{DirEntry, FsError};
 use bootfs::BlockDevice;
+use bootfs::IoError;
 
 use crate::disk::{BiosDisk, ChsGeometry};
 
@@ -35,7 +35,7 @@ impl core::fmt::Display for VolumeError {
             VolumeError::PartitionTable(e) => write!(f, "The boot disk's partition table is damaged: {e}."),
             VolumeError::NoDataPartition => write!(f, "The boot disk has no data partition."),
             VolumeError::UnknownFilesystem { index, kind } => {
-                write!(f, "Partition {} (type {kind:02X}h) is neither FAT32 nor exFAT.", index + 1)
+                write!(f, "Partition {} (type {kind:02X}h) is not exFAT, FAT32 or NTFS.", index + 1)
             }
             VolumeError::Root(e) => write!(f, "Cannot read the data partition's root folder: {e}."),
         }

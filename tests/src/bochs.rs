@@ -76,15 +76,7 @@ impl Bochs {
         let child = Arc::new(Mutex::new(child));
         let done = watchdog(name, "Bochs", &child, limit);
         eprintln!("[{name}] bochs -q -f {}", rc.display());
-        Bochs {
-            name: name.into(),
-            dir: dir.into(),
-            serial_path: dir.join("serial.log"),
-            log_path: dir.join("bochs.log"),
-            child,
-            debugger,
-            done,
-        }
+        Bochs { name: name.into(), dir: dir.into(), serial_path: dir.join("serial.log"), log_path: dir.join("bochs.log"), child, debugger, done }
     }
 
     /// Everything COM1 has received, escapes removed.

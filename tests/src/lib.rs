@@ -48,9 +48,7 @@ pub fn connect_unix(path: &Path, within: Duration) -> Result<std::os::unix::net:
 
 /// The workspace's target directory.
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
 /// A fresh folder for one test's files: `target/qemu-tests/<name>`.
@@ -273,8 +271,7 @@ impl Qemu {
             .expect("starting qemu-system-x86_64 (run `make deps`)");
         let child = Arc::new(Mutex::new(child));
         let done = watchdog(name, "QEMU", &child, opts.limit.unwrap_or(BOOT_LIMIT));
-        let com1 = terminal::Terminal::connect(&com1_path, &serial_path, Duration::from_secs(20))
-            .expect("connecting to QEMU's COM1 socket");
+        let com1 = terminal::Terminal::connect(&com1_path, &serial_path, Duration::from_secs(20)).expect("connecting to QEMU's COM1 socket");
         let qmp = qmp::Qmp::connect(&qmp_path, Duration::from_secs(20)).expect("connecting to QEMU's QMP socket");
         Qemu {
             name: name.into(),
@@ -352,9 +349,7 @@ impl Qemu {
     /// The VGA text screen, read from guest memory at 0xB8000.
     pub fn screen(&mut self) -> Screen {
         let path = self.dir.join("screen.bin");
-        self.qmp
-            .execute("pmemsave", serde_json::json!({"val": 0xB8000, "size": 4000, "filename": path}))
-            .expect("pmemsave");
+        self.qmp.execute("pmemsave", serde_json::json!({"val": 0xB8000, "size": 4000, "filename": path})).expect("pmemsave");
         Screen::from_text_memory(&fs::read(&path).expect("reading the saved screen"))
     }
 

@@ -13,9 +13,7 @@ use bootfs::layout::{seal_stage2, Stage2Header, DATA_PARTITION_LBA, STAGE2_LBA, 
 /// The `dropboot` binary under test: $DROPBOOT (set by the Makefile) or
 /// target/release/dropboot.
 pub fn dropboot_bin() -> PathBuf {
-    let path = std::env::var_os("DROPBOOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::target_dir().join("release/dropboot"));
+    let path = std::env::var_os("DROPBOOT").map(PathBuf::from).unwrap_or_else(|| crate::target_dir().join("release/dropboot"));
     assert!(path.exists(), "{} is missing: run `make` first (make test does)", path.display());
     path
 }
@@ -256,11 +254,9 @@ fn reformat(image: &Path, mkfs: Option<&[&str]>, mount: &[&str], fill: impl FnOn
     let _one = MOUNTS.lock().unwrap_or_else(|e| e.into_inner());
     let size = fs::metadata(image).expect("the image").len();
     let offset = DATA_PARTITION_LBA as u64 * 512;
-    let dev = run(Command::new("losetup")
-        .args(["-f", "--show", "-o", &offset.to_string(), "--sizelimit", &(size - offset).to_string()])
-        .arg(image))
-    .trim()
-    .to_string();
+    let dev = run(Command::new("losetup").args(["-f", "--show", "-o", &offset.to_string(), "--sizelimit", &(size - offset).to_string()]).arg(image))
+        .trim()
+        .to_string();
     let mnt = image.with_extension("mnt");
     fs::create_dir_all(&mnt).expect("mount point");
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -70,8 +70,12 @@ fn create_refuses_to_overwrite_an_existing_file_and_says_why() {
     let dir = work_dir("builder_refuse");
     let image = dir.join("precious.img");
     fs::write(&image, b"my data").unwrap();
-    let out = tests::media::output(Command::new(tests::media::dropboot_bin())
-        .args([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]));
+    let out = tests::media::output(Command::new(tests::media::dropboot_bin()).args([
+        OsStr::new("create"),
+        image.as_os_str(),
+        "--size".as_ref(),
+        "64M".as_ref(),
+    ]));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists"), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(fs::read(&image).unwrap(), b"my data");
@@ -80,9 +84,7 @@ fn create_refuses_to_overwrite_an_existing_file_and_says_why() {
 /// The data partition of `image` on a loop device, for fsck.exfat and
 /// exfat-fuse (root, as CI runs); `f` gets the device.
 fn with_partition_device<T>(image: &std::path::Path, f: impl FnOnce(&str) -> T) -> T {
-    let dev = run(Command::new("losetup").args(["-f", "--show", "-o", &(DATA_PARTITION_LBA as u64 * 512).to_string()]).arg(image))
-        .trim()
-        .to_string();
+    let dev = run(Command::new("losetup").args(["-f", "--show", "-o", &(DATA_PARTITION_LBA as u64 * 512).to_string()]).arg(image)).trim().to_string();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&dev)));
     let _ = tests::media::output(Command::new("losetup").args(["-d", &dev]));
     result.unwrap_or_else(|e| std::panic::resume_unwind(e))

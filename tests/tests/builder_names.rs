@@ -15,7 +15,15 @@ use tests::work_dir;
 fn stick(dir: &Path, fs_kind: &str) -> PathBuf {
     let image = dir.join(format!("{fs_kind}.img"));
     let _ = fs::remove_file(&image);
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "128M".as_ref(), "--fs".as_ref(), fs_kind.as_ref(), third_party("ipxe.iso").as_os_str()]);
+    dropboot([
+        OsStr::new("create"),
+        image.as_os_str(),
+        "--size".as_ref(),
+        "128M".as_ref(),
+        "--fs".as_ref(),
+        fs_kind.as_ref(),
+        third_party("ipxe.iso").as_os_str(),
+    ]);
     image
 }
 
@@ -82,7 +90,12 @@ fn names_windows_cannot_open_or_that_are_too_long_are_refused_before_a_byte_is_w
             let args = add(to);
             refused(&image, &args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>(), 2, "is not allowed in names on FAT32, exFAT or NTFS");
         }
-        refused(&image, &[OsStr::new("add"), image.as_os_str(), iso.as_os_str(), "--to".as_ref(), long_folder.as_ref()], 2, "256 characters long (UTF-16); FAT32 and exFAT hold 255");
+        refused(
+            &image,
+            &[OsStr::new("add"), image.as_os_str(), iso.as_os_str(), "--to".as_ref(), long_folder.as_ref()],
+            2,
+            "256 characters long (UTF-16); FAT32 and exFAT hold 255",
+        );
         refused(&image, &[OsStr::new("add"), image.as_os_str(), trailing.as_os_str()], 2, "ends in a dot or a space");
         refused(&image, &[OsStr::new("add"), image.as_os_str(), iso.as_os_str(), "--to".as_ref(), "/dir. ".as_ref()], 2, "ends in a dot or a space");
         fsck_passes(&image, fs_kind);

@@ -57,8 +57,13 @@ fn a_file_too_big_for_the_stick_is_refused_before_a_single_byte_is_written() {
         let (image, _) = stick_with_two_files(&dir, fs_kind, "64M");
         let before = fs::read(&image).expect("image");
         let big = random_file(&dir.join("huge.iso"), 70 << 20, 3);
-        let out = tests::media::output(Command::new(dropboot_bin())
-            .args([OsStr::new("add"), image.as_os_str(), big.as_os_str(), "--to".as_ref(), "/new/folder".as_ref()]));
+        let out = tests::media::output(Command::new(dropboot_bin()).args([
+            OsStr::new("add"),
+            image.as_os_str(),
+            big.as_os_str(),
+            "--to".as_ref(),
+            "/new/folder".as_ref(),
+        ]));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{fs_kind}: refused");
         assert!(stderr.contains("free space") && stderr.contains("nothing was written"), "{fs_kind}: {stderr}");
@@ -116,7 +121,6 @@ fn an_add_killed_mid_copy_leaves_a_volume_fsck_passes_and_the_other_files_intact
         fsck_passes(&image, fs_kind);
     }
 }
-
 
 /// Runs `dropboot ARGS` (IMAGE stands for the image) on a fresh copy of
 /// `base` killed before its 1st, 2nd, ... write to the disk, until it runs
@@ -212,9 +216,9 @@ fn a_cut_off_fat32_change_another_program_wrote_over_is_left_as_that_program_lef
     let new = random_file(&dir.join("new.iso"), 400_000, 11);
     // Killed just after its journal record: writes 1-3 are the data, the
     // journal and the record.
-    let out = tests::media::output(Command::new(dropboot_bin())
-        .args([OsStr::new("add"), image.as_os_str(), new.as_os_str()])
-        .env("DROPBOOT_FAULT", "kill-at-write:4"));
+    let out = tests::media::output(
+        Command::new(dropboot_bin()).args([OsStr::new("add"), image.as_os_str(), new.as_os_str()]).env("DROPBOOT_FAULT", "kill-at-write:4"),
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("killed before write 4"));
     assert!(journal_pending(&image), "the record is there");
     // Then Windows, or mtools here, writes a file onto the stick.

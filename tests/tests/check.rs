@@ -40,12 +40,17 @@ fn check_gives_a_verdict_in_words_and_json_for_each_kind_of_file() {
     };
     assert!(verdict("/probe.iso").ends_with("boots as CD E0h; its system finds its ISO as partition 2"), "{text}");
     assert!(verdict("/probe.iso").contains("El Torito: x86 BIOS, no emulation"), "{text}");
-    assert!(verdict("/memtest86+x64.iso").contains("boots as 1.44 MB floppy 00h; an emulated disk is not a filesystem Linux can use whole, so no partition is written for it"), "{text}");
+    assert!(
+        verdict("/memtest86+x64.iso")
+            .contains("boots as 1.44 MB floppy 00h; an emulated disk is not a filesystem Linux can use whole, so no partition is written for it"),
+        "{text}"
+    );
     assert!(verdict("/efi-only.iso").ends_with("not bootable: no BIOS boot entry in this image (it boots with UEFI only)"), "{text}");
     assert!(verdict("/junk.iso").starts_with("not bootable: not an ISO9660 image"), "{text}");
     assert!(verdict("/live.iso").ends_with("boots as CD E0h; a Linux live system (casper): its system finds its ISO as partition 2"), "{text}");
 
-    let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("check"), image.as_os_str(), "/probe.iso".as_ref(), "--json".as_ref()]));
+    let out =
+        tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("check"), image.as_os_str(), "/probe.iso".as_ref(), "--json".as_ref()]));
     assert_eq!(out.status.code(), Some(0));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("check --json prints JSON");
     assert_eq!(json[0]["path"], "/probe.iso");

@@ -187,12 +187,7 @@ fn sha256_compares_the_file_with_its_sidecar_and_with_sha256sums() {
     fs::write(dir.join("good.iso.sha256"), format!("{good_sum}  good.iso\n")).expect("sidecar");
     let wrong = "0".repeat(64);
     fs::write(dir.join("SHA256SUMS"), format!("{good_sum}  good.iso\n{wrong}  bad.iso\n")).expect("SHA256SUMS");
-    let files = [
-        (good.as_path(), "/"),
-        (bad.as_path(), "/"),
-        (&*dir.join("good.iso.sha256"), "/"),
-        (&*dir.join("SHA256SUMS"), "/"),
-    ];
+    let files = [(good.as_path(), "/"), (bad.as_path(), "/"), (&*dir.join("good.iso.sha256"), "/"), (&*dir.join("SHA256SUMS"), "/")];
     let image = stick(&dir, &files, None);
     let mut vm = Qemu::boot("sha256_check", &dir, &image);
     vm.wait_screen("2 boot files");

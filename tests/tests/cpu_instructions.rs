@@ -21,9 +21,39 @@ use tests::media::run;
 /// for every x86 target; where it is TZCNT, the result is the same for the
 /// non-zero inputs it is used on).
 const NEWER_THAN_486: &[&str] = &[
-    "cmov", "fcmov", "fcomi", "fucomi", "cmpxchg8b", "cmpxchg16b", "rdtsc", "rdpmc", "rdmsr", "wrmsr", "rsm", "sysenter",
-    "sysexit", "syscall", "sysret", "nopw", "nopl", "emms", "movd", "movq", "movnti", "prefetch", "clflush", "lfence",
-    "mfence", "sfence", "popcnt", "lzcnt", "movbe", "fxsave", "fxrstor", "ldmxcsr", "stmxcsr",
+    "cmov",
+    "fcmov",
+    "fcomi",
+    "fucomi",
+    "cmpxchg8b",
+    "cmpxchg16b",
+    "rdtsc",
+    "rdpmc",
+    "rdmsr",
+    "wrmsr",
+    "rsm",
+    "sysenter",
+    "sysexit",
+    "syscall",
+    "sysret",
+    "nopw",
+    "nopl",
+    "emms",
+    "movd",
+    "movq",
+    "movnti",
+    "prefetch",
+    "clflush",
+    "lfence",
+    "mfence",
+    "sfence",
+    "popcnt",
+    "lzcnt",
+    "movbe",
+    "fxsave",
+    "fxrstor",
+    "ldmxcsr",
+    "stmxcsr",
 ];
 /// Instructions a 386 lacks (486 and later).
 const NEWER_THAN_386: &[&str] = &["bswap", "xadd", "cmpxchg", "invd", "wbinvd", "invlpg", "cpuid"];
@@ -49,7 +79,8 @@ fn disassemble(args: &[&str], file: &Path) -> Vec<(String, String)> {
 /// The instructions of `code` whose mnemonic (after any prefixes) starts
 /// with one of `banned`, or that use an MMX or SSE register.
 fn offenders(code: &[(String, String)], banned: &[&str]) -> Vec<String> {
-    const PREFIXES: &[&str] = &["rep", "repz", "repnz", "repe", "repne", "lock", "data16", "data32", "addr16", "addr32", "cs", "ds", "es", "fs", "gs", "ss"];
+    const PREFIXES: &[&str] =
+        &["rep", "repz", "repnz", "repe", "repne", "lock", "data16", "data32", "addr16", "addr32", "cs", "ds", "es", "fs", "gs", "ss"];
     code.iter()
         .filter(|(_, text)| {
             let mnemonic = text.split_whitespace().find(|w| !PREFIXES.contains(w)).unwrap_or("");
@@ -93,10 +124,11 @@ fn the_hook_the_trampoline_and_stage1_hold_no_instruction_a_386_or_486_lacks() {
 #[test]
 fn the_check_finds_what_it_looks_for() {
     // cmovz, cmpxchg8b, rdtsc, a long NOP and an SSE move, as objdump prints them.
-    let code: Vec<(String, String)> = ["cmove  %ecx,%eax", "lock cmpxchg8b (%esi)", "rdtsc", "nopw   0x0(%eax,%eax,1)", "movaps %xmm0,(%eax)", "bswap  %eax", "mov    %eax,%ebx"]
-        .iter()
-        .map(|t| ("0".to_string(), t.to_string()))
-        .collect();
+    let code: Vec<(String, String)> =
+        ["cmove  %ecx,%eax", "lock cmpxchg8b (%esi)", "rdtsc", "nopw   0x0(%eax,%eax,1)", "movaps %xmm0,(%eax)", "bswap  %eax", "mov    %eax,%ebx"]
+            .iter()
+            .map(|t| ("0".to_string(), t.to_string()))
+            .collect();
     assert_eq!(offenders(&code, NEWER_THAN_486).len(), 5);
     // BSWAP, CMPXCHG8B (a CMPXCHG) and the SSE register.
     assert_eq!(offenders(&code, NEWER_THAN_386).len(), 3);

@@ -106,7 +106,8 @@ fn an_upgrade_cut_off_after_the_stage2_write_still_boots_with_its_data_intact() 
     dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), iso.as_os_str()]);
     make_boot_code_older(&image);
     let before = data_sha256(&image);
-    let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("upgrade"), image.as_os_str()]).env("DROPBOOT_FAULT", "after-stage2"));
+    let out =
+        tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("upgrade"), image.as_os_str()]).env("DROPBOOT_FAULT", "after-stage2"));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped after the stage2 write"));
     assert_eq!(data_sha256(&image), before, "the data partition changed");

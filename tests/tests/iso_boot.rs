@@ -4,8 +4,8 @@
 
 use std::ffi::OsStr;
 
-use tests::media::{dropboot, third_party};
 use std::time::Duration;
+use tests::media::{dropboot, third_party};
 
 use tests::{work_dir, BootOptions, Qemu};
 

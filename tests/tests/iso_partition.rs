@@ -100,7 +100,13 @@ fn booting_an_iso_makes_it_partition_2_for_linux_and_the_next_start_puts_sector_
     assert_eq!(data.start_lba as u64 + data.sectors as u64, fs::metadata(&image).unwrap().len() / 512);
     let path = format!("/{GRUB_CD}");
     let want = expected_entry(&image, &path);
-    let log = boot_grub("iso_partition_written", &dir, &image, &BootOptions::default(), &format!("partition 2: {path}, sectors {}+{}", want.start_lba, want.sectors));
+    let log = boot_grub(
+        "iso_partition_written",
+        &dir,
+        &image,
+        &BootOptions::default(),
+        &format!("partition 2: {path}, sectors {}+{}", want.start_lba, want.sectors),
+    );
 
     // Only slot 2's 16 bytes changed, and they hold the ISO's one run.
     let after = sector0(&image);
@@ -230,7 +236,15 @@ fn add_rm_defrag_upgrade_info_list_and_check_accept_a_stick_that_still_carries_t
         let extra = tests::media::random_file(&dir.join("notes.img"), 4096, 3);
         let image = dir.join(format!("{fs_kind}.img"));
         let _ = fs::remove_file(&image);
-        dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "128M".as_ref(), "--fs".as_ref(), fs_kind.as_ref(), third_party(GRUB_CD).as_os_str()]);
+        dropboot([
+            OsStr::new("create"),
+            image.as_os_str(),
+            "--size".as_ref(),
+            "128M".as_ref(),
+            "--fs".as_ref(),
+            fs_kind.as_ref(),
+            third_party(GRUB_CD).as_os_str(),
+        ]);
         let clean = sector0(&image);
         let path = format!("/{GRUB_CD}");
         let writers: [&[&OsStr]; 4] = [

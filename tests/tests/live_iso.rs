@@ -35,7 +35,15 @@ fn reaches_its_live_root(name: &str, iso: &str, fs_kind: &str, usb: Option<Usb>)
         dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref()]);
         tests::media::reformat_ntfs(&image, |mnt| tests::media::copy_into(mnt, &[(&live_medium(iso), "/")]));
     } else {
-        dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref(), "--fs".as_ref(), fs_kind.as_ref(), live_medium(iso).as_os_str()]);
+        dropboot([
+            OsStr::new("create"),
+            image.as_os_str(),
+            "--size".as_ref(),
+            "256M".as_ref(),
+            "--fs".as_ref(),
+            fs_kind.as_ref(),
+            live_medium(iso).as_os_str(),
+        ]);
     }
     let before = sector0(&image);
     // The watchdog allows every wait below in full: the menu, the boot's
@@ -50,7 +58,11 @@ fn reaches_its_live_root(name: &str, iso: &str, fs_kind: &str, usb: Option<Usb>)
         vm.wait_serial_within(&format!("dropboot-live-root: {system} reached its root"), ROOT_WAIT);
         let log = vm.serial_text();
         // The kernel's own partition scan of the stick found the ISO.
-        assert!(log.lines().any(|l| l.contains(" sda: sda1 sda2")), "the kernel did not list sda2:\n{}", log.lines().filter(|l| l.contains("sda")).collect::<Vec<_>>().join("\n"));
+        assert!(
+            log.lines().any(|l| l.contains(" sda: sda1 sda2")),
+            "the kernel did not list sda2:\n{}",
+            log.lines().filter(|l| l.contains("sda")).collect::<Vec<_>>().join("\n")
+        );
         vm.wait_exit_within(POWER_OFF_WAIT);
     }
     let info = dropboot([OsStr::new("info"), image.as_os_str()]);
@@ -141,8 +153,19 @@ fn a_fragmented_live_iso_boots_its_loader_and_names_defrag_for_its_system() {
 fn the_demo_stick_of_make_qemu_bios_boots_its_first_enter_to_a_live_root() {
     let dir = work_dir("live_demo_stick");
     let image = dir.join("demo.img");
-    let listed = tests::media::run(std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/make-demo")).arg(&image).env("DROPBOOT", tests::media::dropboot_bin()));
-    for file in ["/debian-live.iso", "/install/debian-installer.iso", "/install/ipxe.iso", "/tools/grub-rescue-cdrom.iso", "/tools/memtest86+x64.iso", "/tools/floppy/grub-rescue-floppy.img"] {
+    let listed = tests::media::run(
+        std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/make-demo"))
+            .arg(&image)
+            .env("DROPBOOT", tests::media::dropboot_bin()),
+    );
+    for file in [
+        "/debian-live.iso",
+        "/install/debian-installer.iso",
+        "/install/ipxe.iso",
+        "/tools/grub-rescue-cdrom.iso",
+        "/tools/memtest86+x64.iso",
+        "/tools/floppy/grub-rescue-floppy.img",
+    ] {
         assert!(listed.contains(file), "{file} is not on the demo stick:\n{listed}");
     }
     let opts = BootOptions { memory_mib: Some(1024), limit: Some(tests::WAIT + ROOT_WAIT), ..BootOptions::default() };

@@ -27,7 +27,16 @@ fn three_file_stick_on(name: &str, fs: &str) -> (PathBuf, PathBuf) {
     let deep = random_file(&dir.join("deep.iso"), 70_000, 2);
     let long = random_file(&dir.join(NON_ASCII), 3_000, 3);
     let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), fs.as_ref(), alpha.as_os_str(), long.as_os_str()]);
+    dropboot([
+        OsStr::new("create"),
+        image.as_os_str(),
+        "--size".as_ref(),
+        "64M".as_ref(),
+        "--fs".as_ref(),
+        fs.as_ref(),
+        alpha.as_os_str(),
+        long.as_os_str(),
+    ]);
     dropboot([OsStr::new("add"), image.as_os_str(), deep.as_os_str(), "--to".as_ref(), "/linux/debian".as_ref()]);
     (dir, image)
 }
@@ -170,12 +179,12 @@ fn a_disk_without_a_data_partition_says_so_and_enter_reboots() {
 }
 
 #[test]
-fn a_partition_that_is_neither_fat32_nor_exfat_is_named() {
+fn a_partition_that_is_not_exfat_fat32_or_ntfs_is_named() {
     let (dir, image) = three_file_stick_on("unknown_filesystem", "fat32");
     patch(&image, DATA_PARTITION_LBA as u64 * 512, &[0u8; 512]);
     let mut vm = Qemu::boot("unknown_filesystem", &dir, &image);
-    vm.wait_screen("Partition 1 (type 0Ch) is neither FAT32 nor exFAT.");
-    vm.wait_serial("cannot start: Partition 1 (type 0Ch) is neither FAT32 nor exFAT.");
+    vm.wait_screen("Partition 1 (type 0Ch) is not exFAT, FAT32 or NTFS.");
+    vm.wait_serial("cannot start: Partition 1 (type 0Ch) is not exFAT, FAT32 or NTFS.");
 }
 
 #[test]
@@ -238,7 +247,8 @@ fn an_exception_inside_the_exception_handler_ends_in_one_message_and_a_halt_not_
 /// lacks are `?` there), and returns that screen's text.
 fn terminal_matches_vga(vm: &mut Qemu, when: &str) -> String {
     let mut last = (String::new(), String::new());
-    let vga_text = |s: &tests::Screen| (0..25).map(|r| s.row(r).chars().take(79).collect::<String>().trim_end().to_string()).collect::<Vec<_>>().join("\n");
+    let vga_text =
+        |s: &tests::Screen| (0..25).map(|r| s.row(r).chars().take(79).collect::<String>().trim_end().to_string()).collect::<Vec<_>>().join("\n");
     let same = (0..100).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(100));
         let vga = vga_text(&vm.screen());

@@ -98,7 +98,6 @@ fn dropboot_create_fs_ntfs_makes_a_volume_ntfs_3g_checks_and_fills_and_the_menu_
     boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, &image);
 }
 
-
 #[test]
 fn a_probe_iso_in_over_1000_runs_on_ntfs_boots_and_reads_exactly_through_the_hook() {
     let dir = work_dir("ntfs_fragmented");

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use tests::media::{dropboot, read_at};
 use tests::probe::{
-    build_iso, build_iso_after, check_on, CLEARED_BY_OLD_BIOS, old_bios_floppy, report, StickBios, EXIT_DONE, OLD_BIOS_CLEARS_HIGH_HALVES,
+    build_iso, build_iso_after, check_on, old_bios_floppy, report, StickBios, CLEARED_BY_OLD_BIOS, EXIT_DONE, OLD_BIOS_CLEARS_HIGH_HALVES,
     OLD_BIOS_KEEPS_EXTENSIONS, OLD_BIOS_NO_GEOMETRY, OLD_BIOS_WRITES_BPB,
 };
 use tests::{work_dir, BootOptions, Qemu, Usb};
@@ -103,7 +103,12 @@ fn a_16_bit_bios_that_clears_high_halves_reads_an_iso_exactly_past_32_mib_on_ide
 
 #[test]
 fn a_16_bit_bios_that_clears_high_halves_reads_an_iso_exactly_past_32_mib_from_a_usb_stick() {
-    a_16_bit_bios_reads_past_32_mib_exactly("old_bios_16bit_usb", Some(Usb::Xhci), OLD_BIOS_KEEPS_EXTENSIONS, StickBios::SixteenBit(CLEARED_BY_OLD_BIOS));
+    a_16_bit_bios_reads_past_32_mib_exactly(
+        "old_bios_16bit_usb",
+        Some(Usb::Xhci),
+        OLD_BIOS_KEEPS_EXTENSIONS,
+        StickBios::SixteenBit(CLEARED_BY_OLD_BIOS),
+    );
 }
 
 #[test]

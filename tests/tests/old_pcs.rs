@@ -121,7 +121,5 @@ fn a_386_is_told_that_it_cannot_run_dropboot_and_the_bios_tries_the_next_device(
     assert!(!vm.serial_text().contains("dropboot: stage2 "), "stage2 went on:\n{}", vm.serial_text());
     // A key: INT 18h, and the BIOS goes on to its next boot device.
     vm.keys(&["ret"]);
-    vm.wait_for("SeaBIOS to take over after INT 18h", |vm| {
-        std::fs::read_to_string(&vm.seabios_path).unwrap_or_default().contains("handle_18")
-    });
+    vm.wait_for("SeaBIOS to take over after INT 18h", |vm| std::fs::read_to_string(&vm.seabios_path).unwrap_or_default().contains("handle_18"));
 }

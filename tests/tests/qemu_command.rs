@@ -25,7 +25,13 @@ fn dropboot_qemu_shows_the_menu_on_the_terminal() {
     let stdout = child.stdout.take().expect("stdout");
     let seen = wait_for_output(stdout, "1 boot file on exFAT", Duration::from_secs(60)).unwrap_or_else(|seen| seen);
     // QEMU holds the stick's writer lock while it runs (stage2 may write).
-    let busy = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("add"), image.as_os_str(), iso.as_os_str(), "--to".as_ref(), "/x".as_ref()]));
+    let busy = tests::media::output(Command::new(dropboot_bin()).args([
+        OsStr::new("add"),
+        image.as_os_str(),
+        iso.as_os_str(),
+        "--to".as_ref(),
+        "/x".as_ref(),
+    ]));
     let said = String::from_utf8_lossy(&busy.stderr);
     assert!(busy.status.code() == Some(3) && said.contains("qemu-system-x86_64"), "an add while QEMU runs: {said}");
     let _ = child.kill();

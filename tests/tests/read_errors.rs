@@ -33,10 +33,8 @@ fn disk_sector_of(image: &Path, path: &str, offset: u64) -> u64 {
 
 /// A blkdebug rule file: reads of each of `sectors` fail with EIO, every time.
 fn failing_sectors(dir: &Path, sectors: &[u64]) -> PathBuf {
-    let rules: String = sectors
-        .iter()
-        .map(|s| format!("[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\nsector = \"{s}\"\nonce = \"off\"\n\n"))
-        .collect();
+    let rules: String =
+        sectors.iter().map(|s| format!("[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\nsector = \"{s}\"\nonce = \"off\"\n\n")).collect();
     let path = dir.join("blkdebug.conf");
     fs::write(&path, rules).expect("blkdebug rules");
     path
@@ -70,7 +68,10 @@ fn a_folder_that_cannot_be_read_is_named_and_the_menu_lists_the_rest() {
     assert!(text.contains("/a.iso"), "{text}");
     assert!(text.contains("Skipped /bad: disk read error 0x"), "the folder and the BIOS's code:\n{text}");
     let serial = vm.serial_text();
-    assert!(serial.contains("skipped /bad: disk read error 0x") && serial.contains(&format!(" at sector {sector}")), "the disk sector, as a disk tool counts:\n{serial}");
+    assert!(
+        serial.contains("skipped /bad: disk read error 0x") && serial.contains(&format!(" at sector {sector}")),
+        "the disk sector, as a disk tool counts:\n{serial}"
+    );
 }
 
 #[test]

@@ -258,7 +258,10 @@ fn probe_section() {
     println!("  low memory the hook takes (BDA 413h): {kib} KiB for a contiguous ISO ({ext} extent)");
     for (usb, name) in [(Usb::Xhci, "xHCI"), (Usb::Ehci, "EHCI")] {
         let (hook_usb, raw_usb, _) = probe_read(&dir, &contiguous, None, Some(usb));
-        println!("  the stick on USB storage ({name}): through the hook {hook_usb:.1} MiB/s, the stick itself {raw_usb:.1} MiB/s; hook / stick {:.2}", hook_usb / raw_usb);
+        println!(
+            "  the stick on USB storage ({name}): through the hook {hook_usb:.1} MiB/s, the stick itself {raw_usb:.1} MiB/s; hook / stick {:.2}",
+            hook_usb / raw_usb
+        );
     }
 
     let small = build_iso_mode(&dir, 1 << 20, MODE_BENCH);
@@ -277,6 +280,9 @@ fn iso_section() {
         ("memtest86+x64.iso", Shown::Screen("Memtest86+ v6"), 256),
     ] {
         let (ours, cdrom) = time_real_iso(name, shown, memory);
-        println!("  {name}: Enter to first screen {ours:.2} s through dropboot; QEMU start to it from -cdrom {cdrom:.2} s (ratio {:.2})", ours / cdrom);
+        println!(
+            "  {name}: Enter to first screen {ours:.2} s through dropboot; QEMU start to it from -cdrom {cdrom:.2} s (ratio {:.2})",
+            ours / cdrom
+        );
     }
 }
