@@ -5,7 +5,6 @@
 //! builder's `check` reports both, so it never promises a boot the menu
 //! refuses. Nothing here touches a BIOS.
 
-use alloc::format;
 use alloc::string::String;
 
 use crate::block::IoError;
@@ -14,7 +13,8 @@ use crate::eltorito::{BootEntry, Catalog, EltoritoError, Media};
 use crate::file::ByteSource;
 use crate::iso9660::{IsoError, Volume, BLOCK};
 use crate::layout::{
-    HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_MAX_BYTES, HOOK_MAX_EXTENTS, HOOK_STACK_BYTES, SPEC_PACKET_BYTES, TRAMPOLINE_END,
+    HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_KIND_SWAP, HOOK_MAX_BYTES, HOOK_MAX_EXTENTS, HOOK_STACK_BYTES, SPEC_PACKET_BYTES,
+    TRAMPOLINE_END,
 };
 
 /// Emulated floppies and hard disks take the first number of their class.
@@ -24,6 +24,107 @@ pub const HARD_DISK_DRIVE: u8 = 0x80;
 /// and Ventoy's choice; GRUB takes any number from 90h on for a CD and
 /// ISOLINUX any from 81h on).
 pub const CD_DRIVE: u8 = 0xE0;
+
+/// How the resident hook presents a boot file to the BIOS's callers (or,
+/// for "boot the next disk", two real disks): one hook kind each (the
+/// `HOOK_KIND_*` numbers layout.rs exports to the assembly). A new way to
+/// present a file is one more variant here, and the compiler names every
+/// place that must learn it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presentation {
+    /// A no-emulation El Torito CD: 2048-byte blocks, drive [`CD_DRIVE`].
+    Cd,
+    /// An emulated floppy, drive [`FLOPPY_DRIVE`], in this format.
+    Floppy(&'static FloppyFormat),
+    /// An emulated hard disk, drive [`HARD_DISK_DRIVE`], with this geometry.
+    HardDisk(Chs),
+    /// No file: the stick and another real hard disk trade numbers, so
+    /// the disk booted after the stick answers as the stick's number.
+    SwapDisks {
+        /// The other disk, which answers as the stick's number.
+        other: u8,
+    },
+}
+
+/// A class of BIOS drives whose count the BIOS data area keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriveClass {
+    /// Counted by the equipment word (410h).
+    Floppy,
+    /// Counted at 475h.
+    HardDisk,
+}
+
+impl Presentation {
+    /// The number the hook's assembly dispatches on.
+    pub fn hook_kind(&self) -> u8 {
+        match self {
+            Presentation::Cd => HOOK_KIND_CD,
+            Presentation::Floppy(_) => HOOK_KIND_FLOPPY,
+            Presentation::HardDisk(_) => HOOK_KIND_HARD_DISK,
+            Presentation::SwapDisks { .. } => HOOK_KIND_SWAP,
+        }
+    }
+
+    /// The drive number the boot image is entered with.
+    pub fn drive(&self) -> u8 {
+        match self {
+            Presentation::Cd => CD_DRIVE,
+            Presentation::Floppy(_) => FLOPPY_DRIVE,
+            Presentation::HardDisk(_) => HARD_DISK_DRIVE,
+            Presentation::SwapDisks { other } => *other,
+        }
+    }
+
+    /// The CHS geometry the hook answers with (none for a CD or a swap).
+    pub fn chs(&self) -> Chs {
+        match self {
+            Presentation::Floppy(f) => f.chs,
+            Presentation::HardDisk(chs) => *chs,
+            Presentation::Cd | Presentation::SwapDisks { .. } => NO_CHS,
+        }
+    }
+
+    /// The class of drives the presented one joins, one number above the
+    /// real ones moving up (El Torito's rule); none for a CD or a swap.
+    pub fn emulated_class(&self) -> Option<DriveClass> {
+        match self {
+            Presentation::Floppy(_) => Some(DriveClass::Floppy),
+            Presentation::HardDisk(_) => Some(DriveClass::HardDisk),
+            Presentation::Cd | Presentation::SwapDisks { .. } => None,
+        }
+    }
+}
+
+impl core::fmt::Display for Presentation {
+    /// In words, for the screen, the log and `dropboot check`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Presentation::Cd => write!(f, "CD {CD_DRIVE:02X}h"),
+            Presentation::Floppy(format) => write!(f, "{} floppy {FLOPPY_DRIVE:02X}h", format.name),
+            Presentation::HardDisk(chs) => {
+                write!(f, "hard disk {HARD_DISK_DRIVE:02X}h ({}/{}/{})", chs.cylinders, chs.heads, chs.sectors)
+            }
+            Presentation::SwapDisks { other } => write!(f, "disk {other:02X}h with the stick's number"),
+        }
+    }
+}
+
+/// Floppies the equipment word (BDA 410h) counts: bit 0 says there are
+/// any, bits 6-7 how many less one. (The assembly's one decoder is
+/// int13_hook.asm's `floppy_count`.)
+pub fn floppies_in(equipment: u16) -> u8 {
+    if equipment & 1 == 0 {
+        0
+    } else {
+        ((equipment >> 6) & 3) as u8 + 1
+    }
+}
+
+/// The equipment word `equipment` with `floppies` (1 to 4) counted.
+pub fn with_floppies(equipment: u16, floppies: u8) -> u16 {
+    (equipment & !0xC0) | 1 | ((floppies.clamp(1, 4) as u16 - 1) << 6)
+}
 
 /// Why a file cannot boot, before any memory or BIOS question.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,31 +194,42 @@ pub fn plan(name: &str, source: &mut (impl ByteSource + ?Sized)) -> Result<Plan,
     } else {
         plan_disk_image(source, file_sectors)?
     };
-    if plan.boot_offset.checked_add(plan.boot_bytes).is_none_or(|end| end > source.len()) {
-        return Err(PlanError::ImageOutside { rba: (plan.boot_offset / BLOCK) as u32, bytes: plan.boot_bytes });
+    let boot = plan.boot_image;
+    if boot.offset.checked_add(boot.bytes).is_none_or(|end| end > source.len()) {
+        return Err(PlanError::ImageOutside { rba: (boot.offset / BLOCK) as u32, bytes: boot.bytes });
     }
     Ok(plan)
 }
 
 /// How the chosen file will answer, and what boots from it.
 pub struct Plan {
-    pub kind: u8,
-    pub drive: u8,
-    /// In words, for the screen and the log.
-    pub what: String,
-    /// File sector where the presented image starts, and its sectors.
-    pub image_start: u64,
-    pub image_sectors: u64,
-    pub chs: Chs,
-    pub floppy: Option<&'static FloppyFormat>,
-    /// Bytes of the file to load as the boot image, and where.
-    pub boot_offset: u64,
-    pub boot_bytes: u64,
-    pub load_segment: u16,
+    pub presentation: Presentation,
+    /// The part of the file the drive shows.
+    pub image: ImageRange,
+    /// What is loaded and entered.
+    pub boot_image: BootImage,
     /// The El Torito packet (4B01h), for images from a catalog.
     pub spec_packet: Option<[u8; SPEC_PACKET_BYTES]>,
     /// The ISO's volume and catalog, for an ISO.
     pub catalog: Option<(Volume, Catalog)>,
+}
+
+/// The sectors of a file a presented drive shows: from file sector
+/// `start`, `sectors` long (an El Torito emulation image starts at its load
+/// block; a CD or a `.img` at 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageRange {
+    pub start: u64,
+    pub sectors: u64,
+}
+
+/// Bytes of the file loaded as the boot image, and the segment they are
+/// loaded at and entered in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootImage {
+    pub offset: u64,
+    pub bytes: u64,
+    pub load_segment: u16,
 }
 
 /// Conventional memory the hook leaves at least (DOS-era loaders and the
@@ -182,10 +294,10 @@ pub fn refusal(plan: &Plan, path: &str, extents: usize, file_sectors: u64, base_
     if base_kib < MIN_BASE_MEMORY_KIB + need_kib {
         return Some(Refusal::NoLowMemory { need_kib, have_kib: base_kib });
     }
-    let dest = (plan.load_segment as u32) << 4;
+    let (dest, bytes) = ((plan.boot_image.load_segment as u32) << 4, plan.boot_image.bytes);
     let limit = (base_kib - need_kib) as u32 * 1024;
-    if dest < LOWEST_LOAD_ADDR || dest as u64 + plan.boot_bytes > limit as u64 {
-        return Some(Refusal::ImageTooLarge { dest, bytes: plan.boot_bytes, limit });
+    if dest < LOWEST_LOAD_ADDR || dest as u64 + bytes > limit as u64 {
+        return Some(Refusal::ImageTooLarge { dest, bytes, limit });
     }
     None
 }
@@ -215,16 +327,13 @@ fn plan_iso_catalog(source: &mut (impl ByteSource + ?Sized), file_sectors: u64, 
     let count = entry.sector_count.max(1) as u64;
     match entry.media {
         Media::NoEmulation => Ok(Plan {
-            kind: HOOK_KIND_CD,
-            drive: CD_DRIVE,
-            what: format!("CD {CD_DRIVE:02X}h"),
-            image_start: 0,
-            image_sectors: file_sectors,
-            chs: NO_CHS,
-            floppy: None,
-            boot_offset: start * 512,
-            boot_bytes: (entry.sector_count.max(4) as u64 * 512).next_multiple_of(BLOCK),
-            load_segment: entry.load_segment,
+            presentation: Presentation::Cd,
+            image: ImageRange { start: 0, sectors: file_sectors },
+            boot_image: BootImage {
+                offset: start * 512,
+                bytes: (entry.sector_count.max(4) as u64 * 512).next_multiple_of(BLOCK),
+                load_segment: entry.load_segment,
+            },
             spec_packet: Some(spec_packet(&entry, 0x00, CD_DRIVE)),
             catalog: None,
         }),
@@ -235,16 +344,9 @@ fn plan_iso_catalog(source: &mut (impl ByteSource + ?Sized), file_sectors: u64, 
                 return Err(PlanError::EmulatedImageOutside { what: format.name, rba: entry.load_rba });
             }
             Ok(Plan {
-                kind: HOOK_KIND_FLOPPY,
-                drive: FLOPPY_DRIVE,
-                what: format!("{} floppy {FLOPPY_DRIVE:02X}h", format.name),
-                image_start: start,
-                image_sectors: sectors,
-                chs: format.chs,
-                floppy: Some(format),
-                boot_offset: start * 512,
-                boot_bytes: count * 512,
-                load_segment: entry.load_segment,
+                presentation: Presentation::Floppy(format),
+                image: ImageRange { start, sectors },
+                boot_image: BootImage { offset: start * 512, bytes: count * 512, load_segment: entry.load_segment },
                 spec_packet: Some(spec_packet(&entry, entry_media_byte(media), FLOPPY_DRIVE)),
                 catalog: None,
             })
@@ -270,16 +372,9 @@ fn plan_iso_catalog(source: &mut (impl ByteSource + ?Sized), file_sectors: u64, 
                 None => hard_disk_geometry(sectors, &mbr),
             };
             Ok(Plan {
-                kind: HOOK_KIND_HARD_DISK,
-                drive: HARD_DISK_DRIVE,
-                what: format!("hard disk {HARD_DISK_DRIVE:02X}h ({}/{}/{})", chs.cylinders, chs.heads, chs.sectors),
-                image_start: start,
-                image_sectors: sectors,
-                chs,
-                floppy: None,
-                boot_offset: start * 512,
-                boot_bytes: count * 512,
-                load_segment: entry.load_segment,
+                presentation: Presentation::HardDisk(chs),
+                image: ImageRange { start, sectors },
+                boot_image: BootImage { offset: start * 512, bytes: count * 512, load_segment: entry.load_segment },
                 spec_packet: Some(spec_packet(&entry, entry_media_byte(Media::HardDisk), HARD_DISK_DRIVE)),
                 catalog: None,
             })
@@ -305,28 +400,19 @@ fn plan_disk_image(source: &mut (impl ByteSource + ?Sized), file_sectors: u64) -
     if source.len() >= 512 {
         source.read_at(0, &mut sector0)?;
     }
-    let kind = classify(source.len(), &sector0).map_err(PlanError::DiskImage)?;
-    let (kind, drive, what, chs, floppy) = match kind {
-        DiskKind::Floppy(f) => (HOOK_KIND_FLOPPY, FLOPPY_DRIVE, format!("{} floppy {FLOPPY_DRIVE:02X}h", f.name), f.chs, Some(f)),
+    let presentation = match classify(source.len(), &sector0).map_err(PlanError::DiskImage)? {
+        DiskKind::Floppy(f) => Presentation::Floppy(f),
         DiskKind::HardDisk(chs) => {
             if sector0[510..512] != [0x55, 0xAA] {
                 return Err(PlanError::NoBootSignature);
             }
-            let what = format!("hard disk {HARD_DISK_DRIVE:02X}h ({}/{}/{})", chs.cylinders, chs.heads, chs.sectors);
-            (HOOK_KIND_HARD_DISK, HARD_DISK_DRIVE, what, chs, None)
+            Presentation::HardDisk(chs)
         }
     };
     Ok(Plan {
-        kind,
-        drive,
-        what,
-        image_start: 0,
-        image_sectors: file_sectors,
-        chs,
-        floppy,
-        boot_offset: 0,
-        boot_bytes: 512,
-        load_segment: 0x07C0,
+        presentation,
+        image: ImageRange { start: 0, sectors: file_sectors },
+        boot_image: BootImage { offset: 0, bytes: 512, load_segment: 0x07C0 },
         spec_packet: None,
         catalog: None,
     })
@@ -338,16 +424,9 @@ mod tests {
 
     fn plan_loading(bytes: u64, segment: u16) -> Plan {
         Plan {
-            kind: HOOK_KIND_CD,
-            drive: CD_DRIVE,
-            what: String::new(),
-            image_start: 0,
-            image_sectors: 0,
-            chs: NO_CHS,
-            floppy: None,
-            boot_offset: 0,
-            boot_bytes: bytes,
-            load_segment: segment,
+            presentation: Presentation::Cd,
+            image: ImageRange { start: 0, sectors: 0 },
+            boot_image: BootImage { offset: 0, bytes, load_segment: segment },
             spec_packet: None,
             catalog: None,
         }

@@ -228,9 +228,9 @@ pub fn eltorito(data: &[u8]) {
     let len = src.len();
     for name in ["boot.iso", "disk.img"] {
         if let Ok(plan) = bootplan::plan(name, &mut src) {
-            let end = plan.boot_offset.checked_add(plan.boot_bytes);
+            let end = plan.boot_image.offset.checked_add(plan.boot_image.bytes);
             assert!(end.is_some_and(|e| e <= len), "the boot image lies inside the file");
-            let image_end = plan.image_start.checked_add(plan.image_sectors);
+            let image_end = plan.image.start.checked_add(plan.image.sectors);
             assert!(image_end.is_some_and(|e| e <= len.div_ceil(512)), "the presented image lies inside the file");
         }
     }

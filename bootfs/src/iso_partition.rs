@@ -16,8 +16,9 @@
 
 use alloc::string::String;
 
+use crate::bootplan::Presentation;
 use crate::extent::ExtentMap;
-use crate::layout::{HOOK_KIND_CD, ISO_PARTITION_RECORD_LBA};
+use crate::layout::ISO_PARTITION_RECORD_LBA;
 use crate::mbr::{entry_range, PartitionEntry};
 
 /// Root folders of Linux live systems that look for their ISO once their
@@ -86,12 +87,12 @@ fn slot_is_free(sector0: &[u8; 512], slot: usize) -> bool {
     e[4] == 0 && e[12..16] == [0; 4]
 }
 
-/// Where the entry for a file of `file_bytes` presented as `kind`, mapped
+/// Where the entry for a file of `file_bytes` presented as `presentation`, mapped
 /// by `map` (partition-relative sectors, whole clusters) on a data
 /// partition starting at `partition_start`, goes in `sector0`. The entry
 /// is as long as the file, not its last cluster.
-pub fn place(kind: u8, map: &ExtentMap, file_bytes: u64, partition_start: u64, sector0: &[u8; 512]) -> Result<Placement, NoEntry> {
-    if kind != HOOK_KIND_CD {
+pub fn place(presentation: Presentation, map: &ExtentMap, file_bytes: u64, partition_start: u64, sector0: &[u8; 512]) -> Result<Placement, NoEntry> {
+    if presentation != Presentation::Cd {
         return Err(NoEntry::NotACd);
     }
     let [run] = map.extents() else {
@@ -267,7 +268,7 @@ mod tests {
     #[test]
     fn a_contiguous_iso_becomes_partition_2_and_undoing_it_restores_sector_0_byte_for_byte() {
         let before = stick();
-        let p = place(HOOK_KIND_CD, &one_run(5000, 1240), 1234 * 512 - 100, 2048, &before).unwrap();
+        let p = place(Presentation::Cd, &one_run(5000, 1240), 1234 * 512 - 100, 2048, &before).unwrap();
         assert_eq!(p.slot, 1);
         assert_eq!(p.entry, PartitionEntry { bootable: false, kind: 0, start_lba: 7048, sectors: 1234 });
         let record = Record::new(&p, &before, "/live/debian.iso");
@@ -291,11 +292,11 @@ mod tests {
     fn a_used_slot_2_moves_the_entry_to_slot_3_and_a_full_table_writes_none() {
         let mut s = stick();
         s[entry_range(1)].copy_from_slice(&PartitionEntry { bootable: false, kind: 0x83, start_lba: 1_002_048, sectors: 100 }.to_bytes());
-        assert_eq!(place(HOOK_KIND_CD, &one_run(0, 8), 4096, 2048, &s).unwrap().slot, 2);
+        assert_eq!(place(Presentation::Cd, &one_run(0, 8), 4096, 2048, &s).unwrap().slot, 2);
         for slot in 2..4 {
             s[entry_range(slot)].copy_from_slice(&PartitionEntry { bootable: false, kind: 0x83, start_lba: 9, sectors: 1 }.to_bytes());
         }
-        assert_eq!(place(HOOK_KIND_CD, &one_run(0, 8), 4096, 2048, &s), Err(NoEntry::NoFreeSlot));
+        assert_eq!(place(Presentation::Cd, &one_run(0, 8), 4096, 2048, &s), Err(NoEntry::NoFreeSlot));
     }
 
     #[test]
@@ -303,20 +304,23 @@ mod tests {
         let s = stick();
         let mut two = one_run(100, 4);
         two.push(200, 4);
-        assert_eq!(place(HOOK_KIND_CD, &two, 4096, 2048, &s), Err(NoEntry::Fragmented { pieces: 2 }));
-        assert_eq!(place(crate::layout::HOOK_KIND_HARD_DISK, &one_run(0, 8), 4096, 2048, &s), Err(NoEntry::NotACd));
-        assert_eq!(place(HOOK_KIND_CD, &one_run(u32::MAX as u64, 8), 4096, 2048, &s), Err(NoEntry::BeyondTable));
+        assert_eq!(place(Presentation::Cd, &two, 4096, 2048, &s), Err(NoEntry::Fragmented { pieces: 2 }));
+        assert_eq!(
+            place(Presentation::HardDisk(crate::diskimage::Chs { cylinders: 1, heads: 1, sectors: 8 }), &one_run(0, 8), 4096, 2048, &s),
+            Err(NoEntry::NotACd)
+        );
+        assert_eq!(place(Presentation::Cd, &one_run(u32::MAX as u64, 8), 4096, 2048, &s), Err(NoEntry::BeyondTable));
         // The last sector a table can address is u32::MAX - 1 (start + size <= 2^32 - 1).
         let last = u32::MAX as u64 - 2048 - 8;
-        assert!(place(HOOK_KIND_CD, &one_run(last, 8), 4096, 2048, &s).is_ok());
-        assert_eq!(place(HOOK_KIND_CD, &one_run(last + 1, 8), 4096, 2048, &s), Err(NoEntry::BeyondTable));
+        assert!(place(Presentation::Cd, &one_run(last, 8), 4096, 2048, &s).is_ok());
+        assert_eq!(place(Presentation::Cd, &one_run(last + 1, 8), 4096, 2048, &s), Err(NoEntry::BeyondTable));
         assert!(NoEntry::Fragmented { pieces: 2 }.to_string().contains("dropboot defrag"));
     }
 
     #[test]
     fn a_table_changed_since_is_left_alone_and_a_damaged_record_is_no_record() {
         let before = stick();
-        let p = place(HOOK_KIND_CD, &one_run(0, 8), 4096, 2048, &before).unwrap();
+        let p = place(Presentation::Cd, &one_run(0, 8), 4096, 2048, &before).unwrap();
         let record = Record::new(&p, &before, "/a.iso");
         let mut other = before;
         other[entry_range(1)][4] = 0x83;
@@ -331,7 +335,7 @@ mod tests {
     #[test]
     fn a_long_path_is_cut_at_a_character() {
         let path: String = core::iter::repeat('é').take(300).collect();
-        let r = Record::new(&place(HOOK_KIND_CD, &one_run(0, 8), 4096, 2048, &stick()).unwrap(), &stick(), &path);
+        let r = Record::new(&place(Presentation::Cd, &one_run(0, 8), 4096, 2048, &stick()).unwrap(), &stick(), &path);
         assert!(r.path.len() <= RECORD_PATH_BYTES);
         assert_eq!(Record::parse(&r.to_sector()).unwrap().path, r.path);
         // A path set by hand past the limit is cut when the sector is made.

@@ -106,7 +106,7 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
                     let names = volume.root_names(&mut source).unwrap_or_default();
                     v.live_system = iso_partition::live_system(&names);
                 }
-                v.presented_as = Some(plan.what.clone());
+                v.presented_as = Some(plan.presentation.to_string());
                 // The menu's own limits, on a PC with the usual 639 KiB.
                 let refusal = bootplan::refusal(&plan, &f.path, v.pieces, source.map.sectors(), bootplan::TYPICAL_BASE_MEMORY_KIB);
                 if let Some(Refusal::TooFragmented { .. }) = refusal {
@@ -120,10 +120,10 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
                     v.verdict = format!("not bootable: {r}");
                 } else {
                     v.boots = true;
-                    v.verdict = format!("boots as {}", plan.what);
+                    v.verdict = format!("boots as {}", plan.presentation);
                     let placed = match turned_off {
                         true => Err(NoEntry::TurnedOff),
-                        false => iso_partition::place(plan.kind, &source.map, f.size, partition_start, &sector0),
+                        false => iso_partition::place(plan.presentation, &source.map, f.size, partition_start, &sector0),
                     };
                     let system = v.live_system.map(|l| format!("a Linux live system ({l}): ")).unwrap_or_default();
                     match placed {

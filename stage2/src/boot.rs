@@ -7,11 +7,10 @@
 use alloc::format;
 use alloc::vec;
 
-use bootfs::bootplan::{self, PlanError, Refusal, MIN_BASE_MEMORY_KIB};
-use bootfs::diskimage::Chs;
+use bootfs::bootplan::{self, DriveClass, PlanError, Presentation, Refusal, MIN_BASE_MEMORY_KIB};
 use bootfs::file::ByteSource;
 use bootfs::iso_partition::NoEntry;
-use bootfs::layout::{BDA_EQUIPMENT, BDA_HARD_DISKS, HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_KIND_SWAP};
+use bootfs::layout::BDA_HARD_DISKS;
 use bootfs::scan::BootFile;
 use bootfs::tree::FsError;
 use bootfs::{BlockDevice, IoError};
@@ -75,32 +74,6 @@ impl From<IoError> for BootError {
     }
 }
 
-/// Counts the emulated drive in the BIOS data area: a floppy in the
-/// equipment word (410h), a hard disk in the hard-disk count (475h).
-fn count_emulated_drive(kind: u8) -> (u16, u16) {
-    const EQUIPMENT: usize = BDA_EQUIPMENT as usize;
-    const HARD_DISKS: usize = BDA_HARD_DISKS as usize;
-    // SAFETY: the BDA is identity-mapped; interrupts are off.
-    unsafe {
-        match kind {
-            HOOK_KIND_FLOPPY => {
-                let before = core::ptr::read_volatile(EQUIPMENT as *const u16);
-                let floppies = if before & 1 == 0 { 0 } else { ((before >> 6) & 3) + 1 };
-                let after = (before & !0xC0) | 1 | (floppies.min(3) << 6);
-                core::ptr::write_volatile(EQUIPMENT as *mut u16, after);
-                (before, after)
-            }
-            HOOK_KIND_HARD_DISK => {
-                let before = core::ptr::read_volatile(HARD_DISKS as *const u8);
-                let after = before.saturating_add(1);
-                core::ptr::write_volatile(HARD_DISKS as *mut u8, after);
-                (before as u16, after as u16)
-            }
-            _ => (0, 0),
-        }
-    }
-}
-
 /// The KiB a hook with `extents` runs needs and the KiB of conventional
 /// memory there are, if the hook still leaves [`MIN_BASE_MEMORY_KIB`].
 fn low_memory_for(extents: usize) -> Result<(u16, u16), BootError> {
@@ -129,7 +102,7 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
             crate::log!("  entry: {e}, segment {:04X}h", e.load_segment);
         }
     }
-    crate::log!("  presented as {}", plan.what);
+    crate::log!("  presented as {}", plan.presentation);
 
     // The hook's table: the file's runs, on the whole disk.
     let file_map = source.map.clone();
@@ -150,33 +123,32 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
             geometry.sectors_per_track
         );
     }
-    let dest = (plan.load_segment as u32) << 4;
-    let mut image = vec![0u8; plan.boot_bytes as usize];
-    source.read_at(plan.boot_offset, &mut image)?;
+    let boot_image = plan.boot_image;
+    let dest = (boot_image.load_segment as u32) << 4;
+    let mut image = vec![0u8; boot_image.bytes as usize];
+    source.read_at(boot_image.offset, &mut image)?;
 
+    let presentation = plan.presentation;
     let hook_plan = HookPlan {
-        drive: plan.drive,
+        presentation,
         disk,
-        kind: plan.kind,
-        image_start: plan.image_start as u32,
-        sectors: plan.image_sectors,
-        chs: plan.chs,
-        floppy: plan.floppy,
+        image_start: plan.image.start as u32,
+        sectors: plan.image.sectors,
         extents: &extents,
         spec_packet: plan.spec_packet,
         disk_chs: chs_only,
     };
     // The entry point as SeaBIOS jumps to it: 0000:7C00 for the default
     // segment, segment:0000 otherwise.
-    let (segment, offset16) = if dest < 0x10000 { (0u16, dest as u16) } else { (plan.load_segment, 0u16) };
-    say(&format!("Booting {} as {}: {} bytes at {segment:04X}:{offset16:04X}, {} extents", file.path, plan.what, image.len(), extents.len()));
+    let (segment, offset16) = if dest < 0x10000 { (0u16, dest as u16) } else { (boot_image.load_segment, 0u16) };
+    say(&format!("Booting {} as {presentation}: {} bytes at {segment:04X}:{offset16:04X}, {} extents", file.path, image.len(), extents.len()));
     // The last thing before hooking: the ISO becomes a partition of the
     // stick for the system it starts. A failure is said and the boot goes on.
-    if plan.kind == HOOK_KIND_CD {
+    if presentation == Presentation::Cd {
         if !iso_partition {
             crate::log!("  {}: {}", file.path, NoEntry::TurnedOff);
         } else {
-            match crate::iso_partition::write(volume.disk(), plan.kind, &file_map, file.size, start, &file.path) {
+            match crate::iso_partition::write(volume.disk(), presentation, &file_map, file.size, start, &file.path) {
                 Ok(line) => crate::log!("{line}"),
                 Err(why) => {
                     say(&why);
@@ -187,7 +159,6 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
         }
     }
     let installed = hook::install(&hook_plan);
-    let (before, after) = count_emulated_drive(plan.kind);
     crate::log!(
         "  INT 13h hook at {:04X}:0000 ({} KiB, {} extents); old vector {:04X}:{:04X}; base memory {} -> {} KiB",
         installed.segment,
@@ -205,14 +176,18 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
         installed.segment as u32 * 16,
         have_kib as u32 * 1024 - 1
     );
-    match plan.kind {
-        HOOK_KIND_FLOPPY => crate::log!("  equipment word {before:04X}h -> {after:04X}h; real floppies move up one"),
-        HOOK_KIND_HARD_DISK => crate::log!("  hard disks {before} -> {after}; real hard disks move up one (the stick is now {:02X}h)", disk + 1),
-        _ => {}
+    match installed.count {
+        Some((DriveClass::Floppy, before, after)) => {
+            crate::log!("  equipment word {before:04X}h -> {after:04X}h; real floppies move up one")
+        }
+        Some((DriveClass::HardDisk, before, after)) => {
+            crate::log!("  hard disks {before} -> {after}; real hard disks move up one (the stick is now {:02X}h)", disk + 1)
+        }
+        None => {}
     }
-    crate::log!("  jumping to {segment:04X}:{offset16:04X} with DL={:02X}h", plan.drive);
+    crate::log!("  jumping to {segment:04X}:{offset16:04X} with DL={:02X}h", presentation.drive());
     let image = alloc::boxed::Box::leak(image.into_boxed_slice());
-    launch(image, dest, segment, offset16, plan.drive)
+    launch(image, dest, segment, offset16, presentation.drive())
 }
 
 /// The first hard disk that is not `stick`, by BIOS number, from the BIOS
@@ -238,18 +213,7 @@ pub fn boot_next_disk(volume: &mut Volume, say: &mut dyn FnMut(&str)) -> Result<
     }
     let answers_as = if stick == 0x80 {
         low_memory_for(0)?;
-        let installed = hook::install(&HookPlan {
-            drive,
-            disk: stick,
-            kind: HOOK_KIND_SWAP,
-            image_start: 0,
-            sectors: 0,
-            chs: Chs { cylinders: 0, heads: 0, sectors: 0 },
-            floppy: None,
-            extents: &[],
-            spec_packet: None,
-            disk_chs: None,
-        });
+        let installed = hook::install(&HookPlan::swap_disks(stick, drive));
         crate::log!("  INT 13h hook at {:04X}:0000 ({} KiB) swaps disks {stick:02X}h and {drive:02X}h", installed.segment, installed.kib);
         stick
     } else {

@@ -1,16 +1,16 @@
 //! Installing the resident INT 13h hook (int13_hook.asm, built alone as a
 //! flat blob): memory from the top of conventional memory (BDA 413h), its
-//! header and extent table filled in, and the INT 13h vector pointed at it.
+//! header and extent table filled in, the INT 15h and INT 13h vectors
+//! pointed at it, and the emulated drive counted in the BIOS data area
+//! (after the real drives of its class are read for the header).
 
 use core::mem::size_of;
 use core::ptr::{read_unaligned, read_volatile, write_unaligned, write_volatile};
 
-use bootfs::diskimage::{Chs, FloppyFormat};
+use bootfs::bootplan::{floppies_in, with_floppies, DriveClass, Presentation};
 
 use crate::disk::ChsGeometry;
-use bootfs::layout::{
-    self, HookExtent, HookHeader, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_MAX_BYTES, HOOK_SIGNATURE, HOOK_VENDOR, SPEC_PACKET_BYTES,
-};
+use bootfs::layout::{self, HookExtent, HookHeader, HOOK_MAX_BYTES, HOOK_SIGNATURE, HOOK_VENDOR, SPEC_PACKET_BYTES};
 
 static HOOK: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../build/int13_hook.bin"));
 
@@ -22,20 +22,34 @@ const IVT_INT15: usize = 0x15 * 4;
 
 /// What the hook will present, and from where.
 pub struct HookPlan<'a> {
-    pub drive: u8,
+    pub presentation: Presentation,
+    /// The BIOS number of the stick.
     pub disk: u8,
-    pub kind: u8,
     /// File sector where the presented image starts, and its sectors.
     pub image_start: u32,
     pub sectors: u64,
-    pub chs: Chs,
-    pub floppy: Option<&'static FloppyFormat>,
     /// The file's runs on the disk, in file order.
     pub extents: &'a [HookExtent],
     /// For images from an El Torito catalog: the 4B01h packet.
     pub spec_packet: Option<[u8; SPEC_PACKET_BYTES]>,
     /// The stick's geometry when the BIOS reads it only by CHS.
     pub disk_chs: Option<ChsGeometry>,
+}
+
+impl HookPlan<'static> {
+    /// "Boot the next disk": no file; the stick and disk `other` trade
+    /// numbers.
+    pub fn swap_disks(stick: u8, other: u8) -> HookPlan<'static> {
+        HookPlan {
+            presentation: Presentation::SwapDisks { other },
+            disk: stick,
+            image_start: 0,
+            sectors: 0,
+            extents: &[],
+            spec_packet: None,
+            disk_chs: None,
+        }
+    }
 }
 
 /// Where the hook went.
@@ -46,6 +60,9 @@ pub struct Installed {
     /// The INT 13h and INT 15h vectors it replaced.
     pub previous: u32,
     pub previous_int15: u32,
+    /// The BIOS data area's count of the emulated drive's class before
+    /// and after the hook counted it (the equipment word for floppies).
+    pub count: Option<(DriveClass, u16, u16)>,
 }
 
 // The memory the hook is given is reckoned for HOOK_MAX_BYTES of code.
@@ -57,9 +74,10 @@ pub fn base_memory_kib() -> u16 {
     unsafe { read_volatile(BDA_BASE_MEMORY as *const u16) }
 }
 
-/// Copies the hook below the top of conventional memory and hooks INT 15h
-/// (E820 hides the block) and INT 13h. The INT 13h vector is the last
-/// thing written.
+/// Copies the hook below the top of conventional memory, hooks INT 15h
+/// (E820 hides the block) and INT 13h, then counts the emulated drive in
+/// the BIOS data area. The INT 13h vector is written after everything the
+/// hook reads.
 pub fn install(plan: &HookPlan) -> Installed {
     let kib = bootfs::bootplan::hook_kib(plan.extents.len());
     let top = base_memory_kib();
@@ -79,9 +97,10 @@ pub fn install(plan: &HookPlan) -> Installed {
         h.previous = previous;
         h.previous_int15 = previous_int15;
         let int15_entry = h.int15_entry;
-        h.drive = plan.drive;
+        let presentation = plan.presentation;
+        h.drive = presentation.drive();
         h.disk = plan.disk;
-        h.kind = plan.kind;
+        h.kind = presentation.hook_kind();
         h.last_status = 0;
         h.sectors = plan.sectors;
         h.extent_count = plan.extents.len() as u32;
@@ -93,14 +112,14 @@ pub fn install(plan: &HookPlan) -> Installed {
             h.spec_packet[..SPEC_PACKET_BYTES].copy_from_slice(packet);
         }
         h.image_start = plan.image_start;
-        h.cylinders = plan.chs.cylinders;
-        h.heads = plan.chs.heads;
-        h.sectors_per_track = plan.chs.sectors;
+        let chs = presentation.chs();
+        (h.cylinders, h.heads, h.sectors_per_track) = (chs.cylinders, chs.heads, chs.sectors);
         h.parameter_table = [0; 12];
-        h.real_drives = real_drives(plan.kind);
-        let chs = plan.disk_chs.map_or((0, 0), |g| (g.last_head, g.sectors_per_track));
-        (h.disk_last_head, h.disk_sectors_per_track) = chs;
-        if let Some(f) = plan.floppy {
+        let class = presentation.emulated_class();
+        h.real_drives = class.map_or(0, real_drives);
+        let disk_chs = plan.disk_chs.map_or((0, 0), |g| (g.last_head, g.sectors_per_track));
+        (h.disk_last_head, h.disk_sectors_per_track) = disk_chs;
+        if let Presentation::Floppy(f) = presentation {
             h.floppy_type = f.bios_type;
             h.parameter_table[..11].copy_from_slice(&f.parameter_table);
         }
@@ -111,26 +130,47 @@ pub fn install(plan: &HookPlan) -> Installed {
         write_volatile(BDA_BASE_MEMORY as *mut u16, new_top);
         write_volatile(IVT_INT15 as *mut u32, (segment as u32) << 16 | int15_entry as u32);
         write_volatile(IVT_INT13 as *mut u32, (segment as u32) << 16);
-        Installed { segment, kib, previous, previous_int15 }
+        let count = class.map(|c| {
+            let (before, after) = count_one_more(c);
+            (c, before, after)
+        });
+        Installed { segment, kib, previous, previous_int15, count }
     }
 }
 
-/// Real drives of the class `kind` emulates, before the hook counts its
-/// own: floppies by the equipment word (410h), hard disks by 475h.
-fn real_drives(kind: u8) -> u8 {
+const BDA_EQUIPMENT: usize = layout::BDA_EQUIPMENT as usize;
+const BDA_HARD_DISKS: usize = layout::BDA_HARD_DISKS as usize;
+
+/// Real drives of `class` the BIOS data area counts: floppies by the
+/// equipment word (410h), hard disks at 475h.
+fn real_drives(class: DriveClass) -> u8 {
     // SAFETY: the BDA is identity-mapped and always readable.
     unsafe {
-        match kind {
-            HOOK_KIND_FLOPPY => {
-                let equipment = read_volatile(layout::BDA_EQUIPMENT as usize as *const u16);
-                if equipment & 1 == 0 {
-                    0
-                } else {
-                    ((equipment >> 6) & 3) as u8 + 1
-                }
+        match class {
+            DriveClass::Floppy => floppies_in(read_volatile(BDA_EQUIPMENT as *const u16)),
+            DriveClass::HardDisk => read_volatile(BDA_HARD_DISKS as *const u8),
+        }
+    }
+}
+
+/// Counts one more drive of `class` in the BIOS data area; returns the
+/// word or count before and after.
+fn count_one_more(class: DriveClass) -> (u16, u16) {
+    // SAFETY: the BDA is identity-mapped; interrupts are off.
+    unsafe {
+        match class {
+            DriveClass::Floppy => {
+                let before = read_volatile(BDA_EQUIPMENT as *const u16);
+                let after = with_floppies(before, floppies_in(before) + 1);
+                write_volatile(BDA_EQUIPMENT as *mut u16, after);
+                (before, after)
             }
-            HOOK_KIND_HARD_DISK => read_volatile(layout::BDA_HARD_DISKS as usize as *const u8),
-            _ => 0,
+            DriveClass::HardDisk => {
+                let before = read_volatile(BDA_HARD_DISKS as *const u8);
+                let after = before.saturating_add(1);
+                write_volatile(BDA_HARD_DISKS as *mut u8, after);
+                (before as u16, after as u16)
+            }
         }
     }
 }

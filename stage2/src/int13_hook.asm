@@ -256,14 +256,9 @@ sync_count:
         mov [BDA_HARD_DISKS], al
         jmp .restore
 .floppies:
-        test byte [BDA_EQUIPMENT], 0x01 ; no floppy counted at all
-        jz .reset_floppies
-        mov ah, [BDA_EQUIPMENT]
-        shr ah, 6
-        inc ah
+        call floppy_count
         cmp ah, al
         jae .restore
-.reset_floppies:
         dec al                          ; the equipment word counts from 0
         shl al, 6
         and byte [BDA_EQUIPMENT], 0x3F
@@ -273,6 +268,21 @@ sync_count:
         pop ax
         pop ds
 .done:
+        ret
+
+; floppy_count: in: DS = 0. Out: AH = floppies the equipment word (BDA
+; 410h) counts: bit 0 says there are any, bits 6-7 how many less one (the
+; one decoder of it here; bootfs::bootplan::floppies_in in Rust). Keeps
+; every other register; flags changed.
+floppy_count:
+        mov ah, [BDA_EQUIPMENT]
+        test ah, 0x01
+        jz .none
+        shr ah, 6
+        inc ah
+        ret
+.none:
+        mov ah, 0
         ret
 
 ; drive_count: out: DL = drives of the emulated class the BIOS data area
@@ -285,13 +295,8 @@ drive_count:
         mov dl, [BDA_HARD_DISKS]
         cmp byte [cs:HOOK_KIND], HOOK_KIND_FLOPPY
         jne .done
-        mov al, [BDA_EQUIPMENT]
-        mov dl, 0
-        test al, 0x01
-        jz .done
-        shr al, 6
-        inc al
-        mov dl, al
+        call floppy_count
+        mov dl, ah
 .done:
         pop ax
         pop ds

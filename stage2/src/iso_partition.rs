@@ -8,6 +8,7 @@
 use alloc::format;
 use alloc::string::String;
 
+use bootfs::bootplan::Presentation;
 use bootfs::extent::ExtentMap;
 use bootfs::iso_partition::{pending, place, NoEntry, Record, Undo, RECORD_LBA};
 use bootfs::BlockDevice;
@@ -56,20 +57,27 @@ pub fn undo_last(disk: &mut BiosDisk) -> Option<String> {
 }
 
 /// Gives the ISO at `path` (`bytes` long), mapped by `map` on the data
-/// partition from `partition_start` and presented as `kind`, its
+/// partition from `partition_start` and presented as `presentation`, its
 /// partition entry: the record first, then sector 0, each read back. A
 /// sector 0 write that fails leaves the record as it is: the next start
 /// sees whether the entry reached the table. `Ok`: the line for the log.
 /// `Err`: why there is no entry, for the log (and the screen, unless the
 /// configuration asked for none); the boot goes on either way.
-pub fn write(disk: &mut BiosDisk, kind: u8, map: &ExtentMap, bytes: u64, partition_start: u64, path: &str) -> Result<String, String> {
+pub fn write(
+    disk: &mut BiosDisk,
+    presentation: Presentation,
+    map: &ExtentMap,
+    bytes: u64,
+    partition_start: u64,
+    path: &str,
+) -> Result<String, String> {
     let failed = |e: &dyn core::fmt::Display| format!("No partition for {path}: {e}; its system will not find its ISO");
     let sector0 = read_sector(disk, 0).map_err(|e| failed(&e))?;
     let record_sector = read_sector(disk, RECORD_LBA).map_err(|e| failed(&e))?;
     if let Some((last, Undo::Restore(_))) = pending(&record_sector, &sector0) {
         return Err(format!("{path}: {}", NoEntry::StillThere { partition: last.slot + 1 }));
     }
-    let placement = place(kind, map, bytes, partition_start, &sector0).map_err(|why| format!("{path}: {why}"))?;
+    let placement = place(presentation, map, bytes, partition_start, &sector0).map_err(|why| format!("{path}: {why}"))?;
     let record = Record::new(&placement, &sector0, path);
     disk.write_sector(RECORD_LBA, &record.to_sector()).map_err(|e| failed(&e))?;
     disk.write_sector(0, &record.apply(&sector0)).map_err(|e| failed(&e))?;

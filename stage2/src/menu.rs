@@ -492,7 +492,7 @@ fn details(entry: &Entry, loaded: Option<&Loaded>, volume: &mut Volume, screen: 
     }
     match volume.open_file(file).map(|mut source| bootplan::plan(file.name(), &mut source)) {
         Ok(Ok(plan)) => {
-            lines.push(format!("Boots as:      {}", plan.what));
+            lines.push(format!("Boots as:      {}", plan.presentation));
             if let Some((iso, catalog)) = &plan.catalog {
                 lines.push(format!("ISO9660:       \"{}\", {} blocks of 2048 bytes", iso.volume_id, iso.blocks));
                 for (n, e) in catalog.entries.iter().enumerate().take(6) {

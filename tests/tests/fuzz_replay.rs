@@ -42,6 +42,6 @@ fn each_target_has_seeds_that_reach_past_its_first_check() {
     assert_eq!(ex.kind(), "exFAT");
     let mut iso = bootfs::fuzz::SparseDisk::decode(&read("eltorito", "probe"));
     let plan = bootfs::bootplan::plan("probe.iso", &mut iso).expect("the probe seed plans");
-    assert_eq!(plan.drive, 0xE0);
+    assert_eq!(plan.presentation.drive(), 0xE0);
     assert!(bootfs::config::parse(&read("config", "ventoy-1")).expect("config").1.is_empty());
 }

@@ -11,8 +11,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use bootfs::bootplan::Presentation;
 use bootfs::iso_partition::{place, Record, RECORD_LBA};
-use bootfs::layout::{DATA_PARTITION_LBA, HOOK_KIND_CD};
+use bootfs::layout::DATA_PARTITION_LBA;
 use bootfs::mbr::{entry_range, PartitionEntry};
 use tests::media::{data_partition, dropboot, dropboot_bin, fsck_passes, patch, read_at, run, third_party};
 use tests::{work_dir, BootOptions, Qemu, Usb};
@@ -179,7 +180,7 @@ fn record_for(image: &Path, path: &str) -> Record {
     let mut fs = bootfs::filesystem::Filesystem::open(data_partition(image)).expect("the data partition");
     let file = bootfs::scan::find_file(&mut fs, path).expect("reading").expect("the file");
     let map = fs.extent_map(&file).expect("its map");
-    let placement = place(HOOK_KIND_CD, &map, file.size, DATA_PARTITION_LBA as u64, &s0).expect("a slot");
+    let placement = place(Presentation::Cd, &map, file.size, DATA_PARTITION_LBA as u64, &s0).expect("a slot");
     Record::new(&placement, &s0, path)
 }
 
