@@ -260,6 +260,9 @@ pub enum Refusal {
     NoLowMemory { need_kib: u16, have_kib: u16 },
     /// The boot image does not fit between its load address and the hook.
     ImageTooLarge { dest: u32, bytes: u64, limit: u32 },
+    /// The BIOS reads the stick only by CHS, and the file ends (at disk
+    /// sector `end`) past what CHS reaches (`reach` sectors).
+    BeyondChs { end: u64, reach: u64 },
 }
 
 impl core::fmt::Display for Refusal {
@@ -276,8 +279,88 @@ impl core::fmt::Display for Refusal {
             Refusal::ImageTooLarge { dest, bytes, limit } => {
                 write!(f, "its boot image ({bytes} bytes at {dest:#x}) does not fit below {limit:#x}")
             }
+            Refusal::BeyondChs { end, reach } => write!(
+                f,
+                "the BIOS reads the stick only by CHS (it has no INT 13h extensions), which reaches its first {reach_mib} MiB, and the file ends at {} MiB; files within the first {reach_mib} MiB boot on this PC",
+                end.div_ceil(2048),
+                reach_mib = reach / 2048
+            ),
         }
     }
+}
+
+/// The PC a verdict is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Machine {
+    /// Conventional memory (BDA 413h), KiB.
+    pub base_kib: u16,
+    /// Sectors of the stick its BIOS reads, when it reads only by CHS
+    /// (no INT 13h extensions); `None` with extensions.
+    pub chs_reach: Option<u64>,
+}
+
+impl Machine {
+    /// The PC `dropboot check` judges for: 639 KiB, INT 13h extensions.
+    pub const TYPICAL: Machine = Machine { base_kib: TYPICAL_BASE_MEMORY_KIB, chs_reach: None };
+}
+
+/// Sectors CHS reaches on the largest geometry a BIOS gives a disk (1024
+/// cylinders of 255 heads and 63 sectors): what `dropboot check` warns by
+/// for a BIOS without INT 13h extensions.
+pub const LARGEST_CHS_REACH: u64 = 1024 * 255 * 63;
+
+/// Everything the loader decides about one boot file: how it will be
+/// presented, whether the machine can boot it (and the sentence that says
+/// why not, with its fix), the hook's table, and what its system will find
+/// after the kernel starts. stage2 acts on it; `dropboot check` prints it.
+pub struct Verdict {
+    pub plan: Plan,
+    /// Why it cannot boot on that machine; `None` when it boots.
+    pub refusal: Option<Refusal>,
+    /// The file's runs on the whole disk, as the hook's table (empty when
+    /// refused for its pieces or its size).
+    pub extents: alloc::vec::Vec<crate::layout::HookExtent>,
+    /// The disk sector after the file's last: what a BIOS without INT 13h
+    /// extensions must reach by CHS.
+    pub disk_end: u64,
+    /// For an ISO with a Linux live system: its root folder.
+    pub live_system: Option<&'static str>,
+}
+
+/// The verdict on the file `name` at `path`, read through `source` (its
+/// runs on a data partition from disk sector `partition_start`), for
+/// `machine`.
+pub fn judge<D: crate::BlockDevice>(
+    name: &str,
+    path: &str,
+    source: &mut crate::file::MappedFile<D>,
+    partition_start: u64,
+    machine: &Machine,
+) -> Result<Verdict, PlanError> {
+    let plan = plan(name, source)?;
+    let live_system = match &plan.catalog {
+        Some((volume, _)) => crate::iso_partition::live_system(&volume.root_names(source).unwrap_or_default()),
+        None => None,
+    };
+    let (pieces, sectors) = (source.map.len(), source.map.sectors());
+    let mut refusal = refusal(&plan, path, pieces, sectors, machine.base_kib);
+    let extents = match refusal {
+        Some(Refusal::TooFragmented { .. } | Refusal::TooLarge { .. }) => alloc::vec::Vec::new(),
+        _ => match source.map.hook_table(partition_start) {
+            Some(table) => table,
+            None => {
+                refusal = Some(Refusal::TooLarge { bytes: source.size });
+                alloc::vec::Vec::new()
+            }
+        },
+    };
+    let disk_end = extents.iter().map(|e| e.disk_lba + e.count as u64).max().unwrap_or(0);
+    if let (None, Some(reach)) = (&refusal, machine.chs_reach) {
+        if disk_end > reach {
+            refusal = Some(Refusal::BeyondChs { end: disk_end, reach });
+        }
+    }
+    Ok(Verdict { plan, refusal, extents, disk_end, live_system })
 }
 
 /// The loader's verdict on `plan` for the file at `path` in `extents`

@@ -1,11 +1,10 @@
 //! `dropboot check`: for each boot file, what the loader will do with it,
 //! from the same plan stage2 boots by (bootfs::bootplan), in words.
 
-use bootfs::bootplan::{self, Refusal};
+use bootfs::bootplan::{self, Machine, Refusal, LARGEST_CHS_REACH};
 use bootfs::file::MappedFile;
 use bootfs::filesystem::Filesystem;
 use bootfs::iso_partition::{self, NoEntry};
-use bootfs::layout::HOOK_MAX_EXTENTS;
 use bootfs::scan::scan;
 use bootfs::text::human_size;
 
@@ -38,6 +37,8 @@ pub struct Verdict {
     pub live_system: Option<&'static str>,
     /// The partition the booted ISO becomes for the system it starts.
     pub iso_partition: Option<usize>,
+    /// What an old PC cannot do with it (a BIOS without INT 13h extensions).
+    pub warning: Option<String>,
 }
 
 fn platform(p: u8) -> &'static str {
@@ -77,6 +78,7 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
             verdict: String::new(),
             live_system: None,
             iso_partition: None,
+            warning: None,
         };
         let map = match fs.extent_map(f) {
             Ok(map) => map,
@@ -89,53 +91,54 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
         v.pieces = map.len();
         let partition_start = fs.device().start;
         let mut source = MappedFile { dev: fs.device(), map, size: f.size };
-        match bootplan::plan(f.name(), &mut source) {
-            Ok(plan) => {
-                if let Some((volume, catalog)) = &plan.catalog {
-                    v.entries = catalog
-                        .entries
-                        .iter()
-                        .map(|e| Entry {
-                            platform: platform(e.platform),
-                            bootable: e.bootable,
-                            media: e.media.describe(),
-                            sectors: e.sector_count,
-                            load_rba: e.load_rba,
-                        })
-                        .collect();
-                    let names = volume.root_names(&mut source).unwrap_or_default();
-                    v.live_system = iso_partition::live_system(&names);
-                }
-                v.presented_as = Some(plan.presentation.to_string());
-                // The menu's own limits, on a PC with the usual 639 KiB.
-                let refusal = bootplan::refusal(&plan, &f.path, v.pieces, source.map.sectors(), bootplan::TYPICAL_BASE_MEMORY_KIB);
-                if let Some(Refusal::TooFragmented { .. }) = refusal {
-                    v.verdict = format!(
-                        "too fragmented: {} pieces, the loader maps {HOOK_MAX_EXTENTS}; run: dropboot defrag {} {}",
-                        v.pieces,
-                        where_.display(),
-                        f.path
-                    );
-                } else if let Some(r) = refusal {
-                    v.verdict = format!("not bootable: {r}");
-                } else {
-                    v.boots = true;
-                    v.verdict = format!("boots as {}", plan.presentation);
-                    let placed = match turned_off {
-                        true => Err(NoEntry::TurnedOff),
-                        false => iso_partition::place(plan.presentation, &source.map, f.size, partition_start, &sector0),
-                    };
-                    let system = v.live_system.map(|l| format!("a Linux live system ({l}): ")).unwrap_or_default();
-                    match placed {
-                        Ok(p) => {
-                            v.iso_partition = Some(p.slot + 1);
-                            v.verdict.push_str(&format!("; {system}its system finds its ISO as partition {}", p.slot + 1));
-                        }
-                        Err(why) => v.verdict.push_str(&format!("; {system}{why}")),
-                    }
-                }
+        // The verdict stage2 boots by, on the usual PC (639 KiB, INT 13h
+        // extensions); its refusal is the sentence the menu shows.
+        let verdict = match bootplan::judge(f.name(), &f.path, &mut source, partition_start, &Machine::TYPICAL) {
+            Ok(verdict) => verdict,
+            Err(e) => {
+                v.verdict = format!("not bootable: {e}");
+                out.push(v);
+                continue;
             }
-            Err(e) => v.verdict = format!("not bootable: {e}"),
+        };
+        let plan = &verdict.plan;
+        if let Some((_, catalog)) = &plan.catalog {
+            v.entries = catalog
+                .entries
+                .iter()
+                .map(|e| Entry {
+                    platform: platform(e.platform),
+                    bootable: e.bootable,
+                    media: e.media.describe(),
+                    sectors: e.sector_count,
+                    load_rba: e.load_rba,
+                })
+                .collect();
+        }
+        v.live_system = verdict.live_system;
+        v.presented_as = Some(plan.presentation.to_string());
+        if let Some(r) = &verdict.refusal {
+            v.verdict = format!("not bootable: {r}");
+        } else {
+            v.boots = true;
+            v.verdict = format!("boots as {}", plan.presentation);
+            let placed = match turned_off {
+                true => Err(NoEntry::TurnedOff),
+                false => iso_partition::place(plan.presentation, &source.map, f.size, partition_start, &sector0),
+            };
+            let system = v.live_system.map(|l| format!("a Linux live system ({l}): ")).unwrap_or_default();
+            match placed {
+                Ok(p) => {
+                    v.iso_partition = Some(p.slot + 1);
+                    v.verdict.push_str(&format!("; {system}its system finds its ISO as partition {}", p.slot + 1));
+                }
+                Err(why) => v.verdict.push_str(&format!("; {system}{why}")),
+            }
+            // A PC whose BIOS reads only by CHS reaches 7.8 GiB at most.
+            if verdict.disk_end > LARGEST_CHS_REACH {
+                let beyond = Refusal::BeyondChs { end: verdict.disk_end, reach: LARGEST_CHS_REACH };
+                v.warning = Some(format!("on an old PC: {beyond}"));
+            }
         }
         out.push(v);
     }
@@ -152,6 +155,9 @@ pub fn print(verdicts: &[Verdict]) {
             println!("  El Torito: {}, {}, {} sectors at block {}{bootable}", e.platform, e.media, e.sectors, e.load_rba);
         }
         println!("  {}", v.verdict);
+        if let Some(w) = &v.warning {
+            println!("  warning: {w}");
+        }
     }
 }
 
@@ -174,6 +180,7 @@ pub fn json(verdicts: &[Verdict]) -> serde_json::Value {
                     "live_system": v.live_system,
                     "iso_partition": v.iso_partition,
                     "verdict": v.verdict,
+                    "warning": v.warning,
                 })
             })
             .collect(),

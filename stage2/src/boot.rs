@@ -7,7 +7,7 @@
 use alloc::format;
 use alloc::vec;
 
-use bootfs::bootplan::{self, DriveClass, PlanError, Presentation, Refusal, MIN_BASE_MEMORY_KIB};
+use bootfs::bootplan::{self, DriveClass, Machine, PlanError, Presentation, Refusal, MIN_BASE_MEMORY_KIB};
 use bootfs::file::ByteSource;
 use bootfs::iso_partition::NoEntry;
 use bootfs::layout::BDA_HARD_DISKS;
@@ -29,15 +29,9 @@ pub enum BootError {
     Read(IoError),
     /// What the file is, or is not, as a boot file.
     Plan(PlanError),
-    /// A limit of the loader's (bootfs::bootplan::refusal, which `dropboot
-    /// check` judges by too).
+    /// A limit of the loader's or of this PC's (bootfs::bootplan::judge,
+    /// whose sentence `dropboot check` prints too).
     Refused(Refusal),
-    /// The BIOS reads the stick only by CHS, and the file lies past what
-    /// CHS reaches (sectors).
-    BeyondChs {
-        end: u64,
-        reach: u64,
-    },
     /// "Boot the next disk" found no hard disk besides the stick.
     NoOtherDisk,
     /// The next disk's first sector does not end in 55h AAh.
@@ -54,12 +48,6 @@ impl core::fmt::Display for BootError {
             BootError::Read(e) => write!(f, "{e}"),
             BootError::Plan(e) => write!(f, "{e}"),
             BootError::Refused(r) => write!(f, "{r}"),
-            BootError::BeyondChs { end, reach } => write!(
-                f,
-                "this BIOS has no INT 13h extensions: it reads only the first {} MiB of the stick (by CHS), and the file ends at {} MiB",
-                reach / 2048,
-                end.div_ceil(2048)
-            ),
             BootError::NoOtherDisk => write!(f, "this PC has no hard disk besides the stick"),
             BootError::NotBootableDisk { drive } => {
                 write!(f, "disk {drive:02X}h has no boot sector (its first sector does not end in 55h AAh)")
@@ -95,28 +83,29 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
         FsError::Io(io) => BootError::Read(io),
         e => BootError::Chain(e),
     })?;
-    let plan = bootplan::plan(file.name(), &mut source).map_err(BootError::Plan)?;
+    // The one verdict (bootfs::bootplan::judge), which `dropboot check`
+    // prints: the plan, this PC's limits, the hook's table.
+    let have_kib = hook::base_memory_kib();
+    let machine = Machine { base_kib: have_kib, chs_reach: chs_only.map(|g| g.reach()) };
+    let verdict = bootplan::judge(file.name(), &file.path, &mut source, start, &machine).map_err(BootError::Plan)?;
+    let plan = &verdict.plan;
     if let Some((iso, catalog)) = &plan.catalog {
         crate::log!("  ISO9660 \"{}\", {} blocks, El Torito catalog with {} entries", iso.volume_id, iso.blocks, catalog.entries.len());
         for e in &catalog.entries {
             crate::log!("  entry: {e}, segment {:04X}h", e.load_segment);
         }
     }
+    if let Some(root) = verdict.live_system {
+        crate::log!("  a Linux live system ({root})");
+    }
     crate::log!("  presented as {}", plan.presentation);
-
-    // The hook's table: the file's runs, on the whole disk.
-    let file_map = source.map.clone();
-    let have_kib = hook::base_memory_kib();
-    if let Some(refusal) = bootplan::refusal(&plan, &file.path, file_map.len(), file_map.sectors(), have_kib) {
+    if let Some(refusal) = verdict.refusal {
         return Err(BootError::Refused(refusal));
     }
-    let extents = file_map.hook_table(start).ok_or(BootError::Refused(Refusal::TooLarge { bytes: file.size }))?;
+    let file_map = source.map.clone();
+    let extents = &verdict.extents;
     // Without extensions the hook reads the stick by CHS, as far as it reaches.
     if let Some(geometry) = chs_only {
-        let end = extents.iter().map(|e| e.disk_lba + e.count as u64).max().unwrap_or(0);
-        if end > geometry.reach() {
-            return Err(BootError::BeyondChs { end, reach: geometry.reach() });
-        }
         crate::log!(
             "  no INT 13h extensions: the hook reads the stick by CHS ({} heads, {} sectors a track)",
             geometry.last_head as u16 + 1,
@@ -134,7 +123,7 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
         disk,
         image_start: plan.image.start as u32,
         sectors: plan.image.sectors,
-        extents: &extents,
+        extents,
         spec_packet: plan.spec_packet,
         disk_chs: chs_only,
     };

@@ -234,15 +234,10 @@ impl Menu {
 
     /// Enter on a row: boot, open a folder, or leave.
     fn activate(&mut self, row: &Row, volume: &mut Volume, screen: &mut Screen) {
-        // A line too long for the status row takes the tip row above too.
+        // A line too long for the status row takes the rows above too.
         let mut say = |line: &str| {
             crate::log!("{line}");
-            let (first, rest) = split_at_word(line, COLS - 2);
-            let rows: &[(usize, &str)] = if rest.is_empty() { &[(STATUS_ROW, first)] } else { &[(TIP_ROW, first), (STATUS_ROW, rest)] };
-            for &(row, text) in rows {
-                screen.fill_row(row, attr::NORMAL);
-                screen.text(row, 1, &fit(text, COLS - 2), attr::NORMAL);
-            }
+            status_lines(screen, line, attr::NORMAL);
             screen.present();
         };
         let (what, result) = match row {
@@ -431,11 +426,13 @@ impl Menu {
             }
             None => self.tip().map(|t| (String::from(t), attr::NORMAL)),
         };
-        for (row, line) in [(TIP_ROW, tip), (STATUS_ROW, Some((self.status.clone(), self.status_attr)))] {
-            if let Some((text, a)) = line.filter(|(t, _)| !t.is_empty()) {
-                screen.fill_row(row, a);
-                screen.text(row, 1, &fit(&text, COLS - 2), a);
-            }
+        if let Some((text, a)) = tip.filter(|(t, _)| !t.is_empty()) {
+            screen.fill_row(TIP_ROW, a);
+            screen.text(TIP_ROW, 1, &fit(&text, COLS - 2), a);
+        }
+        // The status whole (a refusal and its fix), over the rows it needs.
+        if !self.status.is_empty() {
+            status_lines(screen, &self.status, self.status_attr);
         }
         help(screen, HELP);
         screen.present();
@@ -461,6 +458,36 @@ fn contains_folded(hay: &str, needle: &[char]) -> bool {
 }
 
 /// `s` as the most words that fit in `width` characters, and the rest.
+/// Most rows a status line takes, up from the status row over the tip row
+/// and the list's last rows.
+const STATUS_MOST_ROWS: usize = 4;
+
+/// Writes `text` wrapped into the rows that end at the status row.
+fn status_lines(screen: &mut Screen, text: &str, a: u8) {
+    let lines = wrap(text, COLS - 2, STATUS_MOST_ROWS);
+    for (i, line) in lines.iter().enumerate() {
+        let row = STATUS_ROW + 1 + i - lines.len();
+        screen.fill_row(row, a);
+        screen.text(row, 1, line, a);
+    }
+}
+
+/// `s` in lines of at most `width` characters, broken at spaces, at most
+/// `most` lines (the last one cut with `...` when more would follow).
+fn wrap(s: &str, width: usize, most: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() && lines.len() < most {
+        let (line, after) = split_at_word(rest, width);
+        lines.push(String::from(line));
+        rest = after;
+    }
+    if let (false, Some(last)) = (rest.is_empty(), lines.last_mut()) {
+        *last = fit(&format!("{last} {rest}"), width);
+    }
+    lines
+}
+
 fn split_at_word(s: &str, width: usize) -> (&str, &str) {
     if s.chars().count() <= width {
         return (s, "");
