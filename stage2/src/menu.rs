@@ -18,9 +18,8 @@ use crate::frame::{fit, help, page, title, LIST_ROWS, LIST_TOP};
 use crate::input::{Input, Key};
 use crate::volume::Volume;
 
-/// The countdown, else the selected entry's tip.
-const TIP_ROW: usize = ROWS - 4;
-/// What just happened (a boot that failed, a config problem).
+/// What just happened (a boot that failed, a config problem), ending at
+/// this row; the countdown, else the selected entry's tip, right above.
 const STATUS_ROW: usize = ROWS - 3;
 const SIZE_COLS: usize = 10;
 /// BIOS timer ticks per second (18.2).
@@ -237,7 +236,7 @@ impl Menu {
         // A line too long for the status row takes the rows above too.
         let mut say = |line: &str| {
             crate::log!("{line}");
-            status_lines(screen, line, attr::NORMAL);
+            let _ = status_lines(screen, line, attr::NORMAL);
             screen.present();
         };
         let (what, result) = match row {
@@ -426,13 +425,16 @@ impl Menu {
             }
             None => self.tip().map(|t| (String::from(t), attr::NORMAL)),
         };
+        // The status whole (a refusal and its fix), over the rows it needs,
+        // and the tip (the countdown) right above it.
+        let status_rows = match self.status.is_empty() {
+            true => 1,
+            false => status_lines(screen, &self.status, self.status_attr),
+        };
         if let Some((text, a)) = tip.filter(|(t, _)| !t.is_empty()) {
-            screen.fill_row(TIP_ROW, a);
-            screen.text(TIP_ROW, 1, &fit(&text, COLS - 2), a);
-        }
-        // The status whole (a refusal and its fix), over the rows it needs.
-        if !self.status.is_empty() {
-            status_lines(screen, &self.status, self.status_attr);
+            let row = STATUS_ROW - status_rows;
+            screen.fill_row(row, a);
+            screen.text(row, 1, &fit(&text, COLS - 2), a);
         }
         help(screen, HELP);
         screen.present();
@@ -458,18 +460,20 @@ fn contains_folded(hay: &str, needle: &[char]) -> bool {
 }
 
 /// `s` as the most words that fit in `width` characters, and the rest.
-/// Most rows a status line takes, up from the status row over the tip row
-/// and the list's last rows.
+/// Most rows a status line takes, up from the status row over the list's
+/// last rows (the tip row moves up above it).
 const STATUS_MOST_ROWS: usize = 4;
 
-/// Writes `text` wrapped into the rows that end at the status row.
-fn status_lines(screen: &mut Screen, text: &str, a: u8) {
+/// Writes `text` wrapped into the rows that end at the status row; returns
+/// how many it took.
+fn status_lines(screen: &mut Screen, text: &str, a: u8) -> usize {
     let lines = wrap(text, COLS - 2, STATUS_MOST_ROWS);
     for (i, line) in lines.iter().enumerate() {
         let row = STATUS_ROW + 1 + i - lines.len();
         screen.fill_row(row, a);
         screen.text(row, 1, line, a);
     }
+    lines.len()
 }
 
 /// `s` in lines of at most `width` characters, broken at spaces, at most
