@@ -31,7 +31,10 @@
 ; on that stack. The only shared words are the outer call's stack pointer
 ; and the nesting depth, touched with interrupts off.
 ;
-; What it presents (HOOK_KIND):
+; What it presents (HOOK_KIND, bootfs::bootplan::Presentation in Rust):
+; each of CD, FLOPPY and HARD_DISK has its own function table, one line a
+; function (cd_functions, ...), chosen once when a call for its drive
+; comes in (presentations), so no handler asks which one it serves.
 ;  CD (E0h): a no-emulation El Torito CD, 2048-byte blocks, as SeaBIOS,
 ;   iPXE and memdisk present one: 00 reset, 01 status, 15 type (AH=03h,
 ;   CX:DX = blocks), 41 (AH=30h, CX=0007h), 42 read (packets 10h/18h),
@@ -64,19 +67,65 @@
 
 MAX_PIECE       equ 127                 ; sectors per call to the real BIOS
 
+; The caller's structures, as EDD 3.0 and the E820 interface lay them out.
+struc dap                               ; AH=42h-44h/47h's disk address packet
+  .size:        resb 1                  ; 10h, or 18h with .flat
+  .reserved:    resb 1
+  .count:       resw 1                  ; units; on failure, those done
+  .offset:      resw 1                  ; the buffer, segment:offset
+  .segment:     resw 1
+  .lba:         resq 1
+  .flat:        resq 1                  ; a 64-bit buffer when offset:segment is FFFF:FFFF
+endstruc
+
+struc edd_params                        ; AH=48h's result buffer
+  .size:        resw 1                  ; in: the buffer's size; out: bytes filled
+  .flags:       resw 1
+  .cylinders:   resd 1
+  .heads:       resd 1
+  .sectors:     resd 1                  ; per track
+  .total:       resq 1                  ; units
+  .unit_bytes:  resw 1
+  .dpte:        resd 1                  ; EDD 2.x: FFFF:FFFF for none
+endstruc
+EDD1_SIZE       equ edd_params.dpte     ; 1Ah
+EDD2_SIZE       equ edd_params_size     ; 1Eh
+
+struc e820_entry                        ; INT 15h AX=E820h's entry at ES:DI
+  .base:        resq 1
+  .length:      resq 1
+  .type:        resd 1
+endstruc
+
 ; A call's frame on its stack, from BP: its locals, then the caller's
 ; registers as the entry pushes them (PUSH FS, PUSH GS, PUSH DS, PUSH ES,
 ; PUSHAD), then the caller's IP, CS and FLAGS (the INT's).
-L_DAP           equ 0                   ; the packet passed to the real BIOS (16 bytes)
-L_DAP_COUNT     equ L_DAP + 2
-L_DAP_OFFSET    equ L_DAP + 4
-L_DAP_SEGMENT   equ L_DAP + 6
-L_DAP_LBA       equ L_DAP + 8
-L_REQUEST       equ 16                  ; sectors a read asked for (dword)
-L_FUNCTION      equ 20                  ; the caller's AH
-L_SECTOR        equ 24                  ; the file sector a read goes on from (dword)
-L_DONE          equ 28                  ; sectors of the request read so far (dword)
-LOCALS          equ 32
+struc frame
+  .dap:         resb 16                 ; the packet passed to the real BIOS
+  .request:     resd 1                  ; sectors a read asked for
+  .function:    resb 1                  ; the caller's AH
+  .unit_shift:  resb 1                  ; log2(512-byte sectors per unit): the presentation's
+                resb 2
+  .sector:      resd 1                  ; the file sector a read goes on from
+  .done:        resd 1                  ; sectors of the request read so far
+endstruc
+L_DAP           equ frame.dap
+L_DAP_COUNT     equ frame.dap + dap.count
+L_DAP_OFFSET    equ frame.dap + dap.offset
+L_DAP_SEGMENT   equ frame.dap + dap.segment
+L_DAP_LBA       equ frame.dap + dap.lba
+L_REQUEST       equ frame.request
+L_FUNCTION      equ frame.function
+L_UNIT_SHIFT    equ frame.unit_shift
+L_SECTOR        equ frame.sector
+L_DONE          equ frame.done
+LOCALS          equ frame_size
+
+; The short frame of a call passed on (renumbered, swap_entry, int15_entry,
+; return_cf), from BP after PUSH BP and MOV BP, SP.
+S_CALLER_FLAGS  equ 6                   ; after BP, IP and CS
+S_CALLER_DL     equ -2                  ; PUSH DX first
+S_CALLER_AH     equ -3                  ; then PUSH AX
 F_EDI   equ LOCALS + 0
 F_ESI   equ LOCALS + 4
 F_EBP   equ LOCALS + 8
@@ -184,16 +233,17 @@ int13_entry:
         sti
         cld
         mov [bp + L_FUNCTION], ah
+        ; The presentation, chosen once: its function table and unit.
+        movzx si, byte [cs:HOOK_KIND]
+        shl si, 2
+        mov al, [cs:presentations + si + 2]
+        mov [bp + L_UNIT_SHIFT], al
+        mov si, [cs:presentations + si]
         movzx bx, ah
         cmp bx, FUNCTIONS
         jae .invalid
         shl bx, 1
-        cmp byte [cs:HOOK_KIND], HOOK_KIND_CD
-        jne .disk
-        call [cs:cd_functions + bx]
-        jmp .answer
-.disk:
-        call [cs:disk_functions + bx]
+        call [cs:si + bx]
         jmp .answer
 .invalid:
         call fn_invalid
@@ -309,24 +359,24 @@ drive_count:
 ; and DX stay in this call's frame.
 renumbered:
         push bp
-        mov bp, sp                      ; [bp + 6] = the caller's FLAGS
-        push dx                         ; [bp - 2] = the caller's DL
-        push ax                         ; [bp - 3] = the caller's AH
+        mov bp, sp
+        push dx                         ; S_CALLER_DL
+        push ax                         ; S_CALLER_AH
         dec dl
         pushf
         call far [cs:HOOK_PREVIOUS]
         pushf                           ; the BIOS's flags, for the caller's CF
-        cmp byte [bp - 3], 0x08
+        cmp byte [bp + S_CALLER_AH], 0x08
         jne .not_08
         call drive_count
         jmp .dl_done
 .not_08:
-        cmp byte [bp - 3], 0x15
+        cmp byte [bp + S_CALLER_AH], 0x15
         jne .dl_back
         cmp byte [cs:HOOK_KIND], HOOK_KIND_HARD_DISK
         je .dl_done
 .dl_back:
-        mov dl, [bp - 2]
+        mov dl, [bp + S_CALLER_DL]
 .dl_done:
         popf
         ; fall through
@@ -337,9 +387,9 @@ renumbered:
 return_cf:
         push ax
         lahf                            ; AH bit 0 = CF
-        and byte [bp + 6], 0xFE
+        and byte [bp + S_CALLER_FLAGS], 0xFE
         and ah, 0x01
-        or [bp + 6], ah
+        or [bp + S_CALLER_FLAGS], ah
         pop ax
         mov sp, bp
         pop bp
@@ -363,25 +413,25 @@ int15_entry:
         call far [cs:HOOK_PREVIOUS_INT15]
         pushf                           ; the BIOS's flags, kept for the caller
         jc .done                        ; an error: nothing to cut
-        cmp dword [es:di + 16], 1       ; type 1: usable
+        cmp dword [es:di + e820_entry.type], 1   ; usable
         jne .done
-        cmp dword [es:di + 4], 0        ; base below 4 GiB
+        cmp dword [es:di + e820_entry.base + 4], 0       ; base below 4 GiB
         jne .done
-        cmp dword [es:di + 12], 0       ; length below 4 GiB
+        cmp dword [es:di + e820_entry.length + 4], 0     ; length below 4 GiB
         jne .done
         push eax
         push edx
         xor eax, eax
         mov ax, cs
         shl eax, 4                      ; EAX = the block's address
-        mov edx, [es:di]
+        mov edx, [es:di + e820_entry.base]
         cmp edx, eax
         jae .restore                    ; starts at or past the block
-        add edx, [es:di + 8]
+        add edx, [es:di + e820_entry.length]
         cmp edx, eax
         jbe .restore                    ; ends before the block
-        sub eax, [es:di]
-        mov [es:di + 8], eax            ; now it ends where the block starts
+        sub eax, [es:di + e820_entry.base]
+        mov [es:di + e820_entry.length], eax    ; now it ends where the block starts
 .restore:
         pop edx
         pop eax
@@ -403,8 +453,8 @@ swap_entry:
 .ours:
         push bp
         mov bp, sp
-        push dx                         ; [bp - 2] = the caller's DL
-        push ax                         ; [bp - 3] = the caller's AH
+        push dx                         ; S_CALLER_DL
+        push ax                         ; S_CALLER_AH
         cmp dl, [cs:HOOK_DISK]
         mov dl, [cs:HOOK_DRIVE]
         je .call
@@ -413,20 +463,24 @@ swap_entry:
         pushf
         call far [cs:HOOK_PREVIOUS]
         pushf                           ; the BIOS's flags, kept for the caller
-        cmp byte [bp - 3], 0x08         ; DL: the drive count
+        cmp byte [bp + S_CALLER_AH], 0x08       ; DL: the drive count
         je .dl_done
-        cmp byte [bp - 3], 0x15         ; DX: the low word of the sector count
+        cmp byte [bp + S_CALLER_AH], 0x15       ; DX: the low word of the sector count
         je .dl_done
-        mov dl, [bp - 2]
+        mov dl, [bp + S_CALLER_DL]
 .dl_done:
         popf
         jmp return_cf
 
-; The function tables. Each handler: in: BP = the call's frame, DS/ES/FS
-; undefined; out: AL = value for the caller's AH, CF = error. They may
-; clobber every register except BP and SS.
+; The function tables, one per presentation, one line per function. Each
+; handler: in: BP = the call's frame, DS/ES/FS undefined; out: AL = value
+; for the caller's AH, CF = error. They may clobber every register except
+; BP and SS. No handler asks which presentation it serves: its table says.
 
 FUNCTIONS equ 0x4E
+
+; A no-emulation CD (E0h), 2048-byte blocks, as SeaBIOS, iPXE and memdisk
+; present one; CHS calls fail.
 cd_functions:
 %assign i 0
 %rep FUNCTIONS
@@ -439,13 +493,13 @@ cd_functions:
   %elif i = 0x15
         dw fn_drive_type
   %elif i = 0x41
-        dw fn_extensions
+        dw fn_extensions_cd
   %elif i = 0x42
         dw fn_read
   %elif i = 0x44 || i = 0x47
         dw fn_verify
   %elif i = 0x48
-        dw fn_parameters
+        dw fn_parameters_cd
   %elif i = 0x4B
         dw fn_eltorito
   %else
@@ -454,7 +508,34 @@ cd_functions:
   %assign i i+1
 %endrep
 
-disk_functions:
+; An emulated floppy (00h): CHS only, no EDD (as in iPXE and memdisk).
+floppy_functions:
+%assign i 0
+%rep FUNCTIONS
+  %if i = 0x00 || i = 0x0C || i = 0x0D || i = 0x10 || i = 0x11 || i = 0x16
+        dw fn_success
+  %elif i = 0x01
+        dw fn_last_status
+  %elif i = 0x02
+        dw fn_chs_read
+  %elif i = 0x03 || i = 0x05 || i = 0x43
+        dw fn_write
+  %elif i = 0x04
+        dw fn_chs_verify
+  %elif i = 0x08
+        dw fn_geometry_floppy
+  %elif i = 0x15
+        dw fn_no_change_line
+  %elif i = 0x4B
+        dw fn_eltorito_emulated
+  %else
+        dw fn_invalid
+  %endif
+  %assign i i+1
+%endrep
+
+; An emulated hard disk (80h): CHS and EDD, 512-byte sectors.
+hard_disk_functions:
 %assign i 0
 %rep FUNCTIONS
   %if i = 0x00 || i = 0x0C || i = 0x0D || i = 0x10 || i = 0x11
@@ -468,26 +549,35 @@ disk_functions:
   %elif i = 0x04
         dw fn_chs_verify
   %elif i = 0x08
-        dw fn_geometry
+        dw fn_geometry_hard_disk
   %elif i = 0x15
         dw fn_drive_type
-  %elif i = 0x16
-        dw fn_change_line
   %elif i = 0x41
-        dw fn_extensions
+        dw fn_extensions_disk
   %elif i = 0x42
         dw fn_read
   %elif i = 0x44 || i = 0x47
         dw fn_verify
   %elif i = 0x48
-        dw fn_parameters
+        dw fn_parameters_disk
   %elif i = 0x4B
-        dw fn_eltorito
+        dw fn_eltorito_emulated
   %else
         dw fn_invalid
   %endif
   %assign i i+1
 %endrep
+
+; One row per presentation, by HOOK_KIND: its table, and log2 of the
+; 512-byte sectors in one of its units (a CD's block is four). SWAP has
+; its own entry (swap_entry).
+%if HOOK_KIND_CD != 0 || HOOK_KIND_FLOPPY != 1 || HOOK_KIND_HARD_DISK != 2
+  %error "presentations is indexed by HOOK_KIND"
+%endif
+presentations:
+        dw cd_functions, 2
+        dw floppy_functions, 0
+        dw hard_disk_functions, 0
 
 fn_invalid:
         mov al, ST_INVALID
@@ -520,26 +610,15 @@ fn_last_status:
         clc
         ret
 
-; edd_only: returns (to the dispatcher) with "invalid" for a floppy, which
-; has no EDD functions (as in iPXE and memdisk). Use as the first call of
-; an EDD handler. Clobbers nothing else.
-edd_only:
-        cmp byte [cs:HOOK_KIND], HOOK_KIND_FLOPPY
-        jne .ok
-        add sp, 2                       ; drop our return: end the handler
-        jmp fn_invalid
-.ok:
-        ret
-
-; 15h: a floppy without change line (AH=01h; CX:DX untouched, which DOS
-; prefers), else AH=03h with CX:DX = units (blocks of a CD, sectors).
-fn_drive_type:
-        cmp byte [cs:HOOK_KIND], HOOK_KIND_FLOPPY
-        jne .counted
+; 15h of a floppy: one without change line (AH=01h; CX:DX untouched,
+; which DOS prefers).
+fn_no_change_line:
         mov al, 0x01
         clc
         ret
-.counted:
+
+; 15h: AH=03h with CX:DX = units (blocks of a CD, sectors).
+fn_drive_type:
         call image_units
         mov [bp + F_DX], ax
         shr eax, 16
@@ -548,38 +627,28 @@ fn_drive_type:
         clc
         ret
 
-; 16h: a floppy's disk was never changed; others have no change line.
-fn_change_line:
-        cmp byte [cs:HOOK_KIND], HOOK_KIND_FLOPPY
-        jne fn_invalid
-        mov al, ST_OK
-        clc
-        ret
-
-; 41h: BX=55AAh -> BX=AA55h, AH=30h (EDD 3.0), CX = 0007h for a CD
-; (fixed-disk access, removable media, EDD), 0001h for a hard disk.
-fn_extensions:
-        call edd_only
+; 41h: BX=55AAh -> BX=AA55h, AH=30h (EDD 3.0), CX = the interfaces: for
+; a CD fixed-disk access, removable media and EDD (0007h), for a hard
+; disk fixed-disk access (0001h).
+fn_extensions_cd:
+        mov dx, 0x0007
+        jmp extensions
+fn_extensions_disk:
+        mov dx, 0x0001
+extensions:                             ; DX = the interfaces
         cmp word [bp + F_BX], 0x55AA
         jne fn_invalid
         mov word [bp + F_BX], 0xAA55
-        mov word [bp + F_CX], 0x0001
-        cmp byte [cs:HOOK_KIND], HOOK_KIND_CD
-        jne .set
-        mov word [bp + F_CX], 0x0007
-.set:
+        mov [bp + F_CX], dx
         mov al, 0x30
         clc
         ret
 
-; unit_shift: out: CL = log2(512-byte sectors per unit): 2 for a CD's
-; 2048-byte blocks, 0 for disks.
+; unit_shift: out: CL = log2(512-byte sectors per unit) of the call's
+; presentation (frame.unit_shift): 2 for a CD's 2048-byte blocks, 0 for
+; disks.
 unit_shift:
-        mov cl, 0
-        cmp byte [cs:HOOK_KIND], HOOK_KIND_CD
-        jne .done
-        mov cl, 2
-.done:
+        mov cl, [bp + L_UNIT_SHIFT]
         ret
 
 ; image_units: out: EAX = units (blocks or sectors) of the image. Clobbers CL, EDX.
@@ -594,13 +663,13 @@ image_units:
 ; EBX = first unit, ECX = units, when the packet is usable and the range
 ; lies inside the image; else CF set, AL = status. Clobbers EAX, EDX.
 check_range:
-        cmp byte [fs:si], 0x10
+        cmp byte [fs:si + dap.size], 0x10
         jb fn_invalid
-        cmp dword [fs:si + 12], 0       ; an LBA above 2^32 units
+        cmp dword [fs:si + dap.lba + 4], 0      ; an LBA above 2^32 units
         jne fail_past_end
         call image_units
-        mov ebx, [fs:si + 8]
-        movzx ecx, word [fs:si + 2]
+        mov ebx, [fs:si + dap.lba]
+        movzx ecx, word [fs:si + dap.count]
         cmp ebx, eax
         ja fail_past_end
         sub eax, ebx
@@ -611,7 +680,6 @@ check_range:
 
 ; 44h/47h: the range must lie inside the image.
 fn_verify:
-        call edd_only
         mov fs, [bp + F_DS]
         mov si, [bp + F_SI]
         call check_range
@@ -623,16 +691,15 @@ fn_verify:
 ; 42h: read units into the caller's buffer, straight from the stick. On
 ; failure the packet's count says how many whole units were read.
 fn_read:
-        call edd_only
         mov fs, [bp + F_DS]
         mov si, [bp + F_SI]
         call check_range
         jc .done
         mov al, ST_INVALID
-        cmp dword [fs:si + 4], 0xFFFFFFFF       ; a 64-bit flat buffer: not offered
+        cmp dword [fs:si + dap.offset], 0xFFFFFFFF      ; a 64-bit flat buffer: not offered
         stc
         je .done
-        les di, [fs:si + 4]             ; ES:DI = the caller's buffer
+        les di, [fs:si + dap.offset]    ; ES:DI = the caller's buffer
         push cx
         call unit_shift
         shl ebx, cl                     ; units -> sectors
@@ -647,7 +714,7 @@ fn_read:
         shr edx, cl                     ; whole units read
         mov fs, [bp + F_DS]
         mov si, [bp + F_SI]
-        mov [fs:si + 2], dx
+        mov [fs:si + dap.count], dx
         pop ax
         stc
 .done:
@@ -711,34 +778,37 @@ fn_chs_verify:
 .done:
         ret
 
-; 08h: geometry. A floppy: BL = type, ES:DI = its parameter table, DL =
-; floppies; a hard disk: DL = hard disks. CH/CL = last cylinder and
-; sectors per track, DH = last head. A hard disk reports one cylinder
-; less, as BIOSes keep one for diagnostics.
-fn_geometry:
+; 08h: geometry: CH/CL = last cylinder and sectors per track, DH = last
+; head, DL = drives of the class. A hard disk reports one cylinder less,
+; as BIOSes keep one for diagnostics; a floppy also gives BL = its type
+; and ES:DI = its parameter table.
+fn_geometry_hard_disk:
         mov ax, [cs:HOOK_CYLINDERS]
         dec ax
-        cmp byte [cs:HOOK_KIND], HOOK_KIND_HARD_DISK
-        jne .last_cylinder
-        test ax, ax
         jz .last_cylinder
         dec ax
 .last_cylinder:
-        mov ch, al                      ; cylinder bits 0-7
-        shl ah, 6
-        mov cl, [cs:HOOK_SECTORS_PER_TRACK]
-        or cl, ah                       ; cylinder bits 8-9 above the sector count
-        mov [bp + F_CX], cx
-        mov dh, [cs:HOOK_HEADS]
-        dec dh
-        call drive_count
-        mov [bp + F_DX], dx
-        cmp byte [cs:HOOK_KIND], HOOK_KIND_FLOPPY
-        je .floppy
+        call geometry
+        push ds
+        push word 0
+        pop ds
+        mov al, [BDA_HARD_DISKS]
+        pop ds
+        mov [bp + F_DX], al
         mov al, ST_OK
         clc
         ret
-.floppy:
+
+fn_geometry_floppy:
+        mov ax, [cs:HOOK_CYLINDERS]
+        dec ax
+        call geometry
+        push ds
+        push word 0
+        pop ds
+        call floppy_count
+        pop ds
+        mov [bp + F_DX], ah
         mov al, [cs:HOOK_FLOPPY_TYPE]
         mov [bp + F_BL], al
         mov byte [bp + F_BX + 1], 0
@@ -746,6 +816,19 @@ fn_geometry:
         mov word [bp + F_DI], HOOK_PARAMETER_TABLE
         mov al, ST_OK
         clc
+        ret
+
+; geometry: in: AX = the last cylinder to report. Out: the caller's CH/CL
+; (cylinder, sectors per track) and DH (last head). Clobbers AX, CX.
+geometry:
+        mov ch, al                      ; cylinder bits 0-7
+        shl ah, 6
+        mov cl, [cs:HOOK_SECTORS_PER_TRACK]
+        or cl, ah                       ; cylinder bits 8-9 above the sector count
+        mov [bp + F_CX], cx
+        mov al, [cs:HOOK_HEADS]
+        dec al
+        mov [bp + F_DX + 1], al
         ret
 
 ; read_image: in: EBX = first sector of the image, ECX = sectors, ES:DI =
@@ -761,8 +844,8 @@ read_image:
         mov [bp + L_SECTOR], ebx
         mov [bp + L_REQUEST], ecx
         mov dword [bp + L_DONE], 0
-        mov byte [bp + L_DAP], 16
-        mov byte [bp + L_DAP + 1], 0
+        mov byte [bp + L_DAP + dap.size], 16
+        mov byte [bp + L_DAP + dap.reserved], 0
 .piece:
         mov edx, [bp + L_DONE]
         cmp edx, [bp + L_REQUEST]
@@ -903,53 +986,62 @@ find_extent:
 ; buffer is answered with the 1Eh EDD 2.x fields, as the size says). A CD:
 ; removable, lockable, change line, no CHS, 2048-byte blocks; a hard disk:
 ; its CHS geometry, 512-byte sectors.
-fn_parameters:
-        call edd_only
+fn_parameters_cd:
+        call parameters
+        jc .done
+        mov word [es:di + edd_params.flags], 0x0074    ; removable, change line, lockable, CHS invalid
+        mov dword [es:di + edd_params.cylinders], 0xFFFFFFFF
+        mov dword [es:di + edd_params.heads], 0xFFFFFFFF
+        mov dword [es:di + edd_params.sectors], 0xFFFFFFFF
+        mov word [es:di + edd_params.unit_bytes], 2048
+        mov al, ST_OK
+.done:
+        ret
+
+fn_parameters_disk:
+        call parameters
+        jc .done
+        mov word [es:di + edd_params.flags], 0x0002    ; CHS valid
+        movzx eax, word [cs:HOOK_CYLINDERS]
+        mov [es:di + edd_params.cylinders], eax
+        movzx eax, word [cs:HOOK_HEADS]
+        mov [es:di + edd_params.heads], eax
+        movzx eax, word [cs:HOOK_SECTORS_PER_TRACK]
+        mov [es:di + edd_params.sectors], eax
+        mov word [es:di + edd_params.unit_bytes], 512
+        mov al, ST_OK
+.done:
+        ret
+
+; parameters: the part of 48h every presentation answers the same: the
+; buffer's size, the DPTE of EDD 2.x, the total. Out: CF clear with ES:DI
+; = the caller's buffer; else CF set, AL = status. Clobbers EAX, BX, CL, EDX.
+parameters:
         mov es, [bp + F_DS]
         mov di, [bp + F_SI]
-        mov ax, [es:di]
-        cmp ax, 0x1A
+        mov ax, [es:di + edd_params.size]
+        cmp ax, EDD1_SIZE
         jb fn_invalid
-        mov bx, 0x1A
-        cmp ax, 0x1E
+        mov bx, EDD1_SIZE
+        cmp ax, EDD2_SIZE
         jb .size_known
-        mov bx, 0x1E
-        mov dword [es:di + 0x1A], 0xFFFFFFFF    ; no device parameter table
+        mov bx, EDD2_SIZE
+        mov dword [es:di + edd_params.dpte], 0xFFFFFFFF    ; no device parameter table
 .size_known:
-        mov [es:di], bx
+        mov [es:di + edd_params.size], bx
         call image_units
-        mov [es:di + 16], eax
-        mov dword [es:di + 20], 0
-        cmp byte [cs:HOOK_KIND], HOOK_KIND_CD
-        jne .hard_disk
-        mov word [es:di + 2], 0x0074    ; removable, change line, lockable, CHS invalid
-        mov dword [es:di + 4], 0xFFFFFFFF
-        mov dword [es:di + 8], 0xFFFFFFFF
-        mov dword [es:di + 12], 0xFFFFFFFF
-        mov word [es:di + 24], 2048
-        jmp .filled
-.hard_disk:
-        mov word [es:di + 2], 0x0002    ; CHS valid
-        movzx eax, word [cs:HOOK_CYLINDERS]
-        mov [es:di + 4], eax
-        movzx eax, word [cs:HOOK_HEADS]
-        mov [es:di + 8], eax
-        movzx eax, word [cs:HOOK_SECTORS_PER_TRACK]
-        mov [es:di + 12], eax
-        mov word [es:di + 24], 512
-.filled:
-        mov al, ST_OK
+        mov [es:di + edd_params.total], eax
+        mov dword [es:di + edd_params.total + 4], 0
         clc
         ret
 
 ; 4Bh: AL=00h (terminate) or 01h (status): the specification packet to
-; DS:SI, when the image came from El Torito. Emulation goes on either way.
-fn_eltorito:
-        cmp byte [cs:HOOK_KIND], HOOK_KIND_CD
-        je .answer
+; DS:SI, for a CD and for an emulated disk when the image came from El
+; Torito. Emulation goes on either way.
+fn_eltorito_emulated:
         cmp byte [cs:HOOK_ELTORITO], 0
         je fn_invalid
-.answer:
+fn_eltorito:
         mov al, [bp + F_AL]
         cmp al, 0x01
         ja fn_invalid
