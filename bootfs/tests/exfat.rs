@@ -143,3 +143,25 @@ fn a_fat_chain_cycle_in_a_fragmented_file_is_an_error_not_a_hang() {
     assert!(matches!(fs.extent_map(&f), Err(FsError::Fat(FatError::ChainCycle { .. }))), "{:?}", fs.extent_map(&f));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn entry_sets_exfat_fuse_wrote_read_back_and_write_back_byte_for_byte() {
+    use bootfs::exfat::{name_hash, EntrySet, ENTRY_FILE};
+    let names = ["debian.iso", "Übungen für Anfänger.iso", "a name longer than fifteen units.img", "short.txt"];
+    let (dir, volume) = exfat_image("sets", 64, "4K", |mnt| {
+        for (i, name) in names.iter().enumerate() {
+            std::fs::write(mnt.join(name), data(100 * i, i as u8)).unwrap();
+        }
+    });
+    for name in names {
+        let at = entry_set_of(&volume, &name.chars().take(8).collect::<String>());
+        let entries = volume[at..at + 32 * 20].as_chunks::<32>().0;
+        assert_eq!(entries[0][0], ENTRY_FILE);
+        let set = EntrySet::parse(entries).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(set.name(), name);
+        let upcased: Vec<u16> = name.to_uppercase().encode_utf16().collect();
+        assert_eq!(set.stream.name_hash, name_hash(&upcased), "{name}: the hash exfat-fuse wrote");
+        assert_eq!(set.to_bytes(), volume[at..at + 32 * set.entries()], "{name}: written back");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
