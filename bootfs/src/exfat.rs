@@ -388,6 +388,12 @@ impl BitmapEntry {
         put(&mut e, entry::DATA_LENGTH, &self.data_length.to_le_bytes());
         e
     }
+
+    /// The bitmap goes with the second FAT (TexFAT); a volume with one FAT
+    /// has only the first's.
+    pub fn of_second_fat(&self) -> bool {
+        self.flags & 0x01 != 0
+    }
 }
 
 /// The up-case table entry (82h), in the root directory.

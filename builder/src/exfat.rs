@@ -7,8 +7,8 @@
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use bootfs::exfat::{
-    boot_region_checksum, checksum32, entry_set_checksum, Geometry, ATTR_ARCHIVE, ATTR_DIRECTORY, END_OF_CHAIN, ENTRY_BITMAP, ENTRY_FILE,
-    ENTRY_LABEL, ENTRY_NAME, ENTRY_SIZE as ENTRY, ENTRY_STREAM, ENTRY_UPCASE, FLAG_ALLOCATION_POSSIBLE, FLAG_NO_FAT_CHAIN,
+    checksum32, name_hash, BitmapEntry, BootSector, EntrySet, FileEntry, Geometry, LabelEntry, StreamEntry, UpcaseEntry, ATTR_ARCHIVE,
+    ATTR_DIRECTORY, END_OF_CHAIN, ENTRY_END, ENTRY_FILE, ENTRY_IN_USE, ENTRY_SIZE as ENTRY, FLAG_ALLOCATION_POSSIBLE, FLAG_NO_FAT_CHAIN,
 };
 
 use crate::partition_file::PartitionFile;
@@ -28,11 +28,6 @@ pub fn cluster_bytes_for(bytes: u64) -> u64 {
         b if b <= 32 << 30 => 32768,
         _ => 131_072,
     }
-}
-
-/// An entry set's checksum.
-fn set_checksum(set: &[u8]) -> u16 {
-    entry_set_checksum(set.iter())
 }
 
 /// The up-case table: every UTF-16 unit to the one it upper-cases to.
@@ -163,52 +158,33 @@ pub fn format(part: &mut PartitionFile, sectors: u64, label: &str) -> io::Result
 
     // The root: label, bitmap and up-case table entries.
     let mut root_dir = vec![0u8; cluster_bytes as usize];
-    let label_units: Vec<u16> = label.encode_utf16().take(11).collect();
-    root_dir[0] = ENTRY_LABEL;
-    root_dir[1] = label_units.len() as u8;
-    for (k, u) in label_units.iter().enumerate() {
-        root_dir[2 + 2 * k..4 + 2 * k].copy_from_slice(&u.to_le_bytes());
-    }
-    let e = &mut root_dir[ENTRY..2 * ENTRY];
-    e[0] = ENTRY_BITMAP;
-    e[20..24].copy_from_slice(&bitmap_first.to_le_bytes());
-    e[24..32].copy_from_slice(&bitmap_bytes.to_le_bytes());
-    let e = &mut root_dir[2 * ENTRY..3 * ENTRY];
-    e[0] = ENTRY_UPCASE;
-    e[4..8].copy_from_slice(&checksum32(upcase.iter().copied()).to_le_bytes());
-    e[20..24].copy_from_slice(&upcase_first.to_le_bytes());
-    e[24..32].copy_from_slice(&(upcase.len() as u64).to_le_bytes());
+    let entries = [
+        LabelEntry::new(label).to_bytes(),
+        BitmapEntry { flags: 0, first_cluster: bitmap_first, data_length: bitmap_bytes }.to_bytes(),
+        UpcaseEntry { table_checksum: checksum32(upcase.iter().copied()), first_cluster: upcase_first, data_length: upcase.len() as u64 }.to_bytes(),
+    ];
+    root_dir[..entries.len() * ENTRY].copy_from_slice(entries.as_flattened());
     write_at(part, cluster_at(root), &root_dir)?;
 
     // The boot region, and its backup right after it.
-    let mut region = vec![0u8; 12 * SECTOR as usize];
-    let bs = &mut region[..512];
-    bs[0..3].copy_from_slice(&[0xEB, 0x76, 0x90]);
-    bs[3..11].copy_from_slice(b"EXFAT   ");
-    bs[72..80].copy_from_slice(&sectors.to_le_bytes());
-    bs[80..84].copy_from_slice(&(fat_offset as u32).to_le_bytes());
-    bs[84..88].copy_from_slice(&(fat_length as u32).to_le_bytes());
-    bs[88..92].copy_from_slice(&(heap as u32).to_le_bytes());
-    bs[92..96].copy_from_slice(&(clusters as u32).to_le_bytes());
-    bs[96..100].copy_from_slice(&root.to_le_bytes());
-    bs[100..104].copy_from_slice(&(timestamp() ^ 0x5EED_0D15).to_le_bytes());
-    bs[104..106].copy_from_slice(&0x0100u16.to_le_bytes());
-    bs[108] = 9;
-    bs[109] = cs.trailing_zeros() as u8;
-    bs[110] = 1;
-    bs[111] = 0x80;
-    bs[112] = 0xFF;
-    bs[120..510].fill(0xF4); // boot code: halt
-    bs[510] = 0x55;
-    bs[511] = 0xAA;
-    for s in 1..9 {
-        region[s * 512 + 510] = 0x55;
-        region[s * 512 + 511] = 0xAA;
-    }
-    let sum = boot_region_checksum(&region, 512);
-    for w in region[11 * 512..].chunks_exact_mut(4) {
-        w.copy_from_slice(&sum.to_le_bytes());
-    }
+    let boot = BootSector {
+        partition_offset: 0,
+        volume_length: sectors,
+        fat_offset: fat_offset as u32,
+        fat_length: fat_length as u32,
+        cluster_heap_offset: heap as u32,
+        cluster_count: clusters as u32,
+        root_cluster: root,
+        serial: timestamp() ^ 0x5EED_0D15,
+        revision: 0x0100,
+        volume_flags: 0,
+        bytes_per_sector_shift: SECTOR.trailing_zeros() as u8,
+        sectors_per_cluster_shift: cs.trailing_zeros() as u8,
+        fat_count: 1,
+        drive_select: 0x80,
+        percent_in_use: 0xFF,
+    };
+    let region = boot.boot_region();
     write_at(part, 0, &region)?;
     write_at(part, 12 * SECTOR, &region)?;
     part.flush()
@@ -243,9 +219,9 @@ impl<'a> ExfatVolume<'a> {
         let mut region = vec![0u8; 12 * SECTOR as usize];
         part.seek(SeekFrom::Start(0))?;
         part.read_exact(&mut region)?;
-        let shift = region[108];
-        if shift != 9 {
-            return Err(invalid(format!("exFAT with {}-byte sectors is not supported for writing", 1u32 << shift.min(31))));
+        let boot = BootSector::parse(region.first_chunk().ok_or_else(|| invalid("no exFAT boot sector"))?).map_err(|e| invalid(e.to_string()))?;
+        if 1 << boot.bytes_per_sector_shift != SECTOR {
+            return Err(invalid(format!("exFAT with {}-byte sectors is not supported for writing", 1u32 << boot.bytes_per_sector_shift)));
         }
         let geo = Geometry::parse(&region).map_err(|e| invalid(e.to_string()))?;
         let cluster_bytes = geo.cluster_sectors as u64 * SECTOR;
@@ -257,21 +233,17 @@ impl<'a> ExfatVolume<'a> {
             ExfatVolume { part, geo, cluster_bytes, fat, bitmap: Vec::new(), bitmap_at: Vec::new(), upcase: Vec::new(), label: String::new(), fresh };
         let root = Dir { clusters: v.chain(v.geo.root_cluster)?, entry_set: None };
         let bytes = v.read_dir(&root)?;
-        for e in bytes.chunks_exact(ENTRY) {
-            let first = u32::from_le_bytes([e[20], e[21], e[22], e[23]]);
-            let len = u64::from_le_bytes([e[24], e[25], e[26], e[27], e[28], e[29], e[30], e[31]]);
-            match e[0] {
-                ENTRY_BITMAP if e[1] & 1 == 0 && v.bitmap_at.is_empty() => {
-                    v.bitmap_at = v.chain(first)?;
+        for e in bytes.as_chunks::<ENTRY>().0 {
+            if let Ok(bitmap) = BitmapEntry::parse(e) {
+                if !bitmap.of_second_fat() && v.bitmap_at.is_empty() {
+                    v.bitmap_at = v.chain(bitmap.first_cluster)?;
                     v.bitmap = v.read_clusters(&v.bitmap_at.clone())?;
-                    v.bitmap.truncate(len as usize);
+                    v.bitmap.truncate(bitmap.data_length as usize);
                 }
-                ENTRY_UPCASE => v.upcase = expand_upcase(&v.read_clusters(&v.chain(first)?)?[..len as usize]),
-                ENTRY_LABEL => {
-                    let units = (0..(e[1] as usize).min(11)).map(|k| u16::from_le_bytes([e[2 + 2 * k], e[3 + 2 * k]]));
-                    v.label = char::decode_utf16(units).map(|c| c.unwrap_or('?')).collect();
-                }
-                _ => {}
+            } else if let Ok(table) = UpcaseEntry::parse(e) {
+                v.upcase = expand_upcase(&v.read_clusters(&v.chain(table.first_cluster)?)?[..table.data_length as usize]);
+            } else if let Ok(label) = LabelEntry::parse(e) {
+                v.label = label.label();
             }
         }
         if v.bitmap_at.is_empty() || v.upcase.is_empty() {
@@ -349,84 +321,52 @@ impl<'a> ExfatVolume<'a> {
         None
     }
 
-    /// The upper-cased UTF-16 name, for comparisons and the name hash.
-    fn upcased(&self, name: &str) -> Vec<u16> {
-        name.encode_utf16().map(|u| self.upcase[u as usize]).collect()
+    /// UTF-16 units upper-cased, for comparisons and the name hash.
+    fn upcased(&self, units: impl IntoIterator<Item = u16>) -> Vec<u16> {
+        units.into_iter().map(|u| self.upcase[u as usize]).collect()
     }
 
-    /// Finds `name` in `dir`: (is a folder, first cluster, size, NoFatChain,
-    /// offsets of its entries).
-    fn find(&mut self, dir: &Dir, name: &str) -> io::Result<Option<(bool, u32, u64, bool, Vec<u64>)>> {
+    /// Finds `name` in `dir`: its entry set and the offsets of its entries.
+    fn find(&mut self, dir: &Dir, name: &str) -> io::Result<Option<(EntrySet, Vec<u64>)>> {
         let bytes = self.read_dir(dir)?;
-        let want = self.upcased(name);
-        let entries: Vec<&[u8]> = bytes.chunks_exact(ENTRY).collect();
+        let want = self.upcased(name.encode_utf16());
+        let (entries, _) = bytes.as_chunks::<ENTRY>();
         let mut i = 0;
-        while i < entries.len() {
-            let e = entries[i];
-            if e[0] == 0 {
-                break;
+        while let Some(e) = entries.get(i) {
+            match e[0] {
+                ENTRY_END => break,
+                ENTRY_FILE => {}
+                _ => {
+                    i += 1;
+                    continue;
+                }
             }
-            if e[0] != ENTRY_FILE {
-                i += 1;
-                continue;
+            let set = EntrySet::parse(&entries[i..])
+                .map_err(|e| invalid(format!("the exFAT folder at cluster {}: entry {i}: {e}", dir.clusters.first().copied().unwrap_or(0))))?;
+            if self.upcased(set.name_units()) == want {
+                let offsets = (i..i + set.entries()).map(|k| self.entry_offset(dir, k)).collect();
+                return Ok(Some((set, offsets)));
             }
-            let n = e[1] as usize;
-            let Some(set) = entries.get(i..=i + n).filter(|_| n >= 2) else { break };
-            let stream = set[1];
-            let len = stream[3] as usize;
-            let units: Vec<u16> = set[2..]
-                .iter()
-                .flat_map(|x| (0..15).map(move |k| u16::from_le_bytes([x[2 + 2 * k], x[3 + 2 * k]])))
-                .take(len)
-                .map(|u| self.upcase[u as usize])
-                .collect();
-            if units == want {
-                let first = u32::from_le_bytes([stream[20], stream[21], stream[22], stream[23]]);
-                let size = u64::from_le_bytes(stream[24..32].try_into().unwrap_or([0; 8]));
-                let offsets = (i..=i + n).map(|k| self.entry_offset(dir, k)).collect();
-                let is_dir = u16::from_le_bytes([e[4], e[5]]) & ATTR_DIRECTORY != 0;
-                return Ok(Some((is_dir, first, size, stream[1] & FLAG_NO_FAT_CHAIN != 0, offsets)));
-            }
-            i += n + 1;
+            i += set.entries();
         }
         Ok(None)
     }
 
-    /// The entries of a file or folder entry set.
-    fn entry_set(&self, name: &str, attributes: u16, first: u32, size: u64, no_fat_chain: bool) -> io::Result<Vec<u8>> {
+    /// The entry set of a new file or folder.
+    fn entry_set(&self, name: &str, attributes: u16, first: u32, size: u64, no_fat_chain: bool) -> io::Result<EntrySet> {
         let units: Vec<u16> = name.encode_utf16().collect();
-        if units.is_empty() || units.len() > 255 {
-            return Err(invalid(format!("{name:?}: exFAT names are 1 to 255 UTF-16 units")));
-        }
-        let names = units.len().div_ceil(15);
-        let mut set = vec![0u8; (2 + names) * ENTRY];
         let now = timestamp();
-        set[0] = ENTRY_FILE;
-        set[1] = (1 + names) as u8;
-        set[4..6].copy_from_slice(&attributes.to_le_bytes());
-        for at in [8, 12, 16] {
-            set[at..at + 4].copy_from_slice(&now.to_le_bytes());
-        }
-        let s = &mut set[ENTRY..2 * ENTRY];
-        s[0] = ENTRY_STREAM;
-        s[1] = if size > 0 || attributes & ATTR_DIRECTORY != 0 { FLAG_ALLOCATION_POSSIBLE } else { 0 }
-            | if no_fat_chain { FLAG_NO_FAT_CHAIN } else { 0 };
-        s[3] = units.len() as u8;
-        let hash = self.upcased(name).iter().flat_map(|u| u.to_le_bytes()).fold(0u16, |h, b| h.rotate_right(1).wrapping_add(b as u16));
-        s[4..6].copy_from_slice(&hash.to_le_bytes());
-        s[8..16].copy_from_slice(&size.to_le_bytes());
-        s[20..24].copy_from_slice(&first.to_le_bytes());
-        s[24..32].copy_from_slice(&size.to_le_bytes());
-        for (k, chunk) in units.chunks(15).enumerate() {
-            let e = &mut set[(2 + k) * ENTRY..(3 + k) * ENTRY];
-            e[0] = ENTRY_NAME;
-            for (j, u) in chunk.iter().enumerate() {
-                e[2 + 2 * j..4 + 2 * j].copy_from_slice(&u.to_le_bytes());
-            }
-        }
-        let sum = set_checksum(&set);
-        set[2..4].copy_from_slice(&sum.to_le_bytes());
-        Ok(set)
+        let file = FileEntry { attributes, created: now, modified: now, accessed: now, ..FileEntry::default() };
+        let stream = StreamEntry {
+            flags: if size > 0 || attributes & ATTR_DIRECTORY != 0 { FLAG_ALLOCATION_POSSIBLE } else { 0 }
+                | if no_fat_chain { FLAG_NO_FAT_CHAIN } else { 0 },
+            name_length: 0,
+            name_hash: name_hash(&self.upcased(units.iter().copied())),
+            valid_data_length: size,
+            first_cluster: first,
+            data_length: size,
+        };
+        EntrySet::new(file, stream, &units).map_err(|_| invalid(format!("{name:?}: exFAT names are 1 to 255 UTF-16 units")))
     }
 
     fn write_at(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
@@ -435,18 +375,18 @@ impl<'a> ExfatVolume<'a> {
     }
 
     /// Puts an entry set into `dir`, growing the folder when it is full.
-    fn insert(&mut self, dir: &mut Dir, set: &[u8]) -> io::Result<()> {
-        let need = set.len() / ENTRY;
+    fn insert(&mut self, dir: &mut Dir, set: &EntrySet) -> io::Result<()> {
+        let (set, need) = (set.to_bytes(), set.entries());
         loop {
             let bytes = self.read_dir(dir)?;
             // Unused (00h, which ends the folder) and deleted entries are
             // free. Everything from the end on is free, so the first run
             // long enough never starts past the end.
-            let free: Vec<bool> = bytes.chunks_exact(ENTRY).map(|e| e[0] < 0x80).collect();
+            let free: Vec<bool> = bytes.chunks_exact(ENTRY).map(|e| e[0] & ENTRY_IN_USE == 0).collect();
             let free_run = (0..free.len()).find(|&i| i + need <= free.len() && free[i..i + need].iter().all(|&f| f));
             if let Some(i) = free_run {
                 let offsets: Vec<u64> = (0..need).map(|k| self.entry_offset(dir, i + k)).collect();
-                return self.write_entries(&offsets, set);
+                return self.write_entries(&offsets, &set);
             }
             self.grow(dir)?;
         }
@@ -494,14 +434,13 @@ impl<'a> ExfatVolume<'a> {
         self.flush()?;
         if let Some(offsets) = &dir.entry_set {
             let offsets = offsets.clone();
-            let mut set = self.read_entries(&offsets)?;
+            let bytes = self.read_entries(&offsets)?;
+            let mut set = EntrySet::parse(bytes.as_chunks().0).map_err(|e| invalid(format!("a folder's entry set: {e}")))?;
             let size = dir.clusters.len() as u64 * self.cluster_bytes;
-            set[ENTRY + 1] &= !FLAG_NO_FAT_CHAIN; // the folder now has a chain
-            set[ENTRY + 8..ENTRY + 16].copy_from_slice(&size.to_le_bytes());
-            set[ENTRY + 24..ENTRY + 32].copy_from_slice(&size.to_le_bytes());
-            let sum = set_checksum(&set);
-            set[2..4].copy_from_slice(&sum.to_le_bytes());
-            self.write_entries(&offsets, &set)?;
+            set.stream.flags &= !FLAG_NO_FAT_CHAIN; // the folder now has a chain
+            set.stream.valid_data_length = size;
+            set.stream.data_length = size;
+            self.write_entries(&offsets, &set.to_bytes())?;
         }
         Ok(())
     }
@@ -516,7 +455,8 @@ impl<'a> ExfatVolume<'a> {
         let mut dir = Dir { clusters: self.chain(self.geo.root_cluster)?, entry_set: None };
         for name in path.split('/').filter(|p| !p.is_empty()) {
             dir = match self.find(&dir, name)? {
-                Some((true, first, size, contiguous, offsets)) => {
+                Some((set, offsets)) if set.file.is_dir() => {
+                    let (first, size, contiguous) = (set.stream.first_cluster, set.stream.data_length, set.stream.no_fat_chain());
                     let clusters = if contiguous {
                         let n = size.div_ceil(self.cluster_bytes).max(1) as u32;
                         // Give it a chain now, so it can grow like any other folder.
@@ -529,7 +469,7 @@ impl<'a> ExfatVolume<'a> {
                     };
                     Dir { clusters, entry_set: Some(offsets) }
                 }
-                Some((false, ..)) => return Err(invalid(format!("{name} is a file, not a folder"))),
+                Some(_) => return Err(invalid(format!("{name} is a file, not a folder"))),
                 None if !make => return Err(io::Error::new(io::ErrorKind::NotFound, format!("no folder {name} on the stick"))),
                 None => {
                     let c = self.find_free(1).ok_or_else(|| invalid("the volume is full"))?;
@@ -542,7 +482,7 @@ impl<'a> ExfatVolume<'a> {
                     let set = self.entry_set(name, ATTR_DIRECTORY, c, self.cluster_bytes, false)?;
                     self.insert(&mut dir, &set)?;
                     let found = self.find(&dir, name)?.ok_or_else(|| invalid("a folder vanished after it was made"))?;
-                    Dir { clusters: vec![c], entry_set: Some(found.4) }
+                    Dir { clusters: vec![c], entry_set: Some(found.1) }
                 }
             };
         }
@@ -619,9 +559,10 @@ impl<'a> ExfatVolume<'a> {
     pub fn defrag(&mut self, path: &str) -> io::Result<bool> {
         let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
         let dir = self.folder_at(folder, false)?;
-        let Some((false, first, size, contiguous, offsets)) = self.find(&dir, name)? else {
+        let Some((mut set, offsets)) = self.find(&dir, name)?.filter(|(set, _)| !set.file.is_dir()) else {
             return Err(io::Error::new(io::ErrorKind::NotFound, format!("no file {path} on the stick")));
         };
+        let (first, size, contiguous) = (set.stream.first_cluster, set.stream.data_length, set.stream.no_fat_chain());
         let old = if contiguous || size == 0 { return Ok(false) } else { self.chain(first)? };
         let needed = size.div_ceil(self.cluster_bytes);
         if old.len() as u64 != needed {
@@ -641,12 +582,9 @@ impl<'a> ExfatVolume<'a> {
             self.write_at(self.cluster_offset(new + i as u32), &buf)?;
         }
         self.flush()?;
-        let mut set = self.read_entries(&offsets)?;
-        set[ENTRY + 1] |= FLAG_NO_FAT_CHAIN;
-        set[ENTRY + 20..ENTRY + 24].copy_from_slice(&new.to_le_bytes());
-        let sum = set_checksum(&set);
-        set[2..4].copy_from_slice(&sum.to_le_bytes());
-        self.write_entries(&offsets, &set)?;
+        set.stream.flags |= FLAG_NO_FAT_CHAIN;
+        set.stream.first_cluster = new;
+        self.write_entries(&offsets, &set.to_bytes())?;
         for &c in &old {
             let i = (c - 2) as usize;
             self.bitmap[i / 8] &= !(1 << (i % 8));
@@ -661,10 +599,11 @@ impl<'a> ExfatVolume<'a> {
     pub fn remove(&mut self, path: &str) -> io::Result<()> {
         let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
         let dir = self.folder_at(folder, false)?;
-        let Some((is_dir, first, size, contiguous, offsets)) = self.find(&dir, name)? else {
+        let Some((set, offsets)) = self.find(&dir, name)? else {
             return Err(io::Error::new(io::ErrorKind::NotFound, format!("no file {path} on the stick")));
         };
-        if is_dir {
+        let (first, size, contiguous) = (set.stream.first_cluster, set.stream.data_length, set.stream.no_fat_chain());
+        if set.file.is_dir() {
             return Err(invalid(format!("{path} is a folder; dropboot rm removes files")));
         }
         let clusters: Vec<u32> = match (size, contiguous) {
@@ -677,7 +616,7 @@ impl<'a> ExfatVolume<'a> {
         // allocated to nothing, which fsck accepts.
         let mut set = self.read_entries(&offsets)?;
         for e in set.chunks_exact_mut(ENTRY) {
-            e[0] &= 0x7F;
+            e[0] &= !ENTRY_IN_USE;
         }
         self.write_entries(&offsets, &set)?;
         for c in clusters {
