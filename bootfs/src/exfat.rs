@@ -291,6 +291,76 @@ impl BootSector {
     }
 }
 
+/// The up-case table, expanded: every UTF-16 unit to the one it
+/// upper-cases to, for comparing names and for their hash.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpcaseTable {
+    /// 65536 units (none when the volume has no table).
+    map: Vec<u16>,
+}
+
+impl UpcaseTable {
+    /// The table of Unicode's simple upper-case mappings within UTF-16's
+    /// first plane (what the builder writes).
+    pub fn unicode() -> UpcaseTable {
+        let upper = |u: u32| {
+            let Some(c) = char::from_u32(u) else { return u as u16 };
+            let mut up = c.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(x), None) if (x as u32) <= 0xFFFF => x as u32 as u16,
+                _ => u as u16,
+            }
+        };
+        UpcaseTable { map: (0..=0xFFFFu32).map(upper).collect() }
+    }
+
+    /// The table as a volume stores it, expanded to 65536 units (the rest
+    /// of a short table maps each unit to itself).
+    pub fn parse(stored: &[u8]) -> UpcaseTable {
+        let units: Vec<u16> = stored.chunks_exact(2).map(|w| le16(w, 0)).collect();
+        let mut map: Vec<u16> = Vec::with_capacity(0x10000);
+        let mut i = 0;
+        while i < units.len() && map.len() < 0x10000 {
+            if units[i] == 0xFFFF && i + 1 < units.len() {
+                let start = map.len();
+                map.extend((start..start + units[i + 1] as usize).map(|u| u as u16));
+                i += 2;
+            } else {
+                map.push(units[i]);
+                i += 1;
+            }
+        }
+        let len = map.len();
+        map.extend((len..0x10000).map(|u| u as u16));
+        map.truncate(0x10000);
+        UpcaseTable { map }
+    }
+
+    /// The table in exFAT's compressed form: runs of units that map to
+    /// themselves are written as FFFFh and the run's length.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out: Vec<u16> = Vec::new();
+        let mut i = 0usize;
+        while i < self.map.len() {
+            let run = self.map[i..].iter().enumerate().take_while(|&(k, &m)| m as usize == i + k).count();
+            if run > 2 {
+                out.push(0xFFFF);
+                out.push(run as u16);
+                i += run;
+            } else {
+                out.push(self.map[i]);
+                i += 1;
+            }
+        }
+        out.iter().flat_map(|u| u.to_le_bytes()).collect()
+    }
+
+    /// `unit` upper-cased (itself where the table says nothing).
+    pub fn upcase(&self, unit: u16) -> u16 {
+        self.map.get(unit as usize).copied().unwrap_or(unit)
+    }
+}
+
 /// Why a directory entry, or an entry set, could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryError {
@@ -976,6 +1046,20 @@ mod tests {
         assert_eq!(back, set);
         assert_eq!(back.to_bytes(), bytes);
         assert_eq!(back.name(), "Übungen für Anfänger – 日本語.iso");
+    }
+
+    #[test]
+    fn the_up_case_table_reads_back_as_written_compressed() {
+        let table = UpcaseTable::unicode();
+        assert_eq!((table.upcase(b'a' as u16), table.upcase(0xE4), table.upcase(0x3C9), table.upcase(b'1' as u16)), (0x41, 0xC4, 0x3A9, 0x31));
+        let stored = table.to_bytes();
+        assert!(stored.len() < 0x10000, "compressed: {} bytes", stored.len());
+        assert_eq!(UpcaseTable::parse(&stored), table);
+        // A table cut short maps the rest to themselves; one that says
+        // nothing upper-cases nothing.
+        let short = UpcaseTable::parse(&stored[..200]);
+        assert_eq!((short.upcase(0xFFFE), short.upcase(b'a' as u16)), (0xFFFE, 0x41));
+        assert_eq!(UpcaseTable::default().upcase(b'a' as u16), b'a' as u16);
     }
 
     #[test]

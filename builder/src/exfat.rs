@@ -7,7 +7,7 @@
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use bootfs::exfat::{
-    checksum32, name_hash, BitmapEntry, BootSector, EntrySet, FileEntry, Geometry, LabelEntry, StreamEntry, UpcaseEntry, ATTR_ARCHIVE,
+    checksum32, name_hash, BitmapEntry, BootSector, EntrySet, FileEntry, Geometry, LabelEntry, StreamEntry, UpcaseEntry, UpcaseTable, ATTR_ARCHIVE,
     ATTR_DIRECTORY, END_OF_CHAIN, ENTRY_END, ENTRY_FILE, ENTRY_IN_USE, ENTRY_SIZE as ENTRY, FLAG_ALLOCATION_POSSIBLE, FLAG_NO_FAT_CHAIN,
 };
 
@@ -28,60 +28,6 @@ pub fn cluster_bytes_for(bytes: u64) -> u64 {
         b if b <= 32 << 30 => 32768,
         _ => 131_072,
     }
-}
-
-/// The up-case table: every UTF-16 unit to the one it upper-cases to.
-fn upcase_map() -> Vec<u16> {
-    (0..=0xFFFFu32)
-        .map(|u| {
-            let Some(c) = char::from_u32(u) else { return u as u16 };
-            let mut up = c.to_uppercase();
-            match (up.next(), up.next()) {
-                (Some(x), None) if (x as u32) <= 0xFFFF => x as u32 as u16,
-                _ => u as u16,
-            }
-        })
-        .collect()
-}
-
-/// The up-case table in exFAT's compressed form: runs of units that map
-/// to themselves are written as FFFFh and the run's length.
-fn compressed_upcase(map: &[u16]) -> Vec<u8> {
-    let mut out: Vec<u16> = Vec::new();
-    let mut i = 0usize;
-    while i < map.len() {
-        let run = map[i..].iter().enumerate().take_while(|&(k, &m)| m as usize == i + k).count();
-        if run > 2 {
-            out.push(0xFFFF);
-            out.push(run as u16);
-            i += run;
-        } else {
-            out.push(map[i]);
-            i += 1;
-        }
-    }
-    out.iter().flat_map(|u| u.to_le_bytes()).collect()
-}
-
-/// The table stored on a volume, expanded to 65536 entries.
-fn expand_upcase(bytes: &[u8]) -> Vec<u16> {
-    let units: Vec<u16> = bytes.chunks_exact(2).map(|w| u16::from_le_bytes([w[0], w[1]])).collect();
-    let mut map: Vec<u16> = Vec::with_capacity(0x10000);
-    let mut i = 0;
-    while i < units.len() && map.len() < 0x10000 {
-        if units[i] == 0xFFFF && i + 1 < units.len() {
-            let start = map.len();
-            map.extend((start..start + units[i + 1] as usize).map(|u| u as u16));
-            i += 2;
-        } else {
-            map.push(units[i]);
-            i += 1;
-        }
-    }
-    let len = map.len();
-    map.extend((len..0x10000).map(|u| u as u16));
-    map.truncate(0x10000);
-    map
 }
 
 /// DOS date and time of now (local time is unknown here: UTC).
@@ -119,8 +65,7 @@ pub fn format(part: &mut PartitionFile, sectors: u64, label: &str) -> io::Result
     let fat_length = ((estimate + 2) * 4).div_ceil(SECTOR);
     let heap = (fat_offset + fat_length).next_multiple_of(2048.max(cs));
     let clusters = ((sectors - heap) / cs).min(0xFFFF_FFF5);
-    let map = upcase_map();
-    let upcase = compressed_upcase(&map);
+    let upcase = UpcaseTable::unicode().to_bytes();
     let bitmap_bytes = clusters.div_ceil(8);
     let bitmap_clusters = bitmap_bytes.div_ceil(cluster_bytes);
     let upcase_clusters = (upcase.len() as u64).div_ceil(cluster_bytes);
@@ -207,7 +152,7 @@ pub struct ExfatVolume<'a> {
     fat: Vec<u32>,
     bitmap: Vec<u8>,
     bitmap_at: Vec<u32>,
-    upcase: Vec<u16>,
+    upcase: UpcaseTable,
     label: String,
     /// The volume was just formatted on a sparse image: its free clusters
     /// read as zeros, so runs of zeros need not be written.
@@ -229,25 +174,45 @@ impl<'a> ExfatVolume<'a> {
         part.seek(SeekFrom::Start(geo.fat_start * SECTOR))?;
         part.read_exact(&mut fat_bytes)?;
         let fat = fat_bytes.chunks_exact(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect();
-        let mut v =
-            ExfatVolume { part, geo, cluster_bytes, fat, bitmap: Vec::new(), bitmap_at: Vec::new(), upcase: Vec::new(), label: String::new(), fresh };
+        let mut v = ExfatVolume {
+            part,
+            geo,
+            cluster_bytes,
+            fat,
+            bitmap: Vec::new(),
+            bitmap_at: Vec::new(),
+            upcase: UpcaseTable::default(),
+            label: String::new(),
+            fresh,
+        };
         let root = Dir { clusters: v.chain(v.geo.root_cluster)?, entry_set: None };
         let bytes = v.read_dir(&root)?;
+        let mut upcase = None;
         for e in bytes.as_chunks::<ENTRY>().0 {
             if let Ok(bitmap) = BitmapEntry::parse(e) {
                 if !bitmap.of_second_fat() && v.bitmap_at.is_empty() {
                     v.bitmap_at = v.chain(bitmap.first_cluster)?;
                     v.bitmap = v.read_clusters(&v.bitmap_at.clone())?;
                     v.bitmap.truncate(bitmap.data_length as usize);
+                    let needed = (v.geo.cluster_count as usize).div_ceil(8);
+                    if v.bitmap.len() < needed {
+                        return Err(invalid(format!("the allocation bitmap is {} bytes; the volume's clusters need {needed}", v.bitmap.len())));
+                    }
                 }
             } else if let Ok(table) = UpcaseEntry::parse(e) {
-                v.upcase = expand_upcase(&v.read_clusters(&v.chain(table.first_cluster)?)?[..table.data_length as usize]);
+                let clusters = v.read_clusters(&v.chain(table.first_cluster)?)?;
+                let stored = usize::try_from(table.data_length)
+                    .ok()
+                    .and_then(|n| clusters.get(..n))
+                    .ok_or_else(|| invalid(format!("the up-case table is {} bytes, but its clusters hold {}", table.data_length, clusters.len())))?;
+                upcase = Some(UpcaseTable::parse(stored));
             } else if let Ok(label) = LabelEntry::parse(e) {
                 v.label = label.label();
             }
         }
-        if v.bitmap_at.is_empty() || v.upcase.is_empty() {
-            return Err(invalid("exFAT volume without an allocation bitmap or up-case table"));
+        match upcase {
+            Some(table) if !v.bitmap_at.is_empty() => v.upcase = table,
+            _ => return Err(invalid("exFAT volume without an allocation bitmap or up-case table")),
         }
         Ok(v)
     }
@@ -271,6 +236,15 @@ impl<'a> ExfatVolume<'a> {
             c = next;
         }
         Err(invalid(format!("cluster {c} outside the volume")))
+    }
+
+    /// The `count` clusters from `first` (a NoFatChain file's or folder's),
+    /// all of them the volume's.
+    fn run(&self, first: u32, count: u64) -> io::Result<Vec<u32>> {
+        if first < 2 || first as u64 + count > self.geo.cluster_count as u64 + 2 {
+            return Err(invalid(format!("{count} clusters from cluster {first} run outside the volume")));
+        }
+        Ok((first..first + count as u32).collect())
     }
 
     fn read_clusters(&mut self, clusters: &[u32]) -> io::Result<Vec<u8>> {
@@ -323,7 +297,7 @@ impl<'a> ExfatVolume<'a> {
 
     /// UTF-16 units upper-cased, for comparisons and the name hash.
     fn upcased(&self, units: impl IntoIterator<Item = u16>) -> Vec<u16> {
-        units.into_iter().map(|u| self.upcase[u as usize]).collect()
+        units.into_iter().map(|u| self.upcase.upcase(u)).collect()
     }
 
     /// Finds `name` in `dir`: its entry set and the offsets of its entries.
@@ -458,12 +432,15 @@ impl<'a> ExfatVolume<'a> {
                 Some((set, offsets)) if set.file.is_dir() => {
                     let (first, size, contiguous) = (set.stream.first_cluster, set.stream.data_length, set.stream.no_fat_chain());
                     let clusters = if contiguous {
-                        let n = size.div_ceil(self.cluster_bytes).max(1) as u32;
+                        let run = self.run(first, size.div_ceil(self.cluster_bytes).max(1))?;
                         // Give it a chain now, so it can grow like any other folder.
-                        for c in first..first + n {
-                            self.fat[c as usize] = if c + 1 < first + n { c + 1 } else { END_OF_CHAIN };
+                        for pair in run.windows(2) {
+                            self.fat[pair[0] as usize] = pair[1];
                         }
-                        (first..first + n).collect()
+                        if let Some(&last) = run.last() {
+                            self.fat[last as usize] = END_OF_CHAIN;
+                        }
+                        run
                     } else {
                         self.chain(first)?
                     };
@@ -608,7 +585,7 @@ impl<'a> ExfatVolume<'a> {
         }
         let clusters: Vec<u32> = match (size, contiguous) {
             (0, _) => Vec::new(),
-            (_, true) => (first..first + size.div_ceil(self.cluster_bytes) as u32).collect(),
+            (_, true) => self.run(first, size.div_ceil(self.cluster_bytes))?,
             (_, false) => self.chain(first)?,
         };
         // The whole set marked unused at once (one write when it lies in one

@@ -276,3 +276,44 @@ fn an_add_to_a_fat32_volume_with_fat_mirroring_off_writes_only_its_active_fat_an
         assert!(back == fs::read(source).unwrap(), "{path} reads back whole");
     }
 }
+
+#[test]
+fn an_exfat_volume_whose_entries_point_past_it_or_fail_their_checksum_is_refused_in_words_and_left_as_it_was() {
+    use bootfs::exfat::{EntrySet, Geometry, ENTRY_BITMAP, ENTRY_FILE, ENTRY_UPCASE};
+    use bootfs::layout::DATA_PARTITION_LBA;
+    use tests::media::{patch, read_at};
+    let dir = work_dir("exfat_lying_entries");
+    let (image, _) = stick_with_two_files(&dir, "exfat", "64M");
+    let part = DATA_PARTITION_LBA as u64 * 512;
+    let g = Geometry::parse(&read_at(&image, part, 12 * 512)).expect("our own boot region");
+    let root_at = part + (g.heap_start + (g.root_cluster as u64 - 2) * g.cluster_sectors as u64) * 512;
+    let root = read_at(&image, root_at, g.cluster_sectors as usize * 512);
+    let entries = root.as_chunks::<32>().0;
+    let at = |kind: u8| root_at + 32 * entries.iter().position(|e| e[0] == kind).expect("the entry") as u64;
+    let file = entries.iter().position(|e| e[0] == ENTRY_FILE).expect("keep-a.iso's entry set");
+    let set = EntrySet::parse(&entries[file..]).expect("its checksum");
+    assert_eq!(set.name(), "keep-a.iso");
+    let mut past_the_end = set.clone();
+    past_the_end.stream.first_cluster = g.cluster_count; // its last clusters lie past the volume
+    let mut wrong_checksum = set.to_bytes();
+    wrong_checksum[2 * 32 + 2] ^= 0x20; // a letter of its name
+
+    let extra = random_file(&dir.join("extra.iso"), 1000, 4);
+    let cases: [(&str, u64, Vec<u8>, &[&OsStr], &str); 4] = [
+        ("up-case table length", at(ENTRY_UPCASE) + 24, (1u64 << 40).to_le_bytes().to_vec(), &[extra.as_os_str()], "up-case table"),
+        ("bitmap length", at(ENTRY_BITMAP) + 24, 1u64.to_le_bytes().to_vec(), &[extra.as_os_str()], "allocation bitmap"),
+        ("first cluster", root_at + 32 * file as u64, past_the_end.to_bytes(), &[OsStr::new("/keep-a.iso")], "outside the volume"),
+        ("entry set checksum", root_at + 32 * file as u64, wrong_checksum, &[OsStr::new("/keep-a.iso")], "checksum"),
+    ];
+    for (what, offset, bytes, args, says) in cases {
+        let broken = dir.join("broken.img");
+        fs::copy(&image, &broken).expect("a copy");
+        patch(&broken, offset, &bytes);
+        let before = fs::read(&broken).expect("image");
+        let command = if args[0] == "/keep-a.iso" { "rm" } else { "add" };
+        let out = tests::media::output(Command::new(dropboot_bin()).arg(command).arg(&broken).args(args));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(says) && !stderr.contains("panicked"), "{what}: {stderr}");
+        assert!(fs::read(&broken).expect("image") == before, "{what}: the image is byte for byte as it was");
+    }
+}
