@@ -22,6 +22,25 @@
     mov     %ax, %ss
 .endm
 
+# enter_protected_mode LABEL: from real mode with DS = 0 and interrupts
+# off, loads the GDT, sets CR0.PE and far-jumps to LABEL, which it opens
+# in .text.entry32 as 32-bit code with the flat data segments loaded (the
+# caller then sets ESP). Leaves the assembler in that section: the caller
+# ends the 32-bit code with .popsection.
+.macro enter_protected_mode label
+    lgdtl   gdt_ptr
+    mov     %cr0, %eax
+    or      $1, %al
+    mov     %eax, %cr0
+    ljmpl   ${sel_code32}, $\label
+
+    .pushsection .text.entry32, "ax"
+    .code32
+\label:
+    mov     ${sel_data32}, %ax
+    set_data_segments
+.endm
+
     .section .text16, "ax"
     .code16
 
@@ -57,17 +76,7 @@ stage2_entry:
     jmp     fail_real_mode
 .Lentry_a20_on:
     cli
-    lgdtl   gdt_ptr
-    mov     %cr0, %eax
-    or      $1, %al
-    mov     %eax, %cr0
-    ljmpl   ${sel_code32}, $.Lentry_pm
-
-    .pushsection .text.entry32, "ax"
-    .code32
-.Lentry_pm:
-    mov     ${sel_data32}, %ax
-    set_data_segments
+    enter_protected_mode .Lentry_pm
     mov     $__bss_start, %edi
     mov     $__bss_end, %ecx
     sub     %edi, %ecx
@@ -296,17 +305,7 @@ rm_call:
     cld
     xor     %ax, %ax
     mov     %ax, %ds
-    lgdtl   gdt_ptr
-    mov     %cr0, %eax
-    or      $1, %al
-    mov     %eax, %cr0
-    ljmpl   ${sel_code32}, $.Lrm_back32
-
-    .pushsection .text.entry32, "ax"
-    .code32
-.Lrm_back32:
-    mov     ${sel_data32}, %ax
-    set_data_segments
+    enter_protected_mode .Lrm_back32
     mov     rm_saved_esp, %esp
     lidtl   pm_idt_ptr
     mov     $rm_regs, %esi

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{record_wait, strip_ansi, watchdog, Screen};
+use crate::{log_tail, record_wait, strip_ansi, watchdog, Screen};
 
 pub struct Bochs {
     pub name: String,
@@ -145,17 +145,12 @@ impl Drop for Bochs {
     fn drop(&mut self) {
         self.done.store(true, Ordering::Relaxed);
         if thread::panicking() {
-            let tail = |p: &Path| {
-                let s = strip_ansi(&String::from_utf8_lossy(&fs::read(p).unwrap_or_default()));
-                let lines: Vec<&str> = s.lines().collect();
-                lines[lines.len().saturating_sub(30)..].join("\n")
-            };
             eprintln!(
                 "[{}] FAILED. Kept in {}:\n--- COM1 (last lines, escapes removed) ---\n{}\n--- bochs.log (last lines) ---\n{}",
                 self.name,
                 self.dir.display(),
-                tail(&self.serial_path),
-                tail(&self.log_path)
+                strip_ansi(&log_tail(&self.serial_path)),
+                log_tail(&self.log_path)
             );
         }
         let _ = self.child.lock().map(|mut c| {

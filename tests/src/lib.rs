@@ -161,6 +161,13 @@ pub(crate) fn record_wait(name: &str, what: &str, took: Duration, limit: Duratio
     }
 }
 
+/// The last 30 lines of a log file, for a failed test's report.
+pub(crate) fn log_tail(path: &Path) -> String {
+    let s = String::from_utf8_lossy(&fs::read(path).unwrap_or_default()).into_owned();
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
 /// Kills `child` (an emulator called `what`) once it has run `limit`,
 /// unless the flag it returns is set first (when the test is done with it).
 pub(crate) fn watchdog(name: &str, what: &'static str, child: &Arc<Mutex<Child>>, limit: Duration) -> Arc<AtomicBool> {
@@ -414,11 +421,6 @@ impl Drop for Qemu {
             let png = self.dir.join("screen.png");
             self.screendump(&png);
             thread::sleep(Duration::from_millis(300));
-            let tail = |p: &Path| {
-                let s = String::from_utf8_lossy(&fs::read(p).unwrap_or_default()).into_owned();
-                let lines: Vec<&str> = s.lines().collect();
-                lines[lines.len().saturating_sub(30)..].join("\n")
-            };
             eprintln!(
                 "[{}] FAILED. Kept in {}:\n  command: {}\n  COM1: {}\n  SeaBIOS: {}\n  screen: {}\n--- COM1 (last lines, escapes removed) ---\n{}\n--- SeaBIOS (last lines) ---\n{}",
                 self.name,
@@ -427,8 +429,8 @@ impl Drop for Qemu {
                 self.serial_path.display(),
                 self.seabios_path.display(),
                 png.display(),
-                strip_ansi(&tail(&self.serial_path)),
-                tail(&self.seabios_path),
+                strip_ansi(&log_tail(&self.serial_path)),
+                log_tail(&self.seabios_path),
             );
         }
         self.done.store(true, Ordering::Relaxed);
