@@ -30,16 +30,17 @@ deps:
 
 _all: $(BUILD)/stage1.bin stage2 builder
 
-# Blobs stage2 carries: the resident INT 13h hook (linked alone, so it
-# cannot reach code that is gone after boot) and the final trampoline.
+# Blobs stage2 carries (stage2/resident/): the resident INT 13h hook (linked
+# alone, so it cannot reach code that is gone after boot) and the final
+# trampoline.
 # (nasm fails when the hook is over bootfs::layout::HOOK_MAX_BYTES)
-$(BUILD)/int13_hook.bin: stage2/src/int13_hook.asm $(BUILD)/layout.inc
+$(BUILD)/int13_hook.bin: stage2/resident/int13_hook.asm $(BUILD)/layout.inc
 	nasm -f bin -I $(BUILD)/ -o $@ $<
 
-$(BUILD)/trampoline.bin: stage2/src/trampoline.asm $(BUILD)/layout.inc
+$(BUILD)/trampoline.bin: stage2/resident/trampoline.asm $(BUILD)/layout.inc
 	nasm -f bin -I $(BUILD)/ -o $@ $<
 
-$(BUILD)/layout.inc $(BUILD)/layout.ld: bootfs/src/layout.rs bootfs/examples/layout.rs
+$(BUILD)/layout.inc $(BUILD)/layout.ld: bootfs/src/disk/layout.rs bootfs/examples/layout.rs
 	@mkdir -p $(BUILD)
 	$(CARGO) run -q --release -p bootfs --example layout nasm > $(BUILD)/layout.inc.tmp
 	$(CARGO) run -q --release -p bootfs --example layout ld > $(BUILD)/layout.ld.tmp
@@ -56,7 +57,7 @@ stage2: $(BUILD)/layout.ld $(BUILD)/int13_hook.bin $(BUILD)/trampoline.bin
 	RUSTC_BOOTSTRAP=1 $(CARGO) rustc -q --release -p stage2 \
 	    -Zbuild-std=core,compiler_builtins,alloc -Zbuild-std-features=compiler-builtins-mem \
 	    -Zjson-target-spec --target $(STAGE2_TARGET) \
-	    -- -C link-arg=-L$(BUILD) -C link-arg=-T$(ROOT)/linker/stage2.ld
+	    -- -C link-arg=-L$(BUILD) -C link-arg=-T$(ROOT)/stage2/stage2.ld
 	objcopy -O binary $(STAGE2_ELF) $(BUILD)/stage2.bin.tmp
 	cmp -s $(BUILD)/stage2.bin.tmp $(BUILD)/stage2.bin 2>/dev/null && rm $(BUILD)/stage2.bin.tmp || mv $(BUILD)/stage2.bin.tmp $(BUILD)/stage2.bin
 

@@ -27,7 +27,7 @@
 ;
 ; It runs where the BIOS loaded it: stage2 loads above it at 0000:8000, and
 ; the 440 bytes are better spent on messages than on moving itself.
-; Constants come from bootfs/src/layout.rs through the generated layout.inc.
+; Constants come from bootfs/src/disk/layout.rs through the generated layout.inc.
 
 %include "layout.inc"
 

@@ -67,7 +67,7 @@ fn main() {
     let magic = u32::from_le_bytes([STAGE2_MAGIC[0], STAGE2_MAGIC[1], STAGE2_MAGIC[2], STAGE2_MAGIC[3]]);
     let magic_hi = u32::from_le_bytes([STAGE2_MAGIC[4], STAGE2_MAGIC[5], STAGE2_MAGIC[6], STAGE2_MAGIC[7]]);
     let mode = std::env::args().nth(1).unwrap_or_default();
-    let note = format!("generated from bootfs/src/layout.rs by `cargo run -p bootfs --example layout {mode}`: do not edit");
+    let note = format!("generated from bootfs/src/disk/layout.rs by `cargo run -p bootfs --example layout {mode}`: do not edit");
     match mode.as_str() {
         "nasm" => println!("; {note}"),
         _ => println!("/* {note} */"),

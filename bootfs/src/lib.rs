@@ -5,42 +5,33 @@
 //! [`BlockDevice`] and never trust a length or an offset read from the media:
 //! every error says what was wrong and where.
 //!
-//! Rooms: [`layout`] (the disk layout and the stage2 header, the one source
-//! of truth for stage1, stage2 and the builder), [`mbr`], [`block`] (the read
-//! trait), [`tree`] (the shape every data filesystem shares: entries, nodes,
-//! errors), [`fat`] (FAT32), [`exfat`], [`ntfs`] (read-only), [`filesystem`] (whichever
-//! of them a partition holds), [`extent`] (file-to-disk maps), [`file`] (reading
-//! a file by offset), [`iso9660`] and [`eltorito`] (CD images and their boot
-//! catalog), [`iso_partition`] (the booted ISO as a partition for Linux), [`scan`] (finding boot files), [`json`] and [`config`] (the
-//! configuration file and the menu it makes), [`sha256`] (checking a file
-//! against its published digest), [`text`] (names on screens).
+//! Rooms, one folder each: [`disk`] (the stick's layout, MBR, the read
+//! trait, extent maps, the journal record), [`fs`] (the data filesystems and
+//! their shared shape, the boot-file scan), [`cd`] (ISO9660 and El Torito),
+//! [`boot`] (the verdict on a boot file and how it is presented), [`config`]
+//! (the configuration file and its JSON); and three small ones: [`sha256`]
+//! (checking a file against its digest), [`text`] (names on screens) and
+//! `fuzz` (the fuzz targets' bodies). Each module is also re-exported at the
+//! crate's root (`bootfs::fat`, ...), where the rest of dropboot uses it.
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 
 extern crate alloc;
 
-pub mod block;
-pub mod bootplan;
+pub mod boot;
+pub mod cd;
 pub mod config;
-pub mod diskimage;
-pub mod eltorito;
-pub mod exfat;
-pub mod extent;
-pub mod fat;
-pub mod file;
-pub mod filesystem;
+pub mod disk;
+pub mod fs;
 #[cfg(any(feature = "fuzz", test))]
 pub mod fuzz;
-pub mod iso9660;
-pub mod iso_partition;
-pub mod journal;
-pub mod json;
-pub mod layout;
-pub mod mbr;
-pub mod ntfs;
-pub mod scan;
 pub mod sha256;
 pub mod text;
-pub mod tree;
+
+pub use boot::{bootplan, diskimage, iso_partition};
+pub use cd::{eltorito, iso9660};
+pub use config::json;
+pub use disk::{block, extent, file, journal, layout, mbr};
+pub use fs::{exfat, fat, filesystem, ntfs, scan, tree};
 
 pub use block::{BlockDevice, IoError, SECTOR_SIZE};
 pub use extent::{Extent, ExtentMap};

@@ -1,4 +1,4 @@
-//! Installing the resident INT 13h hook (int13_hook.asm, built alone as a
+//! Installing the resident INT 13h hook (stage2/resident/int13_hook.asm, built alone as a
 //! flat blob): memory from the top of conventional memory (BDA 413h), its
 //! header and extent table filled in, the INT 15h and INT 13h vectors
 //! pointed at it, and the emulated drive counted in the BIOS data area

@@ -1,4 +1,4 @@
-//! The jump to a boot image: through the trampoline (trampoline.asm),
+//! The jump to a boot image: through the trampoline (stage2/resident/trampoline.asm),
 //! which copies the image over stage2's own memory and enters it in real
 //! mode as a BIOS would.
 

@@ -74,7 +74,7 @@ pub const TRAMPOLINE_ADDR: u32 = 0x0600;
 pub const TRAMPOLINE_END: u32 = 0x0800;
 
 /// The trampoline's parameters, at [`TRAMPOLINE_PARAMS`] in its blob
-/// (stage2/src/trampoline.asm checks its labels against these offsets).
+/// (stage2/resident/trampoline.asm checks its labels against these offsets).
 #[repr(C, packed)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TrampolineParams {
@@ -93,7 +93,7 @@ pub struct TrampolineParams {
 pub const TRAMPOLINE_PARAMS: usize = 4;
 
 /// The resident INT 13h hook's header: the first bytes of build/int13_hook.bin
-/// (stage2/src/int13_hook.asm, which reserves it with these offsets) and
+/// (stage2/resident/int13_hook.asm, which reserves it with these offsets) and
 /// the patch area stage2 fills when it installs the hook. A memdisk-style
 /// "$INT13SF" safe-hook header comes first so other tools can find it.
 #[repr(C, packed)]

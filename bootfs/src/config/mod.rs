@@ -24,6 +24,8 @@
 //! place). A bad setting is a [`Problem`] with its place, and the rest of
 //! the file still applies.
 
+pub mod json;
+
 use alloc::borrow::ToOwned;
 use alloc::format;
 use alloc::string::String;
@@ -31,10 +33,10 @@ use alloc::vec::Vec;
 
 use crate::block::BlockDevice;
 use crate::filesystem::Filesystem;
-use crate::json::{self, Member, Node, Pos, Value};
 use crate::scan::{find_file, BootFile};
 use crate::text::cmp_ignore_case;
 use crate::tree::FsError;
+use json::{Member, Node, Pos, Value};
 
 /// Where the configuration file is looked for, first match wins.
 pub const CONFIG_PATHS: [&str; 2] = ["/dropboot/dropboot.json", "/ventoy/ventoy.json"];

@@ -1,0 +1,9 @@
+//! What the loader does with a boot file: the one verdict and the ways a
+//! file is presented ([`bootplan`]), disk images as BIOS drives
+//! ([`diskimage`]), and the booted ISO as a partition of the stick for the
+//! system it starts ([`iso_partition`]). A new boot path is one more
+//! `Presentation` and one more arm of the verdict here.
+
+pub mod bootplan;
+pub mod diskimage;
+pub mod iso_partition;
