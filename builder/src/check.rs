@@ -1,5 +1,5 @@
 //! `dropboot check`: for each boot file, what the loader will do with it,
-//! from the same plan stage2 boots by (bootfs::bootplan), in words.
+//! from the verdict stage2 boots by (bootfs::bootplan::judge), in words.
 
 use bootfs::bootplan::{self, Machine, Refusal, LARGEST_CHS_REACH};
 use bootfs::file::MappedFile;

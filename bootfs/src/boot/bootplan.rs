@@ -1,9 +1,10 @@
-//! What the loader does with a boot file: which BIOS drive it presents
-//! (a CD E0h, a floppy 00h or a hard disk 80h), with what geometry, and
-//! which bytes it loads as the boot image, and the limits it refuses a
-//! plan by ([`refusal`]). stage2 boots by this plan and these limits; the
-//! builder's `check` reports both, so it never promises a boot the menu
-//! refuses. Nothing here touches a BIOS.
+//! What the loader does with a boot file: how it presents it
+//! ([`Presentation`]: a CD E0h, a floppy 00h or a hard disk 80h, with what
+//! geometry), which bytes it loads as the boot image, and the limits it
+//! refuses a plan by, all in one verdict ([`judge`]). stage2 boots by the
+//! verdict and the builder's `check` prints it, so `check` never promises a
+//! boot the menu refuses and both say a refusal in the same words. Nothing
+//! here touches a BIOS.
 
 use alloc::string::String;
 
@@ -366,7 +367,7 @@ pub fn judge<D: crate::BlockDevice>(
 /// The loader's verdict on `plan` for the file at `path` in `extents`
 /// runs of `file_sectors` sectors, on a PC with `base_kib` of
 /// conventional memory: `None` when it boots.
-pub fn refusal(plan: &Plan, path: &str, extents: usize, file_sectors: u64, base_kib: u16) -> Option<Refusal> {
+fn refusal(plan: &Plan, path: &str, extents: usize, file_sectors: u64, base_kib: u16) -> Option<Refusal> {
     if extents > HOOK_MAX_EXTENTS {
         return Some(Refusal::TooFragmented { path: path.into(), extents });
     }

@@ -53,7 +53,7 @@ impl ExtentMap {
     /// The resident hook's table for this map of a file whose sectors
     /// start at `disk_start` on the disk (the partition's first sector):
     /// `None` when a run's file sector or length does not fit the hook's
-    /// 32 bits (a file over 2 TiB, which `bootplan::refusal` refuses).
+    /// 32 bits (a file over 2 TiB, which `bootplan::judge` refuses).
     pub fn hook_table(&self, disk_start: u64) -> Option<Vec<HookExtent>> {
         self.extents
             .iter()
