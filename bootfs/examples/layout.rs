@@ -35,6 +35,7 @@ fn main() {
         ("HOOK_STACK_TOP", offset_of!(HookHeader, stack_top) as u64),
         ("HOOK_SPEC_PACKET", offset_of!(HookHeader, spec_packet) as u64),
         ("SPEC_PACKET_BYTES", SPEC_PACKET_BYTES as u64),
+        ("HOOK_WRITABLE", offset_of!(HookHeader, writable) as u64),
         ("HOOK_IMAGE_START", offset_of!(HookHeader, image_start) as u64),
         ("HOOK_CYLINDERS", offset_of!(HookHeader, cylinders) as u64),
         ("HOOK_HEADS", offset_of!(HookHeader, heads) as u64),

@@ -1,7 +1,8 @@
 ; dropboot's resident INT 13h hook: makes a boot file on the stick answer
 ; as a BIOS drive, reading it straight from the stick through the INT 13h
 ; vector it replaced (AH=42h; AH=02h, within the CHS reach, on a BIOS
-; without extensions). Linked alone as a flat blob (build/int13_hook.bin),
+; without extensions), and writing a disk image file's sectors back the
+; same way (AH=43h or 03h). Linked alone as a flat blob (build/int13_hook.bin),
 ; so it cannot reach code that is gone after boot; stage2 copies it to the
 ; top of conventional memory (taken through BDA 413h), fills its header
 ; (bootfs::layout::HookHeader, offsets from the generated layout.inc),
@@ -41,10 +42,13 @@
 ;   44/47 verify/seek, 45/46 lock/eject, 48 parameters (1Ah/1Eh/42h),
 ;   49 media change, 4B00/4B01 the specification packet. CHS calls fail.
 ;  FLOPPY (00h) and HARD_DISK (80h): an emulated drive with CHS geometry:
-;   00/0D/10/11 reset/ready, 01 status, 02 CHS read (across track and head
-;   edges), 04 verify, 08 parameters, 0C seek, 15 type, 16 change line
-;   (floppy); a hard disk also has 41 (CX=0001h), 42, 44, 47, 48 with
-;   512-byte sectors. 4Bh answers when the image came from El Torito.
+;   00/0D/10/11 reset/ready, 01 status, 02/03 CHS read/write (across
+;   track and head edges), 04 verify, 08 parameters, 0C seek, 15 type, 16
+;   change line (floppy); a hard disk also has 41 (CX=0001h), 42, 43, 44,
+;   47, 48 with 512-byte sectors. 4Bh answers when the image came from El
+;   Torito. Writes go through to the stick only for a disk image file
+;   (HOOK_WRITABLE), never past its image range or its extents; an image
+;   inside an ISO answers them write-protected, as a CD does.
 ;   Real drives of the same class at or above the emulated number answer
 ;   one number higher (real 00h as 01h; real 80h as 81h, ...), as El Torito
 ;   says: such calls go to the old vector with DL one lower, and DL comes
@@ -57,8 +61,10 @@
 ;   (HOOK_DISK) and another's (HOOK_DRIVE): a call for one goes to the old
 ;   vector with the other's number, and DL comes back as it was (AH=08h
 ;   and 15h return DL as the BIOS left it). For "boot the next disk".
-; Writes (03, 05, 43) fail write-protected (03h); other functions fail
-; invalid (01h); every other drive goes to the old vector untouched.
+; A CD's writes (03, 43) and every format (05) fail write-protected
+; (03h); other functions fail invalid (01h); every other drive goes to
+; the old vector untouched. A write the stick's BIOS fails (a
+; write-protected stick) returns its status.
 
 %include "layout.inc"
 
@@ -105,7 +111,8 @@ struc frame
   .request:     resd 1                  ; sectors a read asked for
   .function:    resb 1                  ; the caller's AH
   .unit_shift:  resb 1                  ; log2(512-byte sectors per unit): the presentation's
-                resb 2
+  .write:       resb 1                  ; 1: the call writes (to the stick), 0: it reads
+                resb 1
   .sector:      resd 1                  ; the file sector a read goes on from
   .done:        resd 1                  ; sectors of the request read so far
 endstruc
@@ -117,6 +124,7 @@ L_DAP_LBA       equ frame.dap + dap.lba
 L_REQUEST       equ frame.request
 L_FUNCTION      equ frame.function
 L_UNIT_SHIFT    equ frame.unit_shift
+L_WRITE         equ frame.write
 L_SECTOR        equ frame.sector
 L_DONE          equ frame.done
 LOCALS          equ frame_size
@@ -489,7 +497,7 @@ cd_functions:
   %elif i = 0x01
         dw fn_last_status
   %elif i = 0x03 || i = 0x43
-        dw fn_write
+        dw fn_write_protected
   %elif i = 0x15
         dw fn_drive_type
   %elif i = 0x41
@@ -518,8 +526,10 @@ floppy_functions:
         dw fn_last_status
   %elif i = 0x02
         dw fn_chs_read
-  %elif i = 0x03 || i = 0x05 || i = 0x43
-        dw fn_write
+  %elif i = 0x03
+        dw fn_chs_write
+  %elif i = 0x05
+        dw fn_write_protected
   %elif i = 0x04
         dw fn_chs_verify
   %elif i = 0x08
@@ -544,8 +554,10 @@ hard_disk_functions:
         dw fn_last_status
   %elif i = 0x02
         dw fn_chs_read
-  %elif i = 0x03 || i = 0x05 || i = 0x43
-        dw fn_write
+  %elif i = 0x03
+        dw fn_chs_write
+  %elif i = 0x05
+        dw fn_write_protected
   %elif i = 0x04
         dw fn_chs_verify
   %elif i = 0x08
@@ -556,6 +568,8 @@ hard_disk_functions:
         dw fn_extensions_disk
   %elif i = 0x42
         dw fn_read
+  %elif i = 0x43
+        dw fn_write
   %elif i = 0x44 || i = 0x47
         dw fn_verify
   %elif i = 0x48
@@ -589,9 +603,21 @@ fn_success:
         clc
         ret
 
-fn_write:
+fn_write_protected:
         mov al, ST_WRITE_PROT
         stc
+        ret
+
+; writes_allowed: out: CF set, AL = ST_WRITE_PROT, when the call writes
+; (L_WRITE) and the image takes no writes (HOOK_WRITABLE clear); else CF
+; clear.
+writes_allowed:
+        cmp byte [bp + L_WRITE], 0
+        je .allowed
+        cmp byte [cs:HOOK_WRITABLE], 0
+        je fn_write_protected
+.allowed:
+        clc
         ret
 
 ; Failure tails for the range checks (jumped to, they return for them).
@@ -688,12 +714,20 @@ fn_verify:
 .done:
         ret
 
-; 42h: read units into the caller's buffer, straight from the stick. On
-; failure the packet's count says how many whole units were read.
+; 42h/43h: read units into the caller's buffer straight from the stick,
+; or write them from it through to the file. On failure the packet's
+; count says how many whole units were moved.
 fn_read:
+        mov byte [bp + L_WRITE], 0
+        jmp packet_transfer
+fn_write:
+        mov byte [bp + L_WRITE], 1
+packet_transfer:
         mov fs, [bp + F_DS]
         mov si, [bp + F_SI]
         call check_range
+        jc .done
+        call writes_allowed
         jc .done
         mov al, ST_INVALID
         cmp dword [fs:si + dap.offset], 0xFFFFFFFF      ; a 64-bit flat buffer: not offered
@@ -707,11 +741,11 @@ fn_read:
         movzx eax, ax
         shl eax, cl
         mov ecx, eax
-        call read_image
+        call transfer_image
         jnc .done
         push ax
         call unit_shift
-        shr edx, cl                     ; whole units read
+        shr edx, cl                     ; whole units moved
         mov fs, [bp + F_DS]
         mov si, [bp + F_SI]
         mov [fs:si + dap.count], dx
@@ -757,13 +791,20 @@ chs_address:
         clc
         ret
 
-; 02h: CHS read into ES:BX; AL = sectors read.
+; 02h/03h: CHS read into ES:BX, or write from it; AL = sectors moved.
 fn_chs_read:
+        mov byte [bp + L_WRITE], 0
+        jmp chs_transfer
+fn_chs_write:
+        mov byte [bp + L_WRITE], 1
+chs_transfer:
         call chs_address
+        jc .failed
+        call writes_allowed
         jc .failed
         mov es, [bp + F_ES]
         mov di, [bp + F_BX]
-        call read_image
+        call transfer_image
         mov [bp + F_AL], dl
         ret
 .failed:
@@ -831,15 +872,16 @@ geometry:
         mov [bp + F_DX + 1], al
         ret
 
-; read_image: in: EBX = first sector of the image, ECX = sectors, ES:DI =
-; buffer, BP = the call's frame. Reads them from the stick, at most
-; MAX_PIECE sectors a call and never across an extent's edge, with the
-; frame's packet (AH=42h), or by CHS a track at most when stage2 found
-; the BIOS without extensions (HOOK_DISK_SECTORS_PER_TRACK set). The
-; place and progress live in the frame (L_SECTOR, L_DONE), never in a
-; register across the BIOS call. Out: CF clear, AL = 0; or CF set, AL =
-; status. EDX = sectors read. Clobbers EAX, EBX, ECX, SI, DI, ES, DS.
-read_image:
+; transfer_image: in: EBX = first sector of the image, ECX = sectors,
+; ES:DI = buffer, BP = the call's frame (L_WRITE: read or write). Reads
+; them from the stick, or writes them to it, at most MAX_PIECE sectors a
+; call and never across an extent's edge, with the frame's packet (AH=42h
+; or 43h), or by CHS a track at most when stage2 found the BIOS without
+; extensions (HOOK_DISK_SECTORS_PER_TRACK set). The place and progress
+; live in the frame (L_SECTOR, L_DONE), never in a register across the
+; BIOS call. Out: CF clear, AL = 0; or CF set, AL = status. EDX = sectors
+; moved. Clobbers EAX, EBX, ECX, SI, DI, ES, DS.
+transfer_image:
         add ebx, [cs:HOOK_IMAGE_START]  ; image sector -> file sector
         mov [bp + L_SECTOR], ebx
         mov [bp + L_REQUEST], ecx
@@ -888,11 +930,13 @@ read_image:
         lea si, [bp + L_DAP]            ; DS:SI = the frame's packet
         mov dl, [cs:HOOK_DISK]
         mov ah, 0x42
+        add ah, [bp + L_WRITE]          ; 43h, AL = 00h: write, no verify
+        mov al, 0
         pushf
         call far [cs:HOOK_PREVIOUS]
         jmp .called
 .by_chs:
-        call read_by_chs
+        call chs_transfer_piece
 .called:
         jc .bios_error
         movzx ecx, word [bp + L_DAP_COUNT]
@@ -915,13 +959,14 @@ read_image:
         stc
         ret
 
-; read_by_chs: the piece with AH=02h, for a BIOS without extensions.
+; chs_transfer_piece: the piece with AH=02h (03h to write), for a BIOS
+; without extensions.
 ;   In: EDX:EAX = the stick's LBA, [BP + L_DAP_COUNT] = sectors, ES:DI =
 ;   buffer. Reads what lies on that LBA's track (the count is cut to its
 ;   end). Out: as the BIOS: CF clear, or CF set and AH = status
 ;   (ST_NO_SECTOR past cylinder 1023); [BP + L_DAP_COUNT] = sectors asked.
 ;   Clobbers EAX, ECX, EDX, SI.
-read_by_chs:
+chs_transfer_piece:
         push ebx
         test edx, edx
         jnz .unreachable
@@ -948,6 +993,7 @@ read_by_chs:
         mov dl, [cs:HOOK_DISK]
         mov al, [bp + L_DAP_COUNT]
         mov ah, 0x02
+        add ah, [bp + L_WRITE]          ; 03h to write
         mov bx, di                      ; ES:BX = the buffer
         pushf
         call far [cs:HOOK_PREVIOUS]

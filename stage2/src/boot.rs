@@ -118,15 +118,7 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
     source.read_at(boot_image.offset, &mut image)?;
 
     let presentation = plan.presentation;
-    let hook_plan = HookPlan {
-        presentation,
-        disk,
-        image_start: plan.image.start as u32,
-        sectors: plan.image.sectors,
-        extents,
-        spec_packet: plan.spec_packet,
-        disk_chs: chs_only,
-    };
+    let hook_plan = HookPlan { presentation, disk, image: plan.image, extents, spec_packet: plan.spec_packet, disk_chs: chs_only };
     // The entry point as SeaBIOS jumps to it: 0000:7C00 for the default
     // segment, segment:0000 otherwise.
     let (segment, offset16) = if dest < 0x10000 { (0u16, dest as u16) } else { (boot_image.load_segment, 0u16) };

@@ -7,7 +7,7 @@
 use core::mem::size_of;
 use core::ptr::{read_unaligned, read_volatile, write_unaligned, write_volatile};
 
-use bootfs::bootplan::{floppies_in, with_floppies, DriveClass, Presentation};
+use bootfs::bootplan::{floppies_in, with_floppies, DriveClass, ImageRange, Presentation};
 
 use crate::disk::ChsGeometry;
 use bootfs::layout::{self, HookExtent, HookHeader, HOOK_MAX_BYTES, HOOK_SIGNATURE, HOOK_VENDOR, SPEC_PACKET_BYTES};
@@ -25,9 +25,8 @@ pub struct HookPlan<'a> {
     pub presentation: Presentation,
     /// The BIOS number of the stick.
     pub disk: u8,
-    /// File sector where the presented image starts, and its sectors.
-    pub image_start: u32,
-    pub sectors: u64,
+    /// The part of the file the drive shows, and whether it takes writes.
+    pub image: ImageRange,
     /// The file's runs on the disk, in file order.
     pub extents: &'a [HookExtent],
     /// For images from an El Torito catalog: the 4B01h packet.
@@ -43,8 +42,7 @@ impl HookPlan<'static> {
         HookPlan {
             presentation: Presentation::SwapDisks { other },
             disk: stick,
-            image_start: 0,
-            sectors: 0,
+            image: ImageRange { start: 0, sectors: 0, writable: false },
             extents: &[],
             spec_packet: None,
             disk_chs: None,
@@ -102,7 +100,8 @@ pub fn install(plan: &HookPlan) -> Installed {
         h.disk = plan.disk;
         h.kind = presentation.hook_kind();
         h.last_status = 0;
-        h.sectors = plan.sectors;
+        h.sectors = plan.image.sectors;
+        h.writable = plan.image.writable as u8;
         h.extent_count = plan.extents.len() as u32;
         h.extents = extents_at as u16;
         h.stack_top = (kib as usize * 1024).min(0xFFFE) as u16;
@@ -111,10 +110,10 @@ pub fn install(plan: &HookPlan) -> Installed {
         if let Some(packet) = &plan.spec_packet {
             h.spec_packet[..SPEC_PACKET_BYTES].copy_from_slice(packet);
         }
-        h.image_start = plan.image_start;
+        h.image_start = plan.image.start as u32;
         let chs = presentation.chs();
         (h.cylinders, h.heads, h.sectors_per_track) = (chs.cylinders, chs.heads, chs.sectors);
-        h.parameter_table = [0; 12];
+        h.parameter_table = [0; 11];
         let class = presentation.emulated_class();
         h.real_drives = class.map_or(0, real_drives);
         let disk_chs = plan.disk_chs.map_or((0, 0), |g| (g.last_head, g.sectors_per_track));

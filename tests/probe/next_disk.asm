@@ -10,8 +10,6 @@
         bits 16
         org 0x7C00
 
-COM1            equ 0x3F8
-DEBUG_EXIT      equ 0xF4
 EXIT_NEXT_DISK  equ 0x33
 SECTOR_BUF      equ 0x0600
 

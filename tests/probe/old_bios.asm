@@ -25,8 +25,6 @@
         bits 16
         org 0x7C00
 
-COM1            equ 0x3F8
-DEBUG_EXIT      equ 0xF4
 EXIT_FAILED     equ 0x35            ; QEMU exit status 107
 BDA_BASE_MEMORY equ 0x413
 IVT_INT13       equ 0x13 * 4

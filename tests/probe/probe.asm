@@ -236,7 +236,8 @@ finish:
 ; disk_checks: the probe booted as an emulated floppy (00h) or hard disk
 ; (80h): geometry, BDA counts, CHS reads of the data sectors with many
 ; counts (across track and head edges) as CRC32s, 42h for a hard disk,
-; a write, and the stick under its new number.
+; a sector written back as it was (taken from a disk image file, refused
+; inside an ISO), and the stick under its new number.
 disk_checks:
         mov ah, 0x08
         mov dl, [drive]
@@ -329,14 +330,22 @@ disk_checks:
         jmp .next_ext
 .no_ext:
 
-        ; a CHS write of the first data sector
+        ; a CHS write of the first data sector, with what it holds: a disk
+        ; image file takes it, an image inside an ISO refuses it
         mov eax, [data_lba]
         call lba_to_chs
-        mov ax, 0x0301
-        mov dl, [drive]
-        xor bx, bx
         push DATA_SEG
         pop es
+        xor bx, bx
+        push cx
+        push dx
+        mov ax, 0x0201
+        mov dl, [drive]
+        int 0x13
+        pop dx
+        pop cx
+        mov ax, 0x0301
+        mov dl, [drive]
         int 0x13
         push 0
         pop es
@@ -784,7 +793,7 @@ regs_disk:
         regs_case 0x1500, 0, 0, 0xFF, 0, R_CX | R_DX
         regs_case 0x0201, ES_DATA, 0x0001, 0xFF, 0, 0          ; CHS read of sector 1
         regs_case 0x0401, 0, 0x0001, 0xFF, 0, 0                ; CHS verify
-        regs_case 0x0301, ES_DATA, 0x0001, 0xFF, 0, 0          ; CHS write (refused)
+        regs_case 0x0301, ES_DATA, 0x0001, 0xFF, 0, 0          ; CHS write of what was read
         regs_case 0x4100, 0x55AA, 0, 0xFF, 0, R_BX | R_CX
         regs_case 0x4200, 0, 0, 0xFF, DS_DAP, 0
         regs_case 0x4800, 0, 0, 0xFF, DS_INFO, 0

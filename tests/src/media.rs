@@ -458,3 +458,27 @@ pub fn play_a_386(image: &Path) {
     stage2[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
     patch(image, STAGE2_LBA as u64 * 512, &seal_stage2(&stage2).expect("sealing stage2"));
 }
+
+/// The disk sectors of `path` on the stick `image` (its runs, whole
+/// clusters, as the loader maps it), as ranges of absolute sector numbers.
+pub fn file_sectors(image: &Path, path: &str) -> Vec<std::ops::Range<u64>> {
+    let mut volume = bootfs::filesystem::Filesystem::open(data_partition(image)).expect("the data partition");
+    let report = bootfs::scan::scan(&mut volume).expect("scanning the stick");
+    let f = report.files.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("{path} is not on the stick"));
+    let map = volume.extent_map(f).expect("its extent map");
+    let start = DATA_PARTITION_LBA as u64;
+    map.extents().iter().map(|e| start + e.disk_lba..start + e.disk_lba + e.count).collect()
+}
+
+/// The sectors of the stick `before` and `after` a boot that differ and
+/// lie outside `allowed` (a boot file's runs): none, when the loader kept
+/// its writes inside the file.
+pub fn changed_outside(before: &[u8], after: &[u8], allowed: &[std::ops::Range<u64>]) -> Vec<u64> {
+    let sectors = before.len().min(after.len()) / 512;
+    (0..sectors as u64)
+        .filter(|&s| {
+            let at = s as usize * 512;
+            before[at..at + 512] != after[at..at + 512] && !allowed.iter().any(|r| r.contains(&s))
+        })
+        .collect()
+}

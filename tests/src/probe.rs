@@ -251,23 +251,54 @@ pub fn build_disk(dir: &Path, name: &str, sectors: u32, partition: bool) -> Prob
     bytes[params + 8..params + 12].copy_from_slice(&data_start.to_le_bytes());
     bytes[params + 12..params + 16].copy_from_slice(&data_sectors.to_le_bytes());
     if partition {
-        use bootfs::mbr::{Mbr, PartitionEntry};
-        let mut partitions = [PartitionEntry::default(); 4];
-        partitions[0] = PartitionEntry { bootable: true, kind: 0x0C, start_lba: 2048, sectors: sectors - 2048 };
-        let sector0: &mut [u8; 512] = (&mut bytes[..512]).try_into().expect("a sector");
-        Mbr { disk_signature: 0x0D15_C0DE, partitions }.write_into(sector0);
-        let chs = |lba: u32| {
-            let (per_cylinder, spt) = (PROBE_DISK_HEADS * PROBE_DISK_SECTORS_PER_TRACK, PROBE_DISK_SECTORS_PER_TRACK);
-            let (c, h, s) = (lba / per_cylinder, lba % per_cylinder / spt, lba % spt + 1);
-            [h as u8, s as u8 | ((c >> 8) as u8) << 6, c as u8]
-        };
-        let entry = bootfs::mbr::PARTITION_TABLE_OFFSET;
-        sector0[entry + 1..entry + 4].copy_from_slice(&chs(2048));
-        sector0[entry + 5..entry + 8].copy_from_slice(&chs(sectors - 1));
+        partition_from(&mut bytes, 2048, sectors);
     }
     let path = dir.join(name);
     fs::write(&path, &bytes).expect("writing the probe disk");
     ProbeDisk { path, bytes, data_start, data_sectors }
+}
+
+/// Gives the disk image `bytes` of `sectors` a partition table: one
+/// active partition from `start` to the end, its CHS fields in the
+/// 16-head, 63-sector geometry (which the loader then presents).
+fn partition_from(bytes: &mut [u8], start: u32, sectors: u32) {
+    use bootfs::mbr::{Mbr, PartitionEntry};
+    let mut partitions = [PartitionEntry::default(); 4];
+    partitions[0] = PartitionEntry { bootable: true, kind: 0x0C, start_lba: start, sectors: sectors - start };
+    let sector0: &mut [u8; 512] = (&mut bytes[..512]).try_into().expect("a sector");
+    Mbr { disk_signature: 0x0D15_C0DE, partitions }.write_into(sector0);
+    let chs = |lba: u32| {
+        let (per_cylinder, spt) = (PROBE_DISK_HEADS * PROBE_DISK_SECTORS_PER_TRACK, PROBE_DISK_SECTORS_PER_TRACK);
+        let (c, h, s) = (lba / per_cylinder, lba % per_cylinder / spt, lba % spt + 1);
+        [h as u8, s as u8 | ((c >> 8) as u8) << 6, c as u8]
+    };
+    let entry = bootfs::mbr::PARTITION_TABLE_OFFSET;
+    sector0[entry + 1..entry + 4].copy_from_slice(&chs(start));
+    sector0[entry + 5..entry + 8].copy_from_slice(&chs(sectors - 1));
+}
+
+/// QEMU's exit status when the writing boot sector (tests/probe/writes.asm)
+/// finishes (isa-debug-exit code 34h).
+pub const EXIT_WRITES: i32 = 0x34 * 2 + 1;
+
+/// A disk image of `sectors` whose first two sectors are the writing boot
+/// sector (tests/probe/writes.asm) and the rest pseudo-random: a floppy
+/// by its size, or, with `partition`, a hard disk with one partition from
+/// sector 63 in the 16x63 geometry.
+pub fn writes_disk(dir: &Path, name: &str, sectors: u32, partition: bool) -> PathBuf {
+    let program = dir.join("writes.bin");
+    assemble("writes.asm", &program);
+    let mut bytes = fs::read(&program).expect("writes.bin");
+    let params = bytes.windows(8).position(|w| w == b"WRITEPAR").expect("the writing sector's parameters") + 8;
+    bytes[params..params + 4].copy_from_slice(&sectors.to_le_bytes());
+    let program_bytes = bytes.len();
+    bytes.extend(pseudo_random(sectors as usize * 512 - program_bytes, 0x3C3C));
+    if partition {
+        partition_from(&mut bytes, 63, sectors);
+    }
+    let path = dir.join(name);
+    fs::write(&path, &bytes).expect("writing the disk image");
+    path
 }
 
 /// An ISO whose El Torito boot entry emulates `disk` (`-hard-disk-boot`
@@ -373,7 +404,10 @@ pub fn check_disk_on(lines: &[String], e: &DiskExpectation, stick_mbr: &[u8], bi
     for l in passes {
         assert!(l.ends_with(&format!(" crc={crc}")), "{l} (the host's CRC32 is {crc})");
     }
-    expect("probe: write", "probe: write cf=1 ah=03");
+    // A disk image file takes its system's writes; an image inside an ISO
+    // is as read-only as the CD it is on.
+    let write = if e.eltorito_rba.is_some() { "probe: write cf=1 ah=03" } else { "probe: write cf=0 ah=00" };
+    expect("probe: write", write);
     let code: String = stick_mbr[..4].iter().map(|b| format!("{b:02X}")).collect();
     let stick = if hard_disk { 0x81 } else { 0x80 };
     expect("probe: stick", &format!("probe: stick cf=0 ah=00 at={stick:02X} code={code} sig=55AA"));

@@ -217,11 +217,15 @@ pub struct Plan {
 
 /// The sectors of a file a presented drive shows: from file sector
 /// `start`, `sectors` long (an El Torito emulation image starts at its load
-/// block; a CD or a `.img` at 0).
+/// block; a CD or a `.img` at 0), and whether the drive's writes go through
+/// to them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ImageRange {
     pub start: u64,
     pub sectors: u64,
+    /// A disk image file takes its system's writes (AH=03h, 43h); a CD,
+    /// and an image inside an ISO, answer them write-protected.
+    pub writable: bool,
 }
 
 /// Bytes of the file loaded as the boot image, and the segment they are
@@ -412,7 +416,7 @@ fn plan_iso_catalog(source: &mut (impl ByteSource + ?Sized), file_sectors: u64, 
     match entry.media {
         Media::NoEmulation => Ok(Plan {
             presentation: Presentation::Cd,
-            image: ImageRange { start: 0, sectors: file_sectors },
+            image: ImageRange { start: 0, sectors: file_sectors, writable: false },
             boot_image: BootImage {
                 offset: start * 512,
                 bytes: (entry.sector_count.max(4) as u64 * 512).next_multiple_of(BLOCK),
@@ -429,7 +433,7 @@ fn plan_iso_catalog(source: &mut (impl ByteSource + ?Sized), file_sectors: u64, 
             }
             Ok(Plan {
                 presentation: Presentation::Floppy(format),
-                image: ImageRange { start, sectors },
+                image: ImageRange { start, sectors, writable: false },
                 boot_image: BootImage { offset: start * 512, bytes: count * 512, load_segment: entry.load_segment },
                 spec_packet: Some(spec_packet(&entry, entry_media_byte(media), FLOPPY_DRIVE)),
                 catalog: None,
@@ -457,7 +461,7 @@ fn plan_iso_catalog(source: &mut (impl ByteSource + ?Sized), file_sectors: u64, 
             };
             Ok(Plan {
                 presentation: Presentation::HardDisk(chs),
-                image: ImageRange { start, sectors },
+                image: ImageRange { start, sectors, writable: false },
                 boot_image: BootImage { offset: start * 512, bytes: count * 512, load_segment: entry.load_segment },
                 spec_packet: Some(spec_packet(&entry, entry_media_byte(Media::HardDisk), HARD_DISK_DRIVE)),
                 catalog: None,
@@ -495,7 +499,7 @@ fn plan_disk_image(source: &mut (impl ByteSource + ?Sized), file_sectors: u64) -
     };
     Ok(Plan {
         presentation,
-        image: ImageRange { start: 0, sectors: file_sectors },
+        image: ImageRange { start: 0, sectors: file_sectors, writable: true },
         boot_image: BootImage { offset: 0, bytes: 512, load_segment: 0x07C0 },
         spec_packet: None,
         catalog: None,
@@ -509,7 +513,7 @@ mod tests {
     fn plan_loading(bytes: u64, segment: u16) -> Plan {
         Plan {
             presentation: Presentation::Cd,
-            image: ImageRange { start: 0, sectors: 0 },
+            image: ImageRange { start: 0, sectors: 0, writable: false },
             boot_image: BootImage { offset: 0, bytes, load_segment: segment },
             spec_packet: None,
             catalog: None,

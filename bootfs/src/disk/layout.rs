@@ -139,8 +139,12 @@ pub struct HookHeader {
     pub floppy_type: u8,
     /// 1 when the image came from an El Torito catalog (the hook answers 4Bh).
     pub eltorito: u8,
-    /// The diskette parameter table (11 bytes) AH=08h points at.
-    pub parameter_table: [u8; 12],
+    /// The diskette parameter table AH=08h points at.
+    pub parameter_table: [u8; 11],
+    /// 1 when writes (AH=03h, 43h) go through to the file on the stick (a
+    /// disk image file); 0 answers them write-protected (CDs, and images
+    /// inside an ISO).
+    pub writable: u8,
     /// Offset of the INT 15h handler in the block (set by the assembly):
     /// it takes the hook's own memory out of the E820 map.
     pub int15_entry: u16,

@@ -1,0 +1,114 @@
+//! A disk image file keeps what its system writes: booted from the stick
+//! as an emulated hard disk or floppy, the tests' writing boot sector
+//! (tests/probe/writes.asm) writes sectors through INT 13h by CHS (03h)
+//! and by packet (43h), up to the image's last sector; one past it is
+//! refused. The next boot reads its marks back, the host finds them in the
+//! file, and no sector of the stick outside the file changed. A
+//! write-protected stick gives the BIOS's error back to the writer.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use tests::media::{changed_outside, dropboot, file_sectors};
+use tests::probe::{writes_disk, EXIT_WRITES};
+use tests::{work_dir, BootOptions, Qemu, Usb};
+
+/// Four cylinders of 16 heads and 63 sectors.
+const HARD_DISK_SECTORS: u32 = 4 * 16 * 63;
+const FLOPPY_SECTORS: u32 = 2880;
+
+fn stick_with(dir: &Path, file: &Path) -> PathBuf {
+    let image = dir.join("stick.img");
+    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), file.as_os_str()]);
+    image
+}
+
+/// Boots the stick's one file and returns the writer's report lines.
+fn boot_once(name: &str, dir: &Path, image: &Path, opts: &BootOptions) -> Vec<String> {
+    let mut vm = Qemu::boot_with(name, dir, image, opts);
+    vm.wait_screen("1 boot file on");
+    vm.keys(&["ret"]);
+    let status = vm.wait_exit();
+    let lines: Vec<String> = vm.serial_text().lines().filter(|l| l.starts_with("writes: ")).map(|l| l.trim_end().to_string()).collect();
+    assert_eq!(status.code(), Some(EXIT_WRITES), "the writer did not finish:\n{}", vm.serial_text());
+    lines
+}
+
+/// The file `path` as the stick holds it now, read through its runs.
+fn file_bytes(image: &Path, runs: &[std::ops::Range<u64>], len: usize) -> Vec<u8> {
+    let stick = fs::read(image).expect("the stick");
+    let mut out: Vec<u8> = runs.iter().flat_map(|r| stick[r.start as usize * 512..r.end as usize * 512].to_vec()).collect();
+    out.truncate(len);
+    out
+}
+
+/// Boots twice; after each boot the marks' counts are 1, then 2, in the
+/// file the host reads, and nothing outside the file changed.
+fn keeps_its_writes(name: &str, sectors: u32, hard_disk: bool, usb: Option<Usb>) {
+    let dir = work_dir(name);
+    let file_name = if hard_disk { "disk.img" } else { "floppy.img" };
+    let disk = writes_disk(&dir, file_name, sectors, hard_disk);
+    let original = fs::read(&disk).expect("the image");
+    let image = stick_with(&dir, &disk);
+    let runs = file_sectors(&image, &format!("/{file_name}"));
+    let last = sectors as usize - 1;
+    let (drive, past) = if hard_disk { ("80", "writes: past cf=1 ah=02") } else { ("00", "writes: past cf=1 ah=04") };
+    for boot in 1..=2u8 {
+        let before = fs::read(&image).expect("the stick");
+        let opts = BootOptions { usb, ..BootOptions::default() };
+        let lines = boot_once(&format!("{name}_boot{boot}"), &dir, &image, &opts);
+        let found = format!("{:02X}", boot - 1);
+        let mut expected = vec![format!("writes: drive={drive}"), format!("writes: chs before={found} cf=0 ah=00")];
+        if hard_disk {
+            expected.push(format!("writes: packet before={found} cf=0 ah=00"));
+        }
+        expected.push(past.to_string());
+        assert_eq!(lines, expected, "boot {boot}");
+
+        let after = fs::read(&image).expect("the stick");
+        assert_eq!(changed_outside(&before, &after, &runs), Vec::<u64>::new(), "boot {boot} changed sectors outside the file");
+        // The file: as it was, but for the marks at the sectors written.
+        let now = file_bytes(&image, &runs, original.len());
+        let mut want = original.clone();
+        let chs_sector = if hard_disk { last - 1 } else { last };
+        want[chs_sector * 512..chs_sector * 512 + 6].copy_from_slice(&[b'D', b'R', b'P', b'W', b'C', boot]);
+        if hard_disk {
+            want[last * 512..last * 512 + 6].copy_from_slice(&[b'D', b'R', b'P', b'W', b'P', boot]);
+        }
+        let differs: Vec<usize> = (0..want.len() / 512).filter(|&s| now[s * 512..(s + 1) * 512] != want[s * 512..(s + 1) * 512]).collect();
+        assert!(differs.is_empty(), "boot {boot}: the file's sectors {differs:?} are not what was written");
+    }
+}
+
+#[test]
+fn a_hard_disk_image_writes_by_chs_and_packet_up_to_its_last_sector_and_the_next_boot_reads_them_back() {
+    keeps_its_writes("writes_hard_disk", HARD_DISK_SECTORS, true, None);
+}
+
+#[test]
+fn a_hard_disk_image_on_a_stick_on_an_xhci_port_keeps_its_writes_too() {
+    keeps_its_writes("writes_hard_disk_usb_xhci", HARD_DISK_SECTORS, true, Some(Usb::Xhci));
+}
+
+#[test]
+fn a_floppy_image_saves_a_sector_by_chs_and_one_past_its_last_cylinder_is_refused() {
+    keeps_its_writes("writes_floppy", FLOPPY_SECTORS, false, None);
+}
+
+#[test]
+fn on_a_write_protected_stick_the_bioss_error_comes_back_to_the_writer_and_the_file_is_unchanged() {
+    let dir = work_dir("writes_read_only");
+    let disk = writes_disk(&dir, "disk.img", HARD_DISK_SECTORS, true);
+    let image = stick_with(&dir, &disk);
+    let before = fs::read(&image).expect("the stick");
+    let opts = BootOptions { read_only: true, usb: Some(Usb::Xhci), ..BootOptions::default() };
+    let lines = boot_once("writes_read_only", &dir, &image, &opts);
+    let status = |what: &str| lines.iter().find(|l| l.starts_with(what)).cloned().unwrap_or_else(|| panic!("no {what:?} in {lines:?}"));
+    // The stick's BIOS failed the writes; the hook passed its error on.
+    for what in ["writes: chs before=00 cf=1 ah=", "writes: packet before=00 cf=1 ah="] {
+        let line = status(what);
+        assert!(!line.ends_with("ah=00"), "{line}");
+    }
+    assert_eq!(fs::read(&image).expect("the stick"), before, "a write-protected stick is not written");
+}
