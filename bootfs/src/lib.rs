@@ -9,9 +9,10 @@
 //! trait, extent maps, the journal record), [`fs`] (the data filesystems and
 //! their shared shape, the boot-file scan), [`cd`] (ISO9660 and El Torito),
 //! [`boot`] (the verdict on a boot file and how it is presented), [`config`]
-//! (the configuration file and its JSON); and three small ones: [`sha256`]
-//! (checking a file against its digest), [`text`] (names on screens) and
-//! `fuzz` (the fuzz targets' bodies). Each module is also re-exported at the
+//! (the configuration file and its JSON); and four small ones: [`sha256`]
+//! (checking a file against its digest), [`crc32`] (GPT's and VHDX's
+//! checksums), [`text`] (names on screens) and `fuzz` (the fuzz targets'
+//! bodies). Each module is also re-exported at the
 //! crate's root (`bootfs::fat`, ...), where the rest of dropboot uses it.
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 
@@ -20,6 +21,7 @@ extern crate alloc;
 pub mod boot;
 pub mod cd;
 pub mod config;
+pub mod crc32;
 pub mod disk;
 pub mod fs;
 #[cfg(any(feature = "fuzz", test))]
