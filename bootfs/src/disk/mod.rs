@@ -1,8 +1,10 @@
 //! The stick as a disk: its layout and the stage2 header ([`layout`], the
 //! one source of every layout number), the MBR ([`mbr`]), the read trait
 //! every parser uses ([`block`]), where a file's pieces lie ([`extent`]),
-//! reading a file by offset ([`file`]) and the builder's journal record
-//! ([`journal`]).
+//! reading a file by offset ([`file`]), the builder's journal record
+//! ([`journal`]), and disk image files holding an installed system (raw,
+//! fixed VHD, VDI, VHDX), where their virtual disk lies and its partitions
+//! ([`vdisk`]).
 
 pub mod block;
 pub mod extent;
@@ -10,3 +12,4 @@ pub mod file;
 pub mod journal;
 pub mod layout;
 pub mod mbr;
+pub mod vdisk;
