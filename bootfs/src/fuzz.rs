@@ -112,7 +112,7 @@ impl ByteSource for SparseDisk {
 }
 
 /// The targets, by the names `cargo fuzz run` takes.
-pub const TARGETS: [(&str, fn(&[u8])); 8] = [
+pub const TARGETS: [(&str, fn(&[u8])); 9] = [
     ("mbr", mbr),
     ("fat32", fat32),
     ("exfat", exfat),
@@ -121,6 +121,7 @@ pub const TARGETS: [(&str, fn(&[u8])); 8] = [
     ("eltorito", eltorito),
     ("extent_map", extent_map),
     ("config", config),
+    ("vdisk", vdisk),
 ];
 
 /// The runner for a target's name.
@@ -261,6 +262,21 @@ pub fn extent_map(data: &[u8]) {
         sector += count;
     }
     assert!(map.lookup(map.sectors()).is_none(), "nothing past the end");
+}
+
+/// An image file (a [`SparseDisk`]) as an installed system's disk: the
+/// virtual disk found lies inside the file in whole sectors, and every
+/// partition listed lies inside the virtual disk, numbered in order.
+pub fn vdisk(data: &[u8]) {
+    let mut file = SparseDisk::decode(data);
+    let Ok(disk) = crate::vdisk::recognize(&mut file) else { return };
+    assert!(disk.data_start % 512 == 0 && disk.data_bytes % 512 == 0, "whole sectors");
+    assert!(disk.data_start.checked_add(disk.data_bytes).is_some_and(|end| end <= file.len()), "the disk lies inside the file");
+    let Ok(table) = crate::vdisk::partitions(&mut file, &disk) else { return };
+    for p in &table.entries {
+        assert!(p.start.checked_add(p.sectors).is_some_and(|end| end <= disk.sectors()), "partition {} inside the disk", p.number);
+    }
+    assert!(table.entries.windows(2).all(|w| w[0].number < w[1].number), "numbered in order, each once");
 }
 
 /// Runs of a map are in file order, contiguous in the file, non-empty.

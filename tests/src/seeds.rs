@@ -71,6 +71,59 @@ fn volume_sectors_read(volume: Vec<u8>) -> Vec<u8> {
     SparseDisk::encode(&disk.bytes, Some(&disk.read))
 }
 
+/// The sectors of an image file that recognising it as an installed
+/// system's disk and listing its partitions read, the zero ones left out
+/// (a sparse input reads them as zeros; a VHDX's 64 KiB region table is
+/// mostly zeros).
+fn vdisk_sectors_read(bytes: Vec<u8>) -> Vec<u8> {
+    let mut rec = Recording { bytes, read: Vec::new() };
+    if let Ok(disk) = bootfs::vdisk::recognize(&mut rec) {
+        let _ = bootfs::vdisk::partitions(&mut rec, &disk);
+    }
+    rec.read.sort_unstable();
+    rec.read.dedup();
+    let sectors: Vec<&[u8]> = rec.bytes.chunks(512).collect();
+    rec.read.retain(|&lba| sectors.get(lba as usize).is_some_and(|s| s.iter().any(|&b| b != 0)));
+    SparseDisk::encode(&rec.bytes, Some(&rec.read))
+}
+
+/// Installed-system disk images: a 16 MiB raw disk whose table sfdisk
+/// writes (primary, extended and two logical partitions), qemu-img's fixed
+/// VHD, static VDI, fixed and dynamic VHDX of it, and a GPT disk sgdisk
+/// makes.
+fn vdisk_images(work: &Path) -> Vec<(String, Vec<u8>)> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let run = |cmd: &mut Command| assert!(crate::media::output(cmd).status.success(), "{cmd:?}");
+    let raw = work.join("vdisk.img");
+    fs::File::create(&raw).and_then(|f| f.set_len(16 << 20)).expect("a raw disk");
+    let mut sfdisk = Command::new("sfdisk").arg("-q").arg(&raw).stdin(Stdio::piped()).spawn().expect("sfdisk (`make deps`)");
+    let d = raw.to_string_lossy();
+    let script = format!(
+        "label: dos\n{d}1 : start=2048, size=4096, type=83\n{d}2 : start=8192, size=16384, type=5\n\
+         {d}4 : start=28672, size=4096, type=c\n{d}5 : start=10240, size=4096, type=83\n{d}6 : start=16384, size=2048, type=82\n"
+    );
+    sfdisk.stdin.take().expect("its input").write_all(script.as_bytes()).expect("the script");
+    assert!(sfdisk.wait().expect("sfdisk").success());
+    let mut images = vec![("raw-mbr".to_string(), fs::read(&raw).expect("the raw disk"))];
+    for (name, options) in [
+        ("fixed.vhd", &["-O", "vpc", "-o", "subformat=fixed"][..]),
+        ("static.vdi", &["-O", "vdi", "-o", "static=on"]),
+        ("fixed.vhdx", &["-O", "vhdx", "-o", "subformat=fixed,block_state_zero=off"]),
+        ("dynamic.vhdx", &["-O", "vhdx"]),
+    ] {
+        let image = work.join(name);
+        let _ = fs::remove_file(&image);
+        run(Command::new("qemu-img").args(["convert", "-q", "-f", "raw"]).args(options).arg(&raw).arg(&image));
+        images.push((name.to_string(), fs::read(&image).expect("the image")));
+    }
+    let gpt = work.join("gpt.img");
+    fs::File::create(&gpt).and_then(|f| f.set_len(16 << 20)).expect("a GPT disk");
+    run(Command::new("sgdisk").args(["-n", "1:2048:+1M", "-t", "1:EF02", "-n", "2:0:0", "-t", "2:8300"]).arg(&gpt));
+    images.push(("raw-gpt".to_string(), fs::read(&gpt).expect("the GPT disk")));
+    images
+}
+
 /// The data partition of a stick image.
 fn partition(image: &Path) -> Vec<u8> {
     let bytes = fs::read(image).expect("reading the stick image");
@@ -151,6 +204,10 @@ pub fn write_all(out: &Path, work: &Path) -> usize {
         }
         seeds.push(("eltorito", name.into(), planned_sectors(name, bytes.clone())));
         seeds.push(("iso9660", name.into(), planned_sectors(name, bytes)));
+    }
+
+    for (name, bytes) in vdisk_images(work) {
+        seeds.push(("vdisk", name, vdisk_sectors_read(bytes)));
     }
 
     for (i, c) in CONFIGS.iter().enumerate() {

@@ -44,4 +44,10 @@ fn each_target_has_seeds_that_reach_past_its_first_check() {
     let plan = bootfs::bootplan::plan("probe.iso", &mut iso).expect("the probe seed plans");
     assert_eq!(plan.presentation.drive(), 0xE0);
     assert!(bootfs::config::parse(&read("config", "ventoy-1")).expect("config").1.is_empty());
+    for (name, scheme, count) in [("fixed.vhdx", bootfs::vdisk::Scheme::Mbr, 5), ("raw-gpt", bootfs::vdisk::Scheme::Gpt, 2)] {
+        let mut file = bootfs::fuzz::SparseDisk::decode(&read("vdisk", name));
+        let disk = bootfs::vdisk::recognize(&mut file).expect("the vdisk seed is a disk");
+        let table = bootfs::vdisk::partitions(&mut file, &disk).expect("the vdisk seed's partitions");
+        assert_eq!((table.scheme, table.entries.len()), (scheme, count), "{name}");
+    }
 }
