@@ -4,7 +4,6 @@
 use bootfs::bootplan::{self, Machine, Refusal, LARGEST_CHS_REACH};
 use bootfs::file::MappedFile;
 use bootfs::filesystem::Filesystem;
-use bootfs::iso_partition::{self, NoEntry};
 use bootfs::scan::scan;
 use bootfs::text::human_size;
 
@@ -37,6 +36,9 @@ pub struct Verdict {
     pub live_system: Option<&'static str>,
     /// The partition the booted ISO becomes for the system it starts.
     pub iso_partition: Option<usize>,
+    /// For an installed system in a disk image file: its partitions as the
+    /// stick's (its own number, the stick's), and what that means, in words.
+    pub installed_system: Option<(Vec<(u32, u32)>, String)>,
     /// What an old PC cannot do with it (a BIOS without INT 13h extensions).
     pub warning: Option<String>,
 }
@@ -78,6 +80,7 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
             verdict: String::new(),
             live_system: None,
             iso_partition: None,
+            installed_system: None,
             warning: None,
         };
         let map = match fs.extent_map(f) {
@@ -93,7 +96,8 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
         let mut source = MappedFile { dev: fs.device(), map, size: f.size };
         // The verdict stage2 boots by, on the usual PC (639 KiB, INT 13h
         // extensions); its refusal is the sentence the menu shows.
-        let verdict = match bootplan::judge(f.name(), &f.path, &mut source, partition_start, &Machine::TYPICAL) {
+        let table = (!turned_off).then_some(&sector0);
+        let verdict = match bootplan::judge(f.name(), &f.path, &mut source, partition_start, &Machine::TYPICAL, table) {
             Ok(verdict) => verdict,
             Err(e) => {
                 v.verdict = format!("not bootable: {e}");
@@ -122,17 +126,24 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
         } else {
             v.boots = true;
             v.verdict = format!("boots as {}", plan.presentation);
-            let placed = match turned_off {
-                true => Err(NoEntry::TurnedOff),
-                false => iso_partition::place(plan.presentation, &source.map, f.size, partition_start, &sector0),
-            };
+            if let Some(disk) = &plan.disk_file {
+                v.verdict.push_str(&format!(" from a {}", disk.format.name()));
+            }
+            let partitions = &verdict.partitions;
             let system = v.live_system.map(|l| format!("a Linux live system ({l}): ")).unwrap_or_default();
-            match placed {
-                Ok(p) => {
+            match (partitions.installed_system(), partitions.placements.as_slice()) {
+                (Some(words), _) => {
+                    v.verdict.push_str(&format!("; {words}"));
+                    v.installed_system = Some((partitions.renumbered.clone(), words));
+                }
+                (None, [p]) => {
                     v.iso_partition = Some(p.slot + 1);
                     v.verdict.push_str(&format!("; {system}its system finds its ISO as partition {}", p.slot + 1));
                 }
-                Err(why) => v.verdict.push_str(&format!("; {system}{why}")),
+                _ => {}
+            }
+            for why in &partitions.missing {
+                v.verdict.push_str(&format!("; {system}{why}"));
             }
             // A PC whose BIOS reads only by CHS reaches 7.8 GiB at most.
             if verdict.disk_end > LARGEST_CHS_REACH {
@@ -179,6 +190,10 @@ pub fn json(verdicts: &[Verdict]) -> serde_json::Value {
                     "boots": v.boots,
                     "live_system": v.live_system,
                     "iso_partition": v.iso_partition,
+                    "installed_system": v.installed_system.as_ref().map(|(renumbered, words)| serde_json::json!({
+                        "partitions": renumbered.iter().map(|(own, stick)| serde_json::json!({ "own": own, "stick": stick })).collect::<Vec<_>>(),
+                        "words": words,
+                    })),
                     "verdict": v.verdict,
                     "warning": v.warning,
                 })

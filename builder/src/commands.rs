@@ -99,7 +99,12 @@ pub fn info(target: &Path, json: bool) -> Result<()> {
     let code = bootcode::on_disk(&mut file, &what)?;
     let iso_partition = iso_partition::on_disk(&mut file, &what)?;
     let iso_partition_line = iso_partition.as_ref().map(|r| {
-        format!("partition {}: {}, written at its last boot (its next start, or a dropboot command that writes, takes it out)", r.slot + 1, r.path)
+        let them = if r.changes.len() == 1 { "it" } else { "them" };
+        format!(
+            "{}: {}, written at its last boot (its next start, or a dropboot command that writes, takes {them} out)",
+            r.partitions_in_words(),
+            r.path
+        )
     });
     let mut disk = image::Disk::open(target, false)?;
     let space = files::space(&mut disk)?;
@@ -118,10 +123,17 @@ pub fn info(target: &Path, json: bool) -> Result<()> {
             "this_dropboot": bootcode::this_version().to_string(),
             "filesystem": space.kind, "label": space.label,
             "size_bytes": space.total, "free_bytes": space.free,
-            "iso_partition": iso_partition.as_ref().map(|r| serde_json::json!({
-                "partition": r.slot + 1, "path": r.path,
-                "start_lba": r.entry().start_lba, "sectors": r.entry().sectors,
-            })),
+            "iso_partition": iso_partition.as_ref().map(|r| {
+                let entries = r.entries();
+                let (first, entry) = entries.first().copied().unwrap_or_default();
+                serde_json::json!({
+                    "partition": first, "path": r.path,
+                    "start_lba": entry.start_lba, "sectors": entry.sectors,
+                    "partitions": entries.iter().map(|(n, e)| serde_json::json!({
+                        "partition": n, "type": e.kind, "start_lba": e.start_lba, "sectors": e.sectors,
+                    })).collect::<Vec<_>>(),
+                })
+            }),
         });
         println!("{v:#}");
     } else {
@@ -129,7 +141,7 @@ pub fn info(target: &Path, json: bool) -> Result<()> {
         println!("  boot code:     {on_disk} ({state}); this dropboot: {}", bootcode::this_version());
         println!("  data:          {} \"{}\", {} MiB, {} MiB free", space.kind, space.label, space.total >> 20, space.free >> 20);
         if let Some(line) = iso_partition_line {
-            println!("  ISO partition: {line}");
+            println!("  boot entries:  {line}");
         }
     }
     Ok(())

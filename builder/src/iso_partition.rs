@@ -44,8 +44,8 @@ pub fn sector0_undone(file: &mut File, what: &str) -> Result<[u8; 512]> {
     }
 }
 
-/// Takes the entry of the last boot out of the table, as the next start of
-/// stage2 would: sector 0 first (only that slot's 16 bytes), then the
+/// Takes the entries of the last boot out of the table, as the next start
+/// of stage2 would: sector 0 first (only those slots' bytes), then the
 /// record. Says so on standard error when it did.
 pub fn undo(file: &mut File, what: &str) -> Result<()> {
     let Some((record, undo)) = pending(file, what)? else {
@@ -53,7 +53,7 @@ pub fn undo(file: &mut File, what: &str) -> Result<()> {
     };
     if let Undo::Restore(restored) = undo {
         write_sector(file, 0, &restored, what)?;
-        eprintln!("dropboot: took partition {} ({}, written at its last boot) out of the partition table of {what}", record.slot + 1, record.path);
+        eprintln!("dropboot: took {} ({}, written at its last boot) out of the partition table of {what}", record.partitions_in_words(), record.path);
     }
     write_sector(file, RECORD_LBA, &record.undone().to_sector(), what)
 }

@@ -5,9 +5,10 @@
 //! failure comes back as a [`BootError`] for the menu to show.
 
 use alloc::format;
+use alloc::string::String;
 use alloc::vec;
 
-use bootfs::bootplan::{self, DriveClass, Machine, PlanError, Presentation, Refusal, MIN_BASE_MEMORY_KIB};
+use bootfs::bootplan::{self, DriveClass, Machine, PlanError, Refusal, MIN_BASE_MEMORY_KIB};
 use bootfs::file::ByteSource;
 use bootfs::iso_partition::NoEntry;
 use bootfs::layout::BDA_HARD_DISKS;
@@ -73,12 +74,15 @@ fn low_memory_for(extents: usize) -> Result<(u16, u16), BootError> {
     Ok((need_kib, have_kib))
 }
 
-/// Boots `file`, an ISO with its partition entry written first when
-/// `iso_partition` (the configuration's switch); returns only when it
-/// cannot.
-pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut dyn FnMut(&str)) -> Result<(), BootError> {
+/// Boots `file`, with the partition entries its system needs written
+/// into the stick's table first when `stick_partitions` (the
+/// configuration's switch); returns only when it cannot.
+pub fn boot(volume: &mut Volume, file: &BootFile, stick_partitions: bool, say: &mut dyn FnMut(&str)) -> Result<(), BootError> {
     crate::log!("boot {}", file.path);
     let (start, disk, chs_only) = (volume.partition_start(), volume.drive(), volume.chs_geometry());
+    // The stick's table as the entries will go into it (the last boot's
+    // are out since this stage2 started).
+    let sector0 = crate::iso_partition::table(volume.disk())?;
     let mut source = volume.open_file(file).map_err(|e| match e {
         FsError::Io(io) => BootError::Read(io),
         e => BootError::Chain(e),
@@ -87,7 +91,8 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
     // prints: the plan, this PC's limits, the hook's table.
     let have_kib = hook::base_memory_kib();
     let machine = Machine { base_kib: have_kib, chs_reach: chs_only.map(|g| g.reach()) };
-    let verdict = bootplan::judge(file.name(), &file.path, &mut source, start, &machine).map_err(BootError::Plan)?;
+    let table = stick_partitions.then_some(&sector0);
+    let verdict = bootplan::judge(file.name(), &file.path, &mut source, start, &machine, table).map_err(BootError::Plan)?;
     let plan = &verdict.plan;
     if let Some((iso, catalog)) = &plan.catalog {
         crate::log!("  ISO9660 \"{}\", {} blocks, El Torito catalog with {} entries", iso.volume_id, iso.blocks, catalog.entries.len());
@@ -99,10 +104,15 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
         crate::log!("  a Linux live system ({root})");
     }
     crate::log!("  presented as {}", plan.presentation);
+    if let Some(disk_file) = plan.disk_file {
+        crate::log!("  a {}: its disk is {} sectors from byte {} of the file", disk_file.format.name(), disk_file.sectors(), disk_file.data_start);
+    }
     if let Some(refusal) = verdict.refusal {
         return Err(BootError::Refused(refusal));
     }
-    let file_map = source.map.clone();
+    if let Some(words) = verdict.partitions.installed_system() {
+        crate::log!("  {words}");
+    }
     let extents = &verdict.extents;
     // Without extensions the hook reads the stick by CHS, as far as it reaches.
     if let Some(geometry) = chs_only {
@@ -123,21 +133,28 @@ pub fn boot(volume: &mut Volume, file: &BootFile, iso_partition: bool, say: &mut
     // segment, segment:0000 otherwise.
     let (segment, offset16) = if dest < 0x10000 { (0u16, dest as u16) } else { (boot_image.load_segment, 0u16) };
     say(&format!("Booting {} as {presentation}: {} bytes at {segment:04X}:{offset16:04X}, {} extents", file.path, image.len(), extents.len()));
-    // The last thing before hooking: the ISO becomes a partition of the
-    // stick for the system it starts. A failure is said and the boot goes on.
-    if presentation == Presentation::Cd {
-        if !iso_partition {
-            crate::log!("  {}: {}", file.path, NoEntry::TurnedOff);
-        } else {
-            match crate::iso_partition::write(volume.disk(), presentation, &file_map, file.size, start, &file.path) {
-                Ok(line) => crate::log!("{line}"),
-                Err(why) => {
-                    say(&why);
-                    // Long enough to read before the boot loader clears the screen.
-                    let _ = crate::input::Input::default().wait_key_until(crate::arch::ticks().wrapping_add(WARNING_TICKS));
-                }
-            }
+    // The last thing before hooking: the entries the system it starts
+    // needs (the ISO, or an installed system's partitions) go into the
+    // stick's table. What is missing is said and the boot goes on.
+    let mut warnings: alloc::vec::Vec<String> = alloc::vec::Vec::new();
+    for why in &verdict.partitions.missing {
+        match why {
+            NoEntry::NotACd | NoEntry::TurnedOff => crate::log!("  {}: {why}", file.path),
+            why => warnings.push(format!("{}: {why}", file.path)),
         }
+    }
+    if !verdict.partitions.placements.is_empty() {
+        match crate::iso_partition::write(volume.disk(), &verdict.partitions.placements, &file.path) {
+            Ok(lines) => crate::log!("{lines}"),
+            Err(why) => warnings.push(why),
+        }
+    }
+    for why in &warnings {
+        say(why);
+    }
+    if !warnings.is_empty() {
+        // Long enough to read before the boot loader clears the screen.
+        let _ = crate::input::Input::default().wait_key_until(crate::arch::ticks().wrapping_add(WARNING_TICKS));
     }
     let installed = hook::install(&hook_plan);
     crate::log!(

@@ -164,7 +164,7 @@ pub fn write_all(out: &Path, work: &Path) -> usize {
         let mut map = bootfs::ExtentMap::new();
         map.push(4096, 140);
         let placement = bootfs::iso_partition::place(bootfs::bootplan::Presentation::Cd, &map, 70_000, 2048, &sector0).expect("a free slot");
-        let record = bootfs::iso_partition::Record::new(&placement, &sector0, "/a.iso");
+        let record = bootfs::iso_partition::Record::new(&[placement], &sector0, "/a.iso");
         seeds.push(("mbr", format!("{fs_kind}-stick-with-iso-partition"), [record.apply(&sector0), record.to_sector()].concat()));
         // And a builder journal: its record, then its body.
         let old = [0u8; 512];

@@ -66,3 +66,69 @@ fn check_gives_a_verdict_in_words_and_json_for_each_kind_of_file() {
     assert_eq!(info["filesystem"], "exFAT");
     assert_eq!(info["boot_code"]["state"], "current");
 }
+
+/// An image of `mib` MiB partitioned by sfdisk from `script`, with a boot
+/// signature (its boot code is not run here).
+fn partitioned_image(path: &std::path::Path, mib: u64, script: &str) -> std::path::PathBuf {
+    use std::io::Write;
+    std::fs::File::create(path).and_then(|f| f.set_len(mib << 20)).expect("the image");
+    let mut sfdisk =
+        Command::new("sfdisk").args(["-q", "--no-reread", "--no-tell-kernel"]).arg(path).stdin(std::process::Stdio::piped()).spawn().expect("sfdisk");
+    sfdisk.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("the script");
+    assert!(sfdisk.wait().expect("sfdisk").success(), "sfdisk failed on {script}");
+    tests::media::patch(path, 510, &[0x55, 0xAA]);
+    path.to_path_buf()
+}
+
+#[test]
+fn check_says_which_partitions_an_installed_systems_kernel_will_see_in_every_format_and_refuses_a_dynamic_vhd_naming_the_fix() {
+    let dir = work_dir("check_installed_systems");
+    let mbr = partitioned_image(
+        &dir.join("debian.img"),
+        64,
+        "label: dos\nstart=2048, size=60000, type=83\nstart=63488, type=5\nstart=65536, size=40000, type=83\n",
+    );
+    let gpt = partitioned_image(
+        &dir.join("fedora.img"),
+        64,
+        "label: gpt\nstart=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649\nstart=4096, size=50000, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\nstart=60000, size=40000, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n",
+    );
+    let convert = |args: &[&str], to: &str| {
+        let out = dir.join(to);
+        run(Command::new("qemu-img").arg("convert").args(args).arg(&mbr).arg(&out));
+        out
+    };
+    let vhd = convert(&["-O", "vpc", "-o", "subformat=fixed"], "debian.vhd");
+    let vdi = convert(&["-O", "vdi", "-o", "static=on"], "debian.vdi");
+    let dynamic = convert(&["-O", "vpc"], "growing.vhd");
+    let image = dir.join("stick.img");
+    let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), "512M".into()];
+    args.extend([&mbr, &gpt, &vhd, &vdi, &dynamic].map(|f| f.as_os_str().to_owned()));
+    dropboot(&args);
+
+    let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("check"), image.as_os_str()]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let verdict = |path: &str| {
+        let at = text.find(&format!("{path}  (")).unwrap_or_else(|| panic!("{path} missing:\n{text}"));
+        text[at..].lines().nth(1).map(str::trim).unwrap_or_default().to_string()
+    };
+    let seen = "root=UUID and LABEL work, root=/dev/sda1 and PARTUUID do not";
+    for (path, format) in [("/debian.img", "raw disk image"), ("/debian.vhd", "fixed VHD"), ("/debian.vdi", "fixed VDI")] {
+        assert_eq!(
+            verdict(path),
+            format!(
+                "boots as hard disk 80h (9/255/63) from a {format}; an installed system: its partitions 1 and 5 will be sda2 and sda5 (on a stick that is sda); {seen}"
+            ),
+            "{text}"
+        );
+    }
+    // The GPT's BIOS boot partition holds no filesystem: the other two are shown.
+    assert!(verdict("/fedora.img").ends_with(&format!("its partitions 2 and 3 will be sda2 and sda3 (on a stick that is sda); {seen}")), "{text}");
+    let dynamic = verdict("/growing.vhd");
+    assert!(dynamic.starts_with("not bootable: it is a dynamic VHD"), "{text}");
+
+    let out =
+        tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("check"), image.as_os_str(), "/debian.vhd".as_ref(), "--json".as_ref()]));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("check --json prints JSON");
+    assert_eq!(json[0]["installed_system"]["partitions"], serde_json::json!([{ "own": 1, "stick": 2 }, { "own": 5, "stick": 5 }]));
+}

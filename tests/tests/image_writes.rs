@@ -3,14 +3,18 @@
 //! (tests/probe/writes.asm) writes sectors through INT 13h by CHS (03h)
 //! and by packet (43h), up to the image's last sector; one past it is
 //! refused. The next boot reads its marks back, the host finds them in the
-//! file, and no sector of the stick outside the file changed. A
-//! write-protected stick gives the BIOS's error back to the writer.
+//! file, and no sector of the stick outside the file changed but the
+//! entry its partition gets in sector 0 (and its record), which the next
+//! start takes out again. A write-protected stick gives the BIOS's error
+//! back to the writer.
 
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use tests::media::{changed_outside, dropboot, file_sectors};
+use bootfs::iso_partition::RECORD_LBA;
+use bootfs::mbr::{entry_range, PartitionEntry};
+use tests::media::{changed_outside, dropboot, file_sectors, read_at};
 use tests::probe::{writes_disk, EXIT_WRITES};
 use tests::{work_dir, BootOptions, Qemu, Usb};
 
@@ -52,6 +56,11 @@ fn keeps_its_writes(name: &str, sectors: u32, hard_disk: bool, usb: Option<Usb>)
     let original = fs::read(&disk).expect("the image");
     let image = stick_with(&dir, &disk);
     let runs = file_sectors(&image, &format!("/{file_name}"));
+    let first_sector0 = read_at(&image, 0, 512);
+    // Besides the file, the loader writes sector 0 (the hard disk image's
+    // partition as partition 2) and its record of that, nothing else.
+    let mut allowed = runs.clone();
+    allowed.extend([0..1, RECORD_LBA..RECORD_LBA + 1]);
     let last = sectors as usize - 1;
     let (drive, past) = if hard_disk { ("80", "writes: past cf=1 ah=02") } else { ("00", "writes: past cf=1 ah=04") };
     for boot in 1..=2u8 {
@@ -67,7 +76,16 @@ fn keeps_its_writes(name: &str, sectors: u32, hard_disk: bool, usb: Option<Usb>)
         assert_eq!(lines, expected, "boot {boot}");
 
         let after = fs::read(&image).expect("the stick");
-        assert_eq!(changed_outside(&before, &after, &runs), Vec::<u64>::new(), "boot {boot} changed sectors outside the file");
+        assert_eq!(changed_outside(&before, &after, &allowed), Vec::<u64>::new(), "boot {boot} changed sectors outside the file");
+        let sector0 = &after[..512];
+        let changed: Vec<usize> = (0..512).filter(|&i| sector0[i] != first_sector0[i]).collect();
+        if hard_disk {
+            assert!(changed.iter().all(|i| entry_range(1).contains(i)), "only slot 2 of sector 0 changes: {changed:?}");
+            let entry = PartitionEntry::from_bytes(sector0[entry_range(1)].try_into().expect("16 bytes"));
+            assert_eq!((entry.kind, entry.start_lba as u64, entry.sectors), (0x00, runs[0].start + 63, sectors - 63), "its partition");
+        } else {
+            assert_eq!(changed, Vec::<usize>::new(), "a floppy has no partitions to show");
+        }
         // The file: as it was, but for the marks at the sectors written.
         let now = file_bytes(&image, &runs, original.len());
         let mut want = original.clone();
@@ -79,6 +97,10 @@ fn keeps_its_writes(name: &str, sectors: u32, hard_disk: bool, usb: Option<Usb>)
         let differs: Vec<usize> = (0..want.len() / 512).filter(|&s| now[s * 512..(s + 1) * 512] != want[s * 512..(s + 1) * 512]).collect();
         assert!(differs.is_empty(), "boot {boot}: the file's sectors {differs:?} are not what was written");
     }
+    let mut vm = Qemu::boot_with(&format!("{name}_next_start"), &dir, &image, &BootOptions { usb, ..BootOptions::default() });
+    vm.wait_screen("1 boot file on");
+    drop(vm);
+    assert_eq!(read_at(&image, 0, 512), first_sector0, "the next start puts sector 0 back byte for byte");
 }
 
 #[test]

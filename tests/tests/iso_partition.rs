@@ -181,7 +181,7 @@ fn record_for(image: &Path, path: &str) -> Record {
     let file = bootfs::scan::find_file(&mut fs, path).expect("reading").expect("the file");
     let map = fs.extent_map(&file).expect("its map");
     let placement = place(Presentation::Cd, &map, file.size, DATA_PARTITION_LBA as u64, &s0).expect("a slot");
-    Record::new(&placement, &s0, path)
+    Record::new(&[placement], &s0, path)
 }
 
 /// Writes the entry and its record for `path` as stage2 does before a boot.

@@ -13,10 +13,12 @@ use crate::diskimage::{classify, eltorito_floppy, hard_disk_geometry, partition_
 use crate::eltorito::{BootEntry, Catalog, EltoritoError, Media};
 use crate::file::ByteSource;
 use crate::iso9660::{IsoError, Volume, BLOCK};
+use crate::iso_partition::{ImagePart, NoEntry, Placement};
 use crate::layout::{
     HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_KIND_SWAP, HOOK_MAX_BYTES, HOOK_MAX_EXTENTS, HOOK_STACK_BYTES, SPEC_PACKET_BYTES,
     TRAMPOLINE_END,
 };
+use crate::vdisk::{PartitionKind, Vdisk, VdiskFormat, VdiskRefusal};
 
 /// Emulated floppies and hard disks take the first number of their class.
 pub const FLOPPY_DRIVE: u8 = 0x00;
@@ -148,6 +150,8 @@ pub enum PlanError {
         rba: u32,
         bytes: u64,
     },
+    /// A disk image file that cannot be booted in place (a dynamic VHD, ...).
+    Vdisk(VdiskRefusal),
 }
 
 impl From<IoError> for PlanError {
@@ -179,12 +183,14 @@ impl core::fmt::Display for PlanError {
             PlanError::ImageOutside { rba, bytes } => {
                 write!(f, "its boot image ({bytes} bytes at block {rba}) lies outside the file; is it truncated?")
             }
+            PlanError::Vdisk(r) => write!(f, "{r}"),
         }
     }
 }
 
 /// What the loader will do with the file `name` (an `.iso` boots by its El
-/// Torito catalog, anything else as a disk image), read through `source`.
+/// Torito catalog, anything else as a disk image: raw, VHD, VHDX or VDI,
+/// by its content), read through `source`.
 pub fn plan(name: &str, source: &mut (impl ByteSource + ?Sized)) -> Result<Plan, PlanError> {
     let file_sectors = source.len() / 512;
     let plan = if name.to_ascii_lowercase().ends_with(".iso") {
@@ -193,7 +199,15 @@ pub fn plan(name: &str, source: &mut (impl ByteSource + ?Sized)) -> Result<Plan,
         plan.catalog = Some((volume, catalog));
         plan
     } else {
-        plan_disk_image(source, file_sectors)?
+        let disk = match crate::vdisk::recognize(source) {
+            Ok(disk) => disk,
+            // No format and no boot signature: the image's own checks
+            // below say what it lacks.
+            Err(VdiskRefusal::NotADisk) => Vdisk { format: VdiskFormat::Raw, data_start: 0, data_bytes: source.len() },
+            Err(VdiskRefusal::Read(e)) => return Err(PlanError::Read(e)),
+            Err(r) => return Err(PlanError::Vdisk(r)),
+        };
+        plan_disk_image(source, disk)?
     };
     let boot = plan.boot_image;
     if boot.offset.checked_add(boot.bytes).is_none_or(|end| end > source.len()) {
@@ -213,6 +227,8 @@ pub struct Plan {
     pub spec_packet: Option<[u8; SPEC_PACKET_BYTES]>,
     /// The ISO's volume and catalog, for an ISO.
     pub catalog: Option<(Volume, Catalog)>,
+    /// For a disk image file: its format and where its disk lies in it.
+    pub disk_file: Option<Vdisk>,
 }
 
 /// The sectors of a file a presented drive shows: from file sector
@@ -330,17 +346,58 @@ pub struct Verdict {
     pub disk_end: u64,
     /// For an ISO with a Linux live system: its root folder.
     pub live_system: Option<&'static str>,
+    /// The entries the stick's partition table gets for the system it
+    /// starts (none when refused).
+    pub partitions: StickPartitions,
+}
+
+/// The entries the stick's partition table gets for the system a file
+/// starts, and why any it needs does not: an ISO's own entry, so that a
+/// live system finds its medium (bootfs::iso_partition); an installed
+/// system's partitions, so that its kernel mounts its root and its fstab
+/// by UUID from inside the file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StickPartitions {
+    pub placements: alloc::vec::Vec<Placement>,
+    pub missing: alloc::vec::Vec<NoEntry>,
+    /// An installed system's partitions as Linux will number them on the
+    /// stick: (its own number, the stick's), logical ones included.
+    pub renumbered: alloc::vec::Vec<(u32, u32)>,
+}
+
+impl StickPartitions {
+    /// For an installed system, what its kernel will see, in words:
+    /// "its partitions 1 and 5 will be sda2 and sda5; ...".
+    pub fn installed_system(&self) -> Option<String> {
+        if self.renumbered.is_empty() {
+            return None;
+        }
+        let theirs: alloc::vec::Vec<u32> = self.renumbered.iter().map(|r| r.0).collect();
+        let names: alloc::vec::Vec<String> = self.renumbered.iter().map(|r| alloc::format!("sda{}", r.1)).collect();
+        let plural = if theirs.len() == 1 { "partition" } else { "partitions" };
+        let names = match names.as_slice() {
+            [one] => one.clone(),
+            [rest @ .., last] => alloc::format!("{} and {last}", rest.join(", ")),
+            [] => String::new(),
+        };
+        Some(alloc::format!(
+            "an installed system: its {plural} {} will be {names} (on a stick that is sda); root=UUID and LABEL work, root=/dev/sda1 and PARTUUID do not",
+            crate::iso_partition::numbers_in_words(&theirs)
+        ))
+    }
 }
 
 /// The verdict on the file `name` at `path`, read through `source` (its
 /// runs on a data partition from disk sector `partition_start`), for
-/// `machine`.
+/// `machine`, with the stick's sector 0 as it will be at the boot
+/// (`table`; `None` when the configuration turns the entries off).
 pub fn judge<D: crate::BlockDevice>(
     name: &str,
     path: &str,
     source: &mut crate::file::MappedFile<D>,
     partition_start: u64,
     machine: &Machine,
+    table: Option<&[u8; 512]>,
 ) -> Result<Verdict, PlanError> {
     let plan = plan(name, source)?;
     let live_system = match &plan.catalog {
@@ -365,7 +422,74 @@ pub fn judge<D: crate::BlockDevice>(
             refusal = Some(Refusal::BeyondChs { end: disk_end, reach });
         }
     }
-    Ok(Verdict { plan, refusal, extents, disk_end, live_system })
+    let partitions = match refusal {
+        None => stick_partitions(&plan, path, source, partition_start, table),
+        Some(_) => StickPartitions::default(),
+    };
+    Ok(Verdict { plan, refusal, extents, disk_end, live_system, partitions })
+}
+
+/// The entries `plan` gives the stick's table (see [`StickPartitions`]).
+fn stick_partitions<D: crate::BlockDevice>(
+    plan: &Plan,
+    path: &str,
+    source: &mut crate::file::MappedFile<D>,
+    partition_start: u64,
+    table: Option<&[u8; 512]>,
+) -> StickPartitions {
+    let mut out = StickPartitions::default();
+    let empty = [0u8; 512];
+    let sector0 = table.unwrap_or(&empty);
+    match (plan.presentation, plan.disk_file) {
+        (Presentation::Cd, _) => match crate::iso_partition::place(plan.presentation, &source.map, source.size, partition_start, sector0) {
+            Ok(p) => out.placements.push(p),
+            Err(why) => out.missing.push(why),
+        },
+        (Presentation::HardDisk(_), Some(disk)) => {
+            let parts = match crate::vdisk::partitions(source, &disk) {
+                Ok(table) => installed_system_parts(&table.entries),
+                Err(why) => {
+                    out.missing.push(NoEntry::UnreadableTable(why));
+                    return out;
+                }
+            };
+            let (placements, missing) = crate::iso_partition::place_image(&parts, plan.image.start, &source.map, partition_start, path, sector0);
+            for p in &placements {
+                let Some(part) = parts.iter().find(|part| Some(part.number) == p.image_partition) else { continue };
+                match part.logicals.is_empty() {
+                    true => out.renumbered.push((part.number, p.slot as u32 + 1)),
+                    // Linux numbers the logical ones from 5 whatever slot their container is in.
+                    false => out.renumbered.extend(part.logicals.iter().map(|&n| (n, n))),
+                }
+            }
+            out.renumbered.sort();
+            (out.placements, out.missing) = (placements, missing);
+        }
+        _ => out.missing.push(NoEntry::NotACd),
+    }
+    if table.is_none() && !out.placements.is_empty() {
+        out = StickPartitions { missing: alloc::vec![NoEntry::TurnedOff], ..StickPartitions::default() };
+    }
+    out
+}
+
+/// The parts of an installed system's table the stick shows: each primary
+/// partition, its extended partition whole (with the logical ones it
+/// holds), each GPT entry but the BIOS boot partition (no filesystem).
+fn installed_system_parts(entries: &[crate::vdisk::ImagePartition]) -> alloc::vec::Vec<ImagePart> {
+    let logicals: alloc::vec::Vec<u32> = entries.iter().filter(|e| matches!(e.kind, PartitionKind::Logical { .. })).map(|e| e.number).collect();
+    entries
+        .iter()
+        .filter_map(|e| {
+            let (kind, logicals) = match e.kind {
+                PartitionKind::Primary { .. } => (0x00, alloc::vec::Vec::new()),
+                PartitionKind::Extended { type_byte } => (type_byte, logicals.clone()),
+                PartitionKind::GptEntry { bios_boot: false, .. } => (0x00, alloc::vec::Vec::new()),
+                PartitionKind::Logical { .. } | PartitionKind::GptEntry { bios_boot: true, .. } => return None,
+            };
+            Some(ImagePart { number: e.number, kind, start: e.start, sectors: e.sectors, logicals })
+        })
+        .collect()
 }
 
 /// The loader's verdict on `plan` for the file at `path` in `extents`
@@ -424,6 +548,7 @@ fn plan_iso_catalog(source: &mut (impl ByteSource + ?Sized), file_sectors: u64, 
             },
             spec_packet: Some(spec_packet(&entry, 0x00, CD_DRIVE)),
             catalog: None,
+            disk_file: None,
         }),
         media @ (Media::Floppy1200 | Media::Floppy1440 | Media::Floppy2880) => {
             let format = eltorito_floppy(media).ok_or(PlanError::Emulation(media))?;
@@ -437,6 +562,7 @@ fn plan_iso_catalog(source: &mut (impl ByteSource + ?Sized), file_sectors: u64, 
                 boot_image: BootImage { offset: start * 512, bytes: count * 512, load_segment: entry.load_segment },
                 spec_packet: Some(spec_packet(&entry, entry_media_byte(media), FLOPPY_DRIVE)),
                 catalog: None,
+                disk_file: None,
             })
         }
         Media::HardDisk => {
@@ -465,6 +591,7 @@ fn plan_iso_catalog(source: &mut (impl ByteSource + ?Sized), file_sectors: u64, 
                 boot_image: BootImage { offset: start * 512, bytes: count * 512, load_segment: entry.load_segment },
                 spec_packet: Some(spec_packet(&entry, entry_media_byte(Media::HardDisk), HARD_DISK_DRIVE)),
                 catalog: None,
+                disk_file: None,
             })
         }
         other => Err(PlanError::Emulation(other)),
@@ -482,13 +609,16 @@ fn entry_media_byte(media: Media) -> u8 {
     }
 }
 
-/// A `.img`: a floppy by its size, else a hard disk by its partition table.
-fn plan_disk_image(source: &mut (impl ByteSource + ?Sized), file_sectors: u64) -> Result<Plan, PlanError> {
+/// A disk image file whose disk is `disk`: a floppy by its size, else a
+/// hard disk by its partition table. It takes its system's writes.
+fn plan_disk_image(source: &mut (impl ByteSource + ?Sized), disk: Vdisk) -> Result<Plan, PlanError> {
     let mut sector0 = [0u8; 512];
-    if source.len() >= 512 {
-        source.read_at(0, &mut sector0)?;
+    if disk.data_bytes >= 512 {
+        disk.contents(source).read_at(0, &mut sector0)?;
     }
-    let presentation = match classify(source.len(), &sector0).map_err(PlanError::DiskImage)? {
+    // A raw image is judged by the file's own size (a floppy's is exact).
+    let bytes = if disk.format == VdiskFormat::Raw { source.len() } else { disk.data_bytes };
+    let presentation = match classify(bytes, &sector0).map_err(PlanError::DiskImage)? {
         DiskKind::Floppy(f) => Presentation::Floppy(f),
         DiskKind::HardDisk(chs) => {
             if sector0[510..512] != [0x55, 0xAA] {
@@ -499,10 +629,11 @@ fn plan_disk_image(source: &mut (impl ByteSource + ?Sized), file_sectors: u64) -
     };
     Ok(Plan {
         presentation,
-        image: ImageRange { start: 0, sectors: file_sectors, writable: true },
-        boot_image: BootImage { offset: 0, bytes: 512, load_segment: 0x07C0 },
+        image: ImageRange { start: disk.data_start / 512, sectors: disk.sectors(), writable: true },
+        boot_image: BootImage { offset: disk.data_start, bytes: 512, load_segment: 0x07C0 },
         spec_packet: None,
         catalog: None,
+        disk_file: Some(disk),
     })
 }
 
@@ -517,6 +648,7 @@ mod tests {
             boot_image: BootImage { offset: 0, bytes, load_segment: segment },
             spec_packet: None,
             catalog: None,
+            disk_file: None,
         }
     }
 

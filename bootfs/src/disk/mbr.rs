@@ -17,6 +17,7 @@ pub mod ptype {
     pub const FAT16_LBA: u8 = 0x0E;
     pub const EXTENDED: u8 = 0x05;
     pub const EXTENDED_LBA: u8 = 0x0F;
+    pub const LINUX_EXTENDED: u8 = 0x85;
     pub const GPT_PROTECTIVE: u8 = 0xEE;
 }
 
@@ -68,7 +69,7 @@ pub enum MbrError {
     NoSignature,
     /// Entry `index`'s boot flag is neither 00 nor 80.
     BadBootFlag { index: usize, flag: u8 },
-    /// Entry `index` overlaps another entry or starts at sector 0.
+    /// Entry `index` overlaps another entry in part or starts at sector 0.
     BadRange { index: usize },
 }
 
@@ -103,13 +104,22 @@ impl Mbr {
             }
             *p = PartitionEntry::from_bytes(e);
         }
+        // Type-00h entries are not checked (is_empty), and an extended
+        // entry may lie wholly inside another: both are what stage2 writes
+        // for a file on the data partition shown as a partition (an ISO,
+        // an installed system's partitions and its extended one, whose
+        // logical partitions Linux finds by its EBRs). Any other overlap
+        // is a broken table.
+        let range = |p: &PartitionEntry| (p.start_lba as u64, p.start_lba as u64 + p.sectors as u64);
+        let is_extended = |p: &PartitionEntry| [ptype::EXTENDED, ptype::EXTENDED_LBA, ptype::LINUX_EXTENDED].contains(&p.kind);
         for (i, a) in partitions.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
-            let a_end = a.start_lba as u64 + a.sectors as u64;
-            let overlaps = partitions
-                .iter()
-                .enumerate()
-                .filter(|(j, b)| *j != i && !b.is_empty())
-                .any(|(_, b)| (a.start_lba as u64) < b.start_lba as u64 + b.sectors as u64 && (b.start_lba as u64) < a_end);
+            let (a_start, a_end) = range(a);
+            let overlaps = partitions.iter().enumerate().filter(|(j, b)| *j != i && !b.is_empty()).any(|(_, b)| {
+                let (b_start, b_end) = range(b);
+                let nested_extended =
+                    (is_extended(a) && a_start >= b_start && a_end <= b_end) || (is_extended(b) && b_start >= a_start && b_end <= a_end);
+                a_start < b_end && b_start < a_end && !nested_extended
+            });
             if a.start_lba == 0 || overlaps {
                 return Err(MbrError::BadRange { index: i });
             }
@@ -201,6 +211,14 @@ mod tests {
         s[446 + 16 + 4] = 0x83;
         s[446 + 16 + 8..446 + 16 + 12].copy_from_slice(&4096u32.to_le_bytes());
         s[446 + 16 + 12..446 + 16 + 16].copy_from_slice(&10u32.to_le_bytes());
+        assert!(matches!(Mbr::parse(&s), Err(MbrError::BadRange { .. })));
+        // An extended entry inside the data partition (an installed
+        // system's, written at boot) is no broken table; one across its
+        // edge is.
+        s[446 + 16 + 4] = ptype::EXTENDED;
+        assert_eq!(Mbr::parse(&s).map(|m| m.data_partition().map(|(i, _)| i)), Ok(Some(0)));
+        s[446 + 16 + 8..446 + 16 + 12].copy_from_slice(&262_100u32.to_le_bytes());
+        s[446 + 16 + 12..446 + 16 + 16].copy_from_slice(&100u32.to_le_bytes());
         assert!(matches!(Mbr::parse(&s), Err(MbrError::BadRange { .. })));
     }
 }

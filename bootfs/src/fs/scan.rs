@@ -69,10 +69,16 @@ pub struct ScanReport {
     pub problems: Vec<String>,
 }
 
-/// True for names dropboot offers: `.iso` or `.img`, any case.
+/// The endings of the files dropboot offers, any case: CD images, and
+/// disk images (raw, VHD, VHDX, VDI, and Ventoy's `.vtoy`, which is one of
+/// those). What a file is comes from its content; the ending only says
+/// which files the menu lists.
+pub const BOOT_FILE_ENDINGS: [&str; 6] = [".iso", ".img", ".vhd", ".vhdx", ".vdi", ".vtoy"];
+
+/// True for names dropboot offers (see [`BOOT_FILE_ENDINGS`]).
 pub fn is_boot_file_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    !name.starts_with('.') && (lower.ends_with(".iso") || lower.ends_with(".img")) && lower.len() > 4
+    !name.starts_with('.') && BOOT_FILE_ENDINGS.iter().any(|e| lower.len() > e.len() && lower.ends_with(e))
 }
 
 /// True for folders the scan never enters.
