@@ -9,9 +9,8 @@ use std::process::Command;
 
 use bootfs::exfat::Exfat;
 use bootfs::fat::FatError;
-use bootfs::filesystem::Filesystem;
+use bootfs::filesystem::{Filesystem, FsError};
 use bootfs::scan::scan;
-use bootfs::tree::FsError;
 
 /// An exFAT image made by mkfs.exfat, filled by `fill(mount point)`.
 fn exfat_image(name: &str, size_mib: u64, cluster: &str, fill: impl FnOnce(&Path)) -> (PathBuf, Vec<u8>) {

@@ -11,10 +11,9 @@ use common::{data, read_back, tool, MOUNTS};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bootfs::filesystem::Filesystem;
+use bootfs::filesystem::{Filesystem, FsError};
 use bootfs::ntfs::NtfsError;
 use bootfs::scan::{find_file, list_dir, scan};
-use bootfs::tree::FsError;
 
 /// An NTFS image made by mkntfs, filled through ntfs-3g by `fill(mount point)`.
 fn ntfs_image(name: &str, size_mib: u64, fill: impl FnOnce(&Path)) -> (PathBuf, Vec<u8>) {

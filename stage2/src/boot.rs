@@ -10,10 +10,10 @@ use alloc::vec;
 
 use bootfs::bootplan::{self, DriveClass, Machine, PlanError, Refusal, MIN_BASE_MEMORY_KIB};
 use bootfs::file::ByteSource;
+use bootfs::filesystem::FsError;
 use bootfs::iso_partition::NoEntry;
 use bootfs::layout::BDA_HARD_DISKS;
 use bootfs::scan::BootFile;
-use bootfs::tree::FsError;
 use bootfs::{BlockDevice, IoError};
 
 use crate::hook::{self, HookPlan};

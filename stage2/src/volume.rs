@@ -10,10 +10,10 @@ use bootfs::block::Window;
 use bootfs::config::{self, Loaded};
 use bootfs::extent::ExtentMap;
 use bootfs::file::MappedFile;
-use bootfs::filesystem::Filesystem;
+use bootfs::filesystem::{Filesystem, FsError};
 use bootfs::mbr::{Mbr, MbrError};
 use bootfs::scan::{self, BootFile, ScanReport};
-use bootfs::tree::{DirEntry, FsError};
+use bootfs::tree::DirEntry;
 use bootfs::BlockDevice;
 use bootfs::IoError;
 

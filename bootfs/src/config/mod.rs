@@ -32,10 +32,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::block::BlockDevice;
-use crate::filesystem::Filesystem;
+use crate::filesystem::{Filesystem, FsError};
 use crate::scan::{find_file, BootFile};
 use crate::text::cmp_ignore_case;
-use crate::tree::FsError;
 use json::{Member, Node, Pos, Value};
 
 /// Where the configuration file is looked for, first match wins.

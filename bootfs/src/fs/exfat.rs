@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use crate::block::{BlockDevice, SECTOR_SIZE};
 use crate::extent::ExtentMap;
 use crate::fat::{Chains, FatError};
-use crate::tree::{DirEntry, FileTree, FsError, NodeId};
+use crate::tree::{DirEntry, FileTree, NodeId};
 
 // exFAT's on-disk numbers, for this reader and the builder's writer alike.
 
@@ -851,16 +851,18 @@ impl<D: BlockDevice> Exfat<D> {
 }
 
 impl<D: BlockDevice> FileTree for Exfat<D> {
+    type Error = FatError;
+
     fn root(&self) -> NodeId {
         NodeId::fat(self.geometry.root_cluster, false)
     }
 
-    fn read_root(&mut self) -> Result<Vec<DirEntry>, FsError> {
-        Ok(Exfat::read_root(self)?)
+    fn read_root(&mut self) -> Result<Vec<DirEntry>, FatError> {
+        Exfat::read_root(self)
     }
 
-    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FsError> {
-        Ok(self.read_dir(dir)?)
+    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FatError> {
+        self.read_dir(dir)
     }
 }
 

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use crate::block::{BlockDevice, IoError, SECTOR_SIZE};
 use crate::extent::ExtentMap;
 use crate::text::from_cp437;
-use crate::tree::{DirEntry, FileTree, FsError, NodeId};
+use crate::tree::{DirEntry, FileTree, NodeId};
 
 /// The FAT specification's limit on entries in one directory.
 pub const MAX_DIR_ENTRIES: usize = 65_536;
@@ -435,16 +435,18 @@ impl<D: BlockDevice> Fat32<D> {
 }
 
 impl<D: BlockDevice> FileTree for Fat32<D> {
+    type Error = FatError;
+
     fn root(&self) -> NodeId {
         NodeId::fat(self.geometry.root_cluster, false)
     }
 
-    fn read_root(&mut self) -> Result<Vec<DirEntry>, FsError> {
-        Ok(self.read_dir(0)?)
+    fn read_root(&mut self) -> Result<Vec<DirEntry>, FatError> {
+        self.read_dir(0)
     }
 
-    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FsError> {
-        Ok(self.read_dir(dir.node.fat_cluster())?)
+    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FatError> {
+        self.read_dir(dir.node.fat_cluster())
     }
 }
 

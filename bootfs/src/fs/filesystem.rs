@@ -1,19 +1,78 @@
 //! The data partition's filesystem, FAT32, exFAT or NTFS, found by its boot
 //! sector whatever the partition type byte says; each variant is a
 //! [`FileTree`] and maps its files to extents, and this enum only picks one.
+//! Its error ([`FsError`]) is the sum of theirs, so it lives here, above
+//! them, and the shared shape ([`crate::tree`]) names none of them.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::block::BlockDevice;
+use crate::block::{BlockDevice, IoError};
 use crate::exfat::{is_exfat, Exfat};
 use crate::extent::ExtentMap;
-use crate::fat::Fat32;
+use crate::fat::{Fat32, FatError};
 use crate::file::{ByteSource, MappedFile};
-use crate::ntfs::{is_ntfs, Ntfs};
+use crate::ntfs::{is_ntfs, Ntfs, NtfsError};
 use crate::scan::BootFile;
-use crate::tree::{DirEntry, FileTree, FsError, NodeId};
+use crate::tree::{DirEntry, FileTree, NodeId};
+
+/// Why a filesystem could not be read: a read that failed, or what a
+/// filesystem found wrong in its own structures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FsError {
+    Io(IoError),
+    /// FAT32 or exFAT.
+    Fat(FatError),
+    Ntfs(NtfsError),
+}
+
+impl FsError {
+    /// True when the volume's own structures are wrong (a damaged stick),
+    /// false for a read error or a file the filesystem keeps in a way the
+    /// loader refuses (an NTFS-compressed or sparse file).
+    pub fn is_damage(&self) -> bool {
+        match self {
+            FsError::Io(_) => false,
+            FsError::Fat(_) => true,
+            FsError::Ntfs(e) => e.is_damage(),
+        }
+    }
+}
+
+impl From<IoError> for FsError {
+    fn from(e: IoError) -> Self {
+        FsError::Io(e)
+    }
+}
+
+impl From<FatError> for FsError {
+    fn from(e: FatError) -> Self {
+        match e {
+            FatError::Io(io) => FsError::Io(io),
+            other => FsError::Fat(other),
+        }
+    }
+}
+
+impl From<NtfsError> for FsError {
+    fn from(e: NtfsError) -> Self {
+        match e {
+            NtfsError::Io(io) => FsError::Io(io),
+            other => FsError::Ntfs(other),
+        }
+    }
+}
+
+impl core::fmt::Display for FsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FsError::Io(e) => write!(f, "{e}"),
+            FsError::Fat(e) => write!(f, "{e}"),
+            FsError::Ntfs(e) => write!(f, "{e}"),
+        }
+    }
+}
 
 pub enum Filesystem<D> {
     Fat32(Fat32<D>),
@@ -91,7 +150,7 @@ impl<D: BlockDevice> Filesystem<D> {
             return Ok(fs.read_file(file.node, file.size)?);
         }
         let map = self.extent_map(file)?;
-        let len = usize::try_from(file.size).map_err(|_| FsError::Io(crate::IoError { lba: 0, kind: crate::block::IoErrorKind::OutOfRange }))?;
+        let len = usize::try_from(file.size).map_err(|_| FsError::Io(IoError { lba: 0, kind: crate::block::IoErrorKind::OutOfRange }))?;
         let mut bytes = alloc::vec![0u8; len];
         MappedFile { dev: self.device(), map, size: file.size }.read_at(0, &mut bytes)?;
         Ok(bytes)
@@ -114,17 +173,11 @@ impl<D: BlockDevice> Filesystem<D> {
             Filesystem::Ntfs(_) => format!("MFT record {}", file.node.ntfs_record()),
         }
     }
-
-    fn tree(&mut self) -> &mut dyn FileTree {
-        match self {
-            Filesystem::Fat32(fs) => fs,
-            Filesystem::Exfat(fs) => fs,
-            Filesystem::Ntfs(fs) => fs,
-        }
-    }
 }
 
 impl<D: BlockDevice> FileTree for Filesystem<D> {
+    type Error = FsError;
+
     fn root(&self) -> NodeId {
         match self {
             Filesystem::Fat32(fs) => fs.root(),
@@ -134,11 +187,19 @@ impl<D: BlockDevice> FileTree for Filesystem<D> {
     }
 
     fn read_root(&mut self) -> Result<Vec<DirEntry>, FsError> {
-        self.tree().read_root()
+        Ok(match self {
+            Filesystem::Fat32(fs) => fs.read_root()?,
+            Filesystem::Exfat(fs) => fs.read_root()?,
+            Filesystem::Ntfs(fs) => fs.read_root()?,
+        })
     }
 
     fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FsError> {
-        self.tree().read_subdir(dir)
+        Ok(match self {
+            Filesystem::Fat32(fs) => fs.read_subdir(dir)?,
+            Filesystem::Exfat(fs) => fs.read_subdir(dir)?,
+            Filesystem::Ntfs(fs) => fs.read_subdir(dir)?,
+        })
     }
 
     fn same_name(&self, a: &str, b: &str) -> bool {

@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 
 use crate::block::{BlockDevice, IoError, SECTOR_SIZE};
 use crate::extent::ExtentMap;
-use crate::tree::{DirEntry, FileTree, FsError, NodeId};
+use crate::tree::{DirEntry, FileTree, NodeId};
 
 /// The root folder's MFT record.
 const ROOT_RECORD: u64 = 5;
@@ -805,16 +805,18 @@ fn refuse_unreadable(value: &Value) -> Result<()> {
 }
 
 impl<D: BlockDevice> FileTree for Ntfs<D> {
+    type Error = NtfsError;
+
     fn root(&self) -> NodeId {
         NodeId::ntfs(ROOT_RECORD)
     }
 
-    fn read_root(&mut self) -> core::result::Result<Vec<DirEntry>, FsError> {
-        Ok(self.read_dir(ROOT_RECORD)?)
+    fn read_root(&mut self) -> Result<Vec<DirEntry>> {
+        self.read_dir(ROOT_RECORD)
     }
 
-    fn read_subdir(&mut self, dir: &DirEntry) -> core::result::Result<Vec<DirEntry>, FsError> {
-        Ok(self.read_dir(dir.node.ntfs_record())?)
+    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>> {
+        self.read_dir(dir.node.ntfs_record())
     }
 
     fn same_name(&self, a: &str, b: &str) -> bool {

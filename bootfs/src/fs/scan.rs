@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::text::cmp_ignore_case;
-use crate::tree::{DirEntry, FileTree, FsError, NodeId};
+use crate::tree::{DirEntry, FileTree, NodeId};
 
 /// Folders deeper than this are not searched.
 pub const MAX_DEPTH: usize = 32;
@@ -37,7 +37,7 @@ impl BootFile {
 /// The entries of the folder at `path` (full, `/`-separated; names compared
 /// as the volume compares them, without regard to case). `None` if a part of the
 /// path is missing or is not a folder.
-pub fn list_dir(fs: &mut (impl FileTree + ?Sized), path: &str) -> Result<Option<Vec<DirEntry>>, FsError> {
+pub fn list_dir<T: FileTree + ?Sized>(fs: &mut T, path: &str) -> Result<Option<Vec<DirEntry>>, T::Error> {
     let mut entries = fs.read_root()?;
     for (depth, part) in path.split('/').filter(|p| !p.is_empty()).enumerate() {
         if depth >= MAX_DEPTH {
@@ -53,7 +53,7 @@ pub fn list_dir(fs: &mut (impl FileTree + ?Sized), path: &str) -> Result<Option<
 }
 
 /// The file at `path`, if there is one (see [`list_dir`]).
-pub fn find_file(fs: &mut (impl FileTree + ?Sized), path: &str) -> Result<Option<BootFile>, FsError> {
+pub fn find_file<T: FileTree + ?Sized>(fs: &mut T, path: &str) -> Result<Option<BootFile>, T::Error> {
     let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
     let Some(entries) = list_dir(fs, dir)? else {
         return Ok(None);
@@ -88,7 +88,7 @@ pub fn is_skipped_folder(name: &str) -> bool {
 
 /// Scans the whole volume. Only an unreadable root is an error; a folder
 /// that cannot be read is skipped and named in [`ScanReport::problems`].
-pub fn scan(fs: &mut (impl FileTree + ?Sized)) -> Result<ScanReport, FsError> {
+pub fn scan<T: FileTree + ?Sized>(fs: &mut T) -> Result<ScanReport, T::Error> {
     let mut report = ScanReport::default();
     let root = fs.read_root()?;
     // Depth-first without recursion: each level is a folder being listed,

@@ -1,15 +1,14 @@
 //! The shape every data filesystem shares, whatever it is underneath: a
 //! folder's entries ([`DirEntry`]), the handle by which a filesystem finds a
-//! file or folder again ([`NodeId`]), its error ([`FsError`]), and the walk
-//! the scan and path lookups use ([`FileTree`]). FAT32, exFAT and NTFS
-//! implement it; a new filesystem is one more implementation.
+//! file or folder again ([`NodeId`]), and the walk the scan and path lookups
+//! use ([`FileTree`]). FAT32, exFAT and NTFS implement it, each with its own
+//! error; a new filesystem is one more implementation. This module names
+//! none of them: the sum of their errors, `FsError`, lives in `filesystem`
+//! beside the sum of the filesystems, so the members import this shape and
+//! nothing here imports a member.
 
 use alloc::string::String;
 use alloc::vec::Vec;
-
-use crate::block::IoError;
-use crate::fat::FatError;
-use crate::ntfs::NtfsError;
 
 /// Where the filesystem that listed a file or folder finds it again. Opaque
 /// outside that filesystem: for FAT32 and exFAT it is the first cluster and
@@ -63,69 +62,16 @@ pub struct DirEntry {
     pub node: NodeId,
 }
 
-/// Why a filesystem could not be read: a read that failed, or what a
-/// filesystem found wrong in its own structures.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FsError {
-    Io(IoError),
-    /// FAT32 or exFAT.
-    Fat(FatError),
-    Ntfs(NtfsError),
-}
-
-impl FsError {
-    /// True when the volume's own structures are wrong (a damaged stick),
-    /// false for a read error or a file the filesystem keeps in a way the
-    /// loader refuses (an NTFS-compressed or sparse file).
-    pub fn is_damage(&self) -> bool {
-        match self {
-            FsError::Io(_) => false,
-            FsError::Fat(_) => true,
-            FsError::Ntfs(e) => e.is_damage(),
-        }
-    }
-}
-
-impl From<IoError> for FsError {
-    fn from(e: IoError) -> Self {
-        FsError::Io(e)
-    }
-}
-
-impl From<FatError> for FsError {
-    fn from(e: FatError) -> Self {
-        match e {
-            FatError::Io(io) => FsError::Io(io),
-            other => FsError::Fat(other),
-        }
-    }
-}
-
-impl From<NtfsError> for FsError {
-    fn from(e: NtfsError) -> Self {
-        match e {
-            NtfsError::Io(io) => FsError::Io(io),
-            other => FsError::Ntfs(other),
-        }
-    }
-}
-
-impl core::fmt::Display for FsError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            FsError::Io(e) => write!(f, "{e}"),
-            FsError::Fat(e) => write!(f, "{e}"),
-            FsError::Ntfs(e) => write!(f, "{e}"),
-        }
-    }
-}
-
 /// A folder tree the scan and path lookups walk.
 pub trait FileTree {
+    /// Why a folder could not be read (the scan names it beside the
+    /// folder it skipped).
+    type Error: core::fmt::Display;
+
     /// The root folder's node (to refuse folder loops).
     fn root(&self) -> NodeId;
-    fn read_root(&mut self) -> Result<Vec<DirEntry>, FsError>;
-    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FsError>;
+    fn read_root(&mut self) -> Result<Vec<DirEntry>, Self::Error>;
+    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, Self::Error>;
 
     /// True when the volume takes `a` and `b` for one name (FAT and exFAT:
     /// Unicode upper case; NTFS: the volume's own `$UpCase` table).
