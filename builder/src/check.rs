@@ -55,10 +55,9 @@ fn platform(p: u8) -> &'static str {
 
 /// Verdicts for every boot file, or only for `only`.
 pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> {
-    let where_ = disk.path.clone();
-    let what = where_.display().to_string();
+    let where_ = disk.stick.path().to_path_buf();
     // The entry of the last boot is undone before the next one is placed.
-    let sector0 = crate::iso_partition::sector0_undone(&mut disk.file, &what)?;
+    let sector0 = crate::iso_partition::sector0_undone(&mut disk.stick)?;
     let turned_off = crate::files::menu_config(disk)?.iso_partition_off;
     let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
     let files = scan(&mut fs).map_err(|e| Error::disk(&where_, e))?.files;

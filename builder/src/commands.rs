@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::data_volume::{self, FsKind};
 use crate::error::{Error, Result};
+use crate::image::Disk;
+use crate::stick::{Lock, Stick};
 use crate::{bootcode, check, device, fault, files, image, iso_partition, progress, stick_path};
 
 /// `dropboot create IMAGE --size SIZE [--fs FS] [FILES...]`: a new image file with an empty data partition, the files copied in.
@@ -17,9 +19,9 @@ pub fn create(image: &Path, size: u64, fs: FsKind, files: &[PathBuf]) -> Result<
             volume.name()
         )));
     }
-    let file = image::create(image, size, volume)?;
+    let stick = image::create(image, size, volume)?;
     if !plan.is_empty() {
-        let mut disk = image::Disk::from_file(image, file, true)?;
+        let mut disk = Disk::from_stick(stick)?;
         for (source, target) in &plan {
             files::add(&mut disk, source, target, true)?;
         }
@@ -31,7 +33,7 @@ pub fn create(image: &Path, size: u64, fs: FsKind, files: &[PathBuf]) -> Result<
 /// `dropboot add IMAGE FILES... [--to FOLDER]`: files copied onto the stick, each in one piece.
 pub fn add(image: &Path, files: &[PathBuf], to: &str) -> Result<()> {
     let plan = files::plan_adds(files, &stick_path::StickPath::parse(to)?)?;
-    let mut disk = image::Disk::open(image, true)?;
+    let mut disk = Disk::open(image, Lock::Write)?;
     files::refuse_present(&mut disk, &plan)?;
     files::warn_unlisted(&mut disk, &plan)?;
     for (source, target) in &plan {
@@ -62,14 +64,14 @@ pub fn install(device: &Path, fs: FsKind, yes: bool, force: bool) -> Result<()> 
     let what = device.display().to_string();
     let bar = progress::steps(3);
     bar.set_message(format!("writing the layout, filesystem and boot code to {what}"));
-    let mut file = image::open_for_writing(device)?;
-    image::lay_out(&mut file, dev.bytes / 512, volume, &what, false)?;
+    let mut stick = Stick::open(device, Lock::Write)?;
+    image::lay_out(&mut stick, volume, false)?;
     bar.inc(1);
     bar.set_message(format!("flushing {what}"));
-    file.sync_all().map_err(Error::io(format!("flushing {what}")))?;
+    stick.file().sync_all().map_err(stick.io("flushing"))?;
     bar.inc(1);
     bar.set_message("asking the kernel to read the new partition table");
-    let reread = device::reread_partitions(&file);
+    let reread = device::reread_partitions(stick.file());
     bar.inc(1);
     bar.finish_and_clear();
     if let Err(e) = reread {
@@ -81,23 +83,22 @@ pub fn install(device: &Path, fs: FsKind, yes: bool, force: bool) -> Result<()> 
 
 /// `dropboot upgrade TARGET`: the boot code replaced, the data partition untouched (the last ISO partition entry taken out first).
 pub fn upgrade(target: &Path) -> Result<()> {
-    let what = target.display().to_string();
-    let mut disk = image::open_for_writing(target)?;
-    if bootcode::on_disk(&mut disk, &what).is_ok() {
-        iso_partition::undo(&mut disk, &what)?;
+    let mut stick = Stick::open(target, Lock::Write)?;
+    if bootcode::on_disk(&mut stick).is_ok() {
+        iso_partition::undo(&mut stick)?;
     }
     let fault = fault::is("after-stage2");
-    let before = bootcode::upgrade(&mut disk, &what, fault)?;
-    println!("upgraded the boot code of {what}: {} -> {}", before.version(), bootcode::this_version());
+    let before = bootcode::upgrade(&mut stick, fault)?;
+    println!("upgraded the boot code of {}: {} -> {}", stick.what(), before.version(), bootcode::this_version());
     Ok(())
 }
 
 /// `dropboot info TARGET [--json]`: the boot code, the data partition and an ISO partition entry left on the stick.
 pub fn info(target: &Path, json: bool) -> Result<()> {
     let what = target.display().to_string();
-    let mut file = image::open_for_reading(target)?;
-    let code = bootcode::on_disk(&mut file, &what)?;
-    let iso_partition = iso_partition::on_disk(&mut file, &what)?;
+    let mut stick = Stick::open(target, Lock::Read)?;
+    let code = bootcode::on_disk(&mut stick)?;
+    let iso_partition = iso_partition::on_disk(&mut stick)?;
     let iso_partition_line = iso_partition.as_ref().map(|r| {
         let them = if r.changes.len() == 1 { "it" } else { "them" };
         format!(
@@ -106,7 +107,7 @@ pub fn info(target: &Path, json: bool) -> Result<()> {
             r.path
         )
     });
-    let mut disk = image::Disk::open(target, false)?;
+    let mut disk = Disk::from_stick(stick)?;
     let space = files::space(&mut disk)?;
     let on_disk = code.version();
     let state = if !code.stage2_intact {
@@ -150,7 +151,7 @@ pub fn info(target: &Path, json: bool) -> Result<()> {
 /// `dropboot defrag IMAGE PATH`: a file rewritten in one piece.
 pub fn defrag(image: &Path, path: &str) -> Result<()> {
     let path = stick_path::StickPath::parse_file(path)?;
-    let mut disk = image::Disk::open(image, true)?;
+    let mut disk = Disk::open(image, Lock::Write)?;
     if files::defrag(&mut disk, &path)? {
         println!("{path} is now in one piece");
     } else {
@@ -162,12 +163,11 @@ pub fn defrag(image: &Path, path: &str) -> Result<()> {
 /// `dropboot qemu IMAGE ...`: QEMU boots the image in this process's place, holding its writer's lock.
 pub fn qemu(image: &Path, window: bool, memory: u32, kvm: bool) -> Result<()> {
     // Refuse what is not a dropboot disk before starting anything.
-    let what = image.display().to_string();
     // A writer's lock, which QEMU inherits and holds while it runs:
     // the stage2 it boots writes the ISO partition entry.
-    let mut file = image::open_for_writing(image)?;
-    bootcode::on_disk(&mut file, &what)?;
-    image::keep_across_exec(&file, &what)?;
+    let mut stick = Stick::open(image, Lock::Write)?;
+    bootcode::on_disk(&mut stick)?;
+    stick.keep_across_exec()?;
     let mut cmd = std::process::Command::new("qemu-system-x86_64");
     cmd.args(["-machine", if kvm { "pc,accel=kvm" } else { "pc,accel=tcg" }]);
     cmd.args(["-m", &memory.to_string()]);
@@ -189,7 +189,7 @@ pub fn qemu(image: &Path, window: bool, memory: u32, kvm: bool) -> Result<()> {
 /// `dropboot rm IMAGE PATHS...`: files removed.
 pub fn rm(image: &Path, paths: &[String]) -> Result<()> {
     let paths = paths.iter().map(|p| stick_path::StickPath::parse_file(p)).collect::<Result<Vec<_>>>()?;
-    let mut disk = image::Disk::open(image, true)?;
+    let mut disk = Disk::open(image, Lock::Write)?;
     for p in &paths {
         files::remove(&mut disk, p)?;
     }
@@ -199,7 +199,7 @@ pub fn rm(image: &Path, paths: &[String]) -> Result<()> {
 /// `dropboot check IMAGE [PATH] [--json]`: the loader's verdict on each boot file (exit status 4 when one will not boot).
 pub fn check(image: &Path, path: Option<String>, json: bool) -> Result<()> {
     let path = path.map(|p| stick_path::StickPath::parse_file(&p)).transpose()?;
-    let mut disk = image::Disk::open(image, false)?;
+    let mut disk = Disk::open(image, Lock::Read)?;
     let verdicts = check::check(&mut disk, path.as_ref())?;
     if json {
         println!("{:#}", check::json(&verdicts));
@@ -215,7 +215,7 @@ pub fn check(image: &Path, path: Option<String>, json: bool) -> Result<()> {
 
 /// `dropboot list IMAGE [--json]`: the boot files in menu order.
 pub fn list(image: &Path, json: bool) -> Result<()> {
-    let mut disk = image::Disk::open(image, false)?;
+    let mut disk = Disk::open(image, Lock::Read)?;
     let (files, problems) = files::boot_files(&mut disk)?;
     let entries = files::menu_config(&mut disk)?.arrange(files);
     if json {

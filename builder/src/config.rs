@@ -10,6 +10,7 @@ use bootfs::scan::{scan, BootFile};
 
 use crate::error::{Error, Result};
 use crate::image::Disk;
+use crate::stick::Lock;
 use crate::stick_path::StickPath;
 
 /// Checks the configuration in `target`: a dropboot image or stick (its
@@ -23,7 +24,7 @@ pub fn check(target: &Path) -> Result<()> {
             (what.clone(), text, result, None)
         }
         None => {
-            let mut disk = Disk::open(target, false)?;
+            let mut disk = Disk::open(target, Lock::Read)?;
             let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(target, e))?;
             let found = config::read(&mut fs).map_err(|e| Error::disk(target, e))?;
             let Some((path, text)) = found else {

@@ -67,7 +67,7 @@ struct Exfat;
 
 impl Exfat {
     fn open<'a>(disk: &'a mut Disk, fresh: bool) -> Result<ExfatVolume<'a>> {
-        let image = disk.path.display().to_string();
+        let image = disk.stick.what().to_string();
         ExfatVolume::open(disk.partition_file(), fresh).map_err(Error::io(format!("opening the exFAT volume of {image}")))
     }
 
@@ -95,7 +95,7 @@ impl FormatVolume for Exfat {
 
 impl DataVolume for Exfat {
     fn add(&self, disk: &mut Disk, source: &Path, input: &mut File, target: &StickPath, fresh: bool) -> Result<()> {
-        let image = disk.path.display().to_string();
+        let image = disk.stick.what().to_string();
         let (to, name) = (target.parent().display(), target.name().to_owned());
         let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();
         let bar = crate::progress::copying(&name, size);
@@ -111,7 +111,7 @@ impl DataVolume for Exfat {
     }
 
     fn defrag(&self, disk: &mut Disk, path: &str) -> Result<()> {
-        let image = disk.path.display().to_string();
+        let image = disk.stick.what().to_string();
         disk.journaled(&format!("defrag {path}"), Exfat::cluster_use, |disk| {
             Exfat::open(disk, false)?.defrag(path).map_err(Error::io(format!("rewriting {path} on {image}")))
         })?;
@@ -119,7 +119,7 @@ impl DataVolume for Exfat {
     }
 
     fn remove(&self, disk: &mut Disk, path: &str) -> Result<()> {
-        let image = disk.path.display().to_string();
+        let image = disk.stick.what().to_string();
         disk.journaled(&format!("rm {path}"), Exfat::cluster_use, |disk| {
             Exfat::open(disk, false)?.remove(path).map_err(|e| match e.kind() {
                 io::ErrorKind::NotFound => Error::Usage(format!("no file {path} on {image}")),
@@ -179,7 +179,7 @@ impl Ntfs {
     fn refused(disk: &Disk, what: &str) -> Error {
         Error::Usage(format!(
             "{} holds NTFS, which dropboot reads but does not write: {what} with Windows' Explorer, or on Linux mount it (ntfs-3g) and use cp or rm",
-            disk.path.display()
+            disk.stick.what()
         ))
     }
 }
@@ -218,7 +218,7 @@ impl DataVolume for Ntfs {
     }
 
     fn space(&self, disk: &mut Disk) -> Result<(String, u64)> {
-        let path = disk.path.clone();
+        let path = disk.stick.path().to_path_buf();
         let mut fs = bootfs::ntfs::Ntfs::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
         let free = fs.free_bytes().map_err(|e| Error::disk(&path, e))?;
         Ok((fs.label.clone(), free))

@@ -42,7 +42,7 @@ struct Layout {
 
 impl Layout {
     fn read(disk: &mut Disk) -> Result<Layout> {
-        let path = disk.path.clone();
+        let path = disk.stick.path().to_path_buf();
         let fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
         let g = &fs.geometry;
         Ok(Layout {
@@ -85,14 +85,14 @@ impl Layout {
 }
 
 fn read_part(disk: &mut Disk, at: u64, buf: &mut [u8]) -> Result<()> {
-    let what = format!("reading the data partition of {}", disk.path.display());
+    let what = format!("reading the data partition of {}", disk.stick.what());
     let mut part = disk.partition_file();
     part.seek(SeekFrom::Start(at)).map_err(Error::io(what.clone()))?;
     part.read_exact(buf).map_err(Error::io(what))
 }
 
 fn write_part(disk: &mut Disk, at: u64, buf: &[u8]) -> Result<()> {
-    let what = format!("writing the data partition of {}", disk.path.display());
+    let what = format!("writing the data partition of {}", disk.stick.what());
     let mut part = disk.partition_file();
     part.seek(SeekFrom::Start(at)).map_err(Error::io(what.clone()))?;
     part.write_all(buf).map_err(Error::io(what))
@@ -137,7 +137,7 @@ fn runs(clusters: &[u32]) -> Vec<(u32, u32)> {
 
 /// Copies `source` to `to/name` (see the module comment for the order).
 pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &str) -> Result<()> {
-    let image = disk.path.display().to_string();
+    let image = disk.stick.what().to_string();
     let target = format!("{}/{name}", to.trim_end_matches('/'));
     let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();
     if size > u32::MAX as u64 {
@@ -157,7 +157,7 @@ pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &st
     let free = layout.free_clusters(disk)?;
     if needed + slack > free.len() {
         return Err(Error::Disk {
-            path: disk.path.clone(),
+            path: disk.stick.path().to_path_buf(),
             problem: format!(
                 "not enough free space for {name}: it needs {} MiB, {} MiB are free; nothing was written",
                 (needed as u64 * layout.cluster_bytes).div_ceil(1 << 20),
@@ -221,7 +221,7 @@ fn open_folder<'a, T: fatfs::ReadWriteSeek>(fs: &'a fatfs::FileSystem<T>, to: &s
 /// dot-entry repair) and the folder's first cluster (the root's for
 /// the root).
 fn placeholder(disk: &mut Disk, to: &str, layout: &Layout) -> Result<(Vec<Vec<String>>, u32)> {
-    let image = disk.path.display().to_string();
+    let image = disk.stick.what().to_string();
     let fs =
         fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new()).map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
     let mut created = Vec::new();
@@ -254,7 +254,7 @@ fn placeholder(disk: &mut Disk, to: &str, layout: &Layout) -> Result<(Vec<Vec<St
 }
 
 fn write_data(disk: &mut Disk, layout: &Layout, clusters: &[u32], source: &Path, input: &mut File, size: u64, name: &str) -> Result<()> {
-    let image = disk.path.display().to_string();
+    let image = disk.stick.what().to_string();
     let doing = format!("copying {} to {image}", source.display());
     let bar = crate::progress::copying(name, size);
     let mut from = 0u64;
@@ -312,7 +312,7 @@ fn set_fat_entries(disk: &mut Disk, layout: &Layout, clusters: &[u32], value: im
 
 /// The clusters of the chain from `first` (bounded by the volume's size).
 fn chain_of(disk: &mut Disk, layout: &Layout, first: u32) -> Result<Vec<u32>> {
-    let path = disk.path.clone();
+    let path = disk.stick.path().to_path_buf();
     let mut chain = vec![first];
     let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
     while chain.len() < layout.cluster_count as usize {
@@ -372,12 +372,12 @@ fn point_placeholder(disk: &mut Disk, layout: &Layout, folder_cluster: u32, firs
     if found {
         return Ok(());
     }
-    Err(Error::disk(&disk.path, format!("the {PLACEHOLDER} entry made for the copy is gone")))
+    Err(Error::disk(disk.stick.path(), format!("the {PLACEHOLDER} entry made for the copy is gone")))
 }
 
 /// The first cluster of the folder `path` ("" or "/a/b").
 fn folder_cluster(disk: &mut Disk, layout: &Layout, path: &str) -> Result<u32> {
-    let where_ = disk.path.clone();
+    let where_ = disk.stick.path().to_path_buf();
     let Some((parent, last)) = path.trim_end_matches('/').rsplit_once('/') else {
         return Ok(layout.root_cluster);
     };
@@ -396,11 +396,11 @@ fn folder_cluster(disk: &mut Disk, layout: &Layout, path: &str) -> Result<u32> {
 /// copy, the entry is pointed at it and the old chain is freed. The name,
 /// size, dates and the rest of the entry stay as they were.
 pub fn defrag(disk: &mut Disk, path: &str) -> Result<()> {
-    let image = disk.path.display().to_string();
+    let image = disk.stick.what().to_string();
     let layout = Layout::read(disk)?;
     let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
     let entry = {
-        let where_ = disk.path.clone();
+        let where_ = disk.stick.path().to_path_buf();
         let mut fs = Fat32::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
         let entries = bootfs::scan::list_dir(&mut fs, folder).map_err(|e| Error::disk(&where_, e))?.unwrap_or_default();
         entries.into_iter().find(|e| !e.is_dir && e.name == name).ok_or_else(|| Error::Usage(format!("no file {path} on {image}")))?
@@ -411,9 +411,9 @@ pub fn defrag(disk: &mut Disk, path: &str) -> Result<()> {
     let all = chain_of(disk, &layout, entry.node.fat_cluster())?;
     let needed = entry.size.div_ceil(layout.cluster_bytes) as usize;
     let Some(old) = all.get(..needed) else {
-        return Err(Error::disk(&disk.path, format!("{path} has {} clusters for {} bytes: run fsck.vfat", all.len(), entry.size)));
+        return Err(Error::disk(disk.stick.path(), format!("{path} has {} clusters for {} bytes: run fsck.vfat", all.len(), entry.size)));
     };
-    let start = free_run(disk, needed)?.ok_or_else(|| Error::disk(&disk.path, format!("no contiguous free space for {path}")))?;
+    let start = free_run(disk, needed)?.ok_or_else(|| Error::disk(disk.stick.path(), format!("no contiguous free space for {path}")))?;
     let new: Vec<u32> = (start..start + needed as u32).collect();
     let folder_first = folder_cluster(disk, &layout, folder)?;
     let bar = crate::progress::copying(name, entry.size);
@@ -435,7 +435,7 @@ pub fn defrag(disk: &mut Disk, path: &str) -> Result<()> {
         free_chain(disk, &layout, &all)?;
         let old_first = old[0];
         if !edit_entry(disk, &layout, folder_first, |e| first_cluster(e) == old_first, |e| set_first_cluster(e, start))? {
-            return Err(Error::disk(&disk.path, format!("the entry of {path} was not found in its folder")));
+            return Err(Error::disk(disk.stick.path(), format!("the entry of {path} was not found in its folder")));
         }
         write_fsinfo(disk, &layout, start + needed as u32)
     });
@@ -466,7 +466,7 @@ mod tests {
 /// slots after them deleted, and sets ".." to 0 under the root.
 fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<()> {
     const SLOT: usize = 32;
-    let path = disk.path.clone();
+    let path = disk.stick.path().to_path_buf();
     let bad = |e: bootfs::fat::FatError| Error::disk(&path, e);
     let (at, parent) = {
         let mut fs = Fat32::open(disk.block_device()).map_err(bad)?;
@@ -502,7 +502,7 @@ fn repair_dot_entries(disk: &mut Disk, folder: &[String]) -> Result<()> {
 /// Removes the file at `path` (fatfs frees its chain), inside the caller's
 /// journaled change.
 pub fn remove(disk: &mut Disk, path: &str) -> Result<()> {
-    let image = disk.path.display().to_string();
+    let image = disk.stick.what().to_string();
     let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
     let fs =
         fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new()).map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
@@ -526,7 +526,7 @@ pub fn remove(disk: &mut Disk, path: &str) -> Result<()> {
 
 /// The volume's label and free bytes.
 pub fn space(disk: &mut Disk) -> Result<(String, u64)> {
-    let image = disk.path.display().to_string();
+    let image = disk.stick.what().to_string();
     let fs =
         fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new()).map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
     let stats = fs.stats().map_err(Error::io(format!("counting free space on {image}")))?;

@@ -17,7 +17,7 @@ use crate::stick_path::StickPath;
 /// The boot files stage2 will list, in menu order, plus the folders it
 /// will skip and why.
 pub fn boot_files(disk: &mut Disk) -> Result<(Vec<BootFile>, Vec<String>)> {
-    let path = disk.path.clone();
+    let path = disk.stick.path().to_path_buf();
     let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
     let report = scan(&mut fs).map_err(|e| Error::disk(&path, e))?;
     Ok((report.files, report.problems))
@@ -26,7 +26,7 @@ pub fn boot_files(disk: &mut Disk) -> Result<(Vec<BootFile>, Vec<String>)> {
 /// The configuration the menu will use (the defaults when the stick has
 /// no configuration file or an unusable one).
 pub fn menu_config(disk: &mut Disk) -> Result<bootfs::config::Config> {
-    let path = disk.path.clone();
+    let path = disk.stick.path().to_path_buf();
     let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
     let loaded = bootfs::config::load(&mut fs).map_err(|e| Error::disk(&path, e))?;
     Ok(loaded.map(|l| l.config()).unwrap_or_default())
@@ -76,8 +76,8 @@ pub fn warn_unlisted(disk: &mut Disk, plan: &[(PathBuf, StickPath)]) -> Result<(
 /// Refuses the whole `plan` when one of its targets is on the stick
 /// already (in any case), before the first file is copied.
 pub fn refuse_present(disk: &mut Disk, plan: &[(PathBuf, StickPath)]) -> Result<()> {
-    let image = disk.path.display().to_string();
-    let path = disk.path.clone();
+    let image = disk.stick.what().to_string();
+    let path = disk.stick.path().to_path_buf();
     let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&path, e))?;
     for (_, target) in plan {
         if bootfs::scan::list_dir(&mut fs, &target.parent().display())
@@ -102,9 +102,9 @@ pub fn add(disk: &mut Disk, source: &Path, target: &StickPath, fresh: bool) -> R
 /// name, same content), so the loader can map it. Returns false when it
 /// already was in one piece.
 pub fn defrag(disk: &mut Disk, path: &StickPath) -> Result<bool> {
-    let image = disk.path.display().to_string();
+    let image = disk.stick.what().to_string();
     let path = path.display();
-    let where_ = disk.path.clone();
+    let where_ = disk.stick.path().to_path_buf();
     // The file as the stick spells it (names differ only in case on FAT
     // and exFAT), and its pieces.
     let pieces = |disk: &mut Disk| -> Result<Option<(String, usize)>> {

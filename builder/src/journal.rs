@@ -15,6 +15,7 @@ use std::os::unix::fs::FileExt;
 use bootfs::journal::{record_for, Body, Change, Record, Run, SectorState, MAX_RUNS, RECORD_LBA};
 
 use crate::error::{Error, Result};
+use crate::stick::Stick;
 
 /// Clusters of the data partition, by disk LBA: cluster 2 starts at
 /// `first_lba`.
@@ -147,20 +148,15 @@ impl Overlay {
     }
 }
 
-fn io_error(what: &str, doing: &str) -> impl FnOnce(io::Error) -> Error {
-    let doing = format!("{doing} {what}");
-    move |e| Error::io(doing)(e)
-}
-
-fn write_record(file: &File, sector: &[u8; 512], image: &str) -> Result<()> {
+fn write_record(stick: &Stick, sector: &[u8; 512]) -> Result<()> {
     crate::fault::before_write();
-    file.write_all_at(sector, RECORD_LBA * 512).map_err(io_error(image, "writing the journal record of"))?;
-    file.sync_data().map_err(io_error(image, "flushing"))
+    stick.file().write_all_at(sector, RECORD_LBA * 512).map_err(stick.io("writing the journal record of"))?;
+    stick.file().sync_data().map_err(stick.io("flushing"))
 }
 
 /// Writes the sectors of `body`, a run of consecutive LBAs per write,
 /// skipping those already written.
-fn apply(file: &File, body: &Body, image: &str) -> Result<()> {
+fn apply(stick: &Stick, body: &Body) -> Result<()> {
     for run in body.runs() {
         let changes = &body.changes[run];
         let mut bytes = Vec::with_capacity(changes.len() * 512);
@@ -168,9 +164,9 @@ fn apply(file: &File, body: &Body, image: &str) -> Result<()> {
             bytes.extend_from_slice(&c.after);
         }
         crate::fault::before_write();
-        file.write_all_at(&bytes, changes[0].lba * 512).map_err(io_error(image, "writing the volume of"))?;
+        stick.file().write_all_at(&bytes, changes[0].lba * 512).map_err(stick.io("writing the volume of"))?;
     }
-    file.sync_data().map_err(io_error(image, "flushing"))
+    stick.file().sync_data().map_err(stick.io("flushing"))
 }
 
 /// Makes the change `overlay` holds: the data is flushed, the new sectors
@@ -178,12 +174,12 @@ fn apply(file: &File, body: &Body, image: &str) -> Result<()> {
 /// the record is written, then the sectors, then the record is cleared.
 /// A kill before the record leaves the volume as it was; after it, the
 /// next dropboot to open the disk finishes the change.
-pub fn commit(file: &File, overlay: Overlay, spare: &[u32], image: &str) -> Result<()> {
-    file.sync_data().map_err(io_error(image, "flushing"))?;
+pub fn commit(stick: &Stick, overlay: Overlay, spare: &[u32]) -> Result<()> {
+    stick.file().sync_data().map_err(stick.io("flushing"))?;
     let mut changes = Vec::new();
     for (lba, after) in overlay.sectors {
         let mut before = [0u8; 512];
-        file.read_exact_at(&mut before, lba * 512).map_err(io_error(image, "reading"))?;
+        stick.file().read_exact_at(&mut before, lba * 512).map_err(stick.io("reading"))?;
         if before != *after {
             changes.push(Change::new(lba, &before, *after));
         }
@@ -207,7 +203,7 @@ pub fn commit(file: &File, overlay: Overlay, spare: &[u32], image: &str) -> Resu
     }
     if spare.len() < want || runs.len() > MAX_RUNS {
         return Err(Error::Disk {
-            path: image.into(),
+            path: stick.path().into(),
             problem: format!(
                 "no room for the journal of this change ({} KiB of free space in at most {MAX_RUNS} pieces); nothing was changed",
                 bytes.len().div_ceil(1024)
@@ -219,16 +215,16 @@ pub fn commit(file: &File, overlay: Overlay, spare: &[u32], image: &str) -> Resu
         let n = (r.sectors as usize * 512).min(bytes.len() - at);
         if n > 0 {
             crate::fault::before_write();
-            file.write_all_at(&bytes[at..at + n], r.lba * 512).map_err(io_error(image, "writing the journal on"))?;
+            stick.file().write_all_at(&bytes[at..at + n], r.lba * 512).map_err(stick.io("writing the journal on"))?;
         }
         at += n;
     }
-    file.sync_data().map_err(io_error(image, "flushing"))?;
+    stick.file().sync_data().map_err(stick.io("flushing"))?;
     let record = record_for(&overlay.what, &bytes, runs);
-    let sector = record.to_sector().ok_or_else(|| Error::disk(image, "the journal record has too many runs"))?;
-    write_record(file, &sector, image)?;
-    apply(file, &body, image)?;
-    write_record(file, &[0u8; 512], image)
+    let sector = record.to_sector().ok_or_else(|| Error::disk(stick.path(), "the journal record has too many runs"))?;
+    write_record(stick, &sector)?;
+    apply(stick, &body)?;
+    write_record(stick, &[0u8; 512])
 }
 
 /// What [`finish_interrupted`] found.
@@ -242,10 +238,10 @@ pub enum Interrupted {
     Dropped(String, &'static str),
 }
 
-/// The record on `file`, if there is one (for readers, which only say so).
-pub fn pending(file: &File, image: &str) -> Result<Option<Record>> {
+/// The record on `stick`, if there is one (for readers, which only say so).
+pub fn pending(stick: &Stick) -> Result<Option<Record>> {
     let mut sector = [0u8; 512];
-    file.read_exact_at(&mut sector, RECORD_LBA * 512).map_err(io_error(image, "reading the journal record of"))?;
+    stick.file().read_exact_at(&mut sector, RECORD_LBA * 512).map_err(stick.io("reading the journal record of"))?;
     Ok(Record::parse(&sector))
 }
 
@@ -253,12 +249,13 @@ pub fn pending(file: &File, image: &str) -> Result<Option<Record>> {
 /// its journal is read and checked, and each of its sectors must be as it
 /// was or as the change leaves it (else another program wrote the volume
 /// since, and the journal is dropped). Says what it did on stderr.
-pub fn finish_interrupted(file: &File, disk_bytes: u64, image: &str) -> Result<Interrupted> {
-    let Some(record) = pending(file, image)? else {
+pub fn finish_interrupted(stick: &Stick) -> Result<Interrupted> {
+    let Some(record) = pending(stick)? else {
         return Ok(Interrupted::None);
     };
-    let done = finish(file, &record, disk_bytes, image)?;
-    write_record(file, &[0u8; 512], image)?;
+    let done = finish(stick, &record)?;
+    write_record(stick, &[0u8; 512])?;
+    let image = stick.what();
     match &done {
         Interrupted::Finished(what) => {
             eprintln!("dropboot: finished the change a stop cut off on {image} ({what})")
@@ -271,8 +268,9 @@ pub fn finish_interrupted(file: &File, disk_bytes: u64, image: &str) -> Result<I
     Ok(done)
 }
 
-fn finish(file: &File, record: &Record, disk_bytes: u64, image: &str) -> Result<Interrupted> {
+fn finish(stick: &Stick, record: &Record) -> Result<Interrupted> {
     let what = record.what.clone();
+    let disk_bytes = stick.bytes();
     let sectors = disk_bytes / 512;
     if record.runs.iter().any(|r| r.lba.checked_add(r.sectors as u64).is_none_or(|end| end > sectors)) || record.body_bytes > disk_bytes {
         return Ok(Interrupted::Dropped(what, "its journal lies outside the disk"));
@@ -281,7 +279,7 @@ fn finish(file: &File, record: &Record, disk_bytes: u64, image: &str) -> Result<
     for r in &record.runs {
         let n = (r.sectors as u64 * 512).min(record.body_bytes - bytes.len() as u64) as usize;
         let mut piece = vec![0u8; n];
-        file.read_exact_at(&mut piece, r.lba * 512).map_err(io_error(image, "reading the journal on"))?;
+        stick.file().read_exact_at(&mut piece, r.lba * 512).map_err(stick.io("reading the journal on"))?;
         bytes.extend_from_slice(&piece);
     }
     let Some(body) = Body::check(record, &bytes) else {
@@ -292,11 +290,11 @@ fn finish(file: &File, record: &Record, disk_bytes: u64, image: &str) -> Result<
     }
     for c in &body.changes {
         let mut now = [0u8; 512];
-        file.read_exact_at(&mut now, c.lba * 512).map_err(io_error(image, "reading"))?;
+        stick.file().read_exact_at(&mut now, c.lba * 512).map_err(stick.io("reading"))?;
         if c.state(&now) == SectorState::Changed {
             return Ok(Interrupted::Dropped(what, "another program wrote the stick since"));
         }
     }
-    apply(file, &body, image)?;
+    apply(stick, &body)?;
     Ok(Interrupted::Finished(what))
 }

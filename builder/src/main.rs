@@ -1,7 +1,8 @@
 //! dropboot, the command-line builder: makes dropboot disk images and
-//! manages the boot files on them. Rooms: `image` (disks, partitions,
-//! formatting), `bootcode` (the embedded stage1/stage2), `files` (listing
-//! and adding files), `error` (what failed, in words, with exit codes).
+//! manages the boot files on them. Rooms: `stick` (one open, locked stick
+//! and its data partition), `image` (disks, partitions, formatting),
+//! `bootcode` (the embedded stage1/stage2), `files` (listing and adding
+//! files), `error` (what failed, in words, with exit codes).
 
 mod bootcode;
 mod check;
@@ -20,6 +21,7 @@ mod journal;
 mod ntfs;
 mod partition_file;
 mod progress;
+mod stick;
 mod stick_path;
 
 use std::path::PathBuf;
