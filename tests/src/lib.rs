@@ -9,14 +9,17 @@
 //! every whole run is recorded in `target/qemu-tests/waits.tsv` (test,
 //! what, took, limit), so `tools/wait-report` shows which tests use more
 //! than a third of their limit: a test must pass beside another QEMU.
-//! [`media`] makes the disk images and files the tests boot; [`bochs`]
-//! boots them under Bochs and its own BIOS (rombios), which is not SeaBIOS.
+//! [`stick::Case`] names a test once and [`stick::Stick`] makes the stick
+//! it boots; [`media`] makes the other disk images and files the tests
+//! use; [`bochs`] boots them under Bochs and its own BIOS (rombios), which
+//! is not SeaBIOS.
 
 pub mod bochs;
 pub mod media;
 pub mod probe;
 pub mod qmp;
 pub mod seeds;
+pub mod stick;
 pub mod terminal;
 
 use std::fs;

@@ -209,11 +209,11 @@ pub fn copy_fragmented(image: &Path, file: &Path, holes: usize) -> usize {
 }
 
 /// Reformats the data partition of a dropboot image with mkfs.exfat and
-/// copies `files` (source, folder on the stick) into it through exfat-fuse
-/// on a loop device (needs root, as CI has). The partition type byte stays
-/// what it was: stage2 must find exFAT by its boot sector.
-pub fn reformat_exfat(image: &Path, files: &[(&Path, &str)]) {
-    reformat(image, Some(&["mkfs.exfat", "-L", "OTHERTOOLS"]), &["mount.exfat-fuse"], |mnt| copy_into(mnt, files));
+/// lets `fill` write to it through exfat-fuse on a loop device (needs
+/// root, as CI has). The partition type byte stays what it was: stage2
+/// must find exFAT by its boot sector.
+pub fn reformat_exfat(image: &Path, fill: impl FnOnce(&Path)) {
+    reformat(image, Some(&["mkfs.exfat", "-L", "OTHERTOOLS"]), &["mount.exfat-fuse"], fill);
 }
 
 /// Reformats the data partition of a dropboot image NTFS with mkntfs, as
@@ -315,52 +315,6 @@ pub fn copy_fragmented_exfat(image: &Path, file: &Path, holes: usize) {
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
-}
-
-/// A 256 MiB stick with `folders` folders of `per_folder` small boot files
-/// each (`/folder007/file03.iso`), made with `dropboot add` one folder at a
-/// time; for the menu's many-files test and `make bench`.
-pub fn many_files_stick(dir: &Path, folders: usize, per_folder: usize) -> PathBuf {
-    let image = dir.join("many.img");
-    let _ = fs::remove_file(&image);
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref()]);
-    let staging = dir.join("many-files");
-    let content = pseudo_random(4096, 11);
-    for f in 0..folders {
-        let _ = fs::remove_dir_all(&staging);
-        fs::create_dir_all(&staging).expect("staging folder");
-        let names: Vec<PathBuf> = (0..per_folder)
-            .map(|i| {
-                let path = staging.join(format!("file{i:02}.iso"));
-                fs::write(&path, &content).expect("a small boot file");
-                path
-            })
-            .collect();
-        let mut cmd = Command::new(dropboot_bin());
-        cmd.arg("add").arg(&image).args(&names).args(["--to", &format!("/folder{f:03}")]);
-        run(&mut cmd);
-    }
-    let _ = fs::remove_dir_all(&staging);
-    image
-}
-
-/// The same tree as [`many_files_stick`] on a stick whose data partition
-/// is NTFS, written by ntfs-3g.
-pub fn many_files_ntfs_stick(dir: &Path, folders: usize, per_folder: usize) -> PathBuf {
-    let image = dir.join("many-ntfs.img");
-    let _ = fs::remove_file(&image);
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref()]);
-    let content = pseudo_random(4096, 11);
-    reformat_ntfs(&image, |mnt| {
-        for f in 0..folders {
-            let folder = mnt.join(format!("folder{f:03}"));
-            fs::create_dir_all(&folder).expect("a folder on the stick");
-            for i in 0..per_folder {
-                fs::write(folder.join(format!("file{i:02}.iso")), &content).expect("a small boot file");
-            }
-        }
-    });
-    image
 }
 
 /// fsck (fsck.exfat or fsck.vfat, read-only) on the data partition of

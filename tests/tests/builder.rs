@@ -7,16 +7,14 @@ use std::process::Command;
 
 use bootfs::layout::{verify_stage2, DATA_PARTITION_LBA, MBR_CODE_BYTES, STAGE2_LBA};
 use bootfs::mbr::Mbr;
-use tests::media::{dropboot, mtools_target, pseudo_random, random_file, read_at, run};
-
-use tests::work_dir;
+use tests::media::{dropboot, mtools_target, pseudo_random, read_at, run};
+use tests::stick::{Case, Fs};
 
 #[test]
 fn a_created_fat32_image_has_our_mbr_boot_code_and_a_fat32_that_fsck_passes() {
-    let dir = work_dir("builder_create");
-    let a = random_file(&dir.join("a.iso"), 300_000, 11);
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "96M".as_ref(), "--fs".as_ref(), "fat32".as_ref(), a.as_os_str()]);
+    let case = Case::new("builder_create");
+    let a = case.random_file("a.iso", 300_000, 11);
+    let image = case.stick().size("96M").fs(Fs::Fat32).file(&a).build().path;
     assert_eq!(fs::metadata(&image).unwrap().len(), 96 << 20);
 
     // The MBR: bootfs and mbrman read the same table.
@@ -37,38 +35,38 @@ fn a_created_fat32_image_has_our_mbr_boot_code_and_a_fat32_that_fsck_passes() {
     verify_stage2(&stage2).expect("a sealed stage2");
 
     // The data partition: fsck.vfat passes it and mtools reads the file back.
-    let part = dir.join("partition.img");
+    let part = case.file("partition.img");
     fs::write(&part, read_at(&image, DATA_PARTITION_LBA as u64 * 512, p.sectors as usize * 512)).unwrap();
     run(Command::new("fsck.vfat").arg("-n").arg(&part));
-    let back = dir.join("a.back");
+    let back = case.file("a.back");
     run(Command::new("mcopy").env("MTOOLS_SKIP_CHECK", "1").args(["-i", &mtools_target(&image), "::/a.iso"]).arg(&back));
     assert_eq!(fs::read(&back).unwrap(), pseudo_random(300_000, 11));
 }
 
 #[test]
 fn files_added_to_folders_of_a_fat32_stick_are_listed_in_menu_order_and_fsck_still_passes() {
-    let dir = work_dir("builder_add_list");
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), "fat32".as_ref()]);
-    let z = random_file(&dir.join("zeta.ISO"), 1000, 1);
-    let b = random_file(&dir.join("Beta.img"), 2000, 2);
-    let n = random_file(&dir.join("notes.txt"), 10, 3);
+    let case = Case::new("builder_add_list");
+    let stick = case.stick().fs(Fs::Fat32).build();
+    let image = &stick.path;
+    let z = case.random_file("zeta.ISO", 1000, 1);
+    let b = case.random_file("Beta.img", 2000, 2);
+    let n = case.random_file("notes.txt", 10, 3);
     dropboot([OsStr::new("add"), image.as_os_str(), z.as_os_str(), n.as_os_str()]);
-    dropboot([OsStr::new("add"), image.as_os_str(), b.as_os_str(), "--to".as_ref(), "/rescue/old".as_ref()]);
-    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    stick.add(&b, "/rescue/old");
+    let listed = stick.run("list", &[]);
     let lines: Vec<&str> = listed.lines().map(str::trim).collect();
     assert_eq!(lines, ["2000  /rescue/old/Beta.img", "1000  /zeta.ISO"]);
 
-    let part = dir.join("partition.img");
+    let part = case.file("partition.img");
     let sectors = (64u64 << 20) / 512 - DATA_PARTITION_LBA as u64;
-    fs::write(&part, read_at(&image, DATA_PARTITION_LBA as u64 * 512, sectors as usize * 512)).unwrap();
+    fs::write(&part, read_at(image, DATA_PARTITION_LBA as u64 * 512, sectors as usize * 512)).unwrap();
     run(Command::new("fsck.vfat").arg("-n").arg(&part));
 }
 
 #[test]
 fn create_refuses_to_overwrite_an_existing_file_and_says_why() {
-    let dir = work_dir("builder_refuse");
-    let image = dir.join("precious.img");
+    let case = Case::new("builder_refuse");
+    let image = case.file("precious.img");
     fs::write(&image, b"my data").unwrap();
     let out = tests::media::output(Command::new(tests::media::dropboot_bin()).args([
         OsStr::new("create"),
@@ -108,37 +106,35 @@ fn exfat_checked_read_back(image: &std::path::Path, paths: &[&str]) -> Vec<Optio
 
 #[test]
 fn create_makes_exfat_by_default_and_fsck_exfat_and_exfat_fuse_agree_with_it() {
-    let dir = work_dir("builder_exfat");
-    let a = random_file(&dir.join("a.iso"), 3_000_000, 21);
-    let b = random_file(&dir.join("Übung für alle – 日本.img"), 70_000, 22);
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "96M".as_ref(), a.as_os_str()]);
-    dropboot([OsStr::new("add"), image.as_os_str(), b.as_os_str(), "--to".as_ref(), "/deep/er/folder".as_ref()]);
-    let sector: [u8; 512] = read_at(&image, 0, 512).try_into().unwrap();
+    let case = Case::new("builder_exfat");
+    let a = case.random_file("a.iso", 3_000_000, 21);
+    let b = case.random_file("Übung für alle – 日本.img", 70_000, 22);
+    // No --fs: exFAT is what `create` makes unless told.
+    let stick = case.stick().size("96M").file(&a).file_in(&b, "/deep/er/folder").build();
+    let sector: [u8; 512] = read_at(&stick.path, 0, 512).try_into().unwrap();
     let (_, p) = Mbr::parse(&sector).unwrap().data_partition().unwrap();
     assert_eq!((p.kind, p.bootable), (0x07, true));
-    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    let listed = stick.run("list", &[]);
     let lines: Vec<&str> = listed.lines().map(str::trim).collect();
     assert_eq!(lines, ["3000000  /a.iso", "70000  /deep/er/folder/Übung für alle – 日本.img"]);
 
-    let back = exfat_checked_read_back(&image, &["a.iso", "deep/er/folder/Übung für alle – 日本.img"]);
+    let back = exfat_checked_read_back(&stick.path, &["a.iso", "deep/er/folder/Übung für alle – 日本.img"]);
     assert_eq!(back, [Some(pseudo_random(3_000_000, 21)), Some(pseudo_random(70_000, 22))]);
 }
 
 #[test]
 fn a_folder_that_outgrows_its_first_cluster_keeps_every_file_and_fsck_passes() {
-    let dir = work_dir("builder_exfat_grow");
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]);
+    let case = Case::new("builder_exfat_grow");
+    let stick = case.stick().build();
     // 4 KiB clusters hold 128 entries; 60 files of 3+ entries each need more.
-    let files: Vec<_> = (0..60).map(|i| random_file(&dir.join(format!("installer number {i:02}.iso")), 100, i)).collect();
-    let mut args = vec![OsStr::new("add").to_owned(), image.clone().into_os_string()];
+    let files: Vec<_> = (0..60).map(|i| case.random_file(&format!("installer number {i:02}.iso"), 100, i)).collect();
+    let mut args = vec![OsStr::new("add").to_owned(), stick.path.clone().into_os_string()];
     args.extend(files.iter().map(|f| f.clone().into_os_string()));
     args.extend(["--to".into(), "/many".into()]);
     dropboot(&args);
-    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    let listed = stick.run("list", &[]);
     assert_eq!(listed.lines().count(), 60, "{listed}");
-    with_partition_device(&image, |dev| {
+    with_partition_device(&stick.path, |dev| {
         let report = run(Command::new("fsck.exfat").arg("-n").arg(dev));
         assert!(report.contains("clean"), "{report}");
     });
@@ -146,44 +142,42 @@ fn a_folder_that_outgrows_its_first_cluster_keeps_every_file_and_fsck_passes() {
 
 #[test]
 fn add_writes_into_an_exfat_volume_made_by_mkfs_exfat_and_fsck_passes() {
-    let dir = work_dir("builder_add_mkfs_exfat");
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]);
-    let theirs = random_file(&dir.join("theirs.iso"), 50_000, 31);
-    tests::media::reformat_exfat(&image, &[(&theirs, "/their folder")]);
-    let ours = random_file(&dir.join("ours.img"), 1_000_000, 32);
-    dropboot([OsStr::new("add"), image.as_os_str(), ours.as_os_str(), "--to".as_ref(), "/their folder/and ours".as_ref()]);
-    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    let case = Case::new("builder_add_mkfs_exfat");
+    let theirs = case.random_file("theirs.iso", 50_000, 31);
+    let stick = case.stick().fs(Fs::ExfatByMkfs).file_in(&theirs, "/their folder").build();
+    let ours = case.random_file("ours.img", 1_000_000, 32);
+    stick.add(&ours, "/their folder/and ours");
+    let listed = stick.run("list", &[]);
     let lines: Vec<&str> = listed.lines().map(str::trim).collect();
     assert_eq!(lines, ["1000000  /their folder/and ours/ours.img", "50000  /their folder/theirs.iso"]);
-    assert_eq!(tests::media::extents_of(&image, "/their folder/and ours/ours.img"), 1);
-    let back = exfat_checked_read_back(&image, &["their folder/and ours/ours.img"]);
+    assert_eq!(tests::media::extents_of(&stick.path, "/their folder/and ours/ours.img"), 1);
+    let back = exfat_checked_read_back(&stick.path, &["their folder/and ours/ours.img"]);
     assert_eq!(back, [Some(pseudo_random(1_000_000, 32))]);
 }
 
 /// add, rm and list round-trip on `fs`, checked by `check_volume`.
-fn add_rm_list_round_trip(fs: &str, check_volume: impl Fn(&std::path::Path, &[(&str, Vec<u8>)])) {
-    let dir = work_dir(&format!("builder_round_trip_{fs}"));
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), fs.as_ref()]);
-    let keep = random_file(&dir.join("keep.iso"), 300_000, 51);
-    let gone = random_file(&dir.join("gone.img"), 200_000, 52);
-    let also = random_file(&dir.join("also kept.IMG"), 100_000, 53);
+fn add_rm_list_round_trip(fs: Fs, check_volume: impl Fn(&std::path::Path, &[(&str, Vec<u8>)])) {
+    let case = Case::new(&format!("builder_round_trip_{fs}"));
+    let stick = case.stick().fs(fs).build();
+    let image = &stick.path;
+    let keep = case.random_file("keep.iso", 300_000, 51);
+    let gone = case.random_file("gone.img", 200_000, 52);
+    let also = case.random_file("also kept.IMG", 100_000, 53);
     dropboot([OsStr::new("add"), image.as_os_str(), keep.as_os_str(), gone.as_os_str(), "--to".as_ref(), "/a/b".as_ref()]);
     dropboot([OsStr::new("add"), image.as_os_str(), also.as_os_str()]);
-    dropboot([OsStr::new("rm"), image.as_os_str(), "/a/b/gone.img".as_ref()]);
-    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    stick.run("rm", &["/a/b/gone.img"]);
+    let listed = stick.run("list", &[]);
     let lines: Vec<&str> = listed.lines().map(str::trim).collect();
     assert_eq!(lines, ["300000  /a/b/keep.iso", "100000  /also kept.IMG"], "{fs}");
-    let out = tests::media::output(Command::new(tests::media::dropboot_bin()).args([OsStr::new("rm"), image.as_os_str(), "/a/b/gone.img".as_ref()]));
+    let out = stick.output("rm", &["/a/b/gone.img"]);
     assert_eq!(out.status.code(), Some(2), "removing it twice is a usage error on {fs}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no file /a/b/gone.img"), "{fs}");
-    check_volume(&image, &[("a/b/keep.iso", pseudo_random(300_000, 51)), ("also kept.IMG", pseudo_random(100_000, 53))]);
+    check_volume(image, &[("a/b/keep.iso", pseudo_random(300_000, 51)), ("also kept.IMG", pseudo_random(100_000, 53))]);
 }
 
 #[test]
 fn add_rm_list_round_trip_on_fat32_checked_by_fsck_vfat_and_mtools() {
-    add_rm_list_round_trip("fat32", |image, files| {
+    add_rm_list_round_trip(Fs::Fat32, |image, files| {
         let sectors = (64u64 << 20) / 512 - DATA_PARTITION_LBA as u64;
         let part = image.with_extension("part");
         fs::write(&part, read_at(image, DATA_PARTITION_LBA as u64 * 512, sectors as usize * 512)).unwrap();
@@ -198,7 +192,7 @@ fn add_rm_list_round_trip_on_fat32_checked_by_fsck_vfat_and_mtools() {
 
 #[test]
 fn add_rm_list_round_trip_on_exfat_checked_by_fsck_exfat_and_exfat_fuse() {
-    add_rm_list_round_trip("exfat", |image, files| {
+    add_rm_list_round_trip(Fs::Exfat, |image, files| {
         let mut paths: Vec<&str> = files.iter().map(|(p, _)| *p).collect();
         paths.push("a/b/gone.img");
         let back = exfat_checked_read_back(image, &paths);

@@ -3,14 +3,14 @@
 //! the SHA-256 check, and the entries that leave dropboot; all driven by
 //! keys sent through QMP, as a person at the keyboard would.
 
-use std::ffi::OsStr;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use tests::media::{dropboot, random_file, run};
+use tests::media::run;
 use tests::probe::{build_iso, EXIT_DONE};
-use tests::{work_dir, BootOptions, Qemu, Usb};
+use tests::stick::{Case, Stick};
+use tests::{BootOptions, Usb};
 
 /// A ventoy.json as Ventoy's documentation writes one: a timeout, a
 /// default image, aliases for a file and a folder, a tip, a blacklist, and
@@ -42,55 +42,27 @@ const VENTOY_JSON: &str = r#"{
 /// A name longer than a menu row.
 const LONG_NAME: &str = "A very long file name that goes on and on past the width of a menu row - 2026 edition.img";
 
-/// Copies `files` (host path, folder on the stick) onto a new 128 MiB stick,
-/// and `config` as /ventoy/ventoy.json when given.
-fn stick(dir: &Path, files: &[(&Path, &str)], config: Option<&str>) -> PathBuf {
-    let image = dir.join("stick.img");
-    let _ = fs::remove_file(&image);
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "128M".as_ref()]);
-    for (file, to) in files {
-        dropboot([OsStr::new("add"), image.as_os_str(), file.as_os_str(), "--to".as_ref(), to.as_ref()]);
-    }
-    if let Some(text) = config {
-        let json = dir.join("ventoy.json");
-        fs::write(&json, text).expect("writing ventoy.json");
-        dropboot([OsStr::new("add"), image.as_os_str(), json.as_os_str(), "--to".as_ref(), "/ventoy".as_ref()]);
-    }
-    image
-}
-
-/// A stick with one small (unbootable) file `name` at its root.
-fn one_file_stick(dir: &Path, name: &str, config: Option<&str>) -> PathBuf {
-    let file = random_file(&dir.join(name), 4_000, 1);
-    stick(dir, &[(file.as_path(), "/")], config)
-}
-
-/// The stick of Ventoy's example: the probe as the default, a Debian-named
-/// file with an alias and a tip, a file the blacklist hides.
-/// The stick of Ventoy's documented example, its countdown set to `seconds`.
-fn ventoy_example_stick(name: &str, seconds: u32) -> (PathBuf, PathBuf) {
-    let dir = work_dir(name);
-    let probe = build_iso(&dir, 64 * 1024);
-    let debian = random_file(&dir.join("debian-netinst.iso"), 200_000, 1);
-    let hidden = random_file(&dir.join("ghost.iso"), 3_000, 2);
-    let plain = random_file(&dir.join("tools.img"), 5_000, 3);
-    let long = random_file(&dir.join(LONG_NAME), 6_000, 4);
-    let files = [
-        (probe.path.as_path(), "/ISO"),
-        (debian.as_path(), "/ISO/Linux"),
-        (hidden.as_path(), "/ISO/old"),
-        (plain.as_path(), "/"),
-        (long.as_path(), "/"),
-    ];
+/// The stick of Ventoy's documented example, its countdown set to
+/// `seconds`: the probe as the default, a Debian-named file with an alias
+/// and a tip, a file the blacklist hides.
+fn ventoy_example(case: &Case, seconds: u32) -> Stick {
+    let probe = build_iso(&case.dir, 64 * 1024);
     let config = VENTOY_JSON.replace(r#""VTOY_MENU_TIMEOUT": "5""#, &format!(r#""VTOY_MENU_TIMEOUT": "{seconds}""#));
-    let image = stick(&dir, &files, Some(&config));
-    (dir, image)
+    case.stick()
+        .size("128M")
+        .file_in(&probe.path, "/ISO")
+        .file_in(case.random_file("debian-netinst.iso", 200_000, 1), "/ISO/Linux")
+        .file_in(case.random_file("ghost.iso", 3_000, 2), "/ISO/old")
+        .file(case.random_file("tools.img", 5_000, 3))
+        .file(case.random_file(LONG_NAME, 6_000, 4))
+        .ventoy_json(&config)
+        .build()
 }
 
 #[test]
 fn a_ventoy_json_from_ventoys_documentation_sets_the_default_the_labels_and_the_hidden_files_then_the_countdown_boots_the_default() {
-    let (dir, image) = ventoy_example_stick("ventoy_json_default", 5);
-    let mut vm = Qemu::boot("ventoy_json_default", &dir, &image);
+    let case = Case::new("ventoy_json_default");
+    let mut vm = case.boot(ventoy_example(&case, 5));
     let screen = vm.wait_screen("Press any key to stop");
     let text = screen.text();
     assert!(text.contains("4 boot files on exFAT"), "the blacklisted file is not counted:\n{text}");
@@ -117,8 +89,8 @@ fn a_key_stops_the_countdown_and_the_tip_shows_for_its_file() {
     // A countdown long enough that the key lands inside it however busy
     // the machine is.
     let seconds = 8;
-    let (dir, image) = ventoy_example_stick("countdown_stopped", seconds);
-    let mut vm = Qemu::boot("countdown_stopped", &dir, &image);
+    let case = Case::new("countdown_stopped");
+    let mut vm = case.boot(ventoy_example(&case, seconds));
     vm.wait_screen("Press any key to stop");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds.into());
     vm.keys(&["up"]);
@@ -136,8 +108,8 @@ fn a_key_stops_the_countdown_and_the_tip_shows_for_its_file() {
 
 #[test]
 fn the_tree_view_search_and_details_follow_the_keys() {
-    let (dir, image) = ventoy_example_stick("tree_search_details", 30);
-    let mut vm = Qemu::boot("tree_search_details", &dir, &image);
+    let case = Case::new("tree_search_details");
+    let mut vm = case.boot(ventoy_example(&case, 30));
     vm.wait_screen("Press any key to stop");
 
     // F3: the tree view, folders first, the folder alias in place of its name.
@@ -179,17 +151,16 @@ fn the_tree_view_search_and_details_follow_the_keys() {
 
 #[test]
 fn sha256_compares_the_file_with_its_sidecar_and_with_sha256sums() {
-    let dir = work_dir("sha256_check");
-    let good = random_file(&dir.join("good.iso"), 1 << 20, 7);
-    let bad = random_file(&dir.join("bad.iso"), 300_000, 8);
+    let case = Case::new("sha256_check");
+    let good = case.random_file("good.iso", 1 << 20, 7);
+    let bad = case.random_file("bad.iso", 300_000, 8);
     let sum = |p: &Path| run(Command::new("sha256sum").arg(p)).split_whitespace().next().expect("a digest").to_string();
     let good_sum = sum(&good);
-    fs::write(dir.join("good.iso.sha256"), format!("{good_sum}  good.iso\n")).expect("sidecar");
+    fs::write(case.file("good.iso.sha256"), format!("{good_sum}  good.iso\n")).expect("sidecar");
     let wrong = "0".repeat(64);
-    fs::write(dir.join("SHA256SUMS"), format!("{good_sum}  good.iso\n{wrong}  bad.iso\n")).expect("SHA256SUMS");
-    let files = [(good.as_path(), "/"), (bad.as_path(), "/"), (&*dir.join("good.iso.sha256"), "/"), (&*dir.join("SHA256SUMS"), "/")];
-    let image = stick(&dir, &files, None);
-    let mut vm = Qemu::boot("sha256_check", &dir, &image);
+    fs::write(case.file("SHA256SUMS"), format!("{good_sum}  good.iso\n{wrong}  bad.iso\n")).expect("SHA256SUMS");
+    let stick = case.stick().size("128M").files([&good, &bad, &case.file("good.iso.sha256"), &case.file("SHA256SUMS")]).build();
+    let mut vm = case.boot(&stick);
     vm.wait_screen("2 boot files");
 
     // The list: /bad.iso, /good.iso.
@@ -217,16 +188,16 @@ fn boot_the_next_disk_from_a_stick_on_a_uhci_port_starts_the_pcs_disk_as_80h() {
 /// The menu's "Boot the next disk" with a second disk whose MBR reports
 /// how it was started and what 80h and 81h are then.
 fn boot_the_next_disk(name: &str, usb: Option<Usb>) {
-    let dir = work_dir(name);
-    let mbr = dir.join("next-disk.bin");
+    let case = Case::new(name);
+    let mbr = case.file("next-disk.bin");
     tests::probe::assemble("next_disk.asm", &mbr);
-    let second = dir.join("second-disk.img");
+    let second = case.file("second-disk.img");
     let mut bytes = fs::read(&mbr).expect("next-disk.bin");
     bytes.resize(1 << 20, 0);
     fs::write(&second, &bytes).expect("second disk");
-    let image = one_file_stick(&dir, "any.iso", None);
+    let image = case.stick().size("128M").file(case.random_file("any.iso", 4_000, 1)).build().path;
     let opts = BootOptions { extra_disks: vec![second], usb, ..BootOptions::default() };
-    let mut vm = Qemu::boot_with(name, &dir, &image, &opts);
+    let mut vm = case.boot_with(&image, &opts);
     vm.wait_screen("1 boot file");
     // The last three rows: next disk, reboot, power off.
     vm.keys(&["end", "up", "up"]);
@@ -245,9 +216,8 @@ fn boot_the_next_disk(name: &str, usb: Option<Usb>) {
 
 #[test]
 fn power_off_switches_the_machine_off() {
-    let dir = work_dir("power_off");
-    let image = one_file_stick(&dir, "any.iso", None);
-    let mut vm = Qemu::boot("power_off", &dir, &image);
+    let case = Case::new("power_off");
+    let mut vm = case.boot(case.stick().size("128M").file(case.random_file("any.iso", 4_000, 1)).build());
     vm.wait_screen("<Power off>");
     vm.keys(&["end", "ret"]);
     let status = vm.wait_exit();
@@ -257,10 +227,10 @@ fn power_off_switches_the_machine_off() {
 
 #[test]
 fn a_config_with_a_syntax_error_names_its_line_and_column_and_the_menu_still_shows() {
-    let dir = work_dir("config_syntax_error");
+    let case = Case::new("config_syntax_error");
     let broken = "{\n  \"control\": [\n    { \"VTOY_MENU_TIMEOUT\": \"5\" }\n    { \"VTOY_DEFAULT_IMAGE\": \"/rescue.iso\" }\n  ]\n}\n";
-    let image = one_file_stick(&dir, "rescue.iso", Some(broken));
-    let mut vm = Qemu::boot("config_syntax_error", &dir, &image);
+    let stick = case.stick().size("128M").file(case.random_file("rescue.iso", 4_000, 1)).ventoy_json(broken).build();
+    let mut vm = case.boot(&stick);
     let screen = vm.wait_screen("/rescue.iso");
     let where_ = "line 4, column 5: expected ',' or ']', found '{'";
     let status = screen.find(where_).unwrap_or_else(|| panic!("the error on screen:\n{}", screen.text()));
@@ -268,7 +238,7 @@ fn a_config_with_a_syntax_error_names_its_line_and_column_and_the_menu_still_sho
     assert!(!screen.text().contains("Press any key to stop"), "a broken file sets no countdown");
     assert!(vm.serial_text().contains(where_), "and on COM1");
 
-    let out = tests::media::output(Command::new(tests::media::dropboot_bin()).args(["config", "check"]).arg(&image));
+    let out = tests::media::output(Command::new(tests::media::dropboot_bin()).args(["config", "check"]).arg(&stick.path));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(5), "{stdout}");
     assert!(stdout.contains(&format!("stick.img:/ventoy/ventoy.json: {where_}")), "the same place:\n{stdout}");
@@ -276,9 +246,8 @@ fn a_config_with_a_syntax_error_names_its_line_and_column_and_the_menu_still_sho
 
 #[test]
 fn a_stick_with_5000_boot_files_in_200_folders_shows_its_menu_and_scrolls() {
-    let dir = work_dir("five_thousand");
-    let image = tests::media::many_files_stick(&dir, 200, 25);
-    let mut vm = Qemu::boot("five_thousand", &dir, &image);
+    let case = Case::new("five_thousand");
+    let mut vm = case.boot(case.stick().size("256M").many_files(200, 25).build());
     let screen = vm.wait_screen("5000 boot files");
     assert!(screen.text().contains("/folder000/file00.iso"), "{}", screen.text());
     vm.keys(&["end", "up", "up", "up"]);
@@ -295,9 +264,8 @@ fn a_stick_with_5000_boot_files_in_200_folders_shows_its_menu_and_scrolls() {
 
 #[test]
 fn boot_the_next_disk_without_another_disk_says_so_and_the_menu_stays() {
-    let dir = work_dir("no_next_disk");
-    let image = one_file_stick(&dir, "any.iso", None);
-    let mut vm = Qemu::boot("no_next_disk", &dir, &image);
+    let case = Case::new("no_next_disk");
+    let mut vm = case.boot(case.stick().size("128M").file(case.random_file("any.iso", 4_000, 1)).build());
     vm.wait_screen("<Boot the next disk>");
     vm.keys(&["end", "up", "up", "ret"]);
     let screen = vm.wait_screen("Cannot boot the next disk: this PC has no hard disk besides the stick");
@@ -306,10 +274,10 @@ fn boot_the_next_disk_without_another_disk_says_so_and_the_menu_stays() {
 
 #[test]
 fn a_bad_setting_is_named_with_its_place_and_the_rest_of_the_file_applies() {
-    let dir = work_dir("config_bad_setting");
+    let case = Case::new("config_bad_setting");
     let config = "{\n  \"control\": [\n    { \"VTOY_MENU_TIMEOUT\": \"30\" },\n    { \"VTOY_MAX_SEARCH_LEVEL\": \"deep\" }\n  ],\n  \"menu_alias\": [ { \"image\": \"/rescue.iso\", \"alias\": \"Rescue\" } ]\n}\n";
-    let image = one_file_stick(&dir, "rescue.iso", Some(config));
-    let mut vm = Qemu::boot("config_bad_setting", &dir, &image);
+    let stick = case.stick().size("128M").file(case.random_file("rescue.iso", 4_000, 1)).ventoy_json(config).build();
+    let mut vm = case.boot(&stick);
     let screen = vm.wait_screen("Press any key to stop");
     let text = screen.text();
     assert!(text.contains("Booting Rescue in "), "the timeout and the alias apply:\n{text}");

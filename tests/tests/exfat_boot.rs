@@ -1,23 +1,19 @@
 //! exFAT sticks: a stick whose data partition was made by mkfs.exfat (its
 //! partition type still saying FAT32) lists and boots its files.
 
-use std::ffi::OsStr;
-
-use tests::media::{dropboot, random_file, reformat_exfat, third_party};
-use tests::{work_dir, Qemu};
+use tests::media::third_party;
+use tests::stick::{Case, Fs};
 
 #[test]
 fn grub_rescue_cdrom_iso_boots_from_an_exfat_stick_made_by_mkfs_exfat() {
-    let dir = work_dir("exfat_mkfs_grub");
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "128M".as_ref()]);
-    let other = random_file(&dir.join("Übersicht.img"), 4096, 9);
-    reformat_exfat(&image, &[(&third_party("grub-rescue-cdrom.iso"), "/rescue/grub"), (&other, "/")]);
+    let case = Case::new("exfat_mkfs_grub");
+    let other = case.random_file("Übersicht.img", 4096, 9);
+    let stick = case.stick().size("128M").fs(Fs::ExfatByMkfs).file_in(third_party("grub-rescue-cdrom.iso"), "/rescue/grub").file(&other).build();
 
-    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    let listed = stick.run("list", &[]);
     assert!(listed.contains("/rescue/grub/grub-rescue-cdrom.iso"), "{listed}");
 
-    let mut vm = Qemu::boot("exfat_mkfs_grub", &dir, &image);
+    let mut vm = case.boot(&stick);
     let screen = vm.wait_screen("2 boot files on exFAT \"OTHERTOOLS\"");
     let rows = (screen.find("/rescue/grub/grub-rescue-cdrom.iso"), screen.find("/Übersicht.img"));
     assert!(matches!(rows, (Some(a), Some(b)) if a < b), "{}", screen.text());

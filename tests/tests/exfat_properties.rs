@@ -5,15 +5,14 @@
 //! belonging to two files. Needs root (loop devices), as CI has.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 
 use bootfs::filesystem::Filesystem;
 use bootfs::layout::DATA_PARTITION_LBA;
 use proptest::prelude::*;
-use tests::media::{data_partition, dropboot, pseudo_random, reformat_exfat};
-use tests::work_dir;
+use tests::media::{data_partition, pseudo_random};
+use tests::stick::{Case, Fs};
 
 fn name() -> impl Strategy<Value = String> {
     prop_oneof!["[a-z]{1,8}", "[A-Za-z0-9 _-]{1,30}", Just("Übersicht für Anfänger".to_string()), Just("日本語".to_string())]
@@ -28,14 +27,10 @@ proptest! {
     fn a_random_tree_written_by_mkfs_exfat_and_exfat_fuse_reads_back_identically(
         files in prop::collection::vec((prop::collection::vec(name(), 0..3), name(), 0usize..300_000), 1..8)
     ) {
-        let dir = work_dir("exfat_properties");
-        let _ = fs::remove_dir_all(dir.join("src"));
-        let image = dir.join("stick.img");
-        let _ = fs::remove_file(&image);
-        dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]);
+        let case = Case::new("exfat_properties");
         // Each file in its own source folder (names may repeat across folders).
         let mut written: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-        let mut copies = Vec::new();
+        let mut stick = case.stick().fs(Fs::ExfatByMkfs);
         for (i, (dirs, file, len)) in files.iter().enumerate() {
             let folder = format!("/{}", dirs.join("/"));
             let path = format!("{}/{file}.iso", folder.trim_end_matches('/'));
@@ -46,16 +41,15 @@ proptest! {
                 || lower.starts_with(&format!("{}/", p.to_lowercase()))) {
                 continue;
             }
-            let src = dir.join("src").join(i.to_string());
+            let src = case.file("src").join(i.to_string());
             fs::create_dir_all(&src).expect("source folder");
             let data = pseudo_random(*len, i as u64 + 1);
             let source = src.join(format!("{file}.iso"));
             fs::write(&source, &data).expect("source file");
             written.insert(path, data);
-            copies.push((source, folder));
+            stick = stick.file_in(source, &folder);
         }
-        let list: Vec<(&std::path::Path, &str)> = copies.iter().map(|(s, f)| (s.as_path(), f.as_str())).collect();
-        reformat_exfat(&image, &list);
+        let image = stick.build().path;
 
         let mut volume = Filesystem::open(data_partition(&image)).expect("bootfs opens the volume");
         prop_assert_eq!(volume.kind(), "exFAT");

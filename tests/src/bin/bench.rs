@@ -1,41 +1,28 @@
 //! `make bench`: records (never asserts) how fast and how big dropboot is,
 //! under QEMU/TCG with SeaBIOS. Prints a table for the record.
 
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tests::media::{copy_fragmented, dropboot, random_file, third_party};
+use tests::media::{copy_fragmented, third_party};
 use tests::probe::{build_iso_mode, report, MODE_BENCH};
-use tests::{work_dir, BootOptions, Qemu, Usb};
+use tests::stick::{Case, Fs, Stick};
+use tests::{BootOptions, Qemu, Usb};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
 
-fn stick(dir: &Path, size: &str, files: &[PathBuf]) -> PathBuf {
-    stick_on(dir, size, "exfat", files)
-}
-
-fn stick_on(dir: &Path, size: &str, fs: &str, files: &[PathBuf]) -> PathBuf {
-    let image = dir.join("stick.img");
-    let _ = std::fs::remove_file(&image);
-    let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), size.into(), "--fs".into(), fs.into()];
-    args.extend(files.iter().map(|f| f.clone().into_os_string()));
-    dropboot(&args);
-    image
-}
-
 /// Seconds from QEMU's start to the menu of a stick with 20 files.
 fn time_to_menu() -> f64 {
-    let dir = work_dir("bench-menu");
-    let files: Vec<_> = (0..20).map(|i| random_file(&dir.join(format!("image-{i:02}.iso")), 4096, i)).collect();
-    let image = stick(&dir, "256M", &files);
+    let case = Case::new("bench-menu");
+    let files: Vec<_> = (0..20).map(|i| case.random_file(&format!("image-{i:02}.iso"), 4096, i)).collect();
+    let stick = case.stick().size("256M").files(&files).build();
     let runs: Vec<f64> = (0..5)
         .map(|_| {
             let start = Instant::now();
-            let mut vm = Qemu::boot("bench-menu", &dir, &image);
+            let mut vm = case.boot(&stick);
             vm.wait_screen("20 boot files");
             start.elapsed().as_secs_f64()
         })
@@ -47,13 +34,13 @@ fn time_to_menu() -> f64 {
 /// 200 folders (median of 3), and from the last search key to the
 /// filtered list (one run; the screen is polled every 100 ms).
 fn time_to_menu_5000(ntfs: bool) -> (f64, f64) {
-    let dir = work_dir(if ntfs { "bench-menu-5000-ntfs" } else { "bench-menu-5000" });
-    let image = if ntfs { tests::media::many_files_ntfs_stick(&dir, 200, 25) } else { tests::media::many_files_stick(&dir, 200, 25) };
+    let case = Case::new(if ntfs { "bench-menu-5000-ntfs" } else { "bench-menu-5000" });
+    let stick = case.stick().size("256M").fs(if ntfs { Fs::NtfsByMkntfs } else { Fs::Exfat }).many_files(200, 25).build();
     let mut search = 0.0;
     let runs: Vec<f64> = (0..3)
         .map(|_| {
             let start = Instant::now();
-            let mut vm = Qemu::boot("bench-menu-5000", &dir, &image);
+            let mut vm = case.boot(&stick);
             vm.wait_screen("5000 boot files");
             let ready = start.elapsed().as_secs_f64();
             vm.keys(&["1", "2", "3"]);
@@ -86,10 +73,10 @@ fn wait_shown(vm: &mut Qemu, shown: &Shown) {
 /// start to the same payload booted from QEMU's CD drive.
 fn time_real_iso(name: &str, shown: Shown, memory: u32) -> (f64, f64) {
     let iso = third_party(name);
-    let dir = work_dir(&format!("bench-{name}"));
-    let image = stick(&dir, "128M", &[iso.clone()]);
+    let case = Case::new(&format!("bench-{name}"));
+    let stick = case.stick().size("128M").file(&iso).build();
     let opts = BootOptions { memory_mib: Some(memory), ..Default::default() };
-    let mut vm = Qemu::boot_with("bench-dropboot", &dir, &image, &opts);
+    let mut vm = case.boot_with(&stick, &opts);
     vm.wait_screen("1 boot file on");
     let start = Instant::now();
     vm.keys(&["ret"]);
@@ -98,7 +85,7 @@ fn time_real_iso(name: &str, shown: Shown, memory: u32) -> (f64, f64) {
     drop(vm);
     let opts = BootOptions { memory_mib: Some(memory), boot_cdrom: Some(iso), ..Default::default() };
     let start = Instant::now();
-    let mut vm = Qemu::boot_with("bench-cdrom", &dir, &image, &opts);
+    let mut vm = case.step("cdrom").boot_with(&stick, &opts);
     wait_shown(&mut vm, &shown);
     (through_dropboot, start.elapsed().as_secs_f64())
 }
@@ -106,10 +93,10 @@ fn time_real_iso(name: &str, shown: Shown, memory: u32) -> (f64, f64) {
 /// What the probe in bench mode reports: MiB/s through its boot drive and
 /// from drive 80h directly, and (hook KiB, extents) when booted by dropboot;
 /// the stick on IDE or on a USB controller.
-fn probe_read(dir: &Path, image: &Path, cdrom: Option<PathBuf>, usb: Option<Usb>) -> (f64, f64, Option<(u32, u32)>) {
+fn probe_read(case: &Case, stick: &Stick, cdrom: Option<PathBuf>, usb: Option<Usb>) -> (f64, f64, Option<(u32, u32)>) {
     let direct = cdrom.is_some();
     let opts = BootOptions { boot_cdrom: cdrom, usb, ..Default::default() };
-    let mut vm = Qemu::boot_with("bench-probe", dir, image, &opts);
+    let mut vm = case.boot_with(stick, &opts);
     if !direct {
         vm.wait_screen("1 boot file on");
         vm.keys(&["ret"]);
@@ -172,12 +159,12 @@ fn live_section() {
     for iso in ["debian-live.iso", "debian-live-grub.iso", "dracut-live.iso"] {
         let path = tests::media::live_medium(iso);
         let line = format!("dropboot-live-root: {} reached its root", iso.trim_end_matches(".iso"));
-        let dir = work_dir(&format!("bench-{iso}"));
+        let case = Case::new(&format!("bench-{iso}"));
         let wait = Duration::from_secs(240);
         let through = |usb: Option<Usb>| {
-            let image = stick(&dir, "256M", &[path.clone()]);
+            let stick = case.stick().size("256M").file(&path).build();
             let opts = BootOptions { memory_mib: Some(1024), usb, limit: Some(wait), ..Default::default() };
-            let mut vm = Qemu::boot_with("bench-live", &dir, &image, &opts);
+            let mut vm = case.boot_with(&stick, &opts);
             vm.wait_screen("1 boot file on");
             let start = Instant::now();
             vm.keys(&["ret"]);
@@ -185,10 +172,9 @@ fn live_section() {
             start.elapsed().as_secs_f64()
         };
         let (ide, usb) = (through(None), through(Some(Usb::Xhci)));
-        let image = dir.join("stick.img");
         let opts = BootOptions { memory_mib: Some(1024), boot_cdrom: Some(path.clone()), limit: Some(wait), ..Default::default() };
         let start = Instant::now();
-        let mut vm = Qemu::boot_with("bench-live-cdrom", &dir, &image, &opts);
+        let mut vm = case.step("cdrom").boot_with(case.file("stick.img"), &opts);
         vm.wait_serial_within(&line, wait);
         let cdrom = start.elapsed().as_secs_f64();
         println!(
@@ -199,12 +185,12 @@ fn live_section() {
     }
 }
 
-/// `dropboot create --fs exfat` with a 4 GiB file, next to `cp` of the
-/// same file on the same disk, both flushed to the disk.
+/// `dropboot create` (exFAT) with a 4 GiB file, next to `cp` of the same
+/// file on the same disk, both flushed to the disk.
 fn exfat_section() {
     use std::io::Write;
-    let dir = work_dir("bench-exfat");
-    let big = dir.join("big.iso");
+    let case = Case::new("bench-exfat");
+    let big = case.file("big.iso");
     {
         // A pattern, not zeros: nothing may be skipped as a hole.
         let mut f = std::fs::File::create(&big).expect("the 4 GiB file");
@@ -217,8 +203,8 @@ fn exfat_section() {
     let sync = || {
         let _ = tests::media::output(&mut std::process::Command::new("sync"));
     };
-    let image = dir.join("stick.img");
-    let copy = dir.join("copy.iso");
+    let image = case.file("stick.img");
+    let copy = case.file("copy.iso");
     // Two rounds, alternating, the best of each: the first writer to run
     // otherwise pays for the page cache's state.
     let (mut ours, mut cp) = (f64::MAX, f64::MAX);
@@ -226,7 +212,7 @@ fn exfat_section() {
         let _ = std::fs::remove_file(&image);
         sync();
         let start = Instant::now();
-        dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "6G".as_ref(), "--fs".as_ref(), "exfat".as_ref(), big.as_os_str()]);
+        Stick::at(&image).size("6G").file(&big).build();
         sync();
         ours = ours.min(start.elapsed().as_secs_f64());
         let _ = std::fs::remove_file(&copy);
@@ -238,36 +224,36 @@ fn exfat_section() {
     }
     let mib = 4096.0;
     println!(
-        "  dropboot create --fs exfat with a 4 GiB file: {ours:.1} s ({:.0} MiB/s); cp of it: {cp:.1} s ({:.0} MiB/s); ratio {:.2}",
+        "  dropboot create (exFAT) with a 4 GiB file: {ours:.1} s ({:.0} MiB/s); cp of it: {cp:.1} s ({:.0} MiB/s); ratio {:.2}",
         mib / ours,
         mib / cp,
         ours / cp
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&case.dir);
 }
 
 fn probe_section() {
-    let dir = work_dir("bench-probe");
-    let iso = build_iso_mode(&dir, 64 << 20, MODE_BENCH);
-    let contiguous = stick(&dir, "256M", &[iso.path.clone()]);
-    let (hook_mib_s, raw_mib_s, hook_mem) = probe_read(&dir, &contiguous, None, None);
-    let (cdrom_mib_s, _, _) = probe_read(&dir, &contiguous, Some(iso.path.clone()), None);
+    let case = Case::new("bench-probe");
+    let iso = build_iso_mode(&case.dir, 64 << 20, MODE_BENCH);
+    let contiguous = case.stick().size("256M").file(&iso.path).build();
+    let (hook_mib_s, raw_mib_s, hook_mem) = probe_read(&case, &contiguous, None, None);
+    let (cdrom_mib_s, _, _) = probe_read(&case, &contiguous, Some(iso.path.clone()), None);
     let (kib, ext) = hook_mem.unwrap_or_default();
     println!("  probe reading 64 MiB in 64 KiB requests: through the hook {hook_mib_s:.1} MiB/s, from QEMU's CD drive {cdrom_mib_s:.1} MiB/s (ratio {:.2})", hook_mib_s / cdrom_mib_s);
     println!("    the stick itself (INT 13h on 80h, no hook, 127-sector requests): {raw_mib_s:.1} MiB/s; hook / stick {:.2}", hook_mib_s / raw_mib_s);
     println!("  low memory the hook takes (BDA 413h): {kib} KiB for a contiguous ISO ({ext} extent)");
     for (usb, name) in [(Usb::Xhci, "xHCI"), (Usb::Ehci, "EHCI")] {
-        let (hook_usb, raw_usb, _) = probe_read(&dir, &contiguous, None, Some(usb));
+        let (hook_usb, raw_usb, _) = probe_read(&case, &contiguous, None, Some(usb));
         println!(
             "  the stick on USB storage ({name}): through the hook {hook_usb:.1} MiB/s, the stick itself {raw_usb:.1} MiB/s; hook / stick {:.2}",
             hook_usb / raw_usb
         );
     }
 
-    let small = build_iso_mode(&dir, 1 << 20, MODE_BENCH);
-    let fragmented = stick_on(&dir, "64M", "fat32", &[]);
-    let runs = copy_fragmented(&fragmented, &small.path, 60);
-    let (_, _, frag_mem) = probe_read(&dir, &fragmented, None, None);
+    let small = build_iso_mode(&case.dir, 1 << 20, MODE_BENCH);
+    let fragmented = case.stick().fs(Fs::Fat32).build();
+    let runs = copy_fragmented(&fragmented.path, &small.path, 60);
+    let (_, _, frag_mem) = probe_read(&case, &fragmented, None, None);
     let (kib, ext) = frag_mem.unwrap_or_default();
     println!("  low memory the hook takes: {kib} KiB for an ISO in {ext} extents (mshowfat: {runs} runs)");
 }
