@@ -12,8 +12,9 @@ use bootfs::fuzz::SparseDisk;
 use bootfs::layout::DATA_PARTITION_LBA;
 use bootfs::IoError;
 
-use crate::media::{dropboot, random_file};
+use crate::media::random_file;
 use crate::probe::{build_disk, build_iso, emulation_iso};
+use crate::stick::{Fs, Stick};
 
 /// A file read through [`ByteSource`] that notes the sectors read.
 struct Recording {
@@ -151,12 +152,9 @@ pub fn write_all(out: &Path, work: &Path) -> usize {
     let b = random_file(&work.join("b.iso"), 5_000, 2);
     let json = work.join("ventoy.json");
     fs::write(&json, CONFIGS[1]).expect("a config");
-    for fs_kind in ["fat32", "exfat"] {
-        let image = work.join(format!("{fs_kind}.img"));
-        let _ = fs::remove_file(&image);
-        dropboot(["create".as_ref(), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), fs_kind.as_ref(), a.as_os_str()]);
-        dropboot(["add".as_ref(), image.as_os_str(), b.as_os_str(), "--to".as_ref(), "/ISO/Linux".as_ref()]);
-        dropboot(["add".as_ref(), image.as_os_str(), json.as_os_str(), "--to".as_ref(), "/ventoy".as_ref()]);
+    for fs in [Fs::Fat32, Fs::Exfat] {
+        let fs_kind = fs.name();
+        let image = Stick::at(work.join(format!("{fs_kind}.img"))).fs(fs).file(&a).file_in(&b, "/ISO/Linux").file_in(&json, "/ventoy").build().path;
         let bytes = fs::read(&image).expect("stick");
         seeds.push(("mbr", format!("{fs_kind}-stick"), bytes[..512].to_vec()));
         // The same table carrying a booted ISO's entry, and its record.

@@ -8,11 +8,11 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use tests::media::{dropboot, dropboot_bin, fsck_passes, random_file, run, stalled_add};
-use tests::work_dir;
+use tests::stick::{Case, Fs, Stick, StickBuilder};
 
 /// `dropboot list` of `image`, as (size, path) lines.
 fn listed(image: &Path) -> Vec<String> {
@@ -32,16 +32,13 @@ fn read_back(image: &Path, path: &str) -> Vec<u8> {
     out
 }
 
-/// A stick with two files already on it; returns the image and their contents.
-fn stick_with_two_files(dir: &Path, fs_kind: &str, size: &str) -> (PathBuf, Vec<(String, Vec<u8>)>) {
-    let image = dir.join(format!("{fs_kind}.img"));
-    let _ = fs::remove_file(&image);
+/// `stick` with two files on it first, to be kept (/keep-a.iso and
+/// /tools/keep-b.img, written in `dir`); and what they hold.
+fn keeping_two_files<'a>(dir: &Path, stick: StickBuilder<'a>) -> (StickBuilder<'a>, Vec<(String, Vec<u8>)>) {
     let a = random_file(&dir.join("keep-a.iso"), 300_000, 1);
     let b = random_file(&dir.join("keep-b.img"), 70_000, 2);
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), size.as_ref(), "--fs".as_ref(), fs_kind.as_ref(), a.as_os_str()]);
-    dropboot([OsStr::new("add"), image.as_os_str(), b.as_os_str(), "--to".as_ref(), "/tools".as_ref()]);
     let kept = vec![("/keep-a.iso".to_string(), fs::read(&a).expect("a")), ("/tools/keep-b.img".to_string(), fs::read(&b).expect("b"))];
-    (image, kept)
+    (stick.file(&a).file_in(&b, "/tools"), kept)
 }
 
 fn other_files_intact(image: &Path, kept: &[(String, Vec<u8>)]) {
@@ -52,46 +49,42 @@ fn other_files_intact(image: &Path, kept: &[(String, Vec<u8>)]) {
 
 #[test]
 fn a_file_too_big_for_the_stick_is_refused_before_a_single_byte_is_written() {
-    for fs_kind in ["exfat", "fat32"] {
-        let dir = work_dir(&format!("too_big_{fs_kind}"));
-        let (image, _) = stick_with_two_files(&dir, fs_kind, "64M");
-        let before = fs::read(&image).expect("image");
-        let big = random_file(&dir.join("huge.iso"), 70 << 20, 3);
-        let out = tests::media::output(Command::new(dropboot_bin()).args([
-            OsStr::new("add"),
-            image.as_os_str(),
-            big.as_os_str(),
-            "--to".as_ref(),
-            "/new/folder".as_ref(),
-        ]));
+    for fs in [Fs::Exfat, Fs::Fat32] {
+        let case = Case::new(&format!("too_big_{fs}"));
+        let stick = keeping_two_files(&case.dir, case.stick().fs(fs)).0.build();
+        let before = fs::read(&stick.path).expect("image");
+        let big = case.random_file("huge.iso", 70 << 20, 3);
+        let out = stick.output("add", &[big.to_str().expect("a UTF-8 path"), "--to", "/new/folder"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{fs_kind}: refused");
-        assert!(stderr.contains("free space") && stderr.contains("nothing was written"), "{fs_kind}: {stderr}");
-        assert!(fs::read(&image).expect("image") == before, "{fs_kind}: the image is byte for byte as it was");
+        assert!(!out.status.success(), "{fs}: refused");
+        assert!(stderr.contains("free space") && stderr.contains("nothing was written"), "{fs}: {stderr}");
+        assert!(fs::read(&stick.path).expect("image") == before, "{fs}: the image is byte for byte as it was");
     }
 }
 
 #[test]
 fn a_host_disk_that_fills_up_mid_copy_leaves_no_partial_file_and_a_volume_fsck_passes() {
-    for fs_kind in ["exfat", "fat32"] {
-        let dir = work_dir(&format!("host_full_{fs_kind}"));
-        let small = dir.join("small-disk");
+    for fs in [Fs::Exfat, Fs::Fat32] {
+        let case = Case::new(&format!("host_full_{fs}"));
+        let small = case.file("small-disk");
         fs::create_dir_all(&small).expect("mount point");
         let _ = tests::media::output(Command::new("umount").arg(&small));
         run(Command::new("mount").args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"]).arg(&small));
         let result = std::panic::catch_unwind(|| {
             // A sparse 128 MiB stick image on a 24 MiB disk: the copy of a
             // 40 MiB file runs out of host disk half way.
-            let (image, kept) = stick_with_two_files(&small, fs_kind, "128M");
-            let big = random_file(&dir.join("big.iso"), 40 << 20, 4);
-            let before = listed(&image);
+            let (stick, kept) = keeping_two_files(&small, Stick::at(small.join(format!("{fs}.img"))).size("128M").fs(fs));
+            let stick = stick.build();
+            let image = &stick.path;
+            let big = case.random_file("big.iso", 40 << 20, 4);
+            let before = listed(image);
             let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("add"), image.as_os_str(), big.as_os_str()]));
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(1), "{fs_kind}: an I/O error: {stderr}");
-            assert!(stderr.contains("No space left on device"), "{fs_kind}: {stderr}");
-            assert_eq!(listed(&image), before, "{fs_kind}: no partial file is listed");
-            fsck_passes(&image, fs_kind);
-            other_files_intact(&image, &kept);
+            assert_eq!(out.status.code(), Some(1), "{fs}: an I/O error: {stderr}");
+            assert!(stderr.contains("No space left on device"), "{fs}: {stderr}");
+            assert_eq!(listed(image), before, "{fs}: no partial file is listed");
+            stick.fsck_passes();
+            other_files_intact(image, &kept);
         });
         let _ = tests::media::output(Command::new("umount").arg(&small));
         if let Err(e) = result {
@@ -102,23 +95,25 @@ fn a_host_disk_that_fills_up_mid_copy_leaves_no_partial_file_and_a_volume_fsck_p
 
 #[test]
 fn an_add_killed_mid_copy_leaves_a_volume_fsck_passes_and_the_other_files_intact() {
-    for fs_kind in ["exfat", "fat32"] {
-        let dir = work_dir(&format!("killed_add_{fs_kind}"));
-        let (image, kept) = stick_with_two_files(&dir, fs_kind, "128M");
-        let big = random_file(&dir.join("big.iso"), 48 << 20, 5);
-        let before = listed(&image);
+    for fs in [Fs::Exfat, Fs::Fat32] {
+        let case = Case::new(&format!("killed_add_{fs}"));
+        let (stick, kept) = keeping_two_files(&case.dir, case.stick().size("128M").fs(fs));
+        let stick = stick.build();
+        let image = &stick.path;
+        let big = case.random_file("big.iso", 48 << 20, 5);
+        let before = listed(image);
         // The builder stops half way through the data and waits; it is
         // killed there, as a pulled plug or Ctrl-C would.
-        let mut child = stalled_add(&image, &big, "/new");
+        let mut child = stalled_add(image, &big, "/new");
         child.kill().expect("kill");
         child.wait().expect("wait");
-        assert_eq!(listed(&image), before, "{fs_kind}: the half-copied file is not listed");
-        fsck_passes(&image, fs_kind);
-        other_files_intact(&image, &kept);
+        assert_eq!(listed(image), before, "{fs}: the half-copied file is not listed");
+        stick.fsck_passes();
+        other_files_intact(image, &kept);
         // And the stick takes the same file afterwards.
-        dropboot([OsStr::new("add"), image.as_os_str(), big.as_os_str(), "--to".as_ref(), "/new".as_ref()]);
-        assert!(read_back(&image, "/new/big.iso") == fs::read(&big).expect("big"), "{fs_kind}: the second copy is whole");
-        fsck_passes(&image, fs_kind);
+        stick.add(&big, "/new");
+        assert!(read_back(image, "/new/big.iso") == fs::read(&big).expect("big"), "{fs}: the second copy is whole");
+        stick.fsck_passes();
     }
 }
 
@@ -169,51 +164,42 @@ fn journal_pending(image: &Path) -> bool {
     bootfs::journal::Record::parse(&record).is_some()
 }
 
-/// A stick with three files kept and one in pieces (/pieces.iso).
-fn stick_for_kills(dir: &Path, fs_kind: &str) -> (PathBuf, Vec<(String, Vec<u8>)>) {
-    let (base, mut kept) = stick_with_two_files(dir, fs_kind, "64M");
-    let doomed = random_file(&dir.join("doomed.iso"), 200_000, 8);
-    dropboot([OsStr::new("add"), base.as_os_str(), doomed.as_os_str(), "--to".as_ref(), "/old".as_ref()]);
-    let pieces = random_file(&dir.join("pieces.iso"), 300_000, 9);
-    if fs_kind == "exfat" {
-        tests::media::copy_fragmented_exfat(&base, &pieces, 8);
-    } else {
-        tests::media::copy_fragmented(&base, &pieces, 8);
-    }
+/// `add`, `rm` and `defrag` on a `fs` stick of three files kept and one
+/// in pieces (/pieces.iso), each killed before each of its writes: at
+/// least 5 kill points each, at least 2 of them finished by the journal.
+fn every_command_killed_at_every_write(fs: Fs) {
+    let case = Case::new(&format!("killed_at_every_write_{fs}"));
+    let (stick, mut kept) = keeping_two_files(&case.dir, case.stick().fs(fs));
+    let doomed = case.random_file("doomed.iso", 200_000, 8);
+    let pieces = case.random_file("pieces.iso", 300_000, 9);
+    let base = stick.file_in(&doomed, "/old").fragmented(&pieces, 8).build().path;
     assert!(tests::media::extents_of(&base, "/pieces.iso") > 1);
     kept.push(("/old/doomed.iso".into(), fs::read(&doomed).expect("doomed")));
-    (base, kept)
-}
-
-/// `add`, `rm` and `defrag` on a `fs_kind` stick, each killed before each
-/// of its writes: at least 5 kill points each, at least 2 of them finished
-/// by the journal.
-fn every_command_killed_at_every_write(fs_kind: &str) {
-    let dir = work_dir(&format!("killed_at_every_write_{fs_kind}"));
-    let (base, kept) = stick_for_kills(&dir, fs_kind);
-    let new = random_file(&dir.join("new.iso"), 500_000, 7).display().to_string();
-    let (adds, a) = killed_at_every_write(&dir, &base, fs_kind, &["add", "IMAGE", &new, "--to", "/new/deep"], &kept);
-    let (rms, r) = killed_at_every_write(&dir, &base, fs_kind, &["rm", "IMAGE", "/pieces.iso"], &kept);
-    let (defrags, d) = killed_at_every_write(&dir, &base, fs_kind, &["defrag", "IMAGE", "/pieces.iso"], &kept);
-    assert!(adds >= 5 && rms >= 5 && defrags >= 5, "{fs_kind} kill points: add {adds}, rm {rms}, defrag {defrags}");
-    assert!(a >= 2 && r >= 2 && d >= 2, "{fs_kind} kills the journal finished: add {a}, rm {r}, defrag {d}");
+    let dir = &case.dir;
+    let new = case.random_file("new.iso", 500_000, 7).display().to_string();
+    let (adds, a) = killed_at_every_write(dir, &base, fs.name(), &["add", "IMAGE", &new, "--to", "/new/deep"], &kept);
+    let (rms, r) = killed_at_every_write(dir, &base, fs.name(), &["rm", "IMAGE", "/pieces.iso"], &kept);
+    let (defrags, d) = killed_at_every_write(dir, &base, fs.name(), &["defrag", "IMAGE", "/pieces.iso"], &kept);
+    assert!(adds >= 5 && rms >= 5 && defrags >= 5, "{fs} kill points: add {adds}, rm {rms}, defrag {defrags}");
+    assert!(a >= 2 && r >= 2 && d >= 2, "{fs} kills the journal finished: add {a}, rm {r}, defrag {d}");
 }
 
 #[test]
 fn an_exfat_add_rm_or_defrag_killed_before_any_of_its_writes_is_all_or_nothing_and_the_other_files_intact() {
-    every_command_killed_at_every_write("exfat");
+    every_command_killed_at_every_write(Fs::Exfat);
 }
 
 #[test]
 fn a_fat32_add_rm_or_defrag_killed_before_any_of_its_writes_is_all_or_nothing_and_the_other_files_intact() {
-    every_command_killed_at_every_write("fat32");
+    every_command_killed_at_every_write(Fs::Fat32);
 }
 
 #[test]
 fn a_cut_off_fat32_change_another_program_wrote_over_is_left_as_that_program_left_it() {
-    let dir = work_dir("journal_overtaken");
-    let (image, kept) = stick_with_two_files(&dir, "fat32", "64M");
-    let new = random_file(&dir.join("new.iso"), 400_000, 11);
+    let case = Case::new("journal_overtaken");
+    let (stick, kept) = keeping_two_files(&case.dir, case.stick().fs(Fs::Fat32));
+    let image = stick.build().path;
+    let new = case.random_file("new.iso", 400_000, 11);
     // Killed just after its journal record: writes 1-3 are the data, the
     // journal and the record.
     let out = tests::media::output(
@@ -222,7 +208,7 @@ fn a_cut_off_fat32_change_another_program_wrote_over_is_left_as_that_program_lef
     assert!(String::from_utf8_lossy(&out.stderr).contains("killed before write 4"));
     assert!(journal_pending(&image), "the record is there");
     // Then Windows, or mtools here, writes a file onto the stick.
-    let other = random_file(&dir.join("other.img"), 5_000, 12);
+    let other = case.random_file("other.img", 5_000, 12);
     run(Command::new("mcopy").env("MTOOLS_SKIP_CHECK", "1").args(["-i", &tests::media::mtools_target(&image)]).arg(&other).arg("::/other.img"));
     let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("list"), image.as_os_str()]));
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -238,8 +224,10 @@ fn a_cut_off_fat32_change_another_program_wrote_over_is_left_as_that_program_lef
 
 #[test]
 fn an_exfat_add_to_a_folder_one_entry_short_of_a_full_cluster_is_still_all_or_nothing() {
-    let dir = work_dir("killed_at_a_cluster_edge_exfat");
-    let (base, kept) = stick_with_two_files(&dir, "exfat", "64M");
+    let case = Case::new("killed_at_a_cluster_edge_exfat");
+    let (stick, kept) = keeping_two_files(&case.dir, case.stick());
+    let base = stick.build().path;
+    let dir = &case.dir;
     // 42 names of 3 entries each fill 126 of a 4 KiB cluster's 128: the
     // next set does not fit, and the folder's next cluster lies after the
     // files' data, apart from its first.
@@ -249,21 +237,20 @@ fn an_exfat_add_to_a_folder_one_entry_short_of_a_full_cluster_is_still_all_or_no
     }
     fillers.extend(["--to".into(), "/full".into()]);
     dropboot(&fillers);
-    let new = random_file(&dir.join("new.iso"), 5_000, 19).display().to_string();
-    let (adds, _) = killed_at_every_write(&dir, &base, "exfat", &["add", "IMAGE", &new, "--to", "/full"], &kept);
+    let new = case.random_file("new.iso", 5_000, 19).display().to_string();
+    let (adds, _) = killed_at_every_write(dir, &base, "exfat", &["add", "IMAGE", &new, "--to", "/full"], &kept);
     assert!(adds >= 3, "kill points: {adds}");
 }
 
 #[test]
 fn an_add_to_a_fat32_volume_with_fat_mirroring_off_writes_only_its_active_fat_and_keeps_every_file() {
     use bootfs::file::{ByteSource, MappedFile};
-    let dir = work_dir("fat_mirroring_off");
-    let image = dir.join("stick.img");
-    let a = random_file(&dir.join("a.iso"), 300_000, 21);
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), "fat32".as_ref(), a.as_os_str()]);
+    let case = Case::new("fat_mirroring_off");
+    let a = case.random_file("a.iso", 300_000, 21);
+    let image = case.stick().fs(Fs::Fat32).file(&a).build().path;
     // ExtFlags: mirroring off (bit 7), the second FAT active, as some tools leave it.
     tests::media::patch(&image, bootfs::layout::DATA_PARTITION_LBA as u64 * 512 + 40, &[0x81, 0x00]);
-    let b = random_file(&dir.join("b.iso"), 200_000, 22);
+    let b = case.random_file("b.iso", 200_000, 22);
     dropboot([OsStr::new("add"), image.as_os_str(), b.as_os_str()]);
     // A new folder too (made by the fatfs crate).
     dropboot([OsStr::new("add"), image.as_os_str(), b.as_os_str(), "--to".as_ref(), "/new/folder".as_ref()]);
@@ -282,8 +269,8 @@ fn an_exfat_volume_whose_entries_point_past_it_or_fail_their_checksum_is_refused
     use bootfs::exfat::{EntrySet, Geometry, ENTRY_BITMAP, ENTRY_FILE, ENTRY_UPCASE};
     use bootfs::layout::DATA_PARTITION_LBA;
     use tests::media::{patch, read_at};
-    let dir = work_dir("exfat_lying_entries");
-    let (image, _) = stick_with_two_files(&dir, "exfat", "64M");
+    let case = Case::new("exfat_lying_entries");
+    let image = keeping_two_files(&case.dir, case.stick()).0.build().path;
     let part = DATA_PARTITION_LBA as u64 * 512;
     let g = Geometry::parse(&read_at(&image, part, 12 * 512)).expect("our own boot region");
     let root_at = part + (g.heap_start + (g.root_cluster as u64 - 2) * g.cluster_sectors as u64) * 512;
@@ -298,7 +285,7 @@ fn an_exfat_volume_whose_entries_point_past_it_or_fail_their_checksum_is_refused
     let mut wrong_checksum = set.to_bytes();
     wrong_checksum[2 * 32 + 2] ^= 0x20; // a letter of its name
 
-    let extra = random_file(&dir.join("extra.iso"), 1000, 4);
+    let extra = case.random_file("extra.iso", 1000, 4);
     let cases: [(&str, u64, Vec<u8>, &[&OsStr], &str); 4] = [
         ("up-case table length", at(ENTRY_UPCASE) + 24, (1u64 << 40).to_le_bytes().to_vec(), &[extra.as_os_str()], "up-case table"),
         ("bitmap length", at(ENTRY_BITMAP) + 24, 1u64.to_le_bytes().to_vec(), &[extra.as_os_str()], "allocation bitmap"),
@@ -306,7 +293,7 @@ fn an_exfat_volume_whose_entries_point_past_it_or_fail_their_checksum_is_refused
         ("entry set checksum", root_at + 32 * file as u64, wrong_checksum, &[OsStr::new("/keep-a.iso")], "checksum"),
     ];
     for (what, offset, bytes, args, says) in cases {
-        let broken = dir.join("broken.img");
+        let broken = case.file("broken.img");
         fs::copy(&image, &broken).expect("a copy");
         patch(&broken, offset, &bytes);
         let before = fs::read(&broken).expect("image");

@@ -15,8 +15,8 @@ use std::path::Path;
 use std::process::Command;
 
 use bootfs::layout::DATA_PARTITION_LBA;
-use tests::media::{dropboot, dropboot_bin, fsck_passes, pseudo_random, stalled_add};
-use tests::work_dir;
+use tests::media::{dropboot, dropboot_bin, pseudo_random, stalled_add};
+use tests::stick::{Case, Fs};
 
 struct Rng(u64);
 
@@ -107,10 +107,11 @@ fn changed_outside_free(before: &[u8], after: &[u8]) -> Option<usize> {
     (0..before.len().max(after.len()) / 512).find(|&s| before.get(s * 512..s * 512 + 512) != after.get(s * 512..s * 512 + 512) && !is_free(s * 512))
 }
 
-fn sequence(fs_kind: &str, seed: u64, steps: usize) {
-    let dir = work_dir(&format!("sequence_{fs_kind}"));
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), fs_kind.as_ref()]);
+fn sequence(fs: Fs, seed: u64, steps: usize) {
+    let case = Case::new(&format!("sequence_{fs}"));
+    let dir = &case.dir;
+    let stick = case.stick().fs(fs).build();
+    let image = &stick.path;
     let mut rng = Rng(seed);
     // lower-case path -> the path as the stick spells it.
     let mut model: BTreeMap<String, String> = BTreeMap::new();
@@ -191,7 +192,7 @@ fn sequence(fs_kind: &str, seed: u64, steps: usize) {
                 "rm /not/there.iso".into()
             }
         };
-        fsck_passes(&image, fs_kind);
+        stick.fsck_passes();
         let mut want: Vec<String> = model.values().cloned().collect();
         want.sort_by_key(|p| p.to_lowercase());
         assert_eq!(listed(&image), want, "after step {step} ({what})");
@@ -201,10 +202,10 @@ fn sequence(fs_kind: &str, seed: u64, steps: usize) {
 
 #[test]
 fn random_adds_rms_and_defrags_with_hostile_names_keep_an_exfat_stick_clean_and_as_modelled() {
-    sequence("exfat", 0x5EED_0001, 60);
+    sequence(Fs::Exfat, 0x5EED_0001, 60);
 }
 
 #[test]
 fn random_adds_rms_and_defrags_with_hostile_names_keep_a_fat32_stick_clean_and_as_modelled() {
-    sequence("fat32", 0x5EED_0002, 60);
+    sequence(Fs::Fat32, 0x5EED_0002, 60);
 }

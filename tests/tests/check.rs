@@ -4,14 +4,15 @@
 use std::ffi::OsStr;
 use std::process::Command;
 
-use tests::media::{dropboot, dropboot_bin, random_file, run, third_party};
+use tests::media::{dropboot, dropboot_bin, run, third_party};
 use tests::probe::build_iso;
-use tests::work_dir;
+use tests::stick::Case;
 
 #[test]
 fn check_gives_a_verdict_in_words_and_json_for_each_kind_of_file() {
-    let dir = work_dir("check_verdicts");
-    let probe = build_iso(&dir, 64 * 1024);
+    let case = Case::new("check_verdicts");
+    let dir = &case.dir;
+    let probe = build_iso(dir, 64 * 1024);
     let root = dir.join("root");
     std::fs::create_dir_all(root.join("casper")).unwrap();
     std::fs::write(root.join("efi.img"), vec![0u8; 64 * 1024]).unwrap();
@@ -23,12 +24,9 @@ fn check_gives_a_verdict_in_words_and_json_for_each_kind_of_file() {
     };
     let efi = xorriso("efi-only.iso", &["-e", "efi.img", "-no-emul-boot"]);
     let live = xorriso("live.iso", &["-b", "boot.bin", "-no-emul-boot", "-boot-load-size", "4"]);
-    let junk = random_file(&dir.join("junk.iso"), 100_000, 5);
-    let image = dir.join("stick.img");
-    let files = [probe.path.clone(), third_party("memtest86+x64.iso"), efi, live, junk];
-    let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), "64M".into()];
-    args.extend(files.iter().map(|f| f.clone().into_os_string()));
-    dropboot(&args);
+    let junk = case.random_file("junk.iso", 100_000, 5);
+    let stick = case.stick().files([probe.path.clone(), third_party("memtest86+x64.iso"), efi, live, junk]).build();
+    let image = &stick.path;
 
     let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("check"), image.as_os_str()]));
     let text = String::from_utf8_lossy(&out.stdout);

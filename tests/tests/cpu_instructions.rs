@@ -104,9 +104,9 @@ fn stage2_holds_no_instruction_a_486_lacks() {
     assert_none("stage2's 16-bit code", &disassemble(&["-d", "-m", "i8086", "-j", ".text16"], &elf), banned);
     // The ELF is what build/stage2.bin was made from: its first bytes are the header and .text16.
     let flat = std::fs::read(root().join("build/stage2.bin")).expect("build/stage2.bin");
-    let dir = tests::work_dir("cpu_instructions");
-    run(Command::new("objcopy").args(["-O", "binary", "-j", ".header", "-j", ".text16"]).arg(&elf).arg(dir.join("text16.bin")));
-    let text16 = std::fs::read(dir.join("text16.bin")).expect("the ELF's .text16");
+    let case = tests::stick::Case::new("cpu_instructions");
+    run(Command::new("objcopy").args(["-O", "binary", "-j", ".header", "-j", ".text16"]).arg(&elf).arg(case.file("text16.bin")));
+    let text16 = std::fs::read(case.file("text16.bin")).expect("the ELF's .text16");
     assert!(text16.len() > 256 && flat.starts_with(&text16), "build/stage2.bin is not the ELF's image: run `make`");
 }
 

@@ -5,11 +5,13 @@
 
 use std::fs;
 
+use tests::stick::Case;
+
 #[test]
 fn every_seed_and_every_saved_crash_runs_through_its_target_without_a_panic() {
-    let work = tests::work_dir("fuzz_replay");
-    let out = work.join("seeds");
-    let made = tests::seeds::write_all(&out, &work.join("scratch"));
+    let case = Case::new("fuzz_replay");
+    let out = case.file("seeds");
+    let made = tests::seeds::write_all(&out, &case.file("scratch"));
     let mut ran = 0;
     for (target, run) in bootfs::fuzz::TARGETS {
         let Ok(entries) = fs::read_dir(out.join(target)) else { continue };
@@ -30,9 +32,9 @@ fn every_seed_and_every_saved_crash_runs_through_its_target_without_a_panic() {
 fn each_target_has_seeds_that_reach_past_its_first_check() {
     // A seed that every parser refuses at once would leave the fuzzer
     // guessing; these must parse.
-    let work = tests::work_dir("fuzz_seeds_parse");
-    let out = work.join("seeds");
-    tests::seeds::write_all(&out, &work.join("scratch"));
+    let case = Case::new("fuzz_seeds_parse");
+    let out = case.file("seeds");
+    tests::seeds::write_all(&out, &case.file("scratch"));
     let read = |t: &str, n: &str| fs::read(out.join(t).join(n)).expect("seed");
     let fat = bootfs::fuzz::SparseDisk::decode(&read("fat32", "stick"));
     let mut fat = bootfs::fat::Fat32::open(fat).expect("the FAT32 seed opens");

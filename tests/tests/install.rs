@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 
 use bootfs::layout::{word_sum, DATA_PARTITION_LBA, STAGE2_LBA};
 use sha2::{Digest, Sha256};
-use tests::media::{dropboot, dropboot_bin, patch, random_file, read_at, run};
-use tests::{work_dir, Qemu};
+use tests::media::{dropboot, dropboot_bin, patch, read_at, run};
+use tests::stick::Case;
 
 /// A loop device over `file`, detached when dropped.
 struct Loop(String);
@@ -66,16 +66,16 @@ fn make_boot_code_older(disk: &Path) {
     patch(disk, at, &stage2);
 }
 
-fn boots_to_menu(name: &str, dir: &Path, disk: &Path, files: usize) {
-    let mut vm = Qemu::boot(name, dir, disk);
+fn boots_to_menu(case: &Case, disk: &Path, files: usize) {
+    let mut vm = case.boot(disk);
     vm.wait_screen(&format!("{files} boot file"));
 }
 
 #[test]
 fn install_on_a_loop_device_boots_and_upgrade_keeps_the_data_byte_for_byte() {
-    let dir = work_dir("install_upgrade");
-    let backing = sparse_file(&dir, "stick.raw", 128);
-    let iso = random_file(&dir.join("rescue.iso"), 200_000, 41);
+    let case = Case::new("install_upgrade");
+    let backing = sparse_file(&case.dir, "stick.raw", 128);
+    let iso = case.random_file("rescue.iso", 200_000, 41);
     {
         let dev = Loop::attach(&backing, false);
         let dev = OsStr::new(&dev.0);
@@ -83,7 +83,7 @@ fn install_on_a_loop_device_boots_and_upgrade_keeps_the_data_byte_for_byte() {
         assert!(said.contains("is a dropboot stick now"), "{said}");
         dropboot([OsStr::new("add"), dev, iso.as_os_str(), "--to".as_ref(), "/rescue".as_ref()]);
     }
-    boots_to_menu("install_boots", &dir, &backing, 1);
+    boots_to_menu(&case.step("installed"), &backing, 1);
 
     make_boot_code_older(&backing);
     let before = data_sha256(&backing);
@@ -95,15 +95,14 @@ fn install_on_a_loop_device_boots_and_upgrade_keeps_the_data_byte_for_byte() {
         assert!(said.contains(": 0.0.9 -> 0.1.0"), "{said}");
     }
     assert_eq!(data_sha256(&backing), before, "the data partition changed");
-    boots_to_menu("upgraded_boots", &dir, &backing, 1);
+    boots_to_menu(&case.step("upgraded"), &backing, 1);
 }
 
 #[test]
 fn an_upgrade_cut_off_after_the_stage2_write_still_boots_with_its_data_intact() {
-    let dir = work_dir("upgrade_interrupted");
-    let image = dir.join("stick.img");
-    let iso = random_file(&dir.join("rescue.iso"), 200_000, 42);
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), iso.as_os_str()]);
+    let case = Case::new("upgrade_interrupted");
+    let iso = case.random_file("rescue.iso", 200_000, 42);
+    let image = case.stick().file(&iso).build().path;
     make_boot_code_older(&image);
     let before = data_sha256(&image);
     let out =
@@ -111,7 +110,7 @@ fn an_upgrade_cut_off_after_the_stage2_write_still_boots_with_its_data_intact() 
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped after the stage2 write"));
     assert_eq!(data_sha256(&image), before, "the data partition changed");
-    boots_to_menu("upgrade_interrupted", &dir, &image, 1);
+    boots_to_menu(&case, &image, 1);
 }
 
 /// `dropboot install DEVICE --yes [--force]` must fail with `reason`
@@ -131,17 +130,18 @@ fn refused(device: &str, force: bool, reason: &str) {
 
 #[test]
 fn unsafe_targets_are_refused_with_the_reason_and_nothing_written() {
-    let dir = work_dir("install_refusals");
+    let case = Case::new("install_refusals");
+    let dir = &case.dir;
     // Too small.
-    let small = sparse_file(&dir, "small.raw", 32);
+    let small = sparse_file(dir, "small.raw", 32);
     let dev = Loop::attach(&small, false);
     refused(&dev.0, true, "has 32 MiB; dropboot needs at least 64 MiB");
     // Neither removable nor on USB, without --force.
-    let fixed = sparse_file(&dir, "fixed.raw", 128);
+    let fixed = sparse_file(dir, "fixed.raw", 128);
     let dev = Loop::attach(&fixed, false);
     refused(&dev.0, false, "is not a removable or USB disk; add --force");
     // A mounted device (ext4, which this kernel has).
-    let mounted = sparse_file(&dir, "mounted.raw", 128);
+    let mounted = sparse_file(dir, "mounted.raw", 128);
     let dev = Loop::attach(&mounted, false);
     run(Command::new("mkfs.ext4").args(["-q", &dev.0]));
     let mnt = dir.join("mnt");
@@ -152,7 +152,7 @@ fn unsafe_targets_are_refused_with_the_reason_and_nothing_written() {
     let _ = tests::media::output(Command::new("umount").arg(&mnt));
     result.unwrap();
     // A device with a mounted partition, and a partition instead of a disk.
-    let table = sparse_file(&dir, "partitioned.raw", 128);
+    let table = sparse_file(dir, "partitioned.raw", 128);
     run(Command::new("sh").args(["-c", "printf 'label: dos\\n2048,,83\\n' | sfdisk -q \"$0\""]).arg(&table));
     let dev = Loop::attach(&table, true);
     let part = format!("{}p1", dev.0);
@@ -177,9 +177,9 @@ fn unsafe_targets_are_refused_with_the_reason_and_nothing_written() {
 
 #[test]
 fn install_fs_ntfs_on_a_loop_device_makes_an_ntfs_stick_ntfs_3g_fills_and_the_menu_lists() {
-    let dir = work_dir("install_ntfs");
-    let backing = sparse_file(&dir, "stick.raw", 128);
-    let iso = random_file(&dir.join("rescue.iso"), 200_000, 43);
+    let case = Case::new("install_ntfs");
+    let backing = sparse_file(&case.dir, "stick.raw", 128);
+    let iso = case.random_file("rescue.iso", 200_000, 43);
     {
         let dev = Loop::attach(&backing, false);
         let dev = OsStr::new(&dev.0);
@@ -190,5 +190,5 @@ fn install_fs_ntfs_on_a_loop_device_makes_an_ntfs_stick_ntfs_3g_fills_and_the_me
     }
     tests::media::fill_ntfs(&backing, |mnt| tests::media::copy_into(mnt, &[(&iso, "/rescue")]));
     tests::media::fsck_passes(&backing, "ntfs");
-    boots_to_menu("install_ntfs_boots", &dir, &backing, 1);
+    boots_to_menu(&case, &backing, 1);
 }

@@ -6,15 +6,15 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tests::media::{dropboot, dropboot_bin, random_file, wait_for_output};
-use tests::work_dir;
+use tests::media::{dropboot_bin, wait_for_output};
+use tests::stick::Case;
 
 #[test]
 fn dropboot_qemu_shows_the_menu_on_the_terminal() {
-    let dir = work_dir("qemu_command");
-    let iso = random_file(&dir.join("try-me.iso"), 10_000, 61);
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), iso.as_os_str()]);
+    let case = Case::new("qemu_command");
+    let iso = case.random_file("try-me.iso", 10_000, 61);
+    let stick = case.stick().file(&iso).build();
+    let image = &stick.path;
     let mut child = Command::new(dropboot_bin())
         .args([OsStr::new("qemu"), image.as_os_str(), "--memory".as_ref(), "256".as_ref()])
         .stdin(Stdio::null())
@@ -25,13 +25,7 @@ fn dropboot_qemu_shows_the_menu_on_the_terminal() {
     let stdout = child.stdout.take().expect("stdout");
     let seen = wait_for_output(stdout, "1 boot file on exFAT", Duration::from_secs(60)).unwrap_or_else(|seen| seen);
     // QEMU holds the stick's writer lock while it runs (stage2 may write).
-    let busy = tests::media::output(Command::new(dropboot_bin()).args([
-        OsStr::new("add"),
-        image.as_os_str(),
-        iso.as_os_str(),
-        "--to".as_ref(),
-        "/x".as_ref(),
-    ]));
+    let busy = stick.output("add", &[iso.to_str().expect("a UTF-8 path"), "--to", "/x"]);
     let said = String::from_utf8_lossy(&busy.stderr);
     assert!(busy.status.code() == Some(3) && said.contains("qemu-system-x86_64"), "an add while QEMU runs: {said}");
     let _ = child.kill();
