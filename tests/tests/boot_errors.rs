@@ -1,15 +1,14 @@
 //! Files that cannot boot: each gets a message that says why, on the screen
 //! and on COM1, and the menu comes back.
 
-use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
 use bootfs::iso9660::Volume;
-use tests::media::{dropboot, pseudo_random, run};
+use tests::media::{pseudo_random, run};
 use tests::probe::build_iso;
-use tests::{work_dir, Qemu};
+use tests::stick::Case;
 
 fn xorriso(root: &Path, out: &Path, args: &[&str]) -> Vec<u8> {
     run(Command::new("xorriso").args(["-as", "mkisofs", "-quiet", "-o"]).arg(out).args(args).arg(root));
@@ -18,10 +17,10 @@ fn xorriso(root: &Path, out: &Path, args: &[&str]) -> Vec<u8> {
 
 #[test]
 fn each_file_that_cannot_boot_gets_its_own_message_and_the_menu_comes_back() {
-    let dir = work_dir("boot_errors");
-    let files = dir.join("files");
+    let case = Case::new("boot_errors");
+    let files = case.file("files");
     fs::create_dir_all(&files).unwrap();
-    let root = dir.join("root");
+    let root = case.file("root");
     fs::create_dir_all(&root).unwrap();
     fs::write(root.join("readme.txt"), b"hello").unwrap();
     fs::write(root.join("efi.img"), vec![0u8; 64 * 1024]).unwrap();
@@ -29,12 +28,12 @@ fn each_file_that_cannot_boot_gets_its_own_message_and_the_menu_comes_back() {
     // (file name on the stick, its bytes, the message the menu must show)
     let mut cases: Vec<(&str, Vec<u8>, String)> = Vec::new();
     cases.push(("a-not-an-iso.iso", pseudo_random(300_000, 1), "not an ISO9660 image".into()));
-    let plain = xorriso(&root, &dir.join("plain.iso"), &[]);
+    let plain = xorriso(&root, &case.file("plain.iso"), &[]);
     cases.push(("b-no-el-torito.iso", plain, "not a bootable CD image (no El Torito boot record)".into()));
-    let efi = xorriso(&root, &dir.join("efi.iso"), &["-e", "efi.img", "-no-emul-boot"]);
+    let efi = xorriso(&root, &case.file("efi.iso"), &["-e", "efi.img", "-no-emul-boot"]);
     cases.push(("c-efi-only.iso", efi, "no BIOS boot entry in this image (it boots with UEFI only)".into()));
 
-    let probe = build_iso(&dir, 64 * 1024);
+    let probe = build_iso(&case.dir, 64 * 1024);
     let good = fs::read(&probe.path).unwrap();
     let catalog = Volume::read(&mut good.clone()[..]).unwrap().boot_catalog.unwrap();
     let mut far_catalog = good.clone();
@@ -67,15 +66,12 @@ fn each_file_that_cannot_boot_gets_its_own_message_and_the_menu_comes_back() {
         "it looks like a floppy image, but 1300000 bytes is no floppy size (360K, 720K, 1.2M, 1.44M, 2.88M)".into(),
     ));
 
-    let image = dir.join("stick.img");
-    let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), "64M".into()];
     for (name, bytes, _) in &cases {
         fs::write(files.join(name), bytes).unwrap();
-        args.push(files.join(name).into_os_string());
     }
-    dropboot(&args);
+    let stick = case.stick().files(cases.iter().map(|(name, _, _)| files.join(name))).build();
 
-    let mut vm = Qemu::boot("boot_errors", &dir, &image);
+    let mut vm = case.boot(&stick);
     let total = format!("{} boot files", cases.len());
     vm.wait_screen(&total);
     for (i, (name, _, message)) in cases.iter().enumerate() {

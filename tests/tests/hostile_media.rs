@@ -4,7 +4,6 @@
 //! message within seconds and a way back (the menu, or a reboot); the
 //! harness's watchdog fails anything that hangs.
 
-use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
@@ -12,9 +11,9 @@ use std::time::Duration;
 use bootfs::block::{FileDevice, Window};
 use bootfs::fat::Fat32;
 use bootfs::layout::DATA_PARTITION_LBA;
-use tests::media::{data_partition, dropboot, patch, random_file, read_at};
+use tests::media::{data_partition, patch, read_at};
 use tests::probe::{build_iso, EXIT_DONE};
-use tests::{work_dir, Qemu};
+use tests::stick::{Case, Fs};
 
 /// A message must come this soon after the key that asked for it.
 const PROMPTLY: Duration = Duration::from_secs(10);
@@ -37,18 +36,14 @@ fn set_fat_entry(image: &Path, fat: &Fat32<Window<FileDevice<fs::File>>>, cluste
 
 #[test]
 fn damaged_fat_chains_and_an_endless_folder_each_get_their_message_and_the_menu_stays() {
-    let dir = work_dir("damaged_chains");
-    let image = dir.join("stick.img");
-    let _ = fs::remove_file(&image);
+    let case = Case::new("damaged_chains");
     let names = ["a-loops.iso", "b-cross-linked.iso", "c-cut-short.iso", "d-intact.iso"];
-    let files: Vec<_> = names.iter().enumerate().map(|(i, n)| random_file(&dir.join(n), 40 * 512, i as u64 + 1)).collect();
-    let mut args = vec![OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), "fat32".as_ref()];
-    args.extend(files.iter().map(|f| f.as_os_str()));
-    dropboot(&args);
-    let inner = random_file(&dir.join("inside.iso"), 2048, 9);
-    dropboot([OsStr::new("add"), image.as_os_str(), inner.as_os_str(), "--to".as_ref(), "/endless".as_ref()]);
+    let files: Vec<_> = names.iter().enumerate().map(|(i, n)| case.random_file(n, 40 * 512, i as u64 + 1)).collect();
+    let inner = case.random_file("inside.iso", 2048, 9);
+    let stick = case.stick().fs(Fs::Fat32).files(&files).file_in(&inner, "/endless").build();
+    let image = &stick.path;
 
-    let mut fat = fat32_of(&image);
+    let mut fat = fat32_of(image);
     assert_eq!(fat.geometry.cluster_sectors, 1, "512-byte clusters: each file is 40 clusters");
     let report = bootfs::scan::scan(&mut fat).expect("scan");
     let first = |name: &str| report.files.iter().find(|f| f.name() == name).expect("listed").node.fat_cluster();
@@ -62,15 +57,15 @@ fn damaged_fat_chains_and_an_endless_folder_each_get_their_message_and_the_menu_
         .node
         .fat_cluster();
     // A loop inside the chain: cluster 10 leads back to cluster 5.
-    set_fat_entry(&image, &fat, a + 9, a + 4);
+    set_fat_entry(image, &fat, a + 9, a + 4);
     // A cross-link: after 10 of its clusters, b runs on into d's chain.
-    set_fat_entry(&image, &fat, b + 9, d + 1);
+    set_fat_entry(image, &fat, b + 9, d + 1);
     // A chain cut short (a stick pulled out): it ends after 20 clusters.
-    set_fat_entry(&image, &fat, c + 19, 0x0FFF_FFFF);
+    set_fat_entry(image, &fat, c + 19, 0x0FFF_FFFF);
     // A folder whose chain points back at itself.
-    set_fat_entry(&image, &fat, endless, endless);
+    set_fat_entry(image, &fat, endless, endless);
 
-    let mut vm = Qemu::boot("damaged_chains", &dir, &image);
+    let mut vm = case.boot(&stick);
     let screen = vm.wait_screen("4 boot files");
     let text = screen.text();
     assert!(text.contains("Skipped /endless: "), "the endless folder is named on the status row:\n{text}");
@@ -96,12 +91,10 @@ fn damaged_fat_chains_and_an_endless_folder_each_get_their_message_and_the_menu_
 
 #[test]
 fn a_volume_with_zero_sectors_per_cluster_is_named_and_enter_reboots() {
-    let dir = work_dir("zero_sectors_per_cluster");
-    let image = dir.join("stick.img");
-    let _ = fs::remove_file(&image);
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), "--fs".as_ref(), "fat32".as_ref()]);
-    patch(&image, PART + 13, &[0]);
-    let mut vm = Qemu::boot("zero_sectors_per_cluster", &dir, &image);
+    let case = Case::new("zero_sectors_per_cluster");
+    let stick = case.stick().fs(Fs::Fat32).build();
+    patch(&stick.path, PART + 13, &[0]);
+    let mut vm = case.boot(&stick);
     let screen = vm.wait_screen("cannot start");
     assert!(screen.text().contains("Partition 1 (type 0Ch) is not exFAT, FAT32 or NTFS."), "{}", screen.text());
     assert!(screen.text().contains("Enter: reboot"), "{}", screen.text());
@@ -125,12 +118,9 @@ fn probe_with_count(dir: &Path, data_bytes: usize, count: u16) -> std::path::Pat
 
 #[test]
 fn a_boot_image_sector_count_of_0_loads_one_block_and_the_probe_still_boots() {
-    let dir = work_dir("sector_count_0");
-    let iso = probe_with_count(&dir, 64 * 1024, 0);
-    let image = dir.join("stick.img");
-    let _ = fs::remove_file(&image);
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), iso.as_os_str()]);
-    let mut vm = Qemu::boot("sector_count_0", &dir, &image);
+    let case = Case::new("sector_count_0");
+    let iso = probe_with_count(&case.dir, 64 * 1024, 0);
+    let mut vm = case.boot(case.stick().file(&iso).build());
     vm.wait_screen("1 boot file on");
     vm.keys(&["ret"]);
     let status = vm.wait_exit();
@@ -140,28 +130,22 @@ fn a_boot_image_sector_count_of_0_loads_one_block_and_the_probe_still_boots() {
 
 #[test]
 fn a_boot_image_sector_count_of_65535_is_refused_with_its_size_and_the_menu_stays() {
-    let dir = work_dir("sector_count_65535");
+    let case = Case::new("sector_count_65535");
     // 40 MiB of data: the 32 MiB boot image lies inside the file, so it is
     // its size that is refused.
-    let big = probe_with_count(&dir, 40 << 20, 65535);
-    let small_dir = dir.join("small");
+    let big = probe_with_count(&case.dir, 40 << 20, 65535);
+    let small_dir = case.file("small");
     fs::create_dir_all(&small_dir).expect("folder");
     let small = probe_with_count(&small_dir, 64 * 1024, 65535);
-    let small_named = dir.join("small-count-65535.iso");
+    let small_named = case.file("small-count-65535.iso");
     fs::rename(&small, &small_named).expect("rename");
-    let image = dir.join("stick.img");
-    let _ = fs::remove_file(&image);
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "128M".as_ref(), big.as_os_str(), small_named.as_os_str()]);
+    let stick = case.stick().size("128M").file(&big).file(&small_named).build();
     // `dropboot check` gives the menu's verdict, in the menu's words.
-    let out = tests::media::output(std::process::Command::new(tests::media::dropboot_bin()).args([
-        OsStr::new("check"),
-        image.as_os_str(),
-        "/count-65535.iso".as_ref(),
-    ]));
+    let out = stick.output("check", &["/count-65535.iso"]);
     let check = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "check fails for a file the menu refuses: {check}");
     assert!(check.contains("not bootable: its boot image (33554432 bytes at 0x7c00) does not fit below"), "{check}");
-    let mut vm = Qemu::boot("sector_count_65535", &dir, &image);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("2 boot files");
     vm.keys(&["ret"]);
     vm.wait_serial_within("Cannot boot count-65535.iso: its boot image (33554432 bytes at 0x7c00) does not fit below", PROMPTLY);

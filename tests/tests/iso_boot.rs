@@ -2,36 +2,18 @@
 //! booted through dropboot's menu as CDs: GRUB's rescue CD, iPXE's
 //! ISOLINUX CD, and the Debian installer wrapped with ISOLINUX.
 
-use std::ffi::OsStr;
-
 use std::time::Duration;
-use tests::media::{dropboot, third_party};
 
-use tests::{work_dir, BootOptions, Qemu};
-
-/// A stick holding `files`, booted; Enter pressed on the `index`th entry.
-fn boot_entry(name: &str, files: &[&str], index: usize) -> Qemu {
-    boot_entry_with(name, files, index, &BootOptions::default())
-}
-
-fn boot_entry_with(name: &str, files: &[&str], index: usize, opts: &BootOptions) -> Qemu {
-    let dir = work_dir(name);
-    let image = dir.join("stick.img");
-    let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), "128M".into()];
-    args.extend(files.iter().map(|f| third_party(f).into_os_string()));
-    dropboot(&args);
-    let mut vm = Qemu::boot_with(name, &dir, &image, opts);
-    vm.wait_screen(&format!("{} boot file", files.len()));
-    for _ in 0..index {
-        vm.keys(&["down"]);
-    }
-    vm.keys(&["ret"]);
-    vm
-}
+use tests::media::third_party;
+use tests::stick::Case;
+use tests::BootOptions;
 
 #[test]
 fn grub_rescue_cdrom_iso_reaches_grubs_menu() {
-    let mut vm = boot_entry("grub_rescue_cdrom", &["grub-rescue-cdrom.iso", "ipxe.iso"], 0);
+    let case = Case::new("grub_rescue_cdrom");
+    let mut vm = case.boot(case.stick().size("128M").file(third_party("grub-rescue-cdrom.iso")).file(third_party("ipxe.iso")).build());
+    vm.wait_screen("2 boot file");
+    vm.keys(&["ret"]);
     vm.wait_serial("jumping to 0000:7C00 with DL=E0h");
     vm.wait_screen("GNU GRUB  version");
     vm.wait_screen("Memtest86+");
@@ -39,7 +21,10 @@ fn grub_rescue_cdrom_iso_reaches_grubs_menu() {
 
 #[test]
 fn ipxe_iso_boots_through_isolinux_to_ipxe() {
-    let mut vm = boot_entry("ipxe_iso", &["grub-rescue-cdrom.iso", "ipxe.iso"], 1);
+    let case = Case::new("ipxe_iso");
+    let mut vm = case.boot(case.stick().size("128M").file(third_party("grub-rescue-cdrom.iso")).file(third_party("ipxe.iso")).build());
+    vm.wait_screen("2 boot file");
+    vm.keys(&["down", "ret"]);
     vm.wait_screen("ISOLINUX 6.04");
     vm.wait_screen("Loading ipxe.krn... ok");
     vm.wait_screen("iPXE initialising devices");
@@ -47,8 +32,11 @@ fn ipxe_iso_boots_through_isolinux_to_ipxe() {
 
 #[test]
 fn the_debian_installer_iso_boots_linux_and_reaches_its_first_dialog() {
-    let opts = BootOptions { memory_mib: Some(1024), ..Default::default() };
-    let mut vm = boot_entry_with("debian_installer", &["debian-installer.iso"], 0, &opts);
+    let case = Case::new("debian_installer");
+    let stick = case.stick().size("128M").file(third_party("debian-installer.iso")).build();
+    let mut vm = case.boot_with(&stick, &BootOptions { memory_mib: Some(1024), ..Default::default() });
+    vm.wait_screen("1 boot file");
+    vm.keys(&["ret"]);
     // ISOLINUX loads a 49 MB kernel and initrd through the hook; the kernel
     // logs to COM1; the installer then asks for a language there.
     vm.wait_serial_within("Linux version", Duration::from_secs(120));

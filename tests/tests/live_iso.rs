@@ -9,12 +9,12 @@
 //! and once on IDE. The next start of stage2 puts sector 0 back byte for
 //! byte, and fsck passes on the data partition.
 
-use std::ffi::OsStr;
 use std::path::Path;
 use std::time::Duration;
 
-use tests::media::{copy_fragmented_exfat, dropboot, fsck_passes, live_medium, read_at};
-use tests::{work_dir, BootOptions, Qemu, Usb};
+use tests::media::{live_medium, read_at};
+use tests::stick::{Case, Fs};
+use tests::{BootOptions, Usb};
 
 /// Under software emulation these systems reach their root in 15-40 s on
 /// a quiet machine; the waits leave three times that and more.
@@ -26,32 +26,19 @@ fn sector0(image: &Path) -> Vec<u8> {
     read_at(image, 0, 512)
 }
 
-fn reaches_its_live_root(name: &str, iso: &str, fs_kind: &str, usb: Option<Usb>) {
+/// `iso` on a stick of `fs` (NTFS: reformatted by its user, filled by
+/// ntfs-3g as Windows would) reaches its live root, attached on `usb` or IDE.
+fn reaches_its_live_root(name: &str, iso: &str, fs: Fs, usb: Option<Usb>) {
     let system = iso.trim_end_matches(".iso");
-    let dir = work_dir(name);
-    let image = dir.join("stick.img");
-    if fs_kind == "ntfs" {
-        // Reformatted by its user, filled by ntfs-3g as Windows would.
-        dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref()]);
-        tests::media::reformat_ntfs(&image, |mnt| tests::media::copy_into(mnt, &[(&live_medium(iso), "/")]));
-    } else {
-        dropboot([
-            OsStr::new("create"),
-            image.as_os_str(),
-            "--size".as_ref(),
-            "256M".as_ref(),
-            "--fs".as_ref(),
-            fs_kind.as_ref(),
-            live_medium(iso).as_os_str(),
-        ]);
-    }
-    let before = sector0(&image);
+    let case = Case::new(name);
+    let stick = case.stick().size("256M").fs(fs).file(live_medium(iso)).build();
+    let before = sector0(&stick.path);
     // The watchdog allows every wait below in full: the menu, the boot's
     // line, the root, the power-off.
     let limit = 2 * tests::WAIT + ROOT_WAIT + POWER_OFF_WAIT;
     let opts = BootOptions { usb, memory_mib: Some(1024), limit: Some(limit), ..BootOptions::default() };
     {
-        let mut vm = Qemu::boot_with(name, &dir, &image, &opts);
+        let mut vm = case.boot_with(&stick, &opts);
         vm.wait_screen("1 boot file");
         vm.keys(&["ret"]);
         vm.wait_serial(&format!("partition 2: /{iso}"));
@@ -65,79 +52,77 @@ fn reaches_its_live_root(name: &str, iso: &str, fs_kind: &str, usb: Option<Usb>)
         );
         vm.wait_exit_within(POWER_OFF_WAIT);
     }
-    let info = dropboot([OsStr::new("info"), image.as_os_str()]);
+    let info = stick.run("info", &[]);
     assert!(info.contains(&format!("partition 2: /{iso}, written at its last boot")), "{info}");
 
-    let mut vm = Qemu::boot_with(&format!("{name}_next_start"), &dir, &image, &BootOptions { usb, ..BootOptions::default() });
+    let mut vm = case.step("next_start").boot_with(&stick, &BootOptions { usb, ..BootOptions::default() });
     vm.wait_screen("1 boot file");
     drop(vm);
-    assert_eq!(sector0(&image), before, "the next start leaves sector 0 as it was before the boot");
-    fsck_passes(&image, fs_kind);
+    assert_eq!(sector0(&stick.path), before, "the next start leaves sector 0 as it was before the boot");
+    stick.fsck_passes();
 }
 
 #[test]
 fn a_debian_live_iso_on_an_exfat_stick_over_usb_reaches_its_live_root() {
-    reaches_its_live_root("live_debian_exfat_usb", "debian-live.iso", "exfat", Some(Usb::Xhci));
+    reaches_its_live_root("live_debian_exfat_usb", "debian-live.iso", Fs::Exfat, Some(Usb::Xhci));
 }
 
 #[test]
 fn a_debian_live_iso_on_an_ntfs_stick_over_usb_reaches_its_live_root() {
-    reaches_its_live_root("live_debian_ntfs_usb", "debian-live.iso", "ntfs", Some(Usb::Xhci));
+    reaches_its_live_root("live_debian_ntfs_usb", "debian-live.iso", Fs::NtfsByMkntfs, Some(Usb::Xhci));
 }
 
 #[test]
 fn a_debian_live_iso_on_a_fat32_stick_over_usb_reaches_its_live_root() {
-    reaches_its_live_root("live_debian_fat32_usb", "debian-live.iso", "fat32", Some(Usb::Xhci));
+    reaches_its_live_root("live_debian_fat32_usb", "debian-live.iso", Fs::Fat32, Some(Usb::Xhci));
 }
 
 #[test]
 fn a_debian_live_iso_on_an_ide_disk_reaches_its_live_root() {
-    reaches_its_live_root("live_debian_ide", "debian-live.iso", "exfat", None);
+    reaches_its_live_root("live_debian_ide", "debian-live.iso", Fs::Exfat, None);
 }
 
 #[test]
 fn a_debian_live_iso_booted_by_grub_on_an_exfat_stick_over_usb_reaches_its_live_root() {
-    reaches_its_live_root("live_grub_exfat_usb", "debian-live-grub.iso", "exfat", Some(Usb::Xhci));
+    reaches_its_live_root("live_grub_exfat_usb", "debian-live-grub.iso", Fs::Exfat, Some(Usb::Xhci));
 }
 
 #[test]
 fn a_debian_live_iso_booted_by_grub_on_a_fat32_stick_over_usb_reaches_its_live_root() {
-    reaches_its_live_root("live_grub_fat32_usb", "debian-live-grub.iso", "fat32", Some(Usb::Xhci));
+    reaches_its_live_root("live_grub_fat32_usb", "debian-live-grub.iso", Fs::Fat32, Some(Usb::Xhci));
 }
 
 #[test]
 fn a_debian_live_iso_booted_by_grub_on_an_ide_disk_reaches_its_live_root() {
-    reaches_its_live_root("live_grub_ide", "debian-live-grub.iso", "fat32", None);
+    reaches_its_live_root("live_grub_ide", "debian-live-grub.iso", Fs::Fat32, None);
 }
 
 #[test]
 fn a_fedora_style_dracut_live_iso_on_an_exfat_stick_over_usb_reaches_its_live_root() {
-    reaches_its_live_root("live_dracut_exfat_usb", "dracut-live.iso", "exfat", Some(Usb::Xhci));
+    reaches_its_live_root("live_dracut_exfat_usb", "dracut-live.iso", Fs::Exfat, Some(Usb::Xhci));
 }
 
 #[test]
 fn a_fedora_style_dracut_live_iso_on_a_fat32_stick_over_usb_reaches_its_live_root() {
-    reaches_its_live_root("live_dracut_fat32_usb", "dracut-live.iso", "fat32", Some(Usb::Xhci));
+    reaches_its_live_root("live_dracut_fat32_usb", "dracut-live.iso", Fs::Fat32, Some(Usb::Xhci));
 }
 
 #[test]
 fn a_fedora_style_dracut_live_iso_on_an_ide_disk_reaches_its_live_root() {
-    reaches_its_live_root("live_dracut_ide", "dracut-live.iso", "exfat", None);
+    reaches_its_live_root("live_dracut_ide", "dracut-live.iso", Fs::Exfat, None);
 }
 
 #[test]
 fn a_fragmented_live_iso_boots_its_loader_and_names_defrag_for_its_system() {
-    let dir = work_dir("live_fragmented");
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref()]);
-    copy_fragmented_exfat(&image, &live_medium("debian-live.iso"), 20);
-    let check = dropboot([OsStr::new("check"), image.as_os_str(), "/debian-live.iso".as_ref()]);
+    let case = Case::new("live_fragmented");
+    let stick = case.stick().size("256M").fragmented(live_medium("debian-live.iso"), 20).build();
+    let check = stick.run("check", &["/debian-live.iso"]);
     assert!(check.contains("a Linux live system (live): it is in") && check.contains("until `dropboot defrag` rewrites it in one piece"), "{check}");
-    let before = sector0(&image);
+    let before = sector0(&stick.path);
     // 25-50 s to the kernel's first line, quiet to loaded.
     let kernel_wait = Duration::from_secs(180);
     let opts = BootOptions { limit: Some(3 * tests::WAIT + kernel_wait), ..BootOptions::default() };
-    let mut vm = Qemu::boot_with("live_fragmented", &dir, &image, &opts);
+    let mut vm = case.boot_with(&stick, &opts);
     vm.wait_screen("1 boot file");
     vm.keys(&["ret"]);
     let screen = vm.wait_screen("`dropboot defrag` rewrites it in one piece");
@@ -146,13 +131,13 @@ fn a_fragmented_live_iso_boots_its_loader_and_names_defrag_for_its_system() {
     // Its loader still starts: ISOLINUX loads the kernel.
     vm.wait_serial_within("Linux version", kernel_wait);
     drop(vm);
-    assert_eq!(sector0(&image), before);
+    assert_eq!(sector0(&stick.path), before);
 }
 
 #[test]
 fn the_demo_stick_of_make_qemu_bios_boots_its_first_enter_to_a_live_root() {
-    let dir = work_dir("live_demo_stick");
-    let image = dir.join("demo.img");
+    let case = Case::new("live_demo_stick");
+    let image = case.file("demo.img");
     let listed = tests::media::run(
         std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/make-demo"))
             .arg(&image)
@@ -169,7 +154,7 @@ fn the_demo_stick_of_make_qemu_bios_boots_its_first_enter_to_a_live_root() {
         assert!(listed.contains(file), "{file} is not on the demo stick:\n{listed}");
     }
     let opts = BootOptions { memory_mib: Some(1024), limit: Some(tests::WAIT + ROOT_WAIT), ..BootOptions::default() };
-    let mut vm = Qemu::boot_with("live_demo_stick", &dir, &image, &opts);
+    let mut vm = case.boot_with(&image, &opts);
     vm.wait_screen("6 boot files");
     vm.keys(&["ret"]);
     vm.wait_serial_within("dropboot-live-root: debian-live reached its root", ROOT_WAIT);
@@ -182,14 +167,11 @@ fn a_debian_live_iso_alike_in_all_but_its_partition_does_not_find_its_medium() {
     // live-boot searches for about two minutes under emulation (three when
     // the machine is busy) before it gives up; the wait leaves room for that.
     let give_up = Duration::from_secs(600);
-    let dir = work_dir("live_debian_no_partition");
-    let image = dir.join("stick.img");
-    let config = dir.join("dropboot.json");
-    std::fs::write(&config, r#"{ "control": [ { "DROPBOOT_ISO_PARTITION": "0" } ] }"#).expect("the config");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "256M".as_ref(), live_medium("debian-live.iso").as_os_str()]);
-    dropboot([OsStr::new("add"), image.as_os_str(), config.as_os_str(), "--to".as_ref(), "/dropboot".as_ref()]);
+    let case = Case::new("live_debian_no_partition");
+    let config = r#"{ "control": [ { "DROPBOOT_ISO_PARTITION": "0" } ] }"#;
+    let stick = case.stick().size("256M").file(live_medium("debian-live.iso")).dropboot_json(config).build();
     let opts = BootOptions { memory_mib: Some(1024), limit: Some(give_up + Duration::from_secs(60)), ..BootOptions::default() };
-    let mut vm = Qemu::boot_with("live_debian_no_partition", &dir, &image, &opts);
+    let mut vm = case.boot_with(&stick, &opts);
     vm.wait_screen("1 boot file");
     vm.keys(&["ret"]);
     vm.wait_serial_within("Unable to find a medium containing a live file system", give_up);

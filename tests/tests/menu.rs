@@ -2,56 +2,37 @@
 //! its boot files, on the screen and on COM1, and says so in words when
 //! something is wrong.
 
-use std::ffi::OsStr;
-use std::path::PathBuf;
 use std::process::Command;
 
 use bootfs::layout::{DATA_PARTITION_LBA, STAGE2_END_LIMIT, STAGE2_LBA, STAGE2_LOAD_ADDR};
-use tests::media::{dropboot, forget_next_free_hint, mtools_target, patch, random_file, run};
-use tests::{work_dir, Qemu};
+use tests::media::{forget_next_free_hint, mtools_target, patch, run};
+use tests::stick::{Case, Fs, Stick};
+use tests::Qemu;
 
 const NON_ASCII: &str = "Übersicht für Anfänger – Installationsmedium.img";
 /// The same name as a VGA screen shows it: code page 437 has no en dash.
 const NON_ASCII_ON_VGA: &str = "Übersicht für Anfänger ? Installationsmedium.img";
 
-/// A 64 MiB stick made by `dropboot create` (exFAT unless `fs` says
-/// otherwise) holding three boot files: one at the root, one two folders
-/// down, one with a long non-ASCII name.
-fn three_file_stick(name: &str) -> (PathBuf, PathBuf) {
-    three_file_stick_on(name, "exfat")
-}
-
-fn three_file_stick_on(name: &str, fs: &str) -> (PathBuf, PathBuf) {
-    let dir = work_dir(name);
-    let alpha = random_file(&dir.join("alpha.iso"), 1 << 20, 1);
-    let deep = random_file(&dir.join("deep.iso"), 70_000, 2);
-    let long = random_file(&dir.join(NON_ASCII), 3_000, 3);
-    let image = dir.join("stick.img");
-    dropboot([
-        OsStr::new("create"),
-        image.as_os_str(),
-        "--size".as_ref(),
-        "64M".as_ref(),
-        "--fs".as_ref(),
-        fs.as_ref(),
-        alpha.as_os_str(),
-        long.as_os_str(),
-    ]);
-    dropboot([OsStr::new("add"), image.as_os_str(), deep.as_os_str(), "--to".as_ref(), "/linux/debian".as_ref()]);
-    (dir, image)
+/// The stick of these stories: 64 MiB, made by `dropboot create` on `fs`,
+/// holding three boot files: one at the root, one two folders down, one
+/// with a long non-ASCII name.
+fn three_files(case: &Case, fs: Fs) -> Stick {
+    let alpha = case.random_file("alpha.iso", 1 << 20, 1);
+    let deep = case.random_file("deep.iso", 70_000, 2);
+    let long = case.random_file(NON_ASCII, 3_000, 3);
+    case.stick().fs(fs).file(alpha).file(long).file_in(deep, "/linux/debian").build()
 }
 
 #[test]
 fn a_stick_made_by_dropboot_create_lists_its_three_files_in_order_on_screen_and_serial() {
-    for (fs, shown) in [("exfat", "3 boot files on exFAT \"DROPBOOT\""), ("fat32", "3 boot files on FAT32 \"DROPBOOT\"")] {
+    for (fs, shown) in [(Fs::Exfat, "3 boot files on exFAT \"DROPBOOT\""), (Fs::Fat32, "3 boot files on FAT32 \"DROPBOOT\"")] {
         lists_three_files_in_order(fs, shown);
     }
 }
 
-fn lists_three_files_in_order(fs: &str, shown: &str) {
-    let name = format!("three_files_menu_{fs}");
-    let (dir, image) = three_file_stick_on(&name, fs);
-    let mut vm = Qemu::boot(&name, &dir, &image);
+fn lists_three_files_in_order(fs: Fs, shown: &str) {
+    let case = Case::new(&format!("three_files_menu_{fs}"));
+    let mut vm = case.boot(three_files(&case, fs));
     let screen = vm.wait_screen(shown);
     let rows: Vec<usize> = ["/alpha.iso", "/linux/debian/deep.iso", NON_ASCII_ON_VGA]
         .iter()
@@ -72,8 +53,9 @@ fn lists_three_files_in_order(fs: &str, shown: &str) {
 
 #[test]
 fn keys_move_the_selection_and_tab_shows_the_files_details() {
-    let (dir, image) = three_file_stick("keys_and_details");
-    let mut vm = Qemu::boot("keys_and_details", &dir, &image);
+    let case = Case::new("keys_and_details");
+    let stick = three_files(&case, Fs::Exfat);
+    let mut vm = case.boot(&stick);
     let screen = vm.wait_screen("3 boot files");
     let first = screen.find("/alpha.iso").expect("first file");
     assert_eq!(screen.row_attr(first), 0x70, "the first file starts selected");
@@ -105,27 +87,27 @@ fn keys_move_the_selection_and_tab_shows_the_files_details() {
 
 #[test]
 fn a_fat32_made_by_mkfs_fat_and_mtools_is_read_the_same_with_its_fragments_counted() {
-    let dir = work_dir("mkfs_fat_mtools");
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]);
+    let case = Case::new("mkfs_fat_mtools");
+    let stick = case.stick().build();
+    let image = &stick.path;
     let sectors = (64u64 << 20) / 512 - DATA_PARTITION_LBA as u64;
     run(Command::new("mkfs.fat")
         .args(["-F", "32", "-s", "1", "-n", "OTHERTOOLS", "--offset"])
         .arg(DATA_PARTITION_LBA.to_string())
-        .arg(&image)
+        .arg(image)
         .arg((sectors / 2).to_string()));
-    let target = mtools_target(&image);
+    let target = mtools_target(image);
     let mt = |args: &[&str]| run(Command::new(args[0]).env("MTOOLS_SKIP_CHECK", "1").args(["-i", &target]).args(&args[1..]));
-    let small = random_file(&dir.join("small.iso"), 5_000, 4);
-    let filler = random_file(&dir.join("filler.bin"), 20_000, 5);
-    let big = random_file(&dir.join("Big Image.IMG"), 300_000, 6);
+    let small = case.random_file("small.iso", 5_000, 4);
+    let filler = case.random_file("filler.bin", 20_000, 5);
+    let big = case.random_file("Big Image.IMG", 300_000, 6);
     // small, filler, then small deleted: the big file fills its hole and
     // goes on after the filler, so its chain has at least two runs.
     mt(&["mmd", "::/tools"]);
     mt(&["mcopy", small.to_str().unwrap(), "::/small.iso"]);
     mt(&["mcopy", filler.to_str().unwrap(), "::/filler.bin"]);
     mt(&["mdel", "::/small.iso"]);
-    forget_next_free_hint(&image, DATA_PARTITION_LBA as u64 * 512);
+    forget_next_free_hint(image, DATA_PARTITION_LBA as u64 * 512);
     mt(&["mcopy", big.to_str().unwrap(), "::/tools/Big Image.IMG"]);
     mt(&["mcopy", small.to_str().unwrap(), "::/small.iso"]);
     // The outside view of the big file's chain: mshowfat's cluster runs.
@@ -133,10 +115,10 @@ fn a_fat32_made_by_mkfs_fat_and_mtools_is_read_the_same_with_its_fragments_count
     let runs = fat.matches('<').count();
     assert!(runs >= 2, "the big file should be fragmented: {fat}");
 
-    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    let listed = stick.run("list", &[]);
     assert!(listed.contains("/small.iso") && listed.contains("/tools/Big Image.IMG"), "{listed}");
 
-    let mut vm = Qemu::boot("mkfs_fat_mtools", &dir, &image);
+    let mut vm = case.boot(&stick);
     let screen = vm.wait_screen("2 boot files");
     let (s, b) = (screen.find("/small.iso").expect("small"), screen.find("/tools/Big Image.IMG").expect("big"));
     assert!(s < b, "{}", screen.text());
@@ -148,27 +130,30 @@ fn a_fat32_made_by_mkfs_fat_and_mtools_is_read_the_same_with_its_fragments_count
 
 #[test]
 fn a_corrupted_stage2_area_makes_stage1_name_the_checksum() {
-    let (dir, image) = three_file_stick("stage2_corrupt");
+    let case = Case::new("stage2_corrupt");
+    let stick = three_files(&case, Fs::Exfat);
     let at = (STAGE2_LBA as u64 + 4) * 512 + 17;
-    let old = tests::media::read_at(&image, at, 1)[0];
-    patch(&image, at, &[old ^ 0x5A]);
-    let mut vm = Qemu::boot("stage2_corrupt", &dir, &image);
+    let old = tests::media::read_at(&stick.path, at, 1)[0];
+    patch(&stick.path, at, &[old ^ 0x5A]);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("dropboot: stage2 checksum bad");
 }
 
 #[test]
 fn an_empty_stage2_area_makes_stage1_say_stage2_is_missing() {
-    let (dir, image) = three_file_stick("stage2_missing");
-    patch(&image, STAGE2_LBA as u64 * 512, &[0u8; 512]);
-    let mut vm = Qemu::boot("stage2_missing", &dir, &image);
+    let case = Case::new("stage2_missing");
+    let stick = three_files(&case, Fs::Exfat);
+    patch(&stick.path, STAGE2_LBA as u64 * 512, &[0u8; 512]);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("dropboot: stage2 missing");
 }
 
 #[test]
 fn a_disk_without_a_data_partition_says_so_and_enter_reboots() {
-    let (dir, image) = three_file_stick("no_data_partition");
-    patch(&image, 446, &[0u8; 64]);
-    let mut vm = Qemu::boot("no_data_partition", &dir, &image);
+    let case = Case::new("no_data_partition");
+    let stick = three_files(&case, Fs::Exfat);
+    patch(&stick.path, 446, &[0u8; 64]);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("The boot disk has no data partition.");
     vm.wait_serial("cannot start: The boot disk has no data partition.");
     vm.wait_screen("Enter: reboot");
@@ -180,17 +165,19 @@ fn a_disk_without_a_data_partition_says_so_and_enter_reboots() {
 
 #[test]
 fn a_partition_that_is_not_exfat_fat32_or_ntfs_is_named() {
-    let (dir, image) = three_file_stick_on("unknown_filesystem", "fat32");
-    patch(&image, DATA_PARTITION_LBA as u64 * 512, &[0u8; 512]);
-    let mut vm = Qemu::boot("unknown_filesystem", &dir, &image);
+    let case = Case::new("unknown_filesystem");
+    let stick = three_files(&case, Fs::Fat32);
+    patch(&stick.path, DATA_PARTITION_LBA as u64 * 512, &[0u8; 512]);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("Partition 1 (type 0Ch) is not exFAT, FAT32 or NTFS.");
     vm.wait_serial("cannot start: Partition 1 (type 0Ch) is not exFAT, FAT32 or NTFS.");
 }
 
 #[test]
 fn the_panic_screen_shows_the_message_and_where_it_happened() {
-    let (dir, image) = three_file_stick("panic_screen");
-    let mut vm = Qemu::boot("panic_screen", &dir, &image);
+    let case = Case::new("panic_screen");
+    let stick = three_files(&case, Fs::Exfat);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("3 boot files");
     vm.press(&["ctrl", "p"]);
     let screen = vm.wait_screen("internal error: self-test requested with Ctrl+P");
@@ -201,8 +188,9 @@ fn the_panic_screen_shows_the_message_and_where_it_happened() {
 
 #[test]
 fn a_cpu_exception_in_stage2_names_its_vector_eip_and_error_code_and_waits_for_a_key() {
-    let (dir, image) = three_file_stick("cpu_exception");
-    let mut vm = Qemu::boot("cpu_exception", &dir, &image);
+    let case = Case::new("cpu_exception");
+    let stick = three_files(&case, Fs::Exfat);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("3 boot files");
     // Ctrl+E executes UD2 in the menu: vector 06h, no error code.
     vm.press(&["ctrl", "e"]);
@@ -214,7 +202,7 @@ fn a_cpu_exception_in_stage2_names_its_vector_eip_and_error_code_and_waits_for_a
     let eip = u32::from_str_radix(&text[at..at + 8], 16).expect("EIP in hex");
     assert!((STAGE2_LOAD_ADDR..STAGE2_END_LIMIT).contains(&eip), "EIP {eip:08X}h is not in stage2");
     // EIP names the very instruction: UD2 (0F 0B) where stage2 holds it.
-    let code = tests::media::read_at(&image, STAGE2_LBA as u64 * 512 + (eip - STAGE2_LOAD_ADDR) as u64, 2);
+    let code = tests::media::read_at(&stick.path, STAGE2_LBA as u64 * 512 + (eip - STAGE2_LOAD_ADDR) as u64, 2);
     assert_eq!(code, [0x0F, 0x0B], "the bytes at EIP {eip:08X}h");
     vm.wait_screen("Press a key to reboot.");
     // No triple-fault reset: QEMU runs with -no-reboot, so a reset would end it.
@@ -226,8 +214,9 @@ fn a_cpu_exception_in_stage2_names_its_vector_eip_and_error_code_and_waits_for_a
 
 #[test]
 fn an_exception_inside_the_exception_handler_ends_in_one_message_and_a_halt_not_a_loop() {
-    let (dir, image) = three_file_stick("nested_exception");
-    let mut vm = Qemu::boot("nested_exception", &dir, &image);
+    let case = Case::new("nested_exception");
+    let stick = three_files(&case, Fs::Exfat);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("3 boot files");
     // Ctrl+D: UD2 in the menu, and another inside cpu_exception.
     vm.press(&["ctrl", "d"]);
@@ -269,8 +258,9 @@ fn terminal_matches_vga(vm: &mut Qemu, when: &str) -> String {
 
 #[test]
 fn the_serial_terminal_shows_the_same_screen_as_vga_while_the_log_goes_on() {
-    let (dir, image) = three_file_stick("serial_one_screen");
-    let mut vm = Qemu::boot("serial_one_screen", &dir, &image);
+    let case = Case::new("serial_one_screen");
+    let stick = three_files(&case, Fs::Exfat);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("3 boot files");
     terminal_matches_vga(&mut vm, "the menu");
     // Tab logs the details it shows, F3 logs the view: neither line may
@@ -287,8 +277,9 @@ fn the_serial_terminal_shows_the_same_screen_as_vga_while_the_log_goes_on() {
 
 #[test]
 fn the_serial_terminal_drives_the_menu_with_ansi_keys() {
-    let (dir, image) = three_file_stick("serial_keys");
-    let mut vm = Qemu::boot("serial_keys", &dir, &image);
+    let case = Case::new("serial_keys");
+    let stick = three_files(&case, Fs::Exfat);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("3 boot files");
     // Down, End, Home, Down: the second file, then Tab for its details.
     vm.type_serial("\x1b[B\x1b[F\x1b[H\x1b[B");

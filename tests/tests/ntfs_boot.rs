@@ -6,53 +6,42 @@
 use std::ffi::OsStr;
 use std::path::Path;
 
-use tests::media::{copy_into, dropboot, dropboot_bin, fill_ntfs, output, read_at, reformat_ntfs, run, third_party};
+use tests::media::{copy_into, dropboot, dropboot_bin, fill_ntfs, output, read_at, run, third_party};
 use tests::probe::{boot_and_check, build_iso};
-use tests::{work_dir, Qemu};
-
-/// A dropboot stick of 128 MiB, its data partition then made NTFS and
-/// filled by `fill` through ntfs-3g.
-fn ntfs_stick(dir: &Path, fill: impl FnOnce(&Path)) -> std::path::PathBuf {
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "128M".as_ref()]);
-    reformat_ntfs(&image, fill);
-    image
-}
+use tests::stick::{Case, Fs};
 
 #[test]
 fn an_ntfs_stick_lists_nested_non_ascii_folders_applies_its_ventoy_json_and_boots_the_probe_exactly() {
-    let dir = work_dir("ntfs_probe");
-    let iso = build_iso(&dir, 1 << 20);
-    let config = dir.join("ventoy.json");
-    std::fs::write(&config, r#"{ "menu_alias": [ { "image": "/Образы/Système/probe.iso", "alias": "Probe on NTFS" } ] }"#).unwrap();
-    let image = ntfs_stick(&dir, |mnt| copy_into(mnt, &[(&iso.path, "/Образы/Système"), (&config, "/ventoy")]));
-    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    let case = Case::new("ntfs_probe");
+    let iso = build_iso(&case.dir, 1 << 20);
+    let config = r#"{ "menu_alias": [ { "image": "/Образы/Système/probe.iso", "alias": "Probe on NTFS" } ] }"#;
+    let stick = case.stick().size("128M").fs(Fs::NtfsByMkntfs).file_in(&iso.path, "/Образы/Système").ventoy_json(config).build();
+    let image = &stick.path;
+    let listed = stick.run("list", &[]);
     assert!(listed.contains("/Образы/Système/probe.iso"), "dropboot list reads NTFS through bootfs: {listed}");
-    let verdict = dropboot([OsStr::new("check"), image.as_os_str(), "/Образы/Système/probe.iso".as_ref()]);
+    let verdict = stick.run("check", &["/Образы/Système/probe.iso"]);
     assert!(verdict.contains("boots as CD E0h"), "{verdict}");
-    let info = dropboot([OsStr::new("info"), image.as_os_str()]);
+    let info = stick.run("info", &[]);
     assert!(info.contains("NTFS") && info.contains("WINSTICK"), "{info}");
     assert!(dropboot([OsStr::new("config"), "check".as_ref(), image.as_os_str()]).contains("ventoy.json"));
     // dropboot reads NTFS but leaves writing it to Windows and ntfs-3g.
-    let before = std::fs::read(&image).unwrap();
-    let other = tests::media::random_file(&dir.join("other.iso"), 10_000, 3);
-    let add = tests::media::output(std::process::Command::new(tests::media::dropboot_bin()).arg("add").arg(&image).arg(&other));
+    let before = std::fs::read(image).unwrap();
+    let other = case.random_file("other.iso", 10_000, 3);
+    let add = tests::media::output(std::process::Command::new(tests::media::dropboot_bin()).arg("add").arg(image).arg(&other));
     let said = String::from_utf8_lossy(&add.stderr);
     assert!(!add.status.success() && said.contains("dropboot reads but does not write") && said.contains("ntfs-3g"), "{said}");
-    assert!(std::fs::read(&image).unwrap() == before, "a refused add writes nothing");
+    assert!(std::fs::read(image).unwrap() == before, "a refused add writes nothing");
 
-    let mut vm = Qemu::boot("ntfs_probe", &dir, &image);
+    let mut vm = case.boot(&stick);
     let screen = vm.wait_screen("1 boot file on NTFS");
     assert!(screen.text().contains("Probe on NTFS"), "the alias from ventoy.json on NTFS:\n{}", screen.text());
-    boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, &image);
+    boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, image);
 }
 
 #[test]
 fn grubs_rescue_cd_boots_from_an_ntfs_stick_and_a_compressed_file_is_refused_in_words() {
-    let dir = work_dir("ntfs_grub");
-    let grub = third_party("grub-rescue-cdrom.iso");
-    let image = ntfs_stick(&dir, |mnt| {
-        copy_into(mnt, &[(&grub, "/")]);
+    let case = Case::new("ntfs_grub");
+    let stick = case.stick().size("128M").fs(Fs::NtfsByMkntfs).file(third_party("grub-rescue-cdrom.iso")).filled_by(|mnt| {
         std::fs::create_dir(mnt.join("packed")).unwrap();
         // FILE_ATTRIBUTE_COMPRESSED on the folder: what is written in it is compressed.
         tests::media::run(
@@ -62,7 +51,7 @@ fn grubs_rescue_cd_boots_from_an_ntfs_stick_and_a_compressed_file_is_refused_in_
         );
         std::fs::write(mnt.join("packed/a-compressed.iso"), vec![b'A'; 256 << 10]).unwrap();
     });
-    let mut vm = Qemu::boot("ntfs_grub", &dir, &image);
+    let mut vm = case.boot(stick.build());
     vm.wait_screen("2 boot files on NTFS");
     // The compressed file (second) is refused, and the menu stays.
     vm.keys(&["down", "ret"]);
@@ -75,38 +64,36 @@ fn grubs_rescue_cd_boots_from_an_ntfs_stick_and_a_compressed_file_is_refused_in_
 
 #[test]
 fn dropboot_create_fs_ntfs_makes_a_volume_ntfs_3g_checks_and_fills_and_the_menu_boots_from() {
-    let dir = work_dir("ntfs_create");
-    let iso = build_iso(&dir, 256 << 10);
-    let image = dir.join("stick.img");
+    let case = Case::new("ntfs_create");
+    let iso = build_iso(&case.dir, 256 << 10);
+    let image = case.file("stick.img");
     // Files are copied onto NTFS by Windows or ntfs-3g, not by dropboot.
     let refused = output(std::process::Command::new(dropboot_bin()).args(["create", "--fs", "ntfs", "--size", "128M"]).arg(&image).arg(&iso.path));
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("does not copy files to NTFS"));
     assert!(!image.exists(), "nothing was written");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "128M".as_ref(), "--fs".as_ref(), "ntfs".as_ref()]);
+    let stick = case.stick().size("128M").fs(Fs::Ntfs).build();
     assert_eq!(read_at(&image, 446 + 4, 1), [0x07], "the partition type Windows gives NTFS");
     // ntfs-3g's own checker finds the volume clean.
-    let partition = dir.join("partition.img");
+    let partition = case.file("partition.img");
     std::fs::write(&partition, read_at(&image, 2048 * 512, (128 << 20) - 2048 * 512)).unwrap();
     let fix = run(std::process::Command::new("ntfsfix").arg("-n").arg(&partition));
     assert!(fix.contains("NTFS partition") && !fix.to_lowercase().contains("error"), "{fix}");
     fill_ntfs(&image, |mnt| copy_into(mnt, &[(&iso.path, "/")]));
-    let info = dropboot([OsStr::new("info"), image.as_os_str()]);
+    let info = stick.run("info", &[]);
     assert!(info.contains("NTFS \"DROPBOOT\""), "{info}");
 
-    let mut vm = Qemu::boot("ntfs_create", &dir, &image);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("1 boot file on NTFS \"DROPBOOT\"");
     boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, &image);
 }
 
 #[test]
 fn a_probe_iso_in_over_1000_runs_on_ntfs_boots_and_reads_exactly_through_the_hook() {
-    let dir = work_dir("ntfs_fragmented");
+    let case = Case::new("ntfs_fragmented");
     // A 10 MiB ISO whose last MiB is the data the probe reads.
-    let mut iso = build_iso(&dir, 1 << 20);
+    let mut iso = build_iso(&case.dir, 1 << 20);
     tests::probe::move_data_to(&mut iso, 9 << 20);
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]);
-    reformat_ntfs(&image, |mnt| {
+    let stick = case.stick().fs(Fs::NtfsByMkntfs).filled_by(|mnt| {
         // Fill the volume with one-cluster files, free every other one,
         // then copy the ISO: it can only go into the holes.
         std::fs::create_dir(mnt.join("filler")).unwrap();
@@ -119,11 +106,12 @@ fn a_probe_iso_in_over_1000_runs_on_ntfs_boots_and_reads_exactly_through_the_hoo
         }
         copy_into(mnt, &[(&iso.path, "/")]);
     });
-    let checked = dropboot([OsStr::new("check"), image.as_os_str(), "/probe.iso".as_ref()]);
+    let stick = stick.build();
+    let checked = stick.run("check", &["/probe.iso"]);
     assert!(checked.contains("boots as CD E0h"), "{checked}");
-    let mut vm = Qemu::boot("ntfs_fragmented", &dir, &image);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("1 boot file on NTFS");
-    let serial = boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, &image);
+    let serial = boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, &stick.path);
     let hook = serial.lines().find(|l| l.contains("INT 13h hook at")).unwrap_or_default();
     let extents: usize = hook.split(" extents").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
     assert!(extents > 1000, "the hook maps it in over 1,000 pieces: {hook}\n{checked}");
@@ -131,35 +119,33 @@ fn a_probe_iso_in_over_1000_runs_on_ntfs_boots_and_reads_exactly_through_the_hoo
 
 #[test]
 fn a_probe_iso_over_4_gib_on_an_ntfs_stick_reads_its_data_past_4_gib() {
-    let dir = work_dir("ntfs_large");
-    let mut iso = build_iso(&dir, 1 << 20);
+    let case = Case::new("ntfs_large");
+    let mut iso = build_iso(&case.dir, 1 << 20);
     // The data from 4.5 GiB on: the file is over 4 GiB, its data past the mark.
     tests::probe::move_data_to(&mut iso, 9 << 29);
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "6G".as_ref()]);
     // ntfs-3g writes the hole as zeros: NTFS would keep a sparse file, which
     // the loader refuses.
-    reformat_ntfs(&image, |mnt| copy_into(mnt, &[(&iso.path, "/")]));
-    let listed = dropboot([OsStr::new("list"), image.as_os_str()]);
+    let stick = case.stick().size("6G").fs(Fs::NtfsByMkntfs).file(&iso.path).build();
+    let listed = stick.run("list", &[]);
     assert!(listed.contains(&format!("{}  /probe.iso", iso.blocks as u64 * 2048)), "{listed}");
-    let mut vm = Qemu::boot("ntfs_large", &dir, &image);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("1 boot file on NTFS");
-    boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, &image);
+    boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, &stick.path);
     drop(vm);
-    let _ = std::fs::remove_file(&image);
+    let _ = std::fs::remove_file(&stick.path);
 }
 
 #[test]
 fn ipxe_and_memtest86_plus_boot_from_an_ntfs_stick_and_upgrade_leaves_its_data_alone() {
-    let dir = work_dir("ntfs_ipxe_memtest");
+    let case = Case::new("ntfs_ipxe_memtest");
     let (ipxe, memtest) = (third_party("ipxe.iso"), third_party("memtest86+x64.iso"));
-    let image = ntfs_stick(&dir, |mnt| copy_into(mnt, &[(&ipxe, "/tools"), (&memtest, "/tools")]));
+    let stick = case.stick().size("128M").fs(Fs::NtfsByMkntfs).file_in(&ipxe, "/tools").file_in(&memtest, "/tools").build();
     let partition = |image: &Path| read_at(image, 2048 * 512, (128 << 20) - 2048 * 512);
-    let before = partition(&image);
-    dropboot([OsStr::new("upgrade"), image.as_os_str()]);
-    assert!(partition(&image) == before, "upgrade rewrites the boot code only");
-    for (entry, keys, shown) in [("ntfs_ipxe", &["ret"][..], "iPXE initialising devices"), ("ntfs_memtest", &["down", "ret"][..], "Memtest86+")] {
-        let mut vm = Qemu::boot(entry, &dir, &image);
+    let before = partition(&stick.path);
+    stick.run("upgrade", &[]);
+    assert!(partition(&stick.path) == before, "upgrade rewrites the boot code only");
+    for (entry, keys, shown) in [("ipxe", &["ret"][..], "iPXE initialising devices"), ("memtest", &["down", "ret"][..], "Memtest86+")] {
+        let mut vm = case.step(entry).boot(&stick);
         vm.wait_screen("2 boot files on NTFS");
         vm.keys(keys);
         vm.wait_screen(shown);

@@ -5,32 +5,23 @@
 //! (tests/probe/old_bios.asm) that filters SeaBIOS's INT 13h, then boots
 //! the stick at 80h.
 
-use std::ffi::OsStr;
-use std::path::Path;
-
-use tests::media::{dropboot, read_at};
+use tests::media::read_at;
 use tests::probe::{
     build_iso, build_iso_after, check_on, old_bios_floppy, report, StickBios, CLEARED_BY_OLD_BIOS, EXIT_DONE, OLD_BIOS_CLEARS_HIGH_HALVES,
     OLD_BIOS_KEEPS_EXTENSIONS, OLD_BIOS_NO_GEOMETRY, OLD_BIOS_WRITES_BPB,
 };
-use tests::{work_dir, BootOptions, Qemu, Usb};
+use tests::stick::Case;
+use tests::{BootOptions, Usb};
 
 const DATA_BYTES: usize = 1 << 20;
 
-fn stick_with(dir: &Path, file: &Path) -> std::path::PathBuf {
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), file.as_os_str()]);
-    image
-}
-
 #[test]
 fn a_pc_without_int13_extensions_that_writes_a_bpb_over_the_mbr_boots_an_iso_read_by_chs_end_to_end() {
-    let dir = work_dir("old_bios_chs");
-    let iso = build_iso(&dir, DATA_BYTES);
-    let image = stick_with(&dir, &iso.path);
-    let floppy = old_bios_floppy(&dir, 0x80, OLD_BIOS_WRITES_BPB);
-    let opts = BootOptions { boot_floppy: Some(floppy), ..Default::default() };
-    let mut vm = Qemu::boot_with("old_bios_chs", &dir, &image, &opts);
+    let case = Case::new("old_bios_chs");
+    let iso = build_iso(&case.dir, DATA_BYTES);
+    let stick = case.stick().file(&iso.path).build();
+    let floppy = old_bios_floppy(&case.dir, 0x80, OLD_BIOS_WRITES_BPB);
+    let mut vm = case.boot_with(&stick, &BootOptions { boot_floppy: Some(floppy), ..Default::default() });
     // stage1 read stage2 by CHS (it has no other way), past the BPB bytes
     // the BIOS wrote, and stage2 reads the stick by CHS.
     vm.wait_screen("1 boot file on");
@@ -45,18 +36,17 @@ fn a_pc_without_int13_extensions_that_writes_a_bpb_over_the_mbr_boots_an_iso_rea
     assert!(log.contains("the hook reads the stick by CHS"), "{log}");
     let lines = report(&log);
     assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
-    check_on(&lines, &iso, &read_at(&image, 0, 512), StickBios::ChsOnly);
+    check_on(&lines, &iso, &read_at(&stick.path, 0, 512), StickBios::ChsOnly);
 }
 
 #[test]
 fn a_bios_that_passes_dl_00h_for_a_stick_at_80h_still_reaches_the_menu() {
-    let dir = work_dir("old_bios_dl");
-    let iso = build_iso(&dir, 64 * 1024);
-    let image = stick_with(&dir, &iso.path);
+    let case = Case::new("old_bios_dl");
+    let iso = build_iso(&case.dir, 64 * 1024);
+    let stick = case.stick().file(&iso.path).build();
     // Drive 00h is the floppy: stage1 finds no stage2 there and tries 80h.
-    let floppy = old_bios_floppy(&dir, 0x00, 0);
-    let opts = BootOptions { boot_floppy: Some(floppy), ..Default::default() };
-    let mut vm = Qemu::boot_with("old_bios_dl", &dir, &image, &opts);
+    let floppy = old_bios_floppy(&case.dir, 0x00, 0);
+    let mut vm = case.boot_with(&stick, &BootOptions { boot_floppy: Some(floppy), ..Default::default() });
     vm.wait_screen("1 boot file on");
     let log = vm.serial_text();
     assert!(log.contains("booting 80h by CHS with DL=00h"), "{log}");
@@ -65,12 +55,11 @@ fn a_bios_that_passes_dl_00h_for_a_stick_at_80h_still_reaches_the_menu() {
 
 #[test]
 fn a_bios_whose_int13_08h_fails_gets_stage1_naming_the_geometry_call() {
-    let dir = work_dir("old_bios_geometry");
-    let iso = build_iso(&dir, 64 * 1024);
-    let image = stick_with(&dir, &iso.path);
-    let floppy = old_bios_floppy(&dir, 0x80, OLD_BIOS_NO_GEOMETRY);
-    let opts = BootOptions { boot_floppy: Some(floppy), ..Default::default() };
-    let mut vm = Qemu::boot_with("old_bios_geometry", &dir, &image, &opts);
+    let case = Case::new("old_bios_geometry");
+    let iso = build_iso(&case.dir, 64 * 1024);
+    let stick = case.stick().file(&iso.path).build();
+    let floppy = old_bios_floppy(&case.dir, 0x80, OLD_BIOS_NO_GEOMETRY);
+    let mut vm = case.boot_with(&stick, &BootOptions { boot_floppy: Some(floppy), ..Default::default() });
     vm.wait_screen("dropboot: geometry error 0x01");
     vm.wait_serial("dropboot: geometry error 0x01");
 }
@@ -81,19 +70,18 @@ fn a_bios_whose_int13_08h_fails_gets_stage1_naming_the_geometry_call() {
 /// and more) must read what the host reads. `quirks` adds the old PC's
 /// other traits.
 fn a_16_bit_bios_reads_past_32_mib_exactly(name: &str, usb: Option<Usb>, quirks: u8, bios: StickBios) {
-    let dir = work_dir(name);
-    let iso = build_iso_after(&dir, 33 << 20, DATA_BYTES, 0);
-    let image = stick_with(&dir, &iso.path);
-    let floppy = old_bios_floppy(&dir, 0x80, OLD_BIOS_CLEARS_HIGH_HALVES | quirks);
-    let opts = BootOptions { boot_floppy: Some(floppy), usb, ..Default::default() };
-    let mut vm = Qemu::boot_with(name, &dir, &image, &opts);
+    let case = Case::new(name);
+    let iso = build_iso_after(&case.dir, 33 << 20, DATA_BYTES, 0);
+    let stick = case.stick().file(&iso.path).build();
+    let floppy = old_bios_floppy(&case.dir, 0x80, OLD_BIOS_CLEARS_HIGH_HALVES | quirks);
+    let mut vm = case.boot_with(&stick, &BootOptions { boot_floppy: Some(floppy), usb, ..Default::default() });
     vm.wait_screen("1 boot file on");
     assert!(vm.serial_text().contains("high halves cleared; booting 80h"), "{}", vm.serial_text());
     vm.keys(&["ret"]);
     let status = vm.wait_exit();
     let lines = report(&vm.serial_text());
     assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
-    check_on(&lines, &iso, &read_at(&image, 0, 512), bios);
+    check_on(&lines, &iso, &read_at(&stick.path, 0, 512), bios);
 }
 
 #[test]

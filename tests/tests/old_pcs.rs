@@ -4,47 +4,19 @@
 //! which gets a sentence instead of a hang. The stick is on ISA IDE (the
 //! machine has no PCI, so no USB).
 
-use std::ffi::OsStr;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use tests::media::{dropboot, play_a_386, read_at, third_party};
-use tests::probe::{build_disk, build_iso, check, check_disk, floppy_expectation, report, ProbeDisk, ProbeIso, EXIT_DONE, FLOPPY_SECTORS};
-use tests::{work_dir, BootOptions, Qemu};
+use tests::media::{play_a_386, read_at, third_party};
+use tests::probe::{build_disk, build_iso, check, check_disk, floppy_expectation, report, EXIT_DONE, FLOPPY_SECTORS};
+use tests::stick::{Case, Stick};
+use tests::{BootOptions, Qemu};
 
-/// One stick for every boot on an old PC: the probe ISO, the probe as a
-/// raw floppy image, GRUB's rescue CD and memtest86+ (32-bit, floppy
-/// emulation).
-struct OldPcStick {
-    dir: PathBuf,
-    image: PathBuf,
-    iso: ProbeIso,
-    floppy: ProbeDisk,
-}
-
-fn old_pc_stick(name: &str) -> OldPcStick {
-    let dir = work_dir(name);
-    let iso = build_iso(&dir, 256 * 1024);
-    let floppy = build_disk(&dir, "floppy.img", FLOPPY_SECTORS, false);
-    let image = dir.join("stick.img");
-    dropboot([
-        OsStr::new("create"),
-        image.as_os_str(),
-        "--size".as_ref(),
-        "64M".as_ref(),
-        iso.path.as_os_str(),
-        floppy.path.as_os_str(),
-        third_party("grub-rescue-cdrom.iso").as_os_str(),
-        third_party("memtest86+ia32.iso").as_os_str(),
-    ]);
-    OldPcStick { dir, image, iso, floppy }
-}
-
-/// Boots the stick on an ISA PC with `cpu` and `memory_mib`, waits for the
-/// menu and chooses the file whose name holds `search`.
-fn boot_on(stick: &OldPcStick, name: &str, cpu: &'static str, memory_mib: u32, search: &str) -> Qemu {
+/// Boots `stick` on an ISA PC with `cpu` and `memory_mib` (the step of
+/// `case` named `what`), waits for the menu and chooses the file whose
+/// name holds `search`.
+fn boot_on(case: &Case, what: &str, stick: &Stick, cpu: &'static str, memory_mib: u32, search: &str) -> Qemu {
     let opts = BootOptions { isa_pc_cpu: Some(cpu), memory_mib: Some(memory_mib), ..Default::default() };
-    let mut vm = Qemu::boot_with(name, &stick.dir, &stick.image, &opts);
+    let mut vm = case.step(what).boot_with(stick, &opts);
     vm.wait_screen("4 boot files on");
     vm.type_serial(search);
     vm.wait_screen(&format!("Search: {search}_   1 found"));
@@ -52,31 +24,34 @@ fn boot_on(stick: &OldPcStick, name: &str, cpu: &'static str, memory_mib: u32, s
     vm
 }
 
-/// Everything an old PC boots from the stick: the probe reads its ISO
+/// Everything an old PC boots from one stick: the probe reads its ISO
 /// and its floppy exactly through the hook, GRUB's rescue CD reaches
-/// GRUB's menu and memtest86+ starts from floppy emulation.
+/// GRUB's menu and memtest86+ (32-bit) starts from floppy emulation.
 fn an_old_pc_boots_everything(name: &str, cpu: &'static str, memory_mib: u32, cpu_name: &str) {
-    let stick = old_pc_stick(name);
-    let mut vm = boot_on(&stick, &format!("{name}_probe"), cpu, memory_mib, "probe.iso");
+    let case = Case::new(name);
+    let iso = build_iso(&case.dir, 256 * 1024);
+    let floppy = build_disk(&case.dir, "floppy.img", FLOPPY_SECTORS, false);
+    let stick = case.stick().files([&iso.path, &floppy.path, &third_party("grub-rescue-cdrom.iso"), &third_party("memtest86+ia32.iso")]).build();
+    let mut vm = boot_on(&case, "probe", &stick, cpu, memory_mib, "probe.iso");
     let status = vm.wait_exit_within(Duration::from_secs(120));
     let lines = report(&vm.serial_text());
     assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
-    check(&lines, &stick.iso, &read_at(&stick.image, 0, 512));
+    check(&lines, &iso, &read_at(&stick.path, 0, 512));
     drop(vm);
 
-    let mut vm = boot_on(&stick, &format!("{name}_floppy"), cpu, memory_mib, "floppy.img");
+    let mut vm = boot_on(&case, "floppy", &stick, cpu, memory_mib, "floppy.img");
     let status = vm.wait_exit_within(Duration::from_secs(120));
     let lines = report(&vm.serial_text());
     assert_eq!(status.code(), Some(EXIT_DONE), "the probe floppy did not finish:\n{}", lines.join("\n"));
-    check_disk(&lines, &floppy_expectation(&stick.floppy, None), &read_at(&stick.image, 0, 512));
+    check_disk(&lines, &floppy_expectation(&floppy, None), &read_at(&stick.path, 0, 512));
     drop(vm);
 
-    let mut vm = boot_on(&stick, &format!("{name}_grub"), cpu, memory_mib, "grub-rescue");
+    let mut vm = boot_on(&case, "grub", &stick, cpu, memory_mib, "grub-rescue");
     vm.wait_serial("jumping to 0000:7C00 with DL=E0h");
     vm.wait_screen("GNU GRUB  version");
     drop(vm);
 
-    let mut vm = boot_on(&stick, &format!("{name}_memtest"), cpu, memory_mib, "memtest");
+    let mut vm = boot_on(&case, "memtest", &stick, cpu, memory_mib, "memtest");
     vm.wait_serial("presented as 1.44 MB floppy 00h");
     vm.wait_serial("jumping to 0000:7C00 with DL=00h");
     // memtest86+ itself names the CPU and counts the memory.
@@ -107,13 +82,11 @@ fn a_pentium_ii_isa_pc_shows_the_menu_and_boots_the_probe_grub_and_memtest() {
 /// and the image sealed again, nothing toggles, exactly as on a 386.
 #[test]
 fn a_386_is_told_that_it_cannot_run_dropboot_and_the_bios_tries_the_next_device() {
-    let dir = work_dir("old_pc_386");
-    let iso = build_iso(&dir, 64 * 1024);
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), iso.path.as_os_str()]);
-    play_a_386(&image);
-    let opts = BootOptions { isa_pc_cpu: Some("486"), memory_mib: Some(16), ..Default::default() };
-    let mut vm = Qemu::boot_with("old_pc_386", &dir, &image, &opts);
+    let case = Case::new("old_pc_386");
+    let iso = build_iso(&case.dir, 64 * 1024);
+    let stick = case.stick().file(&iso.path).build();
+    play_a_386(&stick.path);
+    let mut vm = case.boot_with(&stick, &BootOptions { isa_pc_cpu: Some("486"), memory_mib: Some(16), ..Default::default() });
     let message = "dropboot: this PC's CPU cannot run dropboot (a 486 or later is needed).";
     let screen = vm.wait_screen(message);
     assert!(screen.text().contains(&format!("{message}\nPress a key.")), "{}", screen.text());

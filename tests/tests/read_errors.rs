@@ -3,7 +3,6 @@
 //! the hook, the boot loader gets the BIOS's error code back, and the hook
 //! never hangs.
 
-use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,9 +10,10 @@ use std::time::Duration;
 use bootfs::block::{FileDevice, Window};
 use bootfs::filesystem::Filesystem;
 use bootfs::layout::DATA_PARTITION_LBA;
-use tests::media::{data_partition, dropboot, random_file};
+use tests::media::data_partition;
 use tests::probe::{build_iso, report, EXIT_DONE};
-use tests::{work_dir, BootOptions, Qemu};
+use tests::stick::Case;
+use tests::BootOptions;
 
 const PROMPTLY: Duration = Duration::from_secs(10);
 
@@ -40,29 +40,17 @@ fn failing_sectors(dir: &Path, sectors: &[u64]) -> PathBuf {
     path
 }
 
-fn stick(dir: &Path, files: &[(&Path, &str)]) -> PathBuf {
-    let image = dir.join("stick.img");
-    let _ = fs::remove_file(&image);
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref()]);
-    for (f, to) in files {
-        dropboot([OsStr::new("add"), image.as_os_str(), f.as_os_str(), "--to".as_ref(), to.as_ref()]);
-    }
-    image
-}
-
 #[test]
 fn a_folder_that_cannot_be_read_is_named_and_the_menu_lists_the_rest() {
-    let dir = work_dir("read_error_folder");
-    let a = random_file(&dir.join("a.iso"), 4096, 1);
-    let b = random_file(&dir.join("b.iso"), 4096, 2);
-    let image = stick(&dir, &[(&a, "/"), (&b, "/bad")]);
-    let mut v = volume(&image);
+    let case = Case::new("read_error_folder");
+    let stick = case.stick().file_in(case.random_file("a.iso", 4096, 1), "/").file_in(case.random_file("b.iso", 4096, 2), "/bad").build();
+    let mut v = volume(&stick.path);
     let root = bootfs::scan::list_dir(&mut v, "/").expect("root").expect("root");
     let bad = root.iter().find(|e| e.name == "bad").expect("/bad");
     let bootfs::filesystem::Filesystem::Exfat(ex) = &v else { panic!("exFAT") };
     let sector = DATA_PARTITION_LBA as u64 + ex.geometry.heap_start + (bad.node.fat_cluster() as u64 - 2) * (ex.cluster_bytes() / 512);
-    let opts = BootOptions { blkdebug: Some(failing_sectors(&dir, &[sector])), ..BootOptions::default() };
-    let mut vm = Qemu::boot_with("read_error_folder", &dir, &image, &opts);
+    let opts = BootOptions { blkdebug: Some(failing_sectors(&case.dir, &[sector])), ..BootOptions::default() };
+    let mut vm = case.boot_with(&stick, &opts);
     let screen = vm.wait_screen("1 boot file on");
     let text = screen.text();
     assert!(text.contains("/a.iso"), "{text}");
@@ -76,13 +64,13 @@ fn a_folder_that_cannot_be_read_is_named_and_the_menu_lists_the_rest() {
 
 #[test]
 fn a_read_error_while_booting_an_iso_is_named_and_the_menu_stays() {
-    let dir = work_dir("read_error_boot");
-    let probe = build_iso(&dir, 64 * 1024);
-    let image = stick(&dir, &[(&probe.path, "/")]);
+    let case = Case::new("read_error_boot");
+    let probe = build_iso(&case.dir, 64 * 1024);
+    let stick = case.stick().file_in(&probe.path, "/").build();
     // The primary volume descriptor (block 16) cannot be read.
-    let sector = disk_sector_of(&image, "/probe.iso", 16 * 2048);
-    let opts = BootOptions { blkdebug: Some(failing_sectors(&dir, &[sector])), ..BootOptions::default() };
-    let mut vm = Qemu::boot_with("read_error_boot", &dir, &image, &opts);
+    let sector = disk_sector_of(&stick.path, "/probe.iso", 16 * 2048);
+    let opts = BootOptions { blkdebug: Some(failing_sectors(&case.dir, &[sector])), ..BootOptions::default() };
+    let mut vm = case.boot_with(&stick, &opts);
     vm.wait_screen("1 boot file on");
     vm.keys(&["ret"]);
     vm.wait_serial_within("Cannot boot probe.iso: disk read error 0x", PROMPTLY);
@@ -96,13 +84,13 @@ fn a_read_error_while_booting_an_iso_is_named_and_the_menu_stays() {
 
 #[test]
 fn a_read_error_under_the_hook_reaches_the_boot_loader_as_a_bios_error_code() {
-    let dir = work_dir("read_error_hook");
-    let probe = build_iso(&dir, 64 * 1024);
-    let image = stick(&dir, &[(&probe.path, "/")]);
+    let case = Case::new("read_error_hook");
+    let probe = build_iso(&case.dir, 64 * 1024);
+    let stick = case.stick().file_in(&probe.path, "/").build();
     // A sector in the middle of the probe's data file.
-    let sector = disk_sector_of(&image, "/probe.iso", probe.data_lba as u64 * 2048 + 20 * 1024);
-    let opts = BootOptions { blkdebug: Some(failing_sectors(&dir, &[sector])), ..BootOptions::default() };
-    let mut vm = Qemu::boot_with("read_error_hook", &dir, &image, &opts);
+    let sector = disk_sector_of(&stick.path, "/probe.iso", probe.data_lba as u64 * 2048 + 20 * 1024);
+    let opts = BootOptions { blkdebug: Some(failing_sectors(&case.dir, &[sector])), ..BootOptions::default() };
+    let mut vm = case.boot_with(&stick, &opts);
     vm.wait_screen("1 boot file on");
     vm.keys(&["ret"]);
     let status = vm.wait_exit();

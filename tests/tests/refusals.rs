@@ -9,9 +9,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tests::media::{dropboot, dropboot_bin, output, random_file, run};
+use tests::media::{dropboot_bin, output, run};
 use tests::probe::build_iso;
-use tests::{work_dir, Qemu};
+use tests::stick::Case;
 
 /// The probe ISO with its boot entry's sector count set to 65535 (32 MiB,
 /// which does not fit below the hook), its data large enough to hold it.
@@ -64,16 +64,14 @@ fn check_refusals(image: &Path) -> HashMap<String, String> {
 
 #[test]
 fn each_refusal_reads_the_same_on_the_screen_whole_on_com1_and_in_dropboot_check() {
-    let dir = work_dir("refusals");
-    let files = [efi_only_iso(&dir), truncated_iso(&dir), iso_loading_32_mib(&dir), random_file(&dir.join("no-boot-sector.img"), 1 << 20, 7)];
-    let image = dir.join("stick.img");
-    let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), "128M".into()];
-    args.extend(files.iter().map(|f| f.clone().into_os_string()));
-    dropboot(&args);
-    let refusals = check_refusals(&image);
+    let case = Case::new("refusals");
+    let dir = &case.dir;
+    let files = [efi_only_iso(dir), truncated_iso(dir), iso_loading_32_mib(dir), case.random_file("no-boot-sector.img", 1 << 20, 7)];
+    let stick = case.stick().size("128M").files(&files).build();
+    let refusals = check_refusals(&stick.path);
     assert_eq!(refusals.len(), files.len(), "check refuses each file: {refusals:?}");
 
-    let mut vm = Qemu::boot("refusals", &dir, &image);
+    let mut vm = case.boot(&stick);
     vm.wait_screen("4 boot files on");
     for file in &files {
         let name = file.file_name().and_then(|n| n.to_str()).expect("a name");
@@ -88,7 +86,7 @@ fn each_refusal_reads_the_same_on_the_screen_whole_on_com1_and_in_dropboot_check
             let screen = vm.screen();
             (0..25).map(|r| screen.row(r).trim().to_string()).collect::<Vec<_>>().join(" ").contains(&said)
         });
-        vm.screendump(&dir.join(format!("{name}.png")));
+        vm.screendump(&case.file(&format!("{name}.png")));
         vm.keys(&["esc"]);
         vm.wait_screen("4 boot files on");
     }
