@@ -80,7 +80,8 @@ fn partitioned_image(path: &std::path::Path, mib: u64, script: &str) -> std::pat
 
 #[test]
 fn check_says_which_partitions_an_installed_systems_kernel_will_see_in_every_format_and_refuses_a_dynamic_vhd_naming_the_fix() {
-    let dir = work_dir("check_installed_systems");
+    let case = Case::new("check_installed_systems");
+    let dir = &case.dir;
     let mbr = partitioned_image(
         &dir.join("debian.img"),
         64,
@@ -99,13 +100,9 @@ fn check_says_which_partitions_an_installed_systems_kernel_will_see_in_every_for
     let vhd = convert(&["-O", "vpc", "-o", "subformat=fixed"], "debian.vhd");
     let vdi = convert(&["-O", "vdi", "-o", "static=on"], "debian.vdi");
     let dynamic = convert(&["-O", "vpc"], "growing.vhd");
-    let image = dir.join("stick.img");
-    let mut args = vec![OsStr::new("create").to_owned(), image.clone().into(), "--size".into(), "512M".into()];
-    args.extend([&mbr, &gpt, &vhd, &vdi, &dynamic].map(|f| f.as_os_str().to_owned()));
-    dropboot(&args);
+    let stick = case.stick().size("512M").files([&mbr, &gpt, &vhd, &vdi, &dynamic]).build();
 
-    let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("check"), image.as_os_str()]));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&stick.output("check", &[]).stdout).into_owned();
     let verdict = |path: &str| {
         let at = text.find(&format!("{path}  (")).unwrap_or_else(|| panic!("{path} missing:\n{text}"));
         text[at..].lines().nth(1).map(str::trim).unwrap_or_default().to_string()
@@ -125,8 +122,7 @@ fn check_says_which_partitions_an_installed_systems_kernel_will_see_in_every_for
     let dynamic = verdict("/growing.vhd");
     assert!(dynamic.starts_with("not bootable: it is a dynamic VHD"), "{text}");
 
-    let out =
-        tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("check"), image.as_os_str(), "/debian.vhd".as_ref(), "--json".as_ref()]));
+    let out = stick.output("check", &["/debian.vhd", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("check --json prints JSON");
     assert_eq!(json[0]["installed_system"]["partitions"], serde_json::json!([{ "own": 1, "stick": 2 }, { "own": 5, "stick": 5 }]));
 }

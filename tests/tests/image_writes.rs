@@ -8,29 +8,23 @@
 //! start takes out again. A write-protected stick gives the BIOS's error
 //! back to the writer.
 
-use std::ffi::OsStr;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bootfs::iso_partition::RECORD_LBA;
 use bootfs::mbr::{entry_range, PartitionEntry};
-use tests::media::{changed_outside, dropboot, file_sectors, read_at};
+use tests::media::{changed_outside, file_sectors, read_at};
 use tests::probe::{writes_disk, EXIT_WRITES};
-use tests::{work_dir, BootOptions, Qemu, Usb};
+use tests::stick::{Case, Stick};
+use tests::{BootOptions, Usb};
 
 /// Four cylinders of 16 heads and 63 sectors.
 const HARD_DISK_SECTORS: u32 = 4 * 16 * 63;
 const FLOPPY_SECTORS: u32 = 2880;
 
-fn stick_with(dir: &Path, file: &Path) -> PathBuf {
-    let image = dir.join("stick.img");
-    dropboot([OsStr::new("create"), image.as_os_str(), "--size".as_ref(), "64M".as_ref(), file.as_os_str()]);
-    image
-}
-
 /// Boots the stick's one file and returns the writer's report lines.
-fn boot_once(name: &str, dir: &Path, image: &Path, opts: &BootOptions) -> Vec<String> {
-    let mut vm = Qemu::boot_with(name, dir, image, opts);
+fn boot_once(case: &Case, stick: &Stick, opts: &BootOptions) -> Vec<String> {
+    let mut vm = case.boot_with(stick, opts);
     vm.wait_screen("1 boot file on");
     vm.keys(&["ret"]);
     let status = vm.wait_exit();
@@ -50,11 +44,12 @@ fn file_bytes(image: &Path, runs: &[std::ops::Range<u64>], len: usize) -> Vec<u8
 /// Boots twice; after each boot the marks' counts are 1, then 2, in the
 /// file the host reads, and nothing outside the file changed.
 fn keeps_its_writes(name: &str, sectors: u32, hard_disk: bool, usb: Option<Usb>) {
-    let dir = work_dir(name);
+    let case = Case::new(name);
     let file_name = if hard_disk { "disk.img" } else { "floppy.img" };
-    let disk = writes_disk(&dir, file_name, sectors, hard_disk);
+    let disk = writes_disk(&case.dir, file_name, sectors, hard_disk);
     let original = fs::read(&disk).expect("the image");
-    let image = stick_with(&dir, &disk);
+    let stick = case.stick().file(&disk).build();
+    let image = stick.path.clone();
     let runs = file_sectors(&image, &format!("/{file_name}"));
     let first_sector0 = read_at(&image, 0, 512);
     // Besides the file, the loader writes sector 0 (the hard disk image's
@@ -66,7 +61,7 @@ fn keeps_its_writes(name: &str, sectors: u32, hard_disk: bool, usb: Option<Usb>)
     for boot in 1..=2u8 {
         let before = fs::read(&image).expect("the stick");
         let opts = BootOptions { usb, ..BootOptions::default() };
-        let lines = boot_once(&format!("{name}_boot{boot}"), &dir, &image, &opts);
+        let lines = boot_once(&case.step(&format!("boot{boot}")), &stick, &opts);
         let found = format!("{:02X}", boot - 1);
         let mut expected = vec![format!("writes: drive={drive}"), format!("writes: chs before={found} cf=0 ah=00")];
         if hard_disk {
@@ -97,7 +92,7 @@ fn keeps_its_writes(name: &str, sectors: u32, hard_disk: bool, usb: Option<Usb>)
         let differs: Vec<usize> = (0..want.len() / 512).filter(|&s| now[s * 512..(s + 1) * 512] != want[s * 512..(s + 1) * 512]).collect();
         assert!(differs.is_empty(), "boot {boot}: the file's sectors {differs:?} are not what was written");
     }
-    let mut vm = Qemu::boot_with(&format!("{name}_next_start"), &dir, &image, &BootOptions { usb, ..BootOptions::default() });
+    let mut vm = case.step("next_start").boot_with(&stick, &BootOptions { usb, ..BootOptions::default() });
     vm.wait_screen("1 boot file on");
     drop(vm);
     assert_eq!(read_at(&image, 0, 512), first_sector0, "the next start puts sector 0 back byte for byte");
@@ -120,17 +115,18 @@ fn a_floppy_image_saves_a_sector_by_chs_and_one_past_its_last_cylinder_is_refuse
 
 #[test]
 fn on_a_write_protected_stick_the_bioss_error_comes_back_to_the_writer_and_the_file_is_unchanged() {
-    let dir = work_dir("writes_read_only");
-    let disk = writes_disk(&dir, "disk.img", HARD_DISK_SECTORS, true);
-    let image = stick_with(&dir, &disk);
-    let before = fs::read(&image).expect("the stick");
+    let case = Case::new("writes_read_only");
+    let disk = writes_disk(&case.dir, "disk.img", HARD_DISK_SECTORS, true);
+    let stick = case.stick().file(&disk).build();
+    let image = &stick.path;
+    let before = fs::read(image).expect("the stick");
     let opts = BootOptions { read_only: true, usb: Some(Usb::Xhci), ..BootOptions::default() };
-    let lines = boot_once("writes_read_only", &dir, &image, &opts);
+    let lines = boot_once(&case, &stick, &opts);
     let status = |what: &str| lines.iter().find(|l| l.starts_with(what)).cloned().unwrap_or_else(|| panic!("no {what:?} in {lines:?}"));
     // The stick's BIOS failed the writes; the hook passed its error on.
     for what in ["writes: chs before=00 cf=1 ah=", "writes: packet before=00 cf=1 ah="] {
         let line = status(what);
         assert!(!line.ends_with("ah=00"), "{line}");
     }
-    assert_eq!(fs::read(&image).expect("the stick"), before, "a write-protected stick is not written");
+    assert_eq!(fs::read(image).expect("the stick"), before, "a write-protected stick is not written");
 }
