@@ -168,14 +168,21 @@ pub fn third_party(name: &str) -> PathBuf {
 /// off.
 pub fn live_medium(name: &str) -> PathBuf {
     static FOLDER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let folder = FOLDER.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/make-live-media");
+    built_medium("make-live-media", &FOLDER, name)
+}
+
+/// The file `name` in the folder that `tools/SCRIPT` prints (kept in
+/// `folder` after the first call): the script builds its media once,
+/// caches them outside the clone and then answers at once.
+pub fn built_medium(script: &str, folder: &std::sync::OnceLock<PathBuf>, name: &str) -> PathBuf {
+    let folder = folder.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools").join(script);
         // A fresh build takes minutes; a cached one returns at once.
-        let out = run_within(&mut Command::new(script), Duration::from_secs(1800));
+        let out = run_within(&mut Command::new(path), Duration::from_secs(1800));
         PathBuf::from(out.lines().last().unwrap_or_default().trim())
     });
     let path = folder.join(name);
-    assert!(path.exists(), "{} is missing after tools/make-live-media", path.display());
+    assert!(path.exists(), "{} is missing after tools/{script}", path.display());
     path
 }
 
