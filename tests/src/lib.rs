@@ -15,6 +15,7 @@
 //! is not SeaBIOS.
 
 pub mod bochs;
+pub mod installed;
 pub mod media;
 pub mod probe;
 pub mod qmp;
