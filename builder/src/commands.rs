@@ -77,7 +77,7 @@ pub fn install(device: &Path, fs: FsKind, yes: bool, force: bool) -> Result<()> 
     if let Err(e) = reread {
         eprintln!("dropboot: the kernel did not re-read the partition table of {what} ({e}); unplug and replug the stick");
     }
-    println!("{what} is a dropboot stick now: copy .iso and .img files onto its partition, or use dropboot add");
+    println!("{what} is a dropboot stick now: copy .iso files and disk images (.img, .vhd, .vhdx, .vdi) onto its partition, or use dropboot add");
     Ok(())
 }
 

@@ -402,7 +402,7 @@ impl Menu {
         };
         screen.text(1, 1, &fit(&where_, COLS - 2), attr::NORMAL);
         if self.entries.is_empty() && self.search.is_empty() {
-            screen.text(LIST_TOP, 2, "No .iso or .img files on this stick.", attr::NORMAL);
+            screen.text(LIST_TOP, 2, "No boot files (.iso, .img, .vhd, .vhdx, .vdi, .vtoy) on this stick.", attr::NORMAL);
             screen.text(LIST_TOP + 1, 2, "Copy boot files onto its data partition, then restart.", attr::NORMAL);
         }
         let list_top = if self.entries.is_empty() && self.search.is_empty() { LIST_TOP + 3 } else { LIST_TOP };
