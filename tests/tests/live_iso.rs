@@ -9,6 +9,7 @@
 //! and once on IDE. The next start of stage2 puts sector 0 back byte for
 //! byte, and fsck passes on the data partition.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -150,12 +151,20 @@ fn the_demo_stick_of_make_qemu_bios_boots_its_first_enter_to_a_live_root() {
         "/tools/grub-rescue-cdrom.iso",
         "/tools/memtest86+x64.iso",
         "/tools/floppy/grub-rescue-floppy.img",
+        "/systems/debian.img",
     ] {
         assert!(listed.contains(file), "{file} is not on the demo stick:\n{listed}");
     }
+    // Its installed system (booted twice in installed_systems.rs) restarts
+    // the PC after showing its count, so a new user sees the count go up.
+    let checked = tests::media::dropboot([OsStr::new("check"), image.as_os_str(), "/systems/debian.img".as_ref()]);
+    assert!(checked.contains("an installed system: its partitions 1 and 5 will be sda2 and sda5"), "{checked}");
+    let copy = case.file("demo-files/systems/debian.img");
+    let root = tests::installed::ext4_partitions(&copy)[0];
+    assert_eq!(tests::installed::ext4_file(&copy, root, "/etc/dropboot-reboot").as_deref(), Some(""), "the demo's copy restarts after its count");
     let opts = BootOptions { memory_mib: Some(1024), limit: Some(tests::WAIT + ROOT_WAIT), ..BootOptions::default() };
     let mut vm = case.boot_with(&image, &opts);
-    vm.wait_screen("6 boot files");
+    vm.wait_screen("7 boot files");
     vm.keys(&["ret"]);
     vm.wait_serial_within("dropboot-live-root: debian-live reached its root", ROOT_WAIT);
 }

@@ -123,7 +123,7 @@ fn probe_read(case: &Case, stick: &Stick, cdrom: Option<PathBuf>, usb: Option<Us
 }
 
 fn main() {
-    // `bench WORD`: only the sections whose name contains WORD (menu, probe, iso, exfat, live).
+    // `bench WORD`: only the sections whose name contains WORD (menu, probe, iso, exfat, live, togo).
     let only = std::env::args().nth(1).unwrap_or_default();
     let want = |section: &str| section.contains(only.as_str());
     println!("dropboot bench (QEMU x86_64 with SeaBIOS, TCG); seconds are wall clock");
@@ -149,6 +149,44 @@ fn main() {
     }
     if want("live") {
         live_section();
+    }
+    if want("togo") {
+        togo_section();
+    }
+}
+
+/// Seconds from Enter in the menu to an installed system's COM1 line
+/// (its root mounted from inside its image file, its boot counted), through
+/// dropboot on IDE and on USB storage (xHCI), against QEMU's start to the
+/// same line with the raw image as QEMU's own first disk.
+fn togo_section() {
+    for (image, raw) in [("debian-mbr.img", "debian-mbr.img"), ("debian-mbr.vhd", "debian-mbr.img"), ("dracut-mbr.img", "dracut-mbr.img")] {
+        let system = raw.trim_end_matches(".img");
+        let case = Case::new(&format!("bench-{image}"));
+        let wait = Duration::from_secs(300);
+        let through = |usb: Option<Usb>| {
+            let stick = case.stick().size("256M").file(tests::installed::installed_medium(image)).build();
+            let opts = BootOptions { memory_mib: Some(1024), usb, limit: Some(wait), ..Default::default() };
+            let mut vm = case.boot_with(&stick, &opts);
+            vm.wait_screen("1 boot file on");
+            let start = Instant::now();
+            vm.keys(&["ret"]);
+            vm.wait_serial_within(&tests::installed::boot_line(system, 1), wait);
+            start.elapsed().as_secs_f64()
+        };
+        let (ide, usb) = (through(None), through(Some(Usb::Xhci)));
+        let own = case.file(raw);
+        std::fs::copy(tests::installed::installed_medium(raw), &own).expect("a copy of the image");
+        let opts = BootOptions { memory_mib: Some(1024), limit: Some(wait), ..Default::default() };
+        let start = Instant::now();
+        let mut vm = case.step("own_disk").boot_with(&own, &opts);
+        vm.wait_serial_within(&tests::installed::boot_line(system, 1), wait);
+        let direct = start.elapsed().as_secs_f64();
+        println!(
+            "  {image}: Enter to its boot line {ide:.1} s through dropboot on IDE (ratio {:.2}), {usb:.1} s on USB storage (ratio {:.2}); QEMU start to it as its own disk {direct:.1} s",
+            ide / direct,
+            usb / direct
+        );
     }
 }
 
