@@ -1,6 +1,6 @@
 //! The QEMU/SeaBIOS harness for dropboot's boot tests and benchmarks.
 //!
-//! [`Qemu::boot`] starts QEMU (TCG, SeaBIOS) on a disk image with COM1 and
+//! [`Qemu::boot_with`] starts QEMU (TCG, SeaBIOS) on a disk image with COM1 and
 //! SeaBIOS's debug port logged to files and a QMP socket for keys, screen
 //! memory and screendumps. Every boot has a wall-clock limit enforced by a
 //! watchdog thread; every wait has its own timeout. When a test fails, the
@@ -192,11 +192,8 @@ pub(crate) fn watchdog(name: &str, what: &'static str, child: &Arc<Mutex<Child>>
 }
 
 impl Qemu {
-    /// Boots `disk` as the first hard disk.
-    pub fn boot(name: &str, dir: &Path, disk: &Path) -> Qemu {
-        Self::boot_with(name, dir, disk, &BootOptions::default())
-    }
-
+    /// Boots `disk` as the first hard disk (or on USB, as `opts` say),
+    /// its logs in `dir`; tests call it through [`stick::Case::boot`].
     pub fn boot_with(name: &str, dir: &Path, disk: &Path, opts: &BootOptions) -> Qemu {
         let serial_path = dir.join("serial.log");
         let seabios_path = dir.join("seabios.log");
