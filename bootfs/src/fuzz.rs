@@ -266,9 +266,11 @@ pub fn extent_map(data: &[u8]) {
 
 /// An image file (a [`SparseDisk`]) as an installed system's disk: the
 /// virtual disk found lies inside the file in whole sectors, and every
-/// partition listed lies inside the virtual disk, numbered in order.
+/// partition listed lies inside the virtual disk, numbered in order. Then
+/// the file made fixed ([`vdisk_fixed`]).
 pub fn vdisk(data: &[u8]) {
     let mut file = SparseDisk::decode(data);
+    vdisk_fixed(&mut file);
     let Ok(disk) = crate::vdisk::recognize(&mut file) else { return };
     assert!(disk.data_start % 512 == 0 && disk.data_bytes % 512 == 0, "whole sectors");
     assert!(disk.data_start.checked_add(disk.data_bytes).is_some_and(|end| end <= file.len()), "the disk lies inside the file");
@@ -277,6 +279,54 @@ pub fn vdisk(data: &[u8]) {
         assert!(p.start.checked_add(p.sectors).is_some_and(|end| end <= disk.sectors()), "partition {} inside the disk", p.number);
     }
     assert!(table.entries.windows(2).all(|w| w[0].number < w[1].number), "numbered in order, each once");
+}
+
+/// Fixed files made whole at most (and so the blocks checked at most).
+const MAX_FIXED_BYTES: u64 = 16 << 20;
+
+/// A dynamic image made fixed, when the fixed file is small enough to make
+/// whole: its pieces cover it in order, each one to `max` bytes, the file's
+/// runs inside the file; read in pieces it is what it is read whole; and
+/// `recognize` takes it for a fixed image of the same disk (unless the
+/// disk's own first sector looks like an image file's, which a fixed VHD,
+/// starting with it, then also would).
+fn vdisk_fixed(file: &mut SparseDisk) {
+    use crate::vdisk::{Conversion, Piece};
+    let Ok(mut c) = Conversion::open(file) else { return };
+    if c.len() > MAX_FIXED_BYTES || c.check_blocks(file).is_err() {
+        return;
+    }
+    let mut whole = alloc::vec![0u8; c.len() as usize];
+    if c.read_at(file, 0, &mut whole).is_err() {
+        return;
+    }
+    let max = 64 << 10;
+    let mut at = 0;
+    while at < c.len() {
+        let Ok(piece) = c.piece(file, at, max) else { return };
+        let n = piece.bytes();
+        assert!(n > 0 && n <= max && at + n <= c.len(), "a piece of 1 to {max} bytes inside the fixed file");
+        let part = &whole[at as usize..(at + n) as usize];
+        match piece {
+            Piece::File { at: from, .. } => {
+                let mut bytes = alloc::vec![0u8; n as usize];
+                file.read_at(from, &mut bytes).expect("a file piece lies inside the file");
+                assert!(bytes == part, "a file piece is what the whole read gave");
+            }
+            Piece::Zeros { .. } => assert!(part.iter().all(|&b| b == 0), "a zero piece is zeros"),
+            Piece::Made { .. } => {}
+        }
+        at += n;
+    }
+    let recognized = crate::vdisk::recognize(&mut whole[..]);
+    if let Ok(v) = recognized {
+        assert_eq!((v.format, v.data_bytes), (c.format(), c.disk_bytes()), "the fixed file is the format it was made, the same disk");
+    } else {
+        assert_eq!(c.format(), crate::vdisk::VdiskFormat::FixedVhd, "a fixed VDI or VHDX made is recognized: {recognized:?}");
+        let mut disk = whole[..c.disk_bytes() as usize].to_vec();
+        let alone = crate::vdisk::recognize(&mut disk[..]);
+        assert!(!matches!(alone, Ok(_) | Err(crate::vdisk::VdiskRefusal::NotADisk)), "a fixed VHD made is recognized: {recognized:?}");
+    }
 }
 
 /// Runs of a map are in file order, contiguous in the file, non-empty.

@@ -241,6 +241,84 @@ fn dynamic_images_made_by_qemu_img_are_refused_with_their_format() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The fixed file a [`vdisk::Conversion`] makes of `image`, whole.
+fn converted(image: &Path) -> (vdisk::Conversion, Vec<u8>) {
+    let mut file = HostFile::open(image);
+    let mut conversion = vdisk::Conversion::open(&mut file).unwrap_or_else(|e| panic!("{}: {e}", image.display()));
+    conversion.check_blocks(&mut file).unwrap();
+    let mut out = vec![0u8; conversion.len() as usize];
+    conversion.read_at(&mut file, 0, &mut out).unwrap();
+    (conversion, out)
+}
+
+#[test]
+fn dynamic_images_made_by_qemu_img_become_fixed_ones_of_the_same_disk_that_qemu_img_and_libvhdi_accept() {
+    let dir = work_dir("convert");
+    let raw = dir.join("disk.img");
+    let mut source = mbr_disk();
+    // Blocks of zeros, which the dynamic images leave out.
+    source[10 << 20..13 << 20].fill(0);
+    std::fs::write(&raw, &source).unwrap();
+    let cases: [(&str, &[&str], VdiskFormat, &str, &str); 5] = [
+        ("dynamic.vhd", &["-O", "vpc"], VdiskFormat::FixedVhd, "vpc", "a dynamic VHD"),
+        ("dynamic.vdi", &["-O", "vdi"], VdiskFormat::StaticVdi, "vdi", "a dynamic VDI"),
+        ("dynamic.vhdx", &["-O", "vhdx"], VdiskFormat::FixedVhdx, "vhdx", "a dynamic VHDX"),
+        ("small-blocks.vhdx", &["-O", "vhdx", "-o", "block_size=1M"], VdiskFormat::FixedVhdx, "vhdx", "a dynamic VHDX"),
+        (
+            "zero-blocks.vhdx",
+            &["-O", "vhdx", "-o", "subformat=fixed,block_size=1M"],
+            VdiskFormat::FixedVhdx,
+            "vhdx",
+            "a fixed VHDX whose blocks are out of order or left out",
+        ),
+    ];
+    for (name, args, format, driver, was) in cases {
+        let image = dir.join(name);
+        qemu_img(args, &raw, &image);
+        let (conversion, bytes) = converted(&image);
+        assert_eq!((conversion.format(), conversion.was()), (format, was), "{name}");
+        let fixed = dir.join(format!("fixed-{name}"));
+        std::fs::write(&fixed, &bytes).unwrap();
+        let (disk, contents, parts) = virtual_disk(&fixed);
+        assert_eq!(disk.format, format, "{name}");
+        assert_eq!(&contents[..DISK_BYTES], &source[..], "{name}: the disk, byte for byte");
+        assert!(contents[DISK_BYTES..].iter().all(|&b| b == 0), "{name}: zeros past the source (a VHD's geometry rounds up)");
+        assert_eq!(parts, expected_mbr_partitions(), "{name}");
+        if driver != "vpc" {
+            // (QEMU checks no VHD.)
+            tool(Command::new("qemu-img").args(["check", "-q", "-f", driver]).arg(&fixed));
+        }
+        tool(Command::new("qemu-img").args(["compare", "-q", "-f", "raw", "-F", driver]).arg(&raw).arg(&fixed));
+        if driver != "vdi" {
+            assert_eq!(vhdiinfo(&fixed), ("Fixed".to_string(), disk.data_bytes), "{name}: vhdiinfo");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_differencing_vhd_is_not_made_fixed() {
+    let dir = work_dir("differencing");
+    let raw = dir.join("disk.img");
+    std::fs::write(&raw, mbr_disk()).unwrap();
+    let image = dir.join("child.vhd");
+    qemu_img(&["-O", "vpc"], &raw, &image);
+    // qemu-img makes no differencing VHD: its footer's disk type made 4,
+    // in the copy at the start (which readers read) and at the end.
+    let mut bytes = std::fs::read(&image).unwrap();
+    let end = bytes.len() - 512;
+    for at in [0, end] {
+        let footer = &mut bytes[at..at + 512];
+        footer[0x3C..0x40].copy_from_slice(&4u32.to_be_bytes());
+        footer[0x40..0x44].fill(0);
+        let sum = !footer.iter().fold(0u32, |s, &b| s.wrapping_add(b as u32));
+        footer[0x40..0x44].copy_from_slice(&sum.to_be_bytes());
+    }
+    let refusal = vdisk::Conversion::open(&mut bytes[..]).err();
+    assert_eq!(refusal, Some(VdiskRefusal::Differencing { format: "VHD" }));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_fixed_vhdx_past_4_gib_has_its_blocks_found_between_the_bitmap_entries() {
     // With 1 MiB blocks the block table holds a sector bitmap entry after

@@ -73,13 +73,15 @@ fn volume_sectors_read(volume: Vec<u8>) -> Vec<u8> {
 }
 
 /// The sectors of an image file that recognising it as an installed
-/// system's disk and listing its partitions read, the zero ones left out
-/// (a sparse input reads them as zeros; a VHDX's 64 KiB region table is
-/// mostly zeros).
+/// system's disk and listing its partitions read, or making a dynamic one
+/// fixed reads of its tables, the zero ones left out (a sparse input reads
+/// them as zeros; a VHDX's 64 KiB region table is mostly zeros).
 fn vdisk_sectors_read(bytes: Vec<u8>) -> Vec<u8> {
     let mut rec = Recording { bytes, read: Vec::new() };
     if let Ok(disk) = bootfs::vdisk::recognize(&mut rec) {
         let _ = bootfs::vdisk::partitions(&mut rec, &disk);
+    } else if let Ok(mut fixed) = bootfs::vdisk::Conversion::open(&mut rec) {
+        let _ = fixed.check_blocks(&mut rec);
     }
     rec.read.sort_unstable();
     rec.read.dedup();
@@ -90,8 +92,8 @@ fn vdisk_sectors_read(bytes: Vec<u8>) -> Vec<u8> {
 
 /// Installed-system disk images: a 16 MiB raw disk whose table sfdisk
 /// writes (primary, extended and two logical partitions), qemu-img's fixed
-/// VHD, static VDI, fixed and dynamic VHDX of it, and a GPT disk sgdisk
-/// makes.
+/// VHD, static VDI, fixed VHDX, and dynamic VHD, VDI and VHDX of it, and a
+/// GPT disk sgdisk makes.
 fn vdisk_images(work: &Path) -> Vec<(String, Vec<u8>)> {
     use std::io::Write;
     use std::process::{Command, Stdio};
@@ -112,6 +114,8 @@ fn vdisk_images(work: &Path) -> Vec<(String, Vec<u8>)> {
         ("static.vdi", &["-O", "vdi", "-o", "static=on"]),
         ("fixed.vhdx", &["-O", "vhdx", "-o", "subformat=fixed,block_state_zero=off"]),
         ("dynamic.vhdx", &["-O", "vhdx"]),
+        ("dynamic.vhd", &["-O", "vpc"]),
+        ("dynamic.vdi", &["-O", "vdi"]),
     ] {
         let image = work.join(name);
         let _ = fs::remove_file(&image);

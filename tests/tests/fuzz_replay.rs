@@ -52,4 +52,9 @@ fn each_target_has_seeds_that_reach_past_its_first_check() {
         let table = bootfs::vdisk::partitions(&mut file, &disk).expect("the vdisk seed's partitions");
         assert_eq!((table.scheme, table.entries.len()), (scheme, count), "{name}");
     }
+    for name in ["dynamic.vhd", "dynamic.vdi", "dynamic.vhdx"] {
+        let mut file = bootfs::fuzz::SparseDisk::decode(&read("vdisk", name));
+        let mut fixed = bootfs::vdisk::Conversion::open(&mut file).unwrap_or_else(|e| panic!("{name} is made fixed: {e}"));
+        fixed.check_blocks(&mut file).unwrap_or_else(|e| panic!("{name}'s blocks: {e}"));
+    }
 }

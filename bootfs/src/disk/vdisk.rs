@@ -15,7 +15,9 @@
 //!
 //! Dynamic and differencing images, fixed ones with blocks out of order, and
 //! qcow2 or VMDK files are refused with a [`VdiskRefusal`] whose sentence
-//! names the fix. Ventoy's `.vtoy` files are one of these formats.
+//! names the fix. Ventoy's `.vtoy` files are one of these formats. The
+//! dynamic and out-of-order ones can be made fixed as they are copied
+//! ([`fixed`], for `dropboot add`).
 //!
 //! [`partitions`] then reads the virtual disk's table: MBR primaries, each
 //! extended container as one entry (the loader shows it as one entry of its
@@ -36,6 +38,10 @@ use crate::block::{IoError, IoErrorKind, SECTOR_SIZE};
 use crate::crc32::{crc32c, Crc32};
 use crate::file::ByteSource;
 use crate::mbr::{entry_range, ptype, Mbr, MbrError};
+
+pub mod fixed;
+
+pub use fixed::{Conversion, Piece};
 
 const SECTOR: u64 = SECTOR_SIZE as u64;
 
@@ -269,28 +275,52 @@ fn overlap(a: u64, a_len: u64, b: u64, b_len: u64) -> bool {
     a < b.saturating_add(b_len) && b < a.saturating_add(a_len)
 }
 
-/// What the file `src` holds: where its virtual disk lies, or why it cannot
-/// be booted in place. Judged by content alone; the length is `src.len()`.
-pub fn recognize(src: &mut (impl ByteSource + ?Sized)) -> Result<Vdisk, VdiskRefusal> {
+/// The header a file's first sector starts: a VHDX's file identifier, a
+/// VDI's header, or a copy of a (dynamic or differencing) VHD's footer.
+pub(crate) enum Header {
+    Vhdx,
+    Vdi,
+    VhdFooter,
+    None,
+}
+
+/// The length of the file `src`, its first sector, and the header that
+/// sector starts; a file shorter than a sector is no disk.
+pub(crate) fn first_sector(src: &mut (impl ByteSource + ?Sized)) -> Result<(u64, [u8; SECTOR_SIZE], Header), VdiskRefusal> {
     let file_bytes = src.len();
     if file_bytes < SECTOR {
         return Err(VdiskRefusal::NotADisk);
     }
     let mut first = [0u8; SECTOR_SIZE];
     src.read_at(0, &mut first)?;
-    if &first[..8] == VHDX_SIGNATURE {
-        return vhdx(src, file_bytes);
-    }
-    if u32_at(&first, VDI_SIGNATURE_OFFSET) == VDI_SIGNATURE {
-        return vdi(src, &first, file_bytes);
-    }
-    if &first[..8] == VHD_COOKIE {
+    let header = if &first[..8] == VHDX_SIGNATURE {
+        Header::Vhdx
+    } else if u32_at(&first, VDI_SIGNATURE_OFFSET) == VDI_SIGNATURE {
+        Header::Vdi
+    } else if &first[..8] == VHD_COOKIE {
+        Header::VhdFooter
+    } else {
+        Header::None
+    };
+    Ok((file_bytes, first, header))
+}
+
+/// What the file `src` holds: where its virtual disk lies, or why it cannot
+/// be booted in place. Judged by content alone; the length is `src.len()`.
+pub fn recognize(src: &mut (impl ByteSource + ?Sized)) -> Result<Vdisk, VdiskRefusal> {
+    let (file_bytes, first, header) = first_sector(src)?;
+    match header {
+        Header::Vhdx => return vhdx(src, file_bytes),
+        Header::Vdi => return vdi(src, &first, file_bytes),
         // Dynamic and differencing VHDs start with a copy of their footer.
-        return match vhd_disk_type(&first)? {
-            VHD_DYNAMIC => Err(VdiskRefusal::Dynamic { format: "VHD" }),
-            VHD_DIFFERENCING => Err(VdiskRefusal::Differencing { format: "VHD" }),
-            _ => Err(VdiskRefusal::Damaged { format: "VHD", what: "it starts with a footer, but not one of a dynamic disk" }),
-        };
+        Header::VhdFooter => {
+            return match vhd_disk_type(&first)? {
+                VHD_DYNAMIC => Err(VdiskRefusal::Dynamic { format: "VHD" }),
+                VHD_DIFFERENCING => Err(VdiskRefusal::Differencing { format: "VHD" }),
+                _ => Err(VdiskRefusal::Damaged { format: "VHD", what: "it starts with a footer, but not one of a dynamic disk" }),
+            }
+        }
+        Header::None => {}
     }
     if &first[..4] == b"QFI\xfb" {
         return Err(VdiskRefusal::OtherFormat { format: "qcow2" });
@@ -319,12 +349,16 @@ const VHD_FIXED: u32 = 2;
 const VHD_DYNAMIC: u32 = 3;
 const VHD_DIFFERENCING: u32 = 4;
 
-/// The disk type of a footer whose checksum (the one's complement of the
-/// byte sum, the checksum field left out) is right.
+/// A VHD footer's or dynamic header's checksum: the one's complement of
+/// the byte sum of `bytes`, the 4-byte checksum field at `field` left out.
+fn vhd_checksum(bytes: &[u8], field: usize) -> u32 {
+    let field = field..field + 4;
+    !bytes.iter().enumerate().filter(|(i, _)| !field.contains(i)).fold(0u32, |s, (_, &b)| s.wrapping_add(b as u32))
+}
+
+/// The disk type of a footer whose checksum is right.
 fn vhd_disk_type(footer: &[u8; SECTOR_SIZE]) -> Result<u32, VdiskRefusal> {
-    let field = VHD_CHECKSUM..VHD_CHECKSUM + 4;
-    let sum = footer.iter().enumerate().filter(|(i, _)| !field.contains(i)).fold(0u32, |s, (_, &b)| s.wrapping_add(b as u32));
-    if !sum != be32_at(footer, VHD_CHECKSUM) {
+    if vhd_checksum(footer, VHD_CHECKSUM) != be32_at(footer, VHD_CHECKSUM) {
         return Err(VdiskRefusal::Damaged { format: "VHD", what: "its footer's checksum is wrong" });
     }
     Ok(be32_at(footer, VHD_DISK_TYPE))
@@ -364,9 +398,25 @@ const VDI_STATIC: u32 = 2;
 const VDI_UNDO: u32 = 3;
 const VDI_DIFF: u32 = 4;
 
-/// A VDI file: static, version 1.1, 512-byte sectors, no extra bytes
-/// before each block, and block map entry i == i for every block.
-fn vdi(src: &mut (impl ByteSource + ?Sized), h: &[u8; SECTOR_SIZE], file_bytes: u64) -> Result<Vdisk, VdiskRefusal> {
+/// What a VDI's header says, checked: version 1.1, 512-byte sectors, no
+/// extra bytes before each block, blocks and data on sectors, a block map
+/// long enough for the disk, lying between the header and the data.
+pub(crate) struct VdiHeader {
+    /// Dynamic ("normal"); else static.
+    pub dynamic: bool,
+    /// Where the header's size field says it ends.
+    pub header_end: u64,
+    pub map_at: u64,
+    pub data_at: u64,
+    /// The disk's size, rounded up to whole sectors.
+    pub disk_bytes: u64,
+    pub block_bytes: u64,
+    pub blocks: u64,
+}
+
+/// The header of a VDI file, from its first sector `h`; a differencing
+/// (undo, diff, or with a parent) one is refused.
+pub(crate) fn vdi_header(h: &[u8; SECTOR_SIZE]) -> Result<VdiHeader, VdiskRefusal> {
     const F: &str = "VDI";
     let damaged = |what| VdiskRefusal::Damaged { format: F, what };
     if u32_at(h, 0x44) != VDI_VERSION_1_1 {
@@ -376,47 +426,57 @@ fn vdi(src: &mut (impl ByteSource + ?Sized), h: &[u8; SECTOR_SIZE], file_bytes: 
     if header_size < VDI_HEADER_MIN {
         return Err(damaged("its header is too short"));
     }
-    match u32_at(h, 0x4C) {
-        VDI_STATIC => {}
-        VDI_DYNAMIC => return Err(VdiskRefusal::Dynamic { format: F }),
+    let dynamic = match u32_at(h, 0x4C) {
+        VDI_STATIC => false,
+        VDI_DYNAMIC => true,
         VDI_UNDO | VDI_DIFF => return Err(VdiskRefusal::Differencing { format: F }),
         _ => return Err(damaged("its header gives an unknown image type")),
-    }
+    };
     if Guid::at(h, 0x1B8) != Guid::ZERO {
         return Err(VdiskRefusal::Differencing { format: F });
     }
     let (map_at, data_at) = (u32_at(h, 0x154) as u64, u32_at(h, 0x158) as u64);
     let sector_size = u32_at(h, 0x168);
-    let (disk_size, block_size, block_extra, blocks) = (u64_at(h, 0x170), u32_at(h, 0x178) as u64, u32_at(h, 0x17C), u32_at(h, 0x180) as u64);
+    let (disk_size, block_bytes, block_extra, blocks) = (u64_at(h, 0x170), u32_at(h, 0x178) as u64, u32_at(h, 0x17C), u32_at(h, 0x180) as u64);
     if sector_size != SECTOR_SIZE as u32 {
         return Err(VdiskRefusal::Unsupported { format: F, what: "sectors other than 512 bytes" });
     }
     if block_extra != 0 {
         return Err(VdiskRefusal::Unsupported { format: F, what: "extra data before each block" });
     }
-    if block_size == 0 || block_size % SECTOR != 0 || map_at % SECTOR != 0 || data_at % SECTOR != 0 {
+    if block_bytes == 0 || block_bytes % SECTOR != 0 || map_at % SECTOR != 0 || data_at % SECTOR != 0 {
         return Err(damaged("its blocks, block map or data do not start on a sector"));
     }
     // VBoxManage may write a size that is no whole number of sectors; QEMU
     // rounds it up, and so do we.
-    let data_bytes = disk_size.checked_next_multiple_of(SECTOR).ok_or(damaged("its disk size is too large"))?;
-    if blocks * block_size < data_bytes {
+    let disk_bytes = disk_size.checked_next_multiple_of(SECTOR).ok_or(damaged("its disk size is too large"))?;
+    if blocks * block_bytes < disk_bytes {
         return Err(damaged("its block map is too short for its disk size"));
     }
-    let map_bytes = blocks * 4;
-    if map_at < VDI_HEADER_START + header_size as u64 || !inside(map_at, map_bytes, data_at) {
+    let header_end = VDI_HEADER_START + header_size as u64;
+    if map_at < header_end || !inside(map_at, blocks * 4, data_at) {
         return Err(damaged("its block map does not lie between its header and its data"));
     }
-    if !inside(data_at, data_bytes, file_bytes) {
-        return Err(damaged("its data runs past the end of the file; is it truncated?"));
+    Ok(VdiHeader { dynamic, header_end, map_at, data_at, disk_bytes, block_bytes, blocks })
+}
+
+/// A VDI file: static, and block map entry i == i for every block.
+fn vdi(src: &mut (impl ByteSource + ?Sized), h: &[u8; SECTOR_SIZE], file_bytes: u64) -> Result<Vdisk, VdiskRefusal> {
+    const F: &str = "VDI";
+    let v = vdi_header(h)?;
+    if v.dynamic {
+        return Err(VdiskRefusal::Dynamic { format: F });
     }
-    let mut map = Table::new(map_at, map_bytes);
-    for i in 0..blocks {
+    if !inside(v.data_at, v.disk_bytes, file_bytes) {
+        return Err(VdiskRefusal::Damaged { format: F, what: "its data runs past the end of the file; is it truncated?" });
+    }
+    let mut map = Table::new(v.map_at, v.blocks * 4);
+    for i in 0..v.blocks {
         if u32_at(map.get(src, i * 4, 4)?, 0) as u64 != i {
             return Err(VdiskRefusal::NotInOrder { format: F });
         }
     }
-    Ok(Vdisk { format: VdiskFormat::StaticVdi, data_start: data_at, data_bytes })
+    Ok(Vdisk { format: VdiskFormat::StaticVdi, data_start: v.data_at, data_bytes: v.disk_bytes })
 }
 
 // ---- VHDX: headers, region table, metadata, block table (MS-VHDX; QEMU
@@ -466,47 +526,90 @@ fn vhdx_checksum_ok(bytes: &mut [u8]) -> bool {
 
 /// One of a VHDX's regions: its file offset and length.
 #[derive(Clone, Copy)]
-struct Region {
-    offset: u64,
-    bytes: u64,
+pub(crate) struct Region {
+    pub offset: u64,
+    pub bytes: u64,
 }
 
-/// A fixed VHDX whose payload blocks follow each other, fully present.
-fn vhdx(src: &mut (impl ByteSource + ?Sized), file_bytes: u64) -> Result<Vdisk, VdiskRefusal> {
+/// What a VHDX's headers, region table and metadata say, checked: its
+/// log replayed, no parent, 512-byte sectors, a block size that is a power
+/// of two from 1 to 256 MiB, a disk of whole sectors, and a block table
+/// long enough for it.
+pub(crate) struct VhdxFile {
+    /// The header in force (4 KiB).
+    pub header: Vec<u8>,
+    pub log: Region,
+    pub bat: Region,
+    pub metadata: Region,
+    pub params: VhdxParameters,
+    /// Payload blocks: the disk's size over the block size, rounded up.
+    pub blocks: u64,
+    /// Payload block entries per sector bitmap entry in the block table.
+    pub chunk_ratio: u64,
+}
+
+impl VhdxFile {
+    /// Where payload block `i`'s entry lies in the block table: a sector
+    /// bitmap entry follows every `chunk_ratio` of them.
+    pub fn entry_at(&self, i: u64) -> u64 {
+        (i + i / self.chunk_ratio) * 8
+    }
+}
+
+/// The structures of a VHDX file, up to its block table.
+pub(crate) fn vhdx_file(src: &mut (impl ByteSource + ?Sized), file_bytes: u64) -> Result<VhdxFile, VdiskRefusal> {
     const F: &str = "VHDX";
     let damaged = |what| VdiskRefusal::Damaged { format: F, what };
     if file_bytes < VHDX_HEADER_SECTION {
         return Err(damaged("it is shorter than its header section; is it truncated?"));
     }
     let header = vhdx_current_header(src)?;
-    let (log_offset, log_bytes) = (u64_at(&header, 72), u32_at(&header, 68) as u64);
-    if Guid::at(&header, 48) != Guid::ZERO && log_bytes != 0 {
+    let log = Region { offset: u64_at(&header, 72), bytes: u32_at(&header, 68) as u64 };
+    if Guid::at(&header, 48) != Guid::ZERO && log.bytes != 0 {
         return Err(VdiskRefusal::LogNotReplayed);
     }
     let (bat, metadata) = vhdx_regions(src, file_bytes)?;
-    let VhdxParameters { block_size, flags, disk_bytes, sector_size } = vhdx_parameters(src, metadata)?;
-    if flags & VHDX_HAS_PARENT != 0 {
+    let params = vhdx_parameters(src, metadata)?;
+    if params.flags & VHDX_HAS_PARENT != 0 {
         return Err(VdiskRefusal::Differencing { format: F });
     }
-    if flags & VHDX_LEAVE_BLOCKS_ALLOCATED == 0 {
-        return Err(VdiskRefusal::Dynamic { format: F });
-    }
-    match sector_size {
+    match params.sector_size {
         512 => {}
         4096 => return Err(VdiskRefusal::Unsupported { format: F, what: "4096-byte sectors" }),
         _ => return Err(damaged("its sector size is neither 512 nor 4096 bytes")),
     }
+    let block_size = params.block_size;
     if !block_size.is_power_of_two() || !(1 << 20..=256 << 20).contains(&block_size) {
         return Err(damaged("its block size is no power of two from 1 to 256 MiB"));
     }
-    if disk_bytes == 0 || disk_bytes % SECTOR != 0 {
+    if params.disk_bytes == 0 || params.disk_bytes % SECTOR != 0 {
         return Err(damaged("its disk size is no whole number of sectors"));
     }
-    let data_start = vhdx_blocks_in_order(src, bat, block_size, disk_bytes)?;
+    // Payload entries per sector bitmap entry (512-byte sectors).
+    let chunk_ratio = VHDX_SECTORS_PER_BITMAP * SECTOR / block_size;
+    let blocks = params.disk_bytes.div_ceil(block_size);
+    let entries = blocks + (blocks - 1) / chunk_ratio;
+    if entries.checked_mul(8).is_none_or(|n| n > bat.bytes) {
+        return Err(damaged("its block table is too short for its disk size"));
+    }
+    Ok(VhdxFile { header, log, bat, metadata, params, blocks, chunk_ratio })
+}
+
+/// A fixed VHDX whose payload blocks follow each other, fully present.
+fn vhdx(src: &mut (impl ByteSource + ?Sized), file_bytes: u64) -> Result<Vdisk, VdiskRefusal> {
+    const F: &str = "VHDX";
+    let damaged = |what| VdiskRefusal::Damaged { format: F, what };
+    let file = vhdx_file(src, file_bytes)?;
+    if file.params.flags & VHDX_LEAVE_BLOCKS_ALLOCATED == 0 {
+        return Err(VdiskRefusal::Dynamic { format: F });
+    }
+    let disk_bytes = file.params.disk_bytes;
+    let data_start = vhdx_blocks_in_order(src, &file)?;
     if !inside(data_start, disk_bytes, file_bytes) {
         return Err(damaged("its data runs past the end of the file; is it truncated?"));
     }
-    let tables = [(0, VHDX_HEADER_SECTION), (log_offset, log_bytes), (bat.offset, bat.bytes), (metadata.offset, metadata.bytes)];
+    let tables =
+        [(0, VHDX_HEADER_SECTION), (file.log.offset, file.log.bytes), (file.bat.offset, file.bat.bytes), (file.metadata.offset, file.metadata.bytes)];
     if tables.iter().any(|&(o, n)| overlap(data_start, disk_bytes, o, n)) {
         return Err(damaged("its data overlaps its own tables"));
     }
@@ -572,11 +675,13 @@ fn vhdx_regions(src: &mut (impl ByteSource + ?Sized), file_bytes: u64) -> Result
 }
 
 /// What a VHDX's metadata says of its disk.
-struct VhdxParameters {
-    block_size: u64,
-    flags: u32,
-    disk_bytes: u64,
-    sector_size: u32,
+pub(crate) struct VhdxParameters {
+    pub block_size: u64,
+    pub flags: u32,
+    pub disk_bytes: u64,
+    pub sector_size: u32,
+    /// Where the file parameters item lies, from the metadata region's start.
+    pub params_at: u64,
 }
 
 /// The file parameters, the disk size and the logical sector size from the
@@ -598,6 +703,7 @@ fn vhdx_parameters(src: &mut (impl ByteSource + ?Sized), metadata: Region) -> Re
     let wanted = [VHDX_FILE_PARAMETERS, VHDX_VIRTUAL_DISK_SIZE, VHDX_LOGICAL_SECTOR_SIZE];
     let mut values = [[0u8; 8]; 3];
     let mut found = [false; 3];
+    let mut params_at = 0;
     for e in entries.chunks_exact(32) {
         let item = Guid::at(e, 0);
         let Some(w) = wanted.iter().position(|&id| id == item) else {
@@ -616,6 +722,9 @@ fn vhdx_parameters(src: &mut (impl ByteSource + ?Sized), metadata: Region) -> Re
             return Err(damaged("a metadata item lies outside the metadata region"));
         }
         src.read_at(metadata.offset + offset, &mut values[w][..need])?;
+        if w == 0 {
+            params_at = offset;
+        }
         found[w] = true;
     }
     if found.contains(&false) {
@@ -627,31 +736,25 @@ fn vhdx_parameters(src: &mut (impl ByteSource + ?Sized), metadata: Region) -> Re
         flags: u32_at(&params, 4),
         disk_bytes: u64_at(&size, 0),
         sector_size: u32_at(&sector, 0),
+        params_at,
     })
 }
 
 /// The file offset of payload block 0, when every block of the disk is
 /// fully present and lies right after the one before.
-fn vhdx_blocks_in_order(src: &mut (impl ByteSource + ?Sized), bat: Region, block_size: u64, disk_bytes: u64) -> Result<u64, VdiskRefusal> {
+fn vhdx_blocks_in_order(src: &mut (impl ByteSource + ?Sized), file: &VhdxFile) -> Result<u64, VdiskRefusal> {
     let not_in_order = VdiskRefusal::NotInOrder { format: "VHDX" };
-    // Payload entries per sector bitmap entry (512-byte sectors).
-    let chunk_ratio = VHDX_SECTORS_PER_BITMAP * SECTOR / block_size;
-    let blocks = disk_bytes.div_ceil(block_size);
-    let entries = blocks + (blocks - 1) / chunk_ratio;
-    if entries.checked_mul(8).is_none_or(|n| n > bat.bytes) {
-        return Err(VdiskRefusal::Damaged { format: "VHDX", what: "its block table is too short for its disk size" });
-    }
-    let mut table = Table::new(bat.offset, bat.bytes);
+    let mut table = Table::new(file.bat.offset, file.bat.bytes);
     let mut first = 0;
-    for i in 0..blocks {
-        let e = u64_at(table.get(src, (i + i / chunk_ratio) * 8, 8)?, 0);
+    for i in 0..file.blocks {
+        let e = u64_at(table.get(src, file.entry_at(i), 8)?, 0);
         if e & VHDX_BAT_STATE_MASK != VHDX_PAYLOAD_FULLY_PRESENT {
             return Err(not_in_order);
         }
         let offset = e & VHDX_BAT_OFFSET_MASK;
         if i == 0 {
             first = offset;
-        } else if i.checked_mul(block_size).and_then(|o| o.checked_add(first)) != Some(offset) {
+        } else if i.checked_mul(file.params.block_size).and_then(|o| o.checked_add(first)) != Some(offset) {
             return Err(not_in_order);
         }
     }
@@ -928,38 +1031,18 @@ fn gpt(src: &mut (impl ByteSource + ?Sized), disk: &Vdisk) -> Result<Vec<ImagePa
 }
 
 #[cfg(test)]
+mod test_images;
+
+#[cfg(test)]
 mod tests {
+    use super::test_images::*;
     use super::*;
-
-    fn put(b: &mut [u8], at: usize, bytes: &[u8]) {
-        b[at..at + bytes.len()].copy_from_slice(bytes);
-    }
-
-    /// Writes entry `slot` (type, start, sectors) of the table in `sector`.
-    fn entry(disk: &mut [u8], sector: usize, slot: usize, kind: u8, start: u32, sectors: u32) {
-        let at = sector * 512 + entry_range(slot).start;
-        disk[at + 4] = kind;
-        put(disk, at + 8, &start.to_le_bytes());
-        put(disk, at + 12, &sectors.to_le_bytes());
-        put(disk, sector * 512 + 510, &[0x55, 0xAA]);
-    }
 
     /// Writes each (sector, slot, type, start, sectors) entry.
     fn entries(disk: &mut [u8], list: &[(usize, usize, u8, u32, u32)]) {
         for &(sector, slot, kind, start, sectors) in list {
             entry(disk, sector, slot, kind, start, sectors);
         }
-    }
-
-    /// 64 sectors, each holding its number; partition 1 (83h) at 8, 16 long.
-    fn raw_disk() -> Vec<u8> {
-        let mut d = vec![0u8; 64 * 512];
-        for (i, s) in d.chunks_exact_mut(512).enumerate() {
-            s[..8].copy_from_slice(&(i as u64 + 1000).to_le_bytes());
-        }
-        d[..512].fill(0);
-        entry(&mut d, 0, 0, 0x83, 8, 16);
-        d
     }
 
     fn read_all(file: &mut [u8], disk: &Vdisk) -> Vec<u8> {
@@ -973,21 +1056,6 @@ mod tests {
     }
 
     // ---- VHD ----
-
-    fn vhd_checksum(f: &mut [u8]) {
-        put(f, VHD_CHECKSUM, &[0; 4]);
-        let sum = f.iter().fold(0u32, |s, &b| s.wrapping_add(b as u32));
-        put(f, VHD_CHECKSUM, &(!sum).to_be_bytes());
-    }
-
-    fn vhd_footer(disk_type: u32, size: u64) -> Vec<u8> {
-        let mut f = vec![0u8; 512];
-        put(&mut f, 0, VHD_COOKIE);
-        put(&mut f, VHD_CURRENT_SIZE, &size.to_be_bytes());
-        put(&mut f, VHD_DISK_TYPE, &disk_type.to_be_bytes());
-        vhd_checksum(&mut f);
-        f
-    }
 
     #[test]
     fn a_fixed_vhd_is_its_data_without_the_footer() {
@@ -1025,30 +1093,10 @@ mod tests {
 
     // ---- VDI ----
 
-    /// A static VDI of `disk` with 4 KiB blocks: the header, the block map
-    /// at 512, the data at 1024.
-    fn vdi(disk: &[u8]) -> Vec<u8> {
-        let blocks = disk.len().div_ceil(4096);
-        let mut f = vec![0u8; 1024 + blocks * 4096];
-        put(&mut f, 0, b"<<< test VDI >>>\n");
-        for (at, v) in [(0x40, VDI_SIGNATURE), (0x44, VDI_VERSION_1_1), (0x48, 0x190), (0x4C, VDI_STATIC), (0x154, 512), (0x158, 1024), (0x168, 512)]
-        {
-            put(&mut f, at, &v.to_le_bytes());
-        }
-        put(&mut f, 0x170, &(disk.len() as u64).to_le_bytes());
-        put(&mut f, 0x178, &4096u32.to_le_bytes());
-        put(&mut f, 0x180, &(blocks as u32).to_le_bytes());
-        for i in 0..blocks {
-            put(&mut f, 512 + 4 * i, &(i as u32).to_le_bytes());
-        }
-        put(&mut f, 1024, disk);
-        f
-    }
-
     #[test]
     fn a_static_vdi_is_its_data_at_the_offset_its_header_gives() {
         let disk = raw_disk();
-        let mut file = vdi(&disk);
+        let mut file = static_vdi(&disk);
         let v = recognized(&mut file).unwrap();
         assert_eq!(v, Vdisk { format: VdiskFormat::StaticVdi, data_start: 1024, data_bytes: disk.len() as u64 });
         assert_eq!(read_all(&mut file, &v), disk);
@@ -1062,7 +1110,7 @@ mod tests {
 
     #[test]
     fn each_wrong_vdi_field_has_its_refusal() {
-        let file = vdi(&raw_disk());
+        let file = static_vdi(&raw_disk());
         let with = |at: usize, bytes: &[u8]| {
             let mut f = file.clone();
             put(&mut f, at, bytes);
@@ -1094,68 +1142,10 @@ mod tests {
 
     // ---- VHDX ----
 
-    const MIB: usize = 1 << 20;
-
-    /// Recomputes both headers' and the region table's CRC-32C.
-    fn vhdx_checksums(f: &mut [u8]) {
-        for (at, len) in [(64 << 10, 4096), (128 << 10, 4096), (192 << 10, 64 << 10)] {
-            put(f, at + 4, &[0; 4]);
-            let crc = crc32c(&f[at..at + len]);
-            put(f, at + 4, &crc.to_le_bytes());
-        }
-    }
-
-    /// A fixed VHDX of `disk` with 1 MiB blocks: the metadata at 1 MiB, the
-    /// block table at 2 MiB, the blocks from 3 MiB on.
-    fn vhdx(disk: &[u8]) -> Vec<u8> {
-        let blocks = disk.len().div_ceil(MIB);
-        let mut f = vec![0u8; 3 * MIB + blocks * MIB];
-        put(&mut f, 0, VHDX_SIGNATURE);
-        for (at, seq) in [(64 << 10, 7u64), (128 << 10, 6)] {
-            put(&mut f, at, b"head");
-            put(&mut f, at + 8, &seq.to_le_bytes());
-            put(&mut f, at + 66, &1u16.to_le_bytes());
-        }
-        let rt = 192 << 10;
-        put(&mut f, rt, b"regi");
-        put(&mut f, rt + 8, &2u32.to_le_bytes());
-        for (i, (id, offset)) in [(VHDX_BAT, 2 * MIB), (VHDX_METADATA, MIB)].into_iter().enumerate() {
-            let e = rt + 16 + 32 * i;
-            put(&mut f, e, &id.0);
-            put(&mut f, e + 16, &(offset as u64).to_le_bytes());
-            put(&mut f, e + 24, &(MIB as u32).to_le_bytes());
-            put(&mut f, e + 28, &VHDX_REGION_REQUIRED.to_le_bytes());
-        }
-        put(&mut f, MIB, b"metadata");
-        put(&mut f, MIB + 10, &3u16.to_le_bytes());
-        for (i, (id, value)) in [
-            (VHDX_FILE_PARAMETERS, [(MIB as u64) | (VHDX_LEAVE_BLOCKS_ALLOCATED as u64) << 32].as_slice()),
-            (VHDX_VIRTUAL_DISK_SIZE, &[disk.len() as u64]),
-            (VHDX_LOGICAL_SECTOR_SIZE, &[512]),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let e = MIB + 32 + 32 * i;
-            let offset = (64 << 10) + 8 * i;
-            put(&mut f, e, &id.0);
-            put(&mut f, e + 16, &(offset as u32).to_le_bytes());
-            put(&mut f, e + 20, &8u32.to_le_bytes());
-            put(&mut f, e + 24, &VHDX_ITEM_REQUIRED.to_le_bytes());
-            put(&mut f, MIB + offset, &value[0].to_le_bytes());
-        }
-        for i in 0..blocks {
-            put(&mut f, 2 * MIB + 8 * i, &((((3 + i) as u64) << 20) | VHDX_PAYLOAD_FULLY_PRESENT).to_le_bytes());
-        }
-        put(&mut f, 3 * MIB, disk);
-        vhdx_checksums(&mut f);
-        f
-    }
-
     #[test]
     fn a_fixed_vhdx_is_its_blocks_from_the_first() {
         let disk = raw_disk();
-        let mut file = vhdx(&disk);
+        let mut file = fixed_vhdx(&disk);
         let v = recognized(&mut file).unwrap();
         assert_eq!(v, Vdisk { format: VdiskFormat::FixedVhdx, data_start: 3 << 20, data_bytes: disk.len() as u64 });
         assert_eq!(read_all(&mut file, &v), disk);
@@ -1167,7 +1157,7 @@ mod tests {
     #[test]
     fn each_wrong_vhdx_structure_has_its_refusal() {
         let disk = vec![0x5Au8; 3 * MIB];
-        let file = vhdx(&disk);
+        let file = fixed_vhdx(&disk);
         let with = |at: usize, bytes: &[u8]| {
             let mut f = file.clone();
             put(&mut f, at, bytes);
@@ -1343,7 +1333,7 @@ mod tests {
     #[test]
     fn partitions_are_read_inside_the_virtual_disk() {
         let disk = raw_disk();
-        let mut file = vdi(&disk);
+        let mut file = static_vdi(&disk);
         let v = recognized(&mut file).unwrap();
         let p = partitions(&mut file[..], &v).unwrap();
         assert_eq!(p.entries, vec![ImagePartition { number: 1, start: 8, sectors: 16, kind: PartitionKind::Primary { type_byte: 0x83 } }]);
