@@ -297,29 +297,6 @@ fn dynamic_images_made_by_qemu_img_become_fixed_ones_of_the_same_disk_that_qemu_
 }
 
 #[test]
-fn a_differencing_vhd_is_not_made_fixed() {
-    let dir = work_dir("differencing");
-    let raw = dir.join("disk.img");
-    std::fs::write(&raw, mbr_disk()).unwrap();
-    let image = dir.join("child.vhd");
-    qemu_img(&["-O", "vpc"], &raw, &image);
-    // qemu-img makes no differencing VHD: its footer's disk type made 4,
-    // in the copy at the start (which readers read) and at the end.
-    let mut bytes = std::fs::read(&image).unwrap();
-    let end = bytes.len() - 512;
-    for at in [0, end] {
-        let footer = &mut bytes[at..at + 512];
-        footer[0x3C..0x40].copy_from_slice(&4u32.to_be_bytes());
-        footer[0x40..0x44].fill(0);
-        let sum = !footer.iter().fold(0u32, |s, &b| s.wrapping_add(b as u32));
-        footer[0x40..0x44].copy_from_slice(&sum.to_be_bytes());
-    }
-    let refusal = vdisk::Conversion::open(&mut bytes[..]).err();
-    assert_eq!(refusal, Some(VdiskRefusal::Differencing { format: "VHD" }));
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[test]
 fn a_fixed_vhdx_past_4_gib_has_its_blocks_found_between_the_bitmap_entries() {
     // With 1 MiB blocks the block table holds a sector bitmap entry after
     // every 4096 payload entries (4 GiB). Both files are sparse: only the

@@ -19,10 +19,11 @@ pub fn create(image: &Path, size: u64, fs: FsKind, files: &[PathBuf]) -> Result<
             volume.name()
         )));
     }
+    let mut sources = files::open_sources(&plan)?;
     let stick = image::create(image, size, volume)?;
     if !plan.is_empty() {
         let mut disk = Disk::from_stick(stick)?;
-        for (source, target) in &plan {
+        for (source, (_, target)) in sources.iter_mut().zip(&plan) {
             files::add(&mut disk, source, target, true)?;
         }
     }
@@ -33,10 +34,11 @@ pub fn create(image: &Path, size: u64, fs: FsKind, files: &[PathBuf]) -> Result<
 /// `dropboot add IMAGE FILES... [--to FOLDER]`: files copied onto the stick, each in one piece.
 pub fn add(image: &Path, files: &[PathBuf], to: &str) -> Result<()> {
     let plan = files::plan_adds(files, &stick_path::StickPath::parse(to)?)?;
+    let mut sources = files::open_sources(&plan)?;
     let mut disk = Disk::open(image, Lock::Write)?;
     files::refuse_present(&mut disk, &plan)?;
     files::warn_unlisted(&mut disk, &plan)?;
-    for (source, target) in &plan {
+    for (source, (_, target)) in sources.iter_mut().zip(&plan) {
         files::add(&mut disk, source, target, false)?;
     }
     Ok(())

@@ -6,14 +6,13 @@
 //! data partition's boot sector ([`on`]); a new format is one more
 //! implementation here.
 
-use std::fs::File;
 use std::io;
-use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::exfat::ExfatVolume;
 use crate::image::{ClusterUse, Disk};
 use crate::partition_file::{FormatVolume, PartitionFile};
+use crate::source::Source;
 use crate::stick_path::StickPath;
 
 /// Changing files on one data filesystem, each change journaled so that a
@@ -23,9 +22,9 @@ pub trait DataVolume: FormatVolume {
     fn writes_files(&self) -> bool {
         true
     }
-    /// Copies `source` (open as `input`) to `target`, making its folders.
+    /// Copies `source` to `target`, making its folders.
     /// `fresh`: the volume was just formatted on a sparse image.
-    fn add(&self, disk: &mut Disk, source: &Path, input: &mut File, target: &StickPath, fresh: bool) -> Result<()>;
+    fn add(&self, disk: &mut Disk, source: &mut Source, target: &StickPath, fresh: bool) -> Result<()>;
     /// Rewrites the file at `path` in one piece.
     fn defrag(&self, disk: &mut Disk, path: &str) -> Result<()>;
     /// Removes the file at `path`.
@@ -94,17 +93,17 @@ impl FormatVolume for Exfat {
 }
 
 impl DataVolume for Exfat {
-    fn add(&self, disk: &mut Disk, source: &Path, input: &mut File, target: &StickPath, fresh: bool) -> Result<()> {
+    fn add(&self, disk: &mut Disk, source: &mut Source, target: &StickPath, fresh: bool) -> Result<()> {
         let image = disk.stick.what().to_string();
         let (to, name) = (target.parent().display(), target.name().to_owned());
-        let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();
+        let size = source.len();
         let bar = crate::progress::copying(&name, size);
         let done = disk.journaled(&format!("add {target}"), Exfat::cluster_use, |disk| {
-            let copied = Exfat::open(disk, fresh)?.add(&to, &name, input, size, &mut |n| {
+            let copied = Exfat::open(disk, fresh)?.add(&to, &name, source, &mut |n| {
                 bar.set_position(n);
                 crate::fault::copy_progress(n, size);
             });
-            copied.map_err(Error::io(format!("copying {} to {target} on {image}", source.display())))
+            copied.map_err(Error::io(format!("copying {} to {target} on {image}", source.path().display())))
         });
         bar.finish_and_clear();
         done
@@ -151,8 +150,8 @@ impl FormatVolume for Fat32 {
 }
 
 impl DataVolume for Fat32 {
-    fn add(&self, disk: &mut Disk, source: &Path, input: &mut File, target: &StickPath, _fresh: bool) -> Result<()> {
-        crate::fat32::add(disk, source, input, &target.parent().display(), target.name())
+    fn add(&self, disk: &mut Disk, source: &mut Source, target: &StickPath, _fresh: bool) -> Result<()> {
+        crate::fat32::add(disk, source, &target.parent().display(), target.name())
     }
 
     fn defrag(&self, disk: &mut Disk, path: &str) -> Result<()> {
@@ -205,7 +204,7 @@ impl DataVolume for Ntfs {
         false
     }
 
-    fn add(&self, disk: &mut Disk, _source: &Path, _input: &mut File, target: &StickPath, _fresh: bool) -> Result<()> {
+    fn add(&self, disk: &mut Disk, _source: &mut Source, target: &StickPath, _fresh: bool) -> Result<()> {
         Err(Ntfs::refused(disk, &format!("copy the file to {target}")))
     }
 

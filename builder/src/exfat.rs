@@ -11,7 +11,10 @@ use bootfs::exfat::{
     ATTR_DIRECTORY, END_OF_CHAIN, ENTRY_END, ENTRY_FILE, ENTRY_IN_USE, ENTRY_SIZE as ENTRY, FLAG_ALLOCATION_POSSIBLE, FLAG_NO_FAT_CHAIN,
 };
 
+use bootfs::vdisk::Piece;
+
 use crate::partition_file::PartitionFile;
+use crate::source::Source;
 
 const SECTOR: u64 = 512;
 /// Bytes copied at a time.
@@ -474,7 +477,7 @@ impl<'a> ExfatVolume<'a> {
     /// the bitmap on disk still calls free; the file's entry and the bitmap
     /// come last. A copy cut off leaves the volume as it was, plus any new
     /// (empty) folders.
-    pub fn add(&mut self, to: &str, name: &str, source: &mut std::fs::File, size: u64, progress: &mut dyn FnMut(u64)) -> io::Result<()> {
+    pub fn add(&mut self, to: &str, name: &str, source: &mut Source, progress: &mut dyn FnMut(u64)) -> io::Result<()> {
         match self.folder_at(to, false) {
             Ok(dir) if self.find(&dir, name)?.is_some() => {
                 return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{to}/{name} is already on the stick")));
@@ -483,40 +486,35 @@ impl<'a> ExfatVolume<'a> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
+        let size = source.len();
         let clusters = size.div_ceil(self.cluster_bytes);
         let no_room = || invalid(format!("no contiguous free space for {} MiB on the stick; nothing was written", size.div_ceil(1 << 20)));
         let first = if clusters == 0 { 0 } else { self.find_free(clusters).ok_or_else(no_room)? };
         // The data first, into clusters the bitmap still calls free: a cut
         // while it is copied leaves the volume as it was but for them.
         let mut at = if clusters == 0 { 0 } else { self.cluster_offset(first) };
-        let mut left = size;
+        let mut from = 0;
         let mut buf = vec![0u8; COPY_CHUNK];
-        while left > 0 {
-            let n = left.min(COPY_CHUNK as u64) as usize;
-            let from = size - left;
-            if self.fresh && next_data(source, from).is_some_and(|d| d >= from + n as u64) {
-                // A hole in a sparse source over a never-written target: skip it.
-                source.seek(SeekFrom::Current(n as i64))?;
-                at += n as u64;
-                left -= n as u64;
-                progress(size - left);
-                continue;
+        while from < size {
+            let piece = source.piece(from, (size - from).min(COPY_CHUNK as u64))?;
+            let n = piece.bytes();
+            match piece {
+                // Zeros (a hole in a sparse source, blocks a dynamic image
+                // never wrote) over a never-written target: skipped.
+                Piece::Zeros { .. } if self.fresh => {}
+                Piece::File { at: offset, .. } if self.part.copy_from(source.file(), offset, n, at)? => {}
+                _ => {
+                    let buf = &mut buf[..n as usize];
+                    source.read_at(from, buf)?;
+                    // On a fresh sparse image free clusters read as zeros already.
+                    if !(self.fresh && buf.iter().all(|&b| b == 0)) {
+                        self.write_at(at, buf)?;
+                    }
+                }
             }
-            if self.part.copy_from(source, from, n as u64, at)? {
-                source.seek(SeekFrom::Current(n as i64))?;
-                at += n as u64;
-                left -= n as u64;
-                progress(size - left);
-                continue;
-            }
-            source.read_exact(&mut buf[..n])?;
-            // On a fresh sparse image free clusters read as zeros already.
-            if !(self.fresh && buf[..n].iter().all(|&b| b == 0)) {
-                self.write_at(at, &buf[..n])?;
-            }
-            at += n as u64;
-            left -= n as u64;
-            progress(size - left);
+            at += n;
+            from += n;
+            progress(from);
         }
         // Then new folders, kept out of the data's run. The clusters are the
         // volume's before an entry names them: a cut in between leaves them
@@ -640,24 +638,5 @@ impl<'a> ExfatVolume<'a> {
         let fat_at = self.geo.fat_start * SECTOR;
         self.write_at(fat_at, &fat)?;
         self.part.sync_data()
-    }
-}
-
-/// Where the next data at or after `offset` of a sparse file starts (the
-/// file's end when only a hole follows); `None` when the system cannot say.
-fn next_data(file: &std::fs::File, offset: u64) -> Option<u64> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: lseek on a descriptor we own; the file's own position is
-    // restored by the caller's next seek (it only ever reads sequentially
-    // from `offset`, which this leaves unchanged on return below).
-    let found = unsafe { libc::lseek(file.as_raw_fd(), offset as libc::off_t, libc::SEEK_DATA) };
-    let restore = unsafe { libc::lseek(file.as_raw_fd(), offset as libc::off_t, libc::SEEK_SET) };
-    if restore < 0 {
-        return None;
-    }
-    match found {
-        n if n >= 0 => Some(n as u64),
-        _ if io::Error::last_os_error().raw_os_error() == Some(libc::ENXIO) => file.metadata().ok().map(|m| m.len()),
-        _ => None,
     }
 }

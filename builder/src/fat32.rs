@@ -8,15 +8,16 @@
 //! have been touched; after it, the next dropboot to open the stick
 //! finishes the change.
 
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::Path;
 
 use bootfs::fat::{Fat32, ATTR_LFN, ATTR_MASK, FAT32_END_OF_CHAIN as END_OF_CHAIN, FAT32_ENTRY_MASK, SLOT_BYTES as SLOT, SLOT_DELETED};
+
+use bootfs::vdisk::Piece;
 
 use crate::error::{Error, Result};
 use crate::image::{ClusterUse, Disk};
 use crate::partition_file::PartitionFile;
+use crate::source::Source;
 
 /// The placeholder's name: a valid 8.3 name, so fatfs stores it as is.
 const PLACEHOLDER: &str = "DROPBOOT.TMP";
@@ -136,10 +137,10 @@ fn runs(clusters: &[u32]) -> Vec<(u32, u32)> {
 }
 
 /// Copies `source` to `to/name` (see the module comment for the order).
-pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &str) -> Result<()> {
+pub fn add(disk: &mut Disk, source: &mut Source, to: &str, name: &str) -> Result<()> {
     let image = disk.stick.what().to_string();
     let target = format!("{}/{name}", to.trim_end_matches('/'));
-    let size = input.metadata().map_err(Error::io(format!("reading {}", source.display())))?.len();
+    let size = source.len();
     if size > u32::MAX as u64 {
         return Err(Error::Usage(format!("{name} is {size} bytes; FAT32 holds files up to 4 GiB - 1 (make the stick exFAT)")));
     }
@@ -175,7 +176,7 @@ pub fn add(disk: &mut Disk, source: &Path, input: &mut File, to: &str, name: &st
 
         // The data, into clusters still free in the FAT.
         let clusters = choose(&layout.free_clusters(disk)?, needed);
-        write_data(disk, &layout, &clusters, source, input, size, name)?;
+        write_data(disk, &layout, &clusters, source, name)?;
 
         // The chain, the entry, the name.
         write_chain(disk, &layout, &clusters)?;
@@ -253,9 +254,10 @@ fn placeholder(disk: &mut Disk, to: &str, layout: &Layout) -> Result<(Vec<Vec<St
     Ok((created, folder_cluster))
 }
 
-fn write_data(disk: &mut Disk, layout: &Layout, clusters: &[u32], source: &Path, input: &mut File, size: u64, name: &str) -> Result<()> {
+fn write_data(disk: &mut Disk, layout: &Layout, clusters: &[u32], source: &mut Source, name: &str) -> Result<()> {
     let image = disk.stick.what().to_string();
-    let doing = format!("copying {} to {image}", source.display());
+    let doing = format!("copying {} to {image}", source.path().display());
+    let size = source.len();
     let bar = crate::progress::copying(name, size);
     let mut from = 0u64;
     let mut buf = vec![0u8; COPY_CHUNK];
@@ -264,15 +266,20 @@ fn write_data(disk: &mut Disk, layout: &Layout, clusters: &[u32], source: &Path,
         let mut left = (len as u64 * layout.cluster_bytes).min(size - from);
         let mut part = disk.partition_file();
         while left > 0 {
-            let n = left.min(COPY_CHUNK as u64) as usize;
+            let piece = source.piece(from, left.min(COPY_CHUNK as u64)).map_err(Error::io(doing.clone()))?;
+            let n = piece.bytes();
             // In the kernel when it can; else through the buffer.
-            if !part.copy_from(input, from, n as u64, at).map_err(Error::io(doing.clone()))? {
-                input.seek(SeekFrom::Start(from)).map_err(Error::io(doing.clone()))?;
-                input.read_exact(&mut buf[..n]).map_err(Error::io(doing.clone()))?;
+            let copied = match piece {
+                Piece::File { at: offset, .. } => part.copy_from(source.file(), offset, n, at).map_err(Error::io(doing.clone()))?,
+                _ => false,
+            };
+            if !copied {
+                let buf = &mut buf[..n as usize];
+                source.read_at(from, buf).map_err(Error::io(doing.clone()))?;
                 part.seek(SeekFrom::Start(at)).map_err(Error::io(doing.clone()))?;
-                part.write_all(&buf[..n]).map_err(Error::io(doing.clone()))?;
+                part.write_all(buf).map_err(Error::io(doing.clone()))?;
             }
-            (at, left, from) = (at + n as u64, left - n as u64, from + n as u64);
+            (at, left, from) = (at + n, left - n, from + n);
             bar.set_position(from);
             crate::fault::copy_progress(from, size);
         }

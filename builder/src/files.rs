@@ -2,9 +2,8 @@
 //! same code stage2 runs), and checking and making changes to them through
 //! the stick's [`data_volume::DataVolume`].
 
-use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bootfs::filesystem::Filesystem;
 use bootfs::scan::{scan, BootFile};
@@ -12,6 +11,7 @@ use bootfs::scan::{scan, BootFile};
 use crate::data_volume;
 use crate::error::{Error, Result};
 use crate::image::Disk;
+use crate::source::Source;
 use crate::stick_path::StickPath;
 
 /// The boot files stage2 will list, in menu order, plus the folders it
@@ -90,12 +90,23 @@ pub fn refuse_present(disk: &mut Disk, plan: &[(PathBuf, StickPath)]) -> Result<
     Ok(())
 }
 
+/// Opens each file of `plan` to be copied: a dynamic disk image is made
+/// fixed as it is copied, a differencing one refused ([`Source::open`]),
+/// before anything is written.
+pub fn open_sources(plan: &[(PathBuf, StickPath)]) -> Result<Vec<Source>> {
+    plan.iter().map(|(source, target)| Source::open(source, target)).collect()
+}
+
 /// Copies `source` to `target` (its folders made as needed) on the data
-/// partition, once [`plan_adds`] and [`refuse_present`] passed the plan.
+/// partition, once [`plan_adds`] and [`refuse_present`] passed the plan,
+/// and says so when it made a dynamic disk image fixed.
 /// `fresh`: the partition was just formatted on a sparse image.
-pub fn add(disk: &mut Disk, source: &Path, target: &StickPath, fresh: bool) -> Result<()> {
-    let mut input = File::open(source).map_err(Error::io(format!("opening {}", source.display())))?;
-    data_volume::on(disk)?.add(disk, source, &mut input, target, fresh)
+pub fn add(disk: &mut Disk, source: &mut Source, target: &StickPath, fresh: bool) -> Result<()> {
+    data_volume::on(disk)?.add(disk, source, target, fresh)?;
+    if let Some(converted) = source.converted(target) {
+        println!("{converted}");
+    }
+    Ok(())
 }
 
 /// Rewrites the file at `path` on the data partition in one piece (same

@@ -21,6 +21,7 @@ mod journal;
 mod ntfs;
 mod partition_file;
 mod progress;
+mod source;
 mod stick;
 mod stick_path;
 
@@ -74,7 +75,10 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Copy files onto a dropboot image.
+    /// Copy files onto a dropboot image, each in one piece.
+    ///
+    /// A dynamic VHD, VDI or VHDX is made fixed as it is copied (same name,
+    /// same format), so the loader boots it in place.
     ///
     /// Example: dropboot add stick.img debian.iso --to /linux/debian
     Add {

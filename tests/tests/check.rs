@@ -119,8 +119,16 @@ fn check_says_which_partitions_an_installed_systems_kernel_will_see_in_every_for
     }
     // The GPT's BIOS boot partition holds no filesystem: the other two are shown.
     assert!(verdict("/fedora.img").ends_with(&format!("its partitions 2 and 3 will be sda2 and sda3 (on a stick that is sda); {seen}")), "{text}");
-    let dynamic = verdict("/growing.vhd");
-    assert!(dynamic.starts_with("not bootable: it is a dynamic VHD"), "{text}");
+    // create made the dynamic VHD fixed as it copied it.
+    assert!(verdict("/growing.vhd").starts_with("boots as hard disk 80h (9/255/63) from a fixed VHD"), "{text}");
+
+    // Copied by another tool, it stays dynamic: refused, naming the fix.
+    let other = dir.join("fat32.img");
+    dropboot([OsStr::new("create"), other.as_os_str(), OsStr::new("--size"), OsStr::new("128M"), OsStr::new("--fs"), OsStr::new("fat32")]);
+    run(Command::new("mcopy").arg("-i").arg(tests::media::mtools_target(&other)).arg(&dynamic).arg("::/growing.vhd"));
+    let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("check"), other.as_os_str()]));
+    let refused = String::from_utf8_lossy(&out.stdout);
+    assert!(refused.contains("not bootable: it is a dynamic VHD"), "{refused}");
 
     let out = stick.output("check", &["/debian.vhd", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("check --json prints JSON");
