@@ -221,7 +221,7 @@ fn dynamic_images_made_by_qemu_img_are_refused_with_their_format() {
         let refusal = vdisk::recognize(&mut HostFile::open(&image));
         assert_eq!(refusal, Err(VdiskRefusal::Dynamic { format }), "{name}");
         let sentence = refusal.unwrap_err().to_string();
-        assert!(sentence.contains(&format!("dynamic {format}")) && sentence.contains("qemu-img convert"), "{sentence}");
+        assert!(sentence.contains(&format!("dynamic {format}")) && sentence.contains("copy it with dropboot add"), "{sentence}");
         if format != "VDI" {
             assert_eq!(vhdiinfo(&image).0, "Dynamic", "{name}: vhdiinfo");
         }

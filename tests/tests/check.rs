@@ -129,6 +129,7 @@ fn check_says_which_partitions_an_installed_systems_kernel_will_see_in_every_for
     let out = tests::media::output(Command::new(dropboot_bin()).args([OsStr::new("check"), other.as_os_str()]));
     let refused = String::from_utf8_lossy(&out.stdout);
     assert!(refused.contains("not bootable: it is a dynamic VHD"), "{refused}");
+    assert!(refused.contains("copy it with dropboot add, which makes it fixed"), "{refused}");
 
     let out = stick.output("check", &["/debian.vhd", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("check --json prints JSON");

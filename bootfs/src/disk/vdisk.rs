@@ -142,12 +142,16 @@ impl From<IoError> for VdiskRefusal {
 /// needs one.
 const CONVERT: &str = "qemu-img convert -O raw FILE NEW.img";
 
+/// The fix for an image whose blocks are not in disk order: `dropboot add`
+/// makes it fixed as it copies it ([`fixed`]), and a raw copy boots too.
+const ADD_MAKES_FIXED: &str = "copy it with dropboot add, which makes it fixed, or boot a raw copy (qemu-img convert -O raw FILE NEW.img)";
+
 impl core::fmt::Display for VdiskRefusal {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             VdiskRefusal::Dynamic { format } => write!(
                 f,
-                "it is a dynamic {format}, whose blocks lie in the order they were written, so it cannot be booted in place; make a raw copy ({CONVERT}) and boot that"
+                "it is a dynamic {format}, whose blocks lie in the order they were written, so it cannot be booted in place; {ADD_MAKES_FIXED}"
             ),
             VdiskRefusal::Differencing { format } => write!(
                 f,
@@ -155,7 +159,7 @@ impl core::fmt::Display for VdiskRefusal {
             ),
             VdiskRefusal::NotInOrder { format } => write!(
                 f,
-                "it is a fixed {format} whose blocks are not stored in disk order, so it cannot be booted in place; make a raw copy ({CONVERT}) and boot that"
+                "it is a fixed {format} whose blocks are not stored in disk order, so it cannot be booted in place; {ADD_MAKES_FIXED}"
             ),
             VdiskRefusal::LogNotReplayed => write!(
                 f,
@@ -1260,6 +1264,8 @@ mod tests {
         for r in refusals {
             let s = alloc::format!("{r}");
             assert!(s.starts_with("it is a ") && s.contains(CONVERT), "{s}");
+            let add_fixes = matches!(r, VdiskRefusal::Dynamic { .. } | VdiskRefusal::NotInOrder { .. });
+            assert_eq!(s.contains("copy it with dropboot add, which makes it fixed"), add_fixes, "{s}");
         }
         assert!(alloc::format!("{}", VdiskRefusal::LogNotReplayed).contains("qemu-img check -r all"));
         assert!(alloc::format!("{}", VdiskRefusal::Damaged { format: "VDI", what: "x" }).contains("qemu-img check"));
