@@ -1,18 +1,23 @@
-//! The booted ISO as a partition of the stick, so that the Linux system it
-//! starts finds it: just before stage2 jumps to an ISO's boot image, it
-//! writes one primary MBR entry {not active, type 00h, start = the ISO's
-//! first disk sector, size = its length in sectors} into a free slot
-//! (slot 2 first: udisks shows type-00h entries in slots 1-2, libparted
-//! and Windows skip them). Linux makes a block device of every primary
-//! entry with a non-zero size, udev reads the ISO9660 label and UUID on
-//! it, and casper, live-boot, dracut, archiso and the Debian installer
-//! find their medium as they would on a CD.
+//! The partitions a booted file gives the stick, so that the Linux system
+//! it starts finds what it looks for. Just before stage2 jumps, it writes
+//! primary MBR entries into free slots (slot 2 first: udisks shows
+//! type-00h entries in slots 1-2, libparted and Windows skip them):
+//! - for an ISO, one entry {not active, type 00h, start = the ISO's first
+//!   disk sector, size = its length} ([`place`]): Linux makes a block
+//!   device of every primary entry with a size, udev reads the ISO9660
+//!   label and UUID on it, and casper, live-boot, dracut, archiso and the
+//!   Debian installer find their medium as they would on a CD;
+//! - for an installed system in a disk image file, one entry per partition
+//!   of the image ([`place_image`]): type 00h at the file's sector plus
+//!   the partition's start, and its extended partition whole with its own
+//!   type, so Linux finds the logical ones by their EBRs; its kernel then
+//!   mounts its root and fstab by UUID from inside the file.
 //!
 //! What was written is kept in a [`Record`] at
-//! [`ISO_PARTITION_RECORD_LBA`], with the slot's old bytes, so that the
+//! [`ISO_PARTITION_RECORD_LBA`], with each slot's old bytes, so that the
 //! next start of stage2, or any builder command that writes, puts the
-//! table back byte for byte. This module decides and encodes; stage2 and
-//! the builder do the I/O.
+//! table back byte for byte. This module decides and encodes; the verdict
+//! (bootfs::bootplan::judge) chooses, and stage2 and the builder do the I/O.
 
 use alloc::format;
 use alloc::string::String;

@@ -1,7 +1,7 @@
 //! What the loader does with a boot file: the one verdict and the ways a
 //! file is presented ([`bootplan`]), disk images as BIOS drives
-//! ([`diskimage`]), and the booted ISO as a partition of the stick for the
-//! system it starts ([`iso_partition`]). A new boot path is one more
+//! ([`diskimage`]), and the partitions a booted file gives the stick for
+//! the system it starts: an ISO's, an installed system's ([`iso_partition`]). A new boot path is one more
 //! `Presentation` and one more arm of the verdict here.
 
 pub mod bootplan;
