@@ -119,6 +119,17 @@ pub fn mtools_target(image: &Path) -> String {
     format!("{}@@{}", image.display(), DATA_PARTITION_LBA as u64 * 512)
 }
 
+/// An image of `bytes` (sparse) partitioned by sfdisk from `script`, with
+/// a boot signature (its boot code is not run here).
+pub fn partitioned_image(path: &Path, bytes: u64, script: &str) -> PathBuf {
+    fs::File::create(path).and_then(|f| f.set_len(bytes)).expect("the image");
+    let mut sfdisk = Command::new("sfdisk").args(["-q", "--no-reread", "--no-tell-kernel"]).arg(path).stdin(Stdio::piped()).spawn().expect("sfdisk");
+    sfdisk.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("the script");
+    assert!(sfdisk.wait().expect("sfdisk").success(), "sfdisk failed on {script}");
+    patch(path, 510, &[0x55, 0xAA]);
+    path.to_path_buf()
+}
+
 /// Overwrites bytes of an image at `offset`.
 pub fn patch(image: &Path, offset: u64, bytes: &[u8]) {
     let mut f = fs::OpenOptions::new().write(true).open(image).expect("opening the image to patch it");

@@ -16,27 +16,17 @@ use std::process::Command;
 use bootfs::file::{ByteSource, MappedFile};
 use bootfs::layout::DATA_PARTITION_LBA;
 use bootfs::vdisk::{self, VdiskFormat};
-use tests::media::{dropboot, dropboot_bin, fsck_passes, output, pseudo_random, run};
+use tests::media::{dropboot, dropboot_bin, fsck_passes, output, partitioned_image, pseudo_random, run};
 use tests::work_dir;
 
 /// A raw disk of `bytes` (sparse) partitioned by sfdisk (a Linux partition
 /// at 1 MiB, an extended one holding a logical partition), with `data`
 /// (offset, length) written as pseudo-random bytes and zeros elsewhere.
 fn raw_disk(path: &Path, bytes: u64, data: &[(u64, usize)]) -> PathBuf {
-    use std::io::Write;
     use std::os::unix::fs::FileExt;
-    fs::File::create(path).and_then(|f| f.set_len(bytes)).expect("the raw disk");
-    let sectors = bytes / 512;
-    let script = format!(
-        "label: dos\nstart=2048, size={}, type=83\nstart={}, type=5\nstart={}, type=83\n",
-        sectors / 2,
-        sectors / 2 + 2048,
-        sectors / 2 + 4096
-    );
-    let mut sfdisk =
-        Command::new("sfdisk").args(["-q", "--no-reread", "--no-tell-kernel"]).arg(path).stdin(std::process::Stdio::piped()).spawn().expect("sfdisk");
-    sfdisk.stdin.take().expect("its input").write_all(script.as_bytes()).expect("the script");
-    assert!(sfdisk.wait().expect("sfdisk").success(), "sfdisk on {}", path.display());
+    let half = bytes / 512 / 2;
+    let script = format!("label: dos\nstart=2048, size={half}, type=83\nstart={}, type=5\nstart={}, type=83\n", half + 2048, half + 4096);
+    partitioned_image(path, bytes, &script);
     let file = fs::OpenOptions::new().write(true).open(path).expect("the raw disk");
     for (i, &(at, len)) in data.iter().enumerate() {
         file.write_all_at(&pseudo_random(len, i as u64 + 7), at).expect("its data");

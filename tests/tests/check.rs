@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 use std::process::Command;
 
-use tests::media::{dropboot, dropboot_bin, run, third_party};
+use tests::media::{dropboot, dropboot_bin, partitioned_image, run, third_party};
 use tests::probe::build_iso;
 use tests::stick::Case;
 
@@ -65,31 +65,18 @@ fn check_gives_a_verdict_in_words_and_json_for_each_kind_of_file() {
     assert_eq!(info["boot_code"]["state"], "current");
 }
 
-/// An image of `mib` MiB partitioned by sfdisk from `script`, with a boot
-/// signature (its boot code is not run here).
-fn partitioned_image(path: &std::path::Path, mib: u64, script: &str) -> std::path::PathBuf {
-    use std::io::Write;
-    std::fs::File::create(path).and_then(|f| f.set_len(mib << 20)).expect("the image");
-    let mut sfdisk =
-        Command::new("sfdisk").args(["-q", "--no-reread", "--no-tell-kernel"]).arg(path).stdin(std::process::Stdio::piped()).spawn().expect("sfdisk");
-    sfdisk.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("the script");
-    assert!(sfdisk.wait().expect("sfdisk").success(), "sfdisk failed on {script}");
-    tests::media::patch(path, 510, &[0x55, 0xAA]);
-    path.to_path_buf()
-}
-
 #[test]
 fn check_says_which_partitions_an_installed_systems_kernel_will_see_in_every_format_and_refuses_a_dynamic_vhd_naming_the_fix() {
     let case = Case::new("check_installed_systems");
     let dir = &case.dir;
     let mbr = partitioned_image(
         &dir.join("debian.img"),
-        64,
+        64 << 20,
         "label: dos\nstart=2048, size=60000, type=83\nstart=63488, type=5\nstart=65536, size=40000, type=83\n",
     );
     let gpt = partitioned_image(
         &dir.join("fedora.img"),
-        64,
+        64 << 20,
         "label: gpt\nstart=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649\nstart=4096, size=50000, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\nstart=60000, size=40000, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n",
     );
     let convert = |args: &[&str], to: &str| {
