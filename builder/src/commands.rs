@@ -91,7 +91,13 @@ pub fn upgrade(target: &Path) -> Result<()> {
     }
     let fault = fault::is("after-stage2");
     let before = bootcode::upgrade(&mut stick, fault)?;
-    println!("upgraded the boot code of {}: {} -> {}", stick.what(), before.version(), bootcode::this_version());
+    let now = bootcode::this_version();
+    match (before.replaced(), before.version()) {
+        (None, Some(version)) => println!("upgraded the boot code of {}: {version} -> {now}", stick.what()),
+        (replaced, _) => {
+            println!("put dropboot's boot code ({now}) back on {}; it was not dropboot's: {}", stick.what(), replaced.unwrap_or_default())
+        }
+    }
     Ok(())
 }
 
@@ -112,9 +118,12 @@ pub fn info(target: &Path, json: bool) -> Result<()> {
     let mut disk = Disk::from_stick(stick)?;
     let space = files::space(&mut disk)?;
     let on_disk = code.version();
-    let state = if !code.stage2_intact {
+    let not_ours = code.replaced().map(|r| format!("not dropboot's: {r}; dropboot upgrade puts dropboot's back"));
+    let state = if let Some(words) = &not_ours {
+        words.as_str()
+    } else if !code.stage2_intact {
         "damaged (run dropboot upgrade)"
-    } else if code.stage1_current && on_disk == bootcode::this_version() {
+    } else if code.stage1_current && on_disk == Some(bootcode::this_version()) {
         "current"
     } else {
         "older or newer than this dropboot (dropboot upgrade replaces it)"
@@ -122,7 +131,10 @@ pub fn info(target: &Path, json: bool) -> Result<()> {
     if json {
         let v = serde_json::json!({
             "target": what,
-            "boot_code": { "version": on_disk.to_string(), "intact": code.stage2_intact, "stage1_current": code.stage1_current, "state": state },
+            "boot_code": {
+                "version": on_disk.map(|v| v.to_string()), "intact": code.stage2_intact, "stage1_current": code.stage1_current,
+                "sector0": code.sector0.key(), "state": state,
+            },
             "this_dropboot": bootcode::this_version().to_string(),
             "filesystem": space.kind, "label": space.label,
             "size_bytes": space.total, "free_bytes": space.free,
@@ -141,7 +153,11 @@ pub fn info(target: &Path, json: bool) -> Result<()> {
         println!("{v:#}");
     } else {
         println!("{what}");
-        println!("  boot code:     {on_disk} ({state}); this dropboot: {}", bootcode::this_version());
+        let code = match (&not_ours, on_disk) {
+            (None, Some(version)) => format!("{version} ({state})"),
+            _ => state.to_string(),
+        };
+        println!("  boot code:     {code}; this dropboot: {}", bootcode::this_version());
         println!("  data:          {} \"{}\", {} MiB, {} MiB free", space.kind, space.label, space.total >> 20, space.free >> 20);
         if let Some(line) = iso_partition_line {
             println!("  boot entries:  {line}");
