@@ -488,7 +488,10 @@ impl<'a> ExfatVolume<'a> {
         }
         let size = source.len();
         let clusters = size.div_ceil(self.cluster_bytes);
-        let no_room = || invalid(format!("no contiguous free space for {} MiB on the stick; nothing was written", size.div_ceil(1 << 20)));
+        let no_room = || {
+            let mib = size.div_ceil(1 << 20);
+            invalid(format!("no contiguous free space for {mib} MiB on the stick{}; nothing was written", source.fixed_note()))
+        };
         let first = if clusters == 0 { 0 } else { self.find_free(clusters).ok_or_else(no_room)? };
         // The data first, into clusters the bitmap still calls free: a cut
         // while it is copied leaves the volume as it was but for them.

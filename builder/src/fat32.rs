@@ -160,8 +160,9 @@ pub fn add(disk: &mut Disk, source: &mut Source, to: &str, name: &str) -> Result
         return Err(Error::Disk {
             path: disk.stick.path().to_path_buf(),
             problem: format!(
-                "not enough free space for {name}: it needs {} MiB, {} MiB are free; nothing was written",
+                "not enough free space for {name}: it needs {} MiB{}, {} MiB are free; nothing was written",
                 (needed as u64 * layout.cluster_bytes).div_ceil(1 << 20),
+                source.fixed_note(),
                 free.len() as u64 * layout.cluster_bytes >> 20
             ),
         });

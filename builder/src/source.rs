@@ -84,6 +84,13 @@ impl Source {
         Some(format!("converted {target} from {} to {to} ({}) so it boots in place", c.was(), indicatif::HumanBytes(self.len())))
     }
 
+    /// Why the bytes to copy outnumber the file's, for a message about
+    /// space: " (a dynamic VHD made fixed takes its disk's whole size)";
+    /// empty for a file copied as it is.
+    pub fn fixed_note(&self) -> String {
+        self.conversion.as_ref().map(|c| format!(" ({} made fixed takes its disk's whole size)", c.was())).unwrap_or_default()
+    }
+
     /// Where the bytes to copy from `from` come from: a run of `max` bytes
     /// at most. A file as it is: itself, or zeros where it has a hole that
     /// covers all of them.

@@ -181,7 +181,7 @@ fn make_differencing(image: &Path) {
 }
 
 #[test]
-fn a_differencing_vhd_or_a_truncated_dynamic_vdi_is_refused_in_words_and_nothing_is_written() {
+fn a_differencing_vhd_a_truncated_dynamic_vdi_or_one_too_large_is_refused_in_words_and_nothing_is_written() {
     let dir = work_dir("add_converts_refused");
     let raw = raw_disk(&dir.join("disk.img"), 16 << 20, &[(1 << 20, 3 << 20)]);
     let child = qemu_img(&raw, &["-O", "vpc"], &dir.join("child.vhd"));
@@ -210,5 +210,13 @@ fn a_differencing_vhd_or_a_truncated_dynamic_vdi_is_refused_in_words_and_nothing
         assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(!new.exists(), "create made no image");
     }
+    // A small dynamic file whose disk is larger than the stick: the space
+    // it needs is its disk's, and the message says why.
+    let large = raw_disk(&dir.join("large.img"), 1 << 30, &[]);
+    let small = qemu_img(&large, &["-O", "vpc"], &dir.join("small.vhd"));
+    let out = output(Command::new(dropboot_bin()).arg("add").arg(&stick).arg(&small));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("MiB on the stick (a dynamic VHD made fixed takes its disk's whole size)"), "{err}");
+    assert!(fs::read(&stick).expect("the stick") == before, "nothing was written");
     let _ = fs::remove_dir_all(&dir);
 }
