@@ -133,7 +133,8 @@ fn an_installed_debian_boots_from_an_exfat_stick_on_ide_and_counts_its_boot() {
 #[test]
 fn a_dynamic_vhd_chosen_in_the_menu_is_refused_in_words_naming_the_fix_and_the_menu_comes_back() {
     let case = Case::new("installed_dynamic_vhd");
-    let stick = stick_with(&case, Fs::Exfat, &["debian-mbr-dynamic.vhd"]);
+    // Copied in by ntfs-3g, as Windows would: `dropboot add` would make it fixed.
+    let stick = stick_with(&case, Fs::Ntfs, &["debian-mbr-dynamic.vhd"]);
     let mut vm = case.boot(&stick);
     vm.wait_screen("1 boot file");
     vm.keys(&["ret"]);
