@@ -112,13 +112,14 @@ impl ByteSource for SparseDisk {
 }
 
 /// The targets, by the names `cargo fuzz run` takes.
-pub const TARGETS: [(&str, fn(&[u8])); 9] = [
+pub const TARGETS: [(&str, fn(&[u8])); 10] = [
     ("mbr", mbr),
     ("fat32", fat32),
     ("exfat", exfat),
     ("ntfs", ntfs),
     ("iso9660", iso9660),
     ("eltorito", eltorito),
+    ("iso_tree", iso_tree),
     ("extent_map", extent_map),
     ("config", config),
     ("vdisk", vdisk),
@@ -216,6 +217,31 @@ pub fn iso9660(data: &[u8]) {
     let mut src = SparseDisk::decode(data);
     if let Ok(v) = iso9660::Volume::read(&mut src) {
         let _ = v.root_names(&mut src);
+    }
+}
+
+/// Paths inside an ISO (the input, as a [`SparseDisk`]): what the loader
+/// looks up and reads to add files to an ISO as it boots.
+pub fn iso_tree(data: &[u8]) {
+    walk_iso(&mut SparseDisk::decode(data));
+}
+
+/// Paths looked up in every ISO [`walk_iso`] is given.
+const ISO_PATHS: [&str; 6] = ["/isolinux/isolinux.cfg", "/boot/grub/grub.cfg", "/live/initrd.img", "/BOOT/GRUB/../grub/GRUB.CFG", "/a/b/c/d/e", "/"];
+
+/// Each of [`ISO_PATHS`] found in each tree and read: a record lies in one
+/// block of the image, a file read has its size.
+pub fn walk_iso(src: &mut (impl ByteSource + ?Sized)) {
+    let len = src.len();
+    let Ok(mut iso) = crate::iso_tree::Iso::open(src) else { return };
+    for path in ISO_PATHS {
+        for e in iso.records(path) {
+            let in_block = e.record % 2048 + 34 <= 2048 && e.record + 34 <= len;
+            assert!(e.record == 0 || in_block, "the record of {path} lies inside one block of the image");
+            if let Ok(bytes) = crate::iso_tree::read_entry(iso.src, &e, 64 * 1024) {
+                assert_eq!(bytes.len() as u64, e.size as u64, "{path} read whole");
+            }
+        }
     }
 }
 

@@ -30,7 +30,7 @@ pub mod sha256;
 pub mod text;
 
 pub use boot::{bootplan, diskimage, iso_partition};
-pub use cd::{eltorito, iso9660};
+pub use cd::{eltorito, iso9660, iso_tree};
 pub use config::json;
 pub use disk::{block, extent, file, journal, layout, mbr, vdisk};
 pub use fs::{exfat, fat, filesystem, ntfs, scan, tree};

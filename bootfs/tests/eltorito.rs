@@ -1,47 +1,12 @@
 //! ISO9660 and El Torito as bootfs reads them, from images xorriso makes.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use bootfs::eltorito::{platform, Catalog, EltoritoError, Media};
 use bootfs::iso9660::{IsoError, Volume};
 
-struct Work(PathBuf);
-
-impl Work {
-    fn new(name: &str) -> Work {
-        let dir = std::env::temp_dir().join(format!("bootfs-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("root")).unwrap();
-        Work(dir)
-    }
-
-    fn file(&self, name: &str, len: usize) -> &Self {
-        std::fs::write(self.0.join("root").join(name), vec![0x5A; len]).unwrap();
-        self
-    }
-
-    /// Runs `xorriso -as mkisofs` on root/ with `args`; the image's bytes.
-    fn iso(&self, args: &[&str]) -> Vec<u8> {
-        let out = self.0.join("out.iso");
-        let status = Command::new("xorriso")
-            .args(["-as", "mkisofs", "-quiet", "-V", "DROPBOOT_TEST", "-o"])
-            .arg(&out)
-            .args(args)
-            .arg(self.0.join("root"))
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("xorriso (run `make deps`)");
-        assert!(status.success());
-        std::fs::read(&out).unwrap()
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::Work;
 
 fn lba_of(iso: &[u8], name: &Path) -> u32 {
     // The boot image's content is unique: find its block. Bytes 8-63 hold

@@ -7,7 +7,6 @@
 //! vhdiinfo says independently which VHD and VHDX files are fixed and how
 //! large their disk is.
 
-#[allow(dead_code)] // its tool runner only
 mod common;
 
 use std::fs::File;

@@ -34,13 +34,46 @@ impl ByteSource for Recording {
     }
 }
 
-/// The sectors of `bytes` a boot plan reads, as a sparse input.
-fn planned_sectors(name: &str, bytes: Vec<u8>) -> Vec<u8> {
+/// The sectors of `bytes` that `read` reads, as a sparse input.
+fn sectors_read(bytes: Vec<u8>, read: impl FnOnce(&mut Recording)) -> Vec<u8> {
     let mut rec = Recording { bytes, read: Vec::new() };
-    let _ = bootfs::bootplan::plan(name, &mut rec);
+    read(&mut rec);
     rec.read.sort_unstable();
     rec.read.dedup();
     SparseDisk::encode(&rec.bytes, Some(&rec.read))
+}
+
+/// The sectors of `bytes` a boot plan reads, as a sparse input.
+fn planned_sectors(name: &str, bytes: Vec<u8>) -> Vec<u8> {
+    sectors_read(bytes, |rec| drop(bootfs::bootplan::plan(name, rec)))
+}
+
+/// The sectors of an ISO that looking up and reading its boot files reads.
+fn iso_tree_sectors(bytes: Vec<u8>) -> Vec<u8> {
+    sectors_read(bytes, |rec| bootfs::fuzz::walk_iso(rec))
+}
+
+/// An ISO with Rock Ridge and Joliet trees holding boot configurations
+/// (ISOLINUX with an INCLUDE, GRUB), an initrd and a name long enough for
+/// a Rock Ridge continuation area.
+pub fn config_iso(work: &Path) -> PathBuf {
+    let root = work.join("config-iso");
+    let _ = fs::remove_dir_all(&root);
+    for (path, text) in [
+        ("isolinux/isolinux.cfg", "default live\ninclude menu.cfg\n"),
+        ("isolinux/menu.cfg", "label live\n  kernel /live/vmlinuz\n  append initrd=/live/initrd.img boot=live\n"),
+        ("boot/grub/grub.cfg", "menuentry live {\n  linux /live/vmlinuz boot=live\n  initrd /live/initrd.img\n}\n"),
+        ("live/initrd.img", "not really an initrd"),
+        (&format!("long-{}.txt", "n".repeat(200)), "long"),
+    ] {
+        let file = root.join(path);
+        fs::create_dir_all(file.parent().expect("a folder")).expect("config ISO folder");
+        fs::write(file, text).expect("config ISO file");
+    }
+    let iso = work.join("config.iso");
+    let args = ["-as", "mkisofs", "-quiet", "-R", "-J", "-joliet-long", "-V", "CONFIGS", "-o"];
+    assert!(crate::media::output(std::process::Command::new("xorriso").args(args).arg(&iso).arg(&root)).status.success(), "xorriso");
+    iso
 }
 
 /// A volume read through [`bootfs::BlockDevice`] that notes the sectors read.
@@ -194,6 +227,9 @@ pub fn write_all(out: &Path, work: &Path) -> usize {
         seeds.push(("iso9660", name.into(), planned_sectors("x.iso", bytes.clone())));
         seeds.push(("eltorito", name.into(), planned_sectors("x.iso", bytes)));
     }
+    for (name, path) in [("probe", probe.path.clone()), ("configs", config_iso(work))] {
+        seeds.push(("iso_tree", name.into(), iso_tree_sectors(fs::read(path).expect("ISO"))));
+    }
     let disk_bytes = fs::read(&disk.path).expect("floppy image");
     seeds.push(("eltorito", "floppy-img".into(), planned_sectors("x.img", disk_bytes)));
 
@@ -206,6 +242,9 @@ pub fn write_all(out: &Path, work: &Path) -> usize {
         }
         seeds.push(("eltorito", name.into(), planned_sectors(name, bytes.clone())));
         seeds.push(("iso9660", name.into(), planned_sectors(name, bytes)));
+    }
+    if let Ok(bytes) = fs::read(media.join("debian-installer.iso")) {
+        seeds.push(("iso_tree", "debian-installer.iso".into(), iso_tree_sectors(bytes)));
     }
 
     for (name, bytes) in vdisk_images(work) {

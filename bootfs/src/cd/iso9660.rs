@@ -14,6 +14,7 @@ const MAX_DESCRIPTORS: u64 = 64;
 
 const TYPE_BOOT_RECORD: u8 = 0;
 const TYPE_PRIMARY: u8 = 1;
+const TYPE_SUPPLEMENTARY: u8 = 2;
 const TYPE_TERMINATOR: u8 = 255;
 const EL_TORITO_ID: &[u8] = b"EL TORITO SPECIFICATION";
 
@@ -60,6 +61,14 @@ pub struct Volume {
     pub boot_catalog: Option<u32>,
     /// The root directory's extent: first block and length in bytes.
     pub root: (u32, u32),
+    /// The Joliet tree's root (a supplementary descriptor whose escape
+    /// sequence names UCS-2), when there is one.
+    pub joliet_root: Option<(u32, u32)>,
+}
+
+/// The extent (first block, length) of the directory record at `r`.
+pub(crate) fn extent_of(r: &[u8]) -> (u32, u32) {
+    (u32::from_le_bytes([r[2], r[3], r[4], r[5]]), u32::from_le_bytes([r[10], r[11], r[12], r[13]]))
 }
 
 impl Volume {
@@ -70,6 +79,7 @@ impl Volume {
         let mut d = [0u8; BLOCK as usize];
         let mut primary = None;
         let mut boot_catalog = None;
+        let mut joliet_root = None;
         for i in 0..MAX_DESCRIPTORS {
             let block = FIRST_DESCRIPTOR + i;
             if (block + 1) * BLOCK > src.len() {
@@ -90,10 +100,11 @@ impl Volume {
                     }
                     let id_end = d[40..72].iter().rposition(|&b| b != b' ' && b != 0).map_or(40, |p| 41 + p);
                     let volume_id = d[40..id_end].iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '?' }).collect();
-                    let root = &d[156..156 + 34];
-                    let extent = u32::from_le_bytes([root[2], root[3], root[4], root[5]]);
-                    let length = u32::from_le_bytes([root[10], root[11], root[12], root[13]]);
-                    primary = Some((volume_id, u32::from_le_bytes([d[80], d[81], d[82], d[83]]), (extent, length)));
+                    primary = Some((volume_id, u32::from_le_bytes([d[80], d[81], d[82], d[83]]), extent_of(&d[156..])));
+                }
+                // Joliet: escape sequences %/@, %/C or %/E (UCS-2 levels 1-3).
+                TYPE_SUPPLEMENTARY if joliet_root.is_none() && d[88..90] == *b"%/" && matches!(d[90], b'@' | b'C' | b'E') => {
+                    joliet_root = Some(extent_of(&d[156..]));
                 }
                 TYPE_BOOT_RECORD if d[7..7 + EL_TORITO_ID.len()] == *EL_TORITO_ID => {
                     boot_catalog = Some(u32::from_le_bytes([d[0x47], d[0x48], d[0x49], d[0x4A]]));
@@ -103,7 +114,7 @@ impl Volume {
             }
         }
         let (volume_id, blocks, root) = primary.ok_or(IsoError::NoPrimaryDescriptor)?;
-        Ok(Volume { volume_id, blocks, boot_catalog, root })
+        Ok(Volume { volume_id, blocks, boot_catalog, root, joliet_root })
     }
 
     /// The names in the root directory (ISO9660 names, version suffix

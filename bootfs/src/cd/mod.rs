@@ -3,3 +3,4 @@
 
 pub mod eltorito;
 pub mod iso9660;
+pub mod iso_tree;

@@ -1,7 +1,9 @@
 //! What the volume tests (exfat.rs, ntfs.rs) share: running the tools that
 //! make and fill volumes, file contents, and reading a file back through
-//! its extent map.
+//! its extent map; and making ISOs with xorriso. Each test file uses a part.
+#![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -28,4 +30,42 @@ pub fn read_back(volume: &[u8], map: &bootfs::ExtentMap, size: u64) -> Vec<u8> {
     }
     out.truncate(size as usize);
     out
+}
+
+/// A scratch folder whose root/ becomes an ISO made by xorriso.
+pub struct Work(pub PathBuf);
+
+impl Work {
+    pub fn new(name: &str) -> Work {
+        let dir = std::env::temp_dir().join(format!("bootfs-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("root")).unwrap();
+        Work(dir)
+    }
+
+    pub fn file(&self, name: &str, len: usize) -> &Self {
+        std::fs::write(self.0.join("root").join(name), vec![0x5A; len]).unwrap();
+        self
+    }
+
+    /// Runs `xorriso -as mkisofs` on root/ with `args`; the image's bytes.
+    pub fn iso(&self, args: &[&str]) -> Vec<u8> {
+        let out = self.0.join("out.iso");
+        let status = Command::new("xorriso")
+            .args(["-as", "mkisofs", "-quiet", "-V", "DROPBOOT_TEST", "-o"])
+            .arg(&out)
+            .args(args)
+            .arg(self.0.join("root"))
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("xorriso (run `make deps`)");
+        assert!(status.success());
+        std::fs::read(&out).unwrap()
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
