@@ -5,5 +5,6 @@
 //! `Presentation` and one more arm of the verdict here.
 
 pub mod bootplan;
+pub mod cpio;
 pub mod diskimage;
 pub mod iso_partition;
