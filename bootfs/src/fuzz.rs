@@ -230,7 +230,8 @@ pub fn iso_tree(data: &[u8]) {
 const ISO_PATHS: [&str; 6] = ["/isolinux/isolinux.cfg", "/boot/grub/grub.cfg", "/live/initrd.img", "/BOOT/GRUB/../grub/GRUB.CFG", "/a/b/c/d/e", "/"];
 
 /// Each of [`ISO_PATHS`] found in each tree and read: a record lies in one
-/// block of the image, a file read has its size.
+/// block of the image, a file read has its size; then its initrds found
+/// through its boot configurations.
 pub fn walk_iso(src: &mut (impl ByteSource + ?Sized)) {
     let len = src.len();
     let Ok(mut iso) = crate::iso_tree::Iso::open(src) else { return };
@@ -243,6 +244,8 @@ pub fn walk_iso(src: &mut (impl ByteSource + ?Sized)) {
             }
         }
     }
+    let found = crate::initrds::find(&mut iso);
+    assert!(found.paths.len() <= crate::initrds::MAX_INITRDS, "initrds bounded");
 }
 
 /// The whole boot plan for the input (a [`SparseDisk`]) as an ISO and as

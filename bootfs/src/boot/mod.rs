@@ -7,4 +7,5 @@
 pub mod bootplan;
 pub mod cpio;
 pub mod diskimage;
+pub mod initrds;
 pub mod iso_partition;
