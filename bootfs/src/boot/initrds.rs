@@ -142,7 +142,8 @@ fn isolinux(iso: &mut impl IsoFiles, found: &mut Initrds, named: &mut Vec<String
             k if k.starts_with('#') => {}
             _ => {
                 for w in line.split_whitespace() {
-                    if w.len() > 7 && w[..7].eq_ignore_ascii_case("initrd=") {
+                    // Compared as bytes: the 8th byte may be inside a character.
+                    if w.len() > 7 && w.as_bytes()[..7].eq_ignore_ascii_case(b"initrd=") {
                         add_list(named, &w[7..], folder);
                     }
                 }
