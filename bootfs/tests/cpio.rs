@@ -28,10 +28,10 @@ fn cpio(dir: &std::path::Path, args: &[&str], archive: &[u8]) -> String {
 #[test]
 fn cpio_lists_and_unpacks_the_archive_with_its_folders() {
     let members = [
-        Member::file("/conf/conf.d/zz-dropboot", "export PERSISTENCE=true\n"),
-        Member::file("etc/cmdline.d/zz-dropboot.conf", data(4099, 1)),
+        Member::file("/conf/conf.d/zz-dropboot", b"export PERSISTENCE=true\n"),
+        Member::file("etc/cmdline.d/zz-dropboot.conf", &data(4099, 1)),
         Member { path: "etc".into(), mode: FOLDER, data: Vec::new() },
-        Member::file("preseed.cfg", ""),
+        Member::file("preseed.cfg", b""),
     ];
     let archive = newc(&members);
     assert_eq!(archive.len() % 4, 0);

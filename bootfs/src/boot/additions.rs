@@ -100,8 +100,8 @@ pub fn additions(families: &[Family], request: &Request) -> Vec<Member> {
     let mut out = Vec::new();
     for family in families {
         match (family, request.persistence, request.template) {
-            (Family::LiveBoot, Some(_), _) => out.push(Member::file(INITRAMFS_TOOLS_CONF, "export PERSISTENCE=true\n")),
-            (Family::Casper, Some(_), _) => out.push(Member::file(INITRAMFS_TOOLS_CONF, "export PERSISTENT=Yes\n")),
+            (Family::LiveBoot, Some(_), _) => out.push(Member::file(INITRAMFS_TOOLS_CONF, b"export PERSISTENCE=true\n")),
+            (Family::Casper, Some(_), _) => out.push(Member::file(INITRAMFS_TOOLS_CONF, b"export PERSISTENT=Yes\n")),
             (Family::Dracut, Some(b), _) => {
                 // dracut's LABEL= spells a space as \x20 (udev's by-label names).
                 let label = b.label.replace(' ', "\\x20");
@@ -109,7 +109,7 @@ pub fn additions(families: &[Family], request: &Request) -> Vec<Member> {
                     Some(f) => format!("rd.live.overlay=LABEL={label}:/{}\n", f.trim_start_matches('/')),
                     None => format!("rd.live.overlay=LABEL={label}\n"),
                 };
-                out.push(Member::file(DRACUT_CMDLINE, line));
+                out.push(Member::file(DRACUT_CMDLINE, line.as_bytes()));
             }
             (Family::DebianInstaller, _, Some(t)) => out.push(Member::file(PRESEED, t)),
             _ => {}

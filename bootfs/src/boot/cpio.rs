@@ -26,7 +26,7 @@ pub struct Member {
 }
 
 impl Member {
-    pub fn file(path: &str, data: impl Into<Vec<u8>>) -> Member {
+    pub fn file(path: &str, data: &[u8]) -> Member {
         Member { path: path.trim_start_matches('/').into(), mode: FILE, data: data.into() }
     }
 }

@@ -192,7 +192,7 @@ fn grub(iso: &mut impl IsoFiles, found: &mut Initrds, named: &mut Vec<String>, t
 /// ("(loop)", "(cd0)") dropped, `$prefix` and `$config_directory` taken
 /// as `folder`, other variables dropped; None when nothing is left.
 fn grub_path(word: &str, folder: &str) -> Option<String> {
-    let mut w = word.trim_matches(|c| c == '"' || c == '\'');
+    let mut w = unquote(word);
     if w.starts_with('(') {
         w = w.split_once(')').map_or("", |(_, rest)| rest);
     }
@@ -218,7 +218,7 @@ fn grub_path(word: &str, folder: &str) -> Option<String> {
 /// `path` as an absolute path without "." or ".." or doubled slashes,
 /// relative ones taken from `folder`.
 pub fn resolve(path: &str, folder: &str) -> String {
-    let path = path.trim_matches(|c| c == '"' || c == '\'');
+    let path = unquote(path);
     let mut parts: Vec<&str> = Vec::new();
     let whole = if path.starts_with('/') { ["", path] } else { [folder, path] };
     for p in whole.iter().flat_map(|s| s.split('/')) {
@@ -239,4 +239,9 @@ pub fn resolve(path: &str, folder: &str) -> String {
         out.push('/');
     }
     out
+}
+
+/// `s` without the quotes around it.
+fn unquote(s: &str) -> &str {
+    s.trim_matches(|c| c == '"' || c == '\'')
 }
