@@ -91,6 +91,13 @@ fn a_damaged_folder_or_a_file_past_the_end_is_an_error_not_a_panic() {
     // The image cut one block into the file's data (and at least 17 blocks long).
     let mut cut = iso[..(e.extent as usize + 1).max(17) * 2048].to_vec();
     assert_eq!(Iso::open(&mut cut[..]).unwrap().read(deep, 1 << 20), Err(TreeError::Outside { block: e.extent }));
+    // A record marked "more extents follow" (a file over 4 GiB) is refused.
+    let mut multi = iso.clone();
+    let record = Iso::open(&mut iso.clone()[..]).unwrap().records(deep);
+    for r in &record {
+        multi[r.record as usize + 25] |= 0x80;
+    }
+    assert_eq!(Iso::open(&mut multi[..]).unwrap().find(deep), Err(TreeError::MoreExtents));
     // Every byte of the root folder flipped in turn: lookups end.
     let volume = Volume::read(&mut iso.clone()[..]).unwrap();
     let root = volume.root.0 as usize * 2048;
