@@ -50,7 +50,7 @@ fn planned_sectors(name: &str, bytes: Vec<u8>) -> Vec<u8> {
 
 /// The sectors of an ISO that looking up and reading its boot files reads.
 fn iso_tree_sectors(bytes: Vec<u8>) -> Vec<u8> {
-    sectors_read(bytes, |rec| bootfs::fuzz::walk_iso(rec))
+    sectors_read(bytes, bootfs::fuzz::walk_iso)
 }
 
 /// An ISO with Rock Ridge and Joliet trees holding boot configurations
