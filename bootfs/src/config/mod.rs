@@ -12,10 +12,14 @@
 //!   ("0": write no partition entry for a booted ISO, see
 //!   [`crate::iso_partition`]);
 //! - `menu_alias`, `menu_tip` (`tips`), `menu_class`, `image_list`,
-//!   `image_blacklist`.
+//!   `image_blacklist`;
+//! - `persistence` (`image`, `backend`: a path or a list, `autosel`,
+//!   `timeout`) and `auto_install` (`image`, `template`: a path or a list,
+//!   `autosel`, `timeout`): files added to a live or installer ISO as it
+//!   boots (DESIGN D9), read as [`Attach`] entries.
 //!
 //! As in Ventoy, `NAME_legacy` replaces `NAME` (this is a legacy-BIOS
-//! loader). Anything else (themes, persistence, UEFI variants, Ventoy-only
+//! loader). Anything else (themes, UEFI variants, Ventoy-only
 //! control keys) is ignored and listed in [`Config::ignored`]. Paths match
 //! without regard to case (FAT and exFAT names do not either), and `*`
 //! matches exactly one character, as Ventoy's patterns do.
@@ -84,6 +88,21 @@ pub struct Class {
     pub class: String,
 }
 
+/// Files attached to an ISO as it boots: a `persistence` entry (its
+/// backends) or an `auto_install` entry (its templates).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attach {
+    /// The ISO, by path (a pattern, as in the other path settings).
+    pub image: String,
+    /// The backend or template files, full paths, at least one.
+    pub files: Vec<String>,
+    /// `autosel`: the file used without asking, 1-based; `None`: ask
+    /// (Ventoy's 0, "boot without", is `Some(0)`).
+    pub autosel: Option<u32>,
+    /// `timeout`: seconds before `autosel` is taken.
+    pub timeout: Option<u32>,
+}
+
 /// The settings that shape the menu. `Config::default()` is the menu with
 /// no configuration file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -108,6 +127,10 @@ pub struct Config {
     /// `image_list`: only these files, in this order.
     pub image_list: Option<Vec<String>>,
     pub blacklist: Vec<String>,
+    /// `persistence`: backends for live ISOs.
+    pub persistence: Vec<Attach>,
+    /// `auto_install`: templates for installer ISOs.
+    pub auto_install: Vec<Attach>,
     /// Settings read but not used by dropboot, for the details screen.
     pub ignored: Vec<String>,
 }
@@ -150,7 +173,7 @@ impl Entry {
 }
 
 /// The settings a legacy-BIOS loader uses; `NAME_legacy` replaces `NAME`.
-const SECTIONS: [&str; 6] = ["control", "menu_alias", "menu_tip", "menu_class", "image_list", "image_blacklist"];
+const SECTIONS: [&str; 8] = ["control", "menu_alias", "menu_tip", "menu_class", "image_list", "image_blacklist", "persistence", "auto_install"];
 
 /// Reads a configuration file. `Err` is a syntax error (nothing applies);
 /// the problems are settings skipped, each with its place.
@@ -178,6 +201,8 @@ pub fn parse(text: &[u8]) -> Result<(Config, Vec<Problem>), Problem> {
             "menu_tip" => r.menu_tip(&m.node),
             "menu_class" => r.menu_class(&m.node),
             "image_list" => r.config.image_list = Some(r.paths(&m.node)),
+            "persistence" => r.config.persistence = r.attach(&m.node, "backend"),
+            "auto_install" => r.config.auto_install = r.attach(&m.node, "template"),
             _ => r.config.blacklist = r.paths(&m.node),
         }
     }
@@ -352,6 +377,53 @@ impl Reader {
         out
     }
 
+    /// `[{ "image": path, <files_key>: path or [paths], "autosel": n, "timeout": s }, ...]`
+    fn attach(&mut self, node: &Node, files_key: &str) -> Vec<Attach> {
+        let mut out = Vec::new();
+        for item in self.array(node, "this list") {
+            let (mut image, mut files, mut autosel, mut timeout) = (None, Vec::new(), None, None);
+            let before = self.problems.len();
+            for m in self.object(item, "each item") {
+                match m.key.as_str() {
+                    "image" => image = self.path(&m.node, "image"),
+                    k if k == files_key => match &m.node.value {
+                        Value::Array(_) => files = self.paths(&m.node),
+                        _ => files.extend(self.path(&m.node, files_key)),
+                    },
+                    "autosel" => autosel = self.number(&m.node, "autosel"),
+                    "timeout" => timeout = self.number(&m.node, "timeout"),
+                    _ => {}
+                }
+            }
+            if let Some(n) = autosel.filter(|&n| n as usize > files.len() && !files.is_empty()) {
+                self.problem(item.pos, format!("autosel {n} names no {files_key}: there are {}", files.len()));
+                autosel = None;
+            }
+            match image {
+                Some(image) if !files.is_empty() => out.push(Attach { image, files, autosel, timeout }),
+                _ if self.problems.len() > before => {}
+                _ => self.problem(item.pos, format!("each item needs \"image\" and \"{files_key}\"")),
+            }
+        }
+        out
+    }
+
+    /// A whole number, written as a number or as text (`3` or `"3"`).
+    fn number(&mut self, node: &Node, what: &str) -> Option<u32> {
+        let text = match &node.value {
+            Value::Number(n) | Value::String(n) => n,
+            other => {
+                self.problem(node.pos, format!("{what} must be a whole number, not {}", other.kind()));
+                return None;
+            }
+        };
+        let n = text.parse::<u32>().ok();
+        if n.is_none() {
+            self.problem(node.pos, format!("{what} must be a whole number, not {text:?}"));
+        }
+        n
+    }
+
     fn menu_tip(&mut self, node: &Node) {
         for m in self.object(node, "menu_tip") {
             match m.key.as_str() {
@@ -522,6 +594,12 @@ impl Config {
         Entry { alias: text_for(&self.aliases), tip: text_for(&self.tips), class, file }
     }
 
+    /// The `persistence` entry for the boot file at `path`, if any (the
+    /// first that matches, as in Ventoy).
+    pub fn persistence_for(&self, path: &str) -> Option<&Attach> {
+        self.persistence.iter().find(|a| path_matches(&a.image, path))
+    }
+
     /// The folder the tree view opens in.
     pub fn tree_root(&self) -> &str {
         self.search_root.as_deref().unwrap_or("/")
@@ -642,6 +720,39 @@ mod tests {
         assert_eq!(config.dir_alias("/iso"), Some("[Images]"));
         let exit = parse(br#"{"control":[{"VTOY_DEFAULT_IMAGE":"VTOY_EXIT"}]}"#).expect("valid").0;
         assert_eq!(exit.default_index(&entries), None);
+    }
+
+    #[test]
+    fn persistence_and_auto_install_take_a_path_or_a_list() {
+        let text = br#"{
+            "persistence": [
+                { "image": "/ISO/deb.iso", "backend": "/persistence/deb.dat" },
+                { "image": "/ISO/ubuntu.iso", "backend": [ "/p/1.dat", "/p/2.dat" ], "autosel": 2, "timeout": "10" }
+            ],
+            "auto_install": [ { "image": "/ISO/deb.iso", "template": [ "/ventoy/a.cfg" ], "autosel": 1 } ]
+        }"#;
+        let (config, problems) = parse(text).expect("valid");
+        assert!(problems.is_empty() && config.ignored.is_empty(), "{problems:?} {:?}", config.ignored);
+        assert_eq!(config.persistence.len(), 2);
+        assert_eq!(config.persistence[0].files, ["/persistence/deb.dat"]);
+        let ubuntu = config.persistence_for("/iso/UBUNTU.iso").expect("matched without regard to case");
+        assert_eq!((ubuntu.files.len(), ubuntu.autosel, ubuntu.timeout), (2, Some(2), Some(10)));
+        assert_eq!(config.auto_install[0].files, ["/ventoy/a.cfg"]);
+        assert!(config.persistence_for("/other.iso").is_none());
+    }
+
+    #[test]
+    fn a_bad_persistence_entry_is_a_problem_in_words() {
+        let text = b"{\n \"persistence\": [\n  { \"image\": \"/a.iso\", \"backend\": \"a.dat\" },\n  { \"image\": \"/b.iso\" },\n  { \"image\": \"/c.iso\", \"backend\": \"/c.dat\", \"autosel\": 3 },\n  { \"image\": \"/d.iso\", \"backend\": \"/d.dat\", \"timeout\": \"soon\" }\n ]\n}";
+        let (config, problems) = parse(text).expect("valid JSON");
+        let words: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(words.len(), 4, "{words:?}");
+        assert!(words[0].starts_with("line 3, column 35: backend \"a.dat\" must be a full path"), "{words:?}");
+        assert_eq!(words[1], "line 4, column 3: each item needs \"image\" and \"backend\"");
+        assert_eq!(words[2], "line 5, column 3: autosel 3 names no backend: there are 1");
+        assert_eq!(words[3], "line 6, column 56: timeout must be a whole number, not \"soon\"");
+        // The entries whose backend is usable still apply.
+        assert_eq!(config.persistence.iter().map(|a| a.image.as_str()).collect::<Vec<_>>(), ["/c.iso", "/d.iso"]);
     }
 
     #[test]
