@@ -41,6 +41,8 @@ pub struct Verdict {
     pub installed_system: Option<(Vec<(u32, u32)>, String)>,
     /// What an old PC cannot do with it (a BIOS without INT 13h extensions).
     pub warning: Option<String>,
+    /// Its `persistence` backends in a few words, each with what is wrong with it.
+    pub persistence: Vec<String>,
 }
 
 fn platform(p: u8) -> &'static str {
@@ -58,7 +60,8 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
     let where_ = disk.stick.path().to_path_buf();
     // The entry of the last boot is undone before the next one is placed.
     let sector0 = crate::iso_partition::sector0_undone(&mut disk.stick)?;
-    let turned_off = crate::files::menu_config(disk)?.iso_partition_off;
+    let config = crate::files::menu_config(disk)?;
+    let turned_off = config.iso_partition_off;
     let mut fs = Filesystem::open(disk.block_device()).map_err(|e| Error::disk(&where_, e))?;
     let files = scan(&mut fs).map_err(|e| Error::disk(&where_, e))?.files;
     let want = only.map(StickPath::display);
@@ -81,6 +84,7 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
             iso_partition: None,
             installed_system: None,
             warning: None,
+            persistence: Vec::new(),
         };
         let map = match fs.extent_map(f) {
             Ok(map) => map,
@@ -152,6 +156,19 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
         }
         out.push(v);
     }
+    for v in &mut out {
+        let Some(entry) = config.persistence_for(&v.path) else { continue };
+        let family = v.live_system.and_then(|_| crate::persistence::family_on(&mut fs, &v.path));
+        for backend in &entry.files {
+            v.persistence.push(match crate::persistence::inspect(&mut fs, backend) {
+                Err(e) => format!("{backend}: cannot be read: {e}"),
+                Ok(info) => match crate::persistence::backend_problem(backend, info.as_ref(), family) {
+                    Some(problem) => format!("{} ({problem})", crate::persistence::describe(backend, info.as_ref())),
+                    None => crate::persistence::describe(backend, info.as_ref()),
+                },
+            });
+        }
+    }
     Ok(out)
 }
 
@@ -165,6 +182,9 @@ pub fn print(verdicts: &[Verdict]) {
             println!("  El Torito: {}, {}, {} sectors at block {}{bootable}", e.platform, e.media, e.sectors, e.load_rba);
         }
         println!("  {}", v.verdict);
+        if !v.persistence.is_empty() {
+            println!("  persistence: {}", v.persistence.join(", "));
+        }
         if let Some(w) = &v.warning {
             println!("  warning: {w}");
         }
@@ -195,6 +215,7 @@ pub fn json(verdicts: &[Verdict]) -> serde_json::Value {
                     })),
                     "verdict": v.verdict,
                     "warning": v.warning,
+                    "persistence": v.persistence,
                 })
             })
             .collect(),

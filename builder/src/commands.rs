@@ -235,16 +235,21 @@ pub fn check(image: &Path, path: Option<String>, json: bool) -> Result<()> {
 pub fn list(image: &Path, json: bool) -> Result<()> {
     let mut disk = Disk::open(image, Lock::Read)?;
     let (files, problems) = files::boot_files(&mut disk)?;
-    let entries = files::menu_config(&mut disk)?.arrange(files);
+    let config = files::menu_config(&mut disk)?;
+    let entries = config.arrange(files);
+    let persists = |path: &str| config.persistence_for(path).map(|a| a.files.clone()).unwrap_or_default();
     if json {
-        let list: Vec<_> = entries.iter().map(|e| serde_json::json!({"path": e.file.path, "size": e.file.size, "alias": e.alias})).collect();
+        let list: Vec<_> = entries
+            .iter()
+            .map(|e| serde_json::json!({"path": e.file.path, "size": e.file.size, "alias": e.alias, "persistence": persists(&e.file.path)}))
+            .collect();
         println!("{:#}", serde_json::Value::Array(list));
     } else {
         for e in &entries {
-            match &e.alias {
-                Some(alias) => println!("{:>12}  {}  ({alias})", e.file.size, e.file.path),
-                None => println!("{:>12}  {}", e.file.size, e.file.path),
-            }
+            let alias = e.alias.as_ref().map(|a| format!("  ({a})")).unwrap_or_default();
+            let backends = persists(&e.file.path);
+            let persistence = if backends.is_empty() { String::new() } else { format!("  [persistence: {}]", backends.join(", ")) };
+            println!("{:>12}  {}{alias}{persistence}", e.file.size, e.file.path);
         }
     }
     for p in &problems {

@@ -4,12 +4,14 @@
 
 use std::path::Path;
 
+use bootfs::block::BlockDevice;
 use bootfs::config::{self, Config, DefaultEntry, Problem, Target};
 use bootfs::filesystem::Filesystem;
 use bootfs::scan::{scan, BootFile};
 
 use crate::error::{Error, Result};
 use crate::image::Disk;
+use crate::persistence;
 use crate::stick::Lock;
 use crate::stick_path::StickPath;
 
@@ -39,7 +41,8 @@ pub fn check(target: &Path) -> Result<()> {
                 Err(unusable) => (Vec::new(), Err(unusable)),
             };
             let files = scan(&mut fs).map_err(|e| Error::disk(target, e))?.files;
-            (format!("{what}:{path}"), text, result, Some(files))
+            let attached = result.as_ref().map(|(c, _)| attached_files(&mut fs, c, &files)).unwrap_or_default();
+            (format!("{what}:{path}"), text, result, Some((files, attached)))
         }
     };
     let (config, problems) = match result {
@@ -55,8 +58,11 @@ pub fn check(target: &Path) -> Result<()> {
     if !config.ignored.is_empty() {
         println!("{label}: ignored (not used by a BIOS loader): {}", config.ignored.join(", "));
     }
-    if let Some(files) = files {
+    if let Some((files, attached)) = files {
         summarize(&config, files);
+        for line in attached {
+            println!("{line}");
+        }
     }
     if problems.is_empty() {
         println!("{label}: OK");
@@ -81,6 +87,41 @@ fn report(label: &str, text: &[u8], p: &Problem) {
         println!("    {line}");
         println!("    {}^", " ".repeat(p.pos.column.saturating_sub(1) as usize));
     }
+}
+
+/// The `persistence` and `auto_install` entries against the stick: one line
+/// for each ISO that persists, and a warning for each file missing or
+/// unfit (a backend in pieces, not ext4, labelled for another live system).
+fn attached_files<D: BlockDevice>(fs: &mut Filesystem<D>, config: &Config, files: &[BootFile]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let on_stick = |p: &str| files.iter().find(|f| config::path_matches(p, &f.path)).map(|f| f.path.clone());
+    for entry in &config.persistence {
+        let Some(image) = on_stick(&entry.image) else {
+            lines.push(format!("warning: persistence names {}, which is not on the stick", entry.image));
+            continue;
+        };
+        let family = persistence::family_on(fs, &image);
+        for backend in &entry.files {
+            match persistence::inspect(fs, backend) {
+                Err(e) => lines.push(format!("warning: persistence backend {backend} cannot be read: {e}")),
+                Ok(info) => match persistence::backend_problem(backend, info.as_ref(), family) {
+                    Some(problem) => lines.push(format!("warning: {problem}")),
+                    None => lines.push(format!("persistence: {image} keeps its changes in {}", persistence::describe(backend, info.as_ref()))),
+                },
+            }
+        }
+    }
+    for entry in &config.auto_install {
+        if on_stick(&entry.image).is_none() {
+            lines.push(format!("warning: auto_install names {}, which is not on the stick", entry.image));
+        }
+        for template in &entry.files {
+            if !matches!(bootfs::scan::find_file(fs, template), Ok(Some(_))) {
+                lines.push(format!("warning: auto_install template {template} is not on the stick"));
+            }
+        }
+    }
+    lines
 }
 
 /// What the configuration makes of the stick's files: the menu, and the

@@ -2,7 +2,8 @@
 //! manages the boot files on them. Rooms: `stick` (one open, locked stick
 //! and its data partition), `image` (disks, partitions, formatting),
 //! `bootcode` (the embedded stage1/stage2), `files` (listing and adding
-//! files), `error` (what failed, in words, with exit codes).
+//! files), `persistence` (backends for live ISOs), `error` (what failed,
+//! in words, with exit codes).
 
 mod bootcode;
 mod check;
@@ -20,6 +21,7 @@ mod iso_partition;
 mod journal;
 mod ntfs;
 mod partition_file;
+mod persistence;
 mod progress;
 mod source;
 mod stick;
@@ -159,6 +161,32 @@ enum Command {
     /// /ventoy/ventoy.json).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Persistence for live ISOs: a file on the stick that keeps what the
+    /// live system changes, from one boot to the next.
+    #[command(subcommand)]
+    Persistence(PersistenceCommand),
+}
+
+#[derive(Subcommand)]
+enum PersistenceCommand {
+    /// Make a backend file for a live ISO on the stick, in one piece, with
+    /// the filesystem its live system looks for (live-boot, casper or
+    /// dracut, from the ISO's folders), and name it in the configuration's
+    /// persistence list.
+    ///
+    /// Example: dropboot persistence add /dev/sdb /linux/debian-live.iso --size 4G
+    Add {
+        stick: PathBuf,
+        /// The live ISO, a path on the stick.
+        image: String,
+        /// Size of the backend: bytes, or with K, M, G or T.
+        #[arg(long, value_parser = parse_size)]
+        size: u64,
+        /// The backend's name in /persistence, or its full path on the
+        /// stick (default: /persistence/<the ISO's name>.dat).
+        #[arg(long)]
+        backend: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -198,6 +226,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Check { image, path, json } => commands::check(&image, path, json),
         Command::Config(ConfigCommand::Check { target }) => config::check(&target),
         Command::List { image, json } => commands::list(&image, json),
+        Command::Persistence(PersistenceCommand::Add { stick, image, size, backend }) => persistence::add(&stick, &image, size, backend.as_deref()),
     }
 }
 

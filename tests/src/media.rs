@@ -299,12 +299,24 @@ pub fn data_partition(image: &Path) -> bootfs::block::Window<bootfs::block::File
     bootfs::block::Window { dev: bootfs::block::FileDevice(file), start: DATA_PARTITION_LBA as u64, sectors }
 }
 
-/// How many pieces `path` is in on the stick `image`, as the loader sees it.
+/// How many pieces `path` (any file) is in on the stick `image`, as the loader sees it.
 pub fn extents_of(image: &Path, path: &str) -> usize {
     let mut volume = bootfs::filesystem::Filesystem::open(data_partition(image)).expect("the data partition");
-    let report = bootfs::scan::scan(&mut volume).expect("scanning the stick");
-    let f = report.files.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("{path} is not on the stick"));
-    volume.extent_map(f).expect("its extent map").len()
+    let f = bootfs::scan::find_file(&mut volume, path).expect("reading the stick").unwrap_or_else(|| panic!("{path} is not on the stick"));
+    volume.extent_map(&f).expect("its extent map").len()
+}
+
+/// Copies the file at `path` on the stick `image` to `to` on the host, as
+/// the loader reads it (bootfs).
+pub fn copy_out(image: &Path, path: &str, to: &Path) {
+    use bootfs::file::ByteSource;
+    let mut volume = bootfs::filesystem::Filesystem::open(data_partition(image)).expect("the data partition");
+    let f = bootfs::scan::find_file(&mut volume, path).expect("reading the stick").unwrap_or_else(|| panic!("{path} is not on the stick"));
+    let map = volume.extent_map(&f).expect("its extent map");
+    let mut source = bootfs::file::MappedFile { dev: volume.device(), map, size: f.size };
+    let mut bytes = vec![0u8; f.size as usize];
+    source.read_at(0, &mut bytes).expect("reading the file");
+    fs::write(to, bytes).expect("writing the copy");
 }
 
 /// Copies `file` to the root of an exFAT stick through exfat-fuse after
