@@ -45,6 +45,9 @@ fn reaches_its_live_root(name: &str, iso: &str, fs: Fs, usb: Option<Usb>) {
         vm.wait_serial(&format!("partition 2: /{iso}"));
         vm.wait_serial_within(&format!("dropboot-live-root: {system} reached its root"), ROOT_WAIT);
         let log = vm.serial_text();
+        // Without persistence the root's writes go to a tmpfs: every boot is its first.
+        let first = format!("dropboot-live-root: {system} boot 1");
+        assert!(log.lines().any(|l| l.trim_end().ends_with(&first)), "the root did not count boot 1:\n{log}");
         // The kernel's own partition scan of the stick found the ISO.
         assert!(
             log.lines().any(|l| l.contains(" sda: sda1 sda2")),
