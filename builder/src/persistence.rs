@@ -77,15 +77,13 @@ impl Family {
         }
     }
 
-    /// Fills the folder that becomes the new filesystem's root.
-    fn fill(self, root: &Path) -> std::io::Result<()> {
+    /// What the new filesystem holds besides its root: folders (ending in
+    /// `/`) and files with their text.
+    fn contents(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Family::LiveBoot => std::fs::write(root.join("persistence.conf"), "/ union\n"),
-            Family::Casper => Ok(()),
-            Family::Dracut => {
-                std::fs::create_dir_all(root.join("vtoyoverlayfs/overlayfs"))?;
-                std::fs::create_dir_all(root.join("vtoyoverlayfs/ovlwork"))
-            }
+            Family::LiveBoot => &[("persistence.conf", "/ union\n")],
+            Family::Casper => &[],
+            Family::Dracut => &[("vtoyoverlayfs/", ""), ("vtoyoverlayfs/overlayfs/", ""), ("vtoyoverlayfs/ovlwork/", "")],
         }
     }
 }
@@ -146,24 +144,46 @@ fn backend_path(image: &StickPath, backend: Option<&str>) -> Result<StickPath> {
 fn make_backend(dir: &Path, family: Family, size: u64) -> Result<PathBuf> {
     let root = dir.join("root");
     std::fs::create_dir(&root).map_err(Error::io(format!("making {}", root.display())))?;
-    family.fill(&root).map_err(Error::io(format!("writing the backend's files in {}", root.display())))?;
+    for (name, text) in family.contents() {
+        let path = root.join(name);
+        let made = if name.ends_with('/') { std::fs::create_dir(&path) } else { std::fs::write(&path, text) };
+        made.map_err(Error::io(format!("making {}", path.display())))?;
+    }
     let file = dir.join("backend.dat");
     let f = std::fs::File::create(&file).map_err(Error::io(format!("making {}", file.display())))?;
     f.set_len(size).map_err(Error::io(format!("sizing {} to {size} bytes (is the host's temporary folder full?)", file.display())))?;
     drop(f);
-    let out = Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-L", family.label(), "-E", "root_owner=0:0", "-d"])
-        .arg(&root)
-        .arg(&file)
-        .output()
-        .map_err(Error::io("running mkfs.ext4 (install e2fsprogs)"))?;
-    if !out.status.success() {
-        return Err(Error::Io {
-            doing: format!("making the ext4 backend with mkfs.ext4: {}", String::from_utf8_lossy(&out.stderr).trim()),
-            source: std::io::Error::other(format!("mkfs.ext4 exited with {}", out.status)),
-        });
+    let mut mkfs = Command::new("mkfs.ext4");
+    mkfs.args(["-q", "-F", "-L", family.label(), "-E", "root_owner=0:0", "-d"]).arg(&root).arg(&file);
+    run_tool(&mut mkfs, "making the ext4 backend")?;
+    // mkfs.ext4 -d gives what it copies its owner on the host; the live
+    // system's root is root's, whoever runs dropboot.
+    let mut owners = String::new();
+    for (name, _) in family.contents() {
+        let name = name.trim_end_matches('/');
+        owners.push_str(&format!("sif /{name} uid 0\nsif /{name} gid 0\n"));
+    }
+    if !owners.is_empty() {
+        let script = dir.join("owners.debugfs");
+        std::fs::write(&script, owners).map_err(Error::io(format!("writing {}", script.display())))?;
+        let mut debugfs = Command::new("debugfs");
+        debugfs.arg("-w").arg("-f").arg(&script).arg(&file);
+        run_tool(&mut debugfs, "giving the backend's files to root")?;
     }
     Ok(file)
+}
+
+/// Runs an e2fsprogs tool to success; its failure in words with its own.
+fn run_tool(cmd: &mut Command, doing: &str) -> Result<()> {
+    let tool = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd.output().map_err(Error::io(format!("running {tool} (install e2fsprogs)")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(Error::Io {
+        doing: format!("{doing} with {tool}: {}", String::from_utf8_lossy(&out.stderr).trim()),
+        source: std::io::Error::other(format!("{tool} exited with {}", out.status)),
+    })
 }
 
 /// `dropboot persistence add STICK IMAGE --size SIZE [--backend NAME]`.

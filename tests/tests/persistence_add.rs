@@ -93,6 +93,31 @@ fn a_dracut_live_iso_gets_a_vtoycow_backend_with_its_overlay_folders_on_a_fat32_
 }
 
 #[test]
+fn a_backend_made_by_another_user_than_root_still_belongs_to_root() {
+    let case = Case::new("persist_not_root");
+    let stick = case.stick().size("128M").fs(Fs::Fat32).file(live_medium("dracut-live.iso")).build();
+    // The stick is the user's; mkfs.ext4 -d would give the overlay's
+    // folders (the live root's own) to that user.
+    let mut perms = std::fs::metadata(&stick.path).expect("the stick").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o666);
+    std::fs::set_permissions(&stick.path, perms).expect("chmod");
+    run(Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(tests::media::dropboot_bin())
+        .args(["persistence", "add"])
+        .arg(&stick.path)
+        .args(["/dracut-live.iso", "--size", "20M"]));
+    let copy = backend_copy(&case, &stick, "/persistence/dracut-live.dat");
+    for folder in ["/", "/vtoyoverlayfs"] {
+        for line in debugfs(&copy, &format!("ls -l {folder}")).lines().filter(|l| l.contains("4075")) {
+            let owner: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+            assert_eq!(owner, ["0", "0"], "owned by root: {line}");
+        }
+    }
+    e2fsck_passes(&copy);
+}
+
+#[test]
 fn a_second_backend_joins_the_entry_and_a_taken_name_is_refused() {
     let (_case, stick, _) = adds_a_backend("persist_second", "debian-live.iso", Fs::Exfat, "persistence");
     persistence_add(&stick, &["/debian-live.iso", "--size", "20M", "--backend", "second.dat"]);
