@@ -117,6 +117,39 @@ fn a_backend_made_by_another_user_than_root_still_belongs_to_root() {
     e2fsck_passes(&copy);
 }
 
+/// An ISO9660 volume (not bootable) whose root holds `folder`: all that
+/// `persistence add` reads of an ISO.
+fn iso_with_folder(case: &Case, folder: &str) -> PathBuf {
+    let dir = case.file(&format!("{folder}-tree"));
+    std::fs::create_dir_all(dir.join(folder)).expect("the folder");
+    std::fs::write(dir.join(folder).join("filesystem.size"), "1\n").expect("a file");
+    let iso = case.file(&format!("{folder}-live.iso"));
+    run(Command::new("xorriso").args(["-as", "mkisofs", "-quiet", "-R", "-o"]).arg(&iso).arg(&dir));
+    iso
+}
+
+#[test]
+fn a_casper_iso_gets_an_empty_casper_rw_backend_and_an_arch_one_is_refused() {
+    let case = Case::new("persist_casper");
+    let casper = iso_with_folder(&case, "casper");
+    let arch = iso_with_folder(&case, "arch");
+    let stick = case.stick().size("128M").file(&casper).file(&arch).build();
+    persistence_add(&stick, &["/casper-live.iso", "--size", "20M"]);
+    assert_eq!(extents_of(&stick.path, "/persistence/casper-live.dat"), 1);
+    let copy = backend_copy(&case, &stick, "/persistence/casper-live.dat");
+    e2fsck_passes(&copy);
+    assert_eq!(ext4_label(&copy), "casper-rw");
+    let names: Vec<String> = debugfs(&copy, "ls /").split_whitespace().filter(|w| !w.starts_with('(')).map(String::from).collect();
+    assert!(names.iter().all(|n| [".", "..", "lost+found"].contains(&n.as_str()) || n.chars().all(|c| c.is_ascii_digit())), "{names:?}");
+    config_check_names(&stick, "/casper-live.iso", "/persistence/casper-live.dat", "casper-rw", 20);
+
+    let out =
+        output(Command::new(tests::media::dropboot_bin()).args(["persistence", "add"]).arg(&stick.path).args(["/arch-live.iso", "--size", "20M"]));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("archiso reads where to keep its changes only from the kernel command line"), "{out:?}");
+    stick.fsck_passes();
+}
+
 #[test]
 fn a_second_backend_joins_the_entry_and_a_taken_name_is_refused() {
     let (_case, stick, _) = adds_a_backend("persist_second", "debian-live.iso", Fs::Exfat, "persistence");
