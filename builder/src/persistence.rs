@@ -247,8 +247,9 @@ fn config_text(disk: &mut Disk) -> Result<(StickPath, Option<String>)> {
 
 /// The configuration `text` (none: a new file) with `backend` named for
 /// `image` in its `persistence` list (its `persistence_legacy` one if it
-/// has that): the image's entry gets the backend added to its list, or a
-/// new entry is made. Everything outside that list is kept as written.
+/// has that): the entry the loader takes for the image (the first whose
+/// pattern matches it) gets the backend added to its list, or a new entry
+/// is made. Everything outside that list is kept as written.
 pub fn with_backend(text: Option<&str>, image: &str, backend: &str) -> std::result::Result<String, String> {
     let entry = serde_json::json!({ "image": image, "backend": backend });
     let Some(text) = text else {
@@ -276,7 +277,9 @@ pub fn with_backend(text: Option<&str>, image: &str, backend: &str) -> std::resu
     let end = start + value_len(&body[start..]).ok_or("the persistence list does not end")?;
     let mut list: serde_json::Value = serde_json::from_str(&body[start..end]).map_err(|e| format!("its persistence list: {e}"))?;
     let items = list.as_array_mut().ok_or_else(|| format!("{} must be an array [...]", member.key))?;
-    let same = |v: &serde_json::Value| v.as_str().is_some_and(|s| bootfs::text::eq_ignore_case(s, image));
+    // The entry the loader will take for this image: the first whose
+    // pattern matches it.
+    let same = |v: &serde_json::Value| v.as_str().is_some_and(|s| bootfs::config::path_matches(s, image));
     match items.iter_mut().find(|i| i.get("image").is_some_and(same)) {
         Some(item) => {
             let named = |v: &serde_json::Value| v.as_str().is_some_and(|s| bootfs::text::eq_ignore_case(s, backend));
@@ -490,6 +493,9 @@ mod tests {
         let again = with_backend(Some(&text), "/a.iso", "/NEW.dat").expect("made");
         assert_eq!(bootfs::config::parse(again.as_bytes()).expect("valid").0.persistence[0].files.len(), 2);
         assert!(with_backend(Some("{ \"persistence\": "), "/a.iso", "/n.dat").is_err());
+        // A pattern's entry is the one the loader takes: the backend joins it.
+        let pattern = with_backend(Some(r#"{"persistence":[{"image":"/deb-1*.iso","backend":"/p.dat"}]}"#), "/deb-12.iso", "/q.dat").expect("made");
+        assert_eq!(bootfs::config::parse(pattern.as_bytes()).expect("valid").0.persistence[0].files, ["/p.dat", "/q.dat"]);
     }
 
     #[test]
