@@ -197,6 +197,16 @@ pub fn add(target: &Path, image: &str, size: u64, backend: Option<&str>) -> Resu
     let mut disk = Disk::open(target, Lock::Write)?;
     let (image_path, names) = iso_root_names(&mut disk, &image)?;
     let family = Family::of(&names).map_err(|why| Error::Usage(format!("{image_path}: {why}; nothing was written")))?;
+    let volume = crate::data_volume::on(&mut disk)?;
+    if !volume.writes_files() {
+        return Err(Error::Usage(format!(
+            "{} holds {}, which dropboot reads but does not write: make the backend elsewhere (mkfs.ext4 -L {} on a file{}, as Ventoy's CreatePersistentImg.sh does), copy it on with Windows or ntfs-3g and name it in the configuration's persistence list; nothing was written",
+            disk.stick.what(),
+            volume.name(),
+            family.label(),
+            if family == Family::LiveBoot { " holding persistence.conf with \"/ union\"" } else { "" }
+        )));
+    }
     let plan = vec![(PathBuf::from("backend.dat"), backend.clone())];
     crate::files::refuse_present(&mut disk, &plan)?;
     let (config_path, old_text) = config_text(&mut disk)?;

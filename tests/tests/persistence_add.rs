@@ -151,6 +151,19 @@ fn a_casper_iso_gets_an_empty_casper_rw_backend_and_an_arch_one_is_refused() {
 }
 
 #[test]
+fn an_ntfs_stick_is_told_how_to_make_the_backend_itself() {
+    let case = Case::new("persist_ntfs");
+    let stick = case.stick().size("128M").fs(Fs::NtfsByMkntfs).file(live_medium("debian-live.iso")).build();
+    let before = std::fs::read(&stick.path).expect("the stick");
+    let out =
+        output(Command::new(tests::media::dropboot_bin()).args(["persistence", "add"]).arg(&stick.path).args(["/debian-live.iso", "--size", "32M"]));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("holds NTFS, which dropboot reads but does not write") && err.contains("mkfs.ext4 -L persistence"), "{err}");
+    assert!(std::fs::read(&stick.path).expect("the stick") == before, "nothing was written");
+}
+
+#[test]
 fn a_second_backend_joins_the_entry_and_a_taken_name_is_refused() {
     let (_case, stick, _) = adds_a_backend("persist_second", "debian-live.iso", Fs::Exfat, "persistence");
     persistence_add(&stick, &["/debian-live.iso", "--size", "20M", "--backend", "second.dat"]);
