@@ -32,6 +32,18 @@ pub fn from_cp437(b: u8) -> char {
     }
 }
 
+/// `items` as a sentence lists them: "", "2", "2 and 5", "1, 2 and 5".
+pub fn list_in_words<T: core::fmt::Display>(items: &[T]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => alloc::format!("{one}"),
+        [rest @ .., last] => {
+            let rest: alloc::vec::Vec<String> = rest.iter().map(|r| alloc::format!("{r}")).collect();
+            alloc::format!("{} and {last}", rest.join(", "))
+        }
+    }
+}
+
 /// "812 B", "4.0 KiB", "1.5 GiB": one decimal place past bytes.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];

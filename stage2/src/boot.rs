@@ -144,7 +144,7 @@ pub fn boot(volume: &mut Volume, file: &BootFile, stick_partitions: bool, say: &
         }
     }
     if !verdict.partitions.placements.is_empty() {
-        match crate::iso_partition::write(volume.disk(), &verdict.partitions.placements, &file.path) {
+        match crate::iso_partition::write(volume.disk(), &sector0, &verdict.partitions.placements, &file.path) {
             Ok(lines) => crate::log!("{lines}"),
             Err(why) => warnings.push(why),
         }

@@ -14,17 +14,15 @@ use bootfs::BlockDevice;
 
 use crate::disk::BiosDisk;
 
-fn read_sector(disk: &mut BiosDisk, lba: u64) -> Result<[u8; 512], String> {
+fn read_sector(disk: &mut BiosDisk, lba: u64) -> Result<[u8; 512], bootfs::IoError> {
     let mut s = [0u8; 512];
-    disk.read_sectors(lba, &mut s).map_err(|e| format!("{e}"))?;
+    disk.read_sectors(lba, &mut s)?;
     Ok(s)
 }
 
 /// Sector 0 of the stick, as the verdict places entries in it.
 pub fn table(disk: &mut BiosDisk) -> Result<[u8; 512], bootfs::IoError> {
-    let mut s = [0u8; 512];
-    disk.read_sectors(0, &mut s)?;
-    Ok(s)
+    read_sector(disk, 0)
 }
 
 /// Undoes the entries written at the last boot, if the record says they
@@ -68,23 +66,22 @@ fn capitalized(s: &str) -> String {
     c.next().map(|first| format!("{}{}", first.to_ascii_uppercase(), c.as_str())).unwrap_or_default()
 }
 
-/// Writes `placements` (the verdict's entries for the file at `path`)
-/// into the stick's table: the record first, then sector 0, each read
-/// back. A sector 0 write that fails leaves the record as it is: the next
-/// start sees whether the entries reached the table. `Ok`: the lines for
-/// the log. `Err`: why there are none, for the log and the screen; the
-/// boot goes on either way.
-pub fn write(disk: &mut BiosDisk, placements: &[Placement], path: &str) -> Result<String, String> {
+/// Writes `placements` (the verdict's entries for the file at `path`,
+/// placed in `sector0` as [`table`] read it) into the stick's table: the
+/// record first, then sector 0, each read back. A sector 0 write that
+/// fails leaves the record as it is: the next start sees whether the
+/// entries reached the table. `Ok`: the lines for the log. `Err`: why
+/// there are none, for the log and the screen; the boot goes on either way.
+pub fn write(disk: &mut BiosDisk, sector0: &[u8; 512], placements: &[Placement], path: &str) -> Result<String, String> {
     let looks_for = if placements.iter().any(|p| p.image_partition.is_some()) { "its partitions" } else { "its ISO" };
     let failed = |e: &dyn core::fmt::Display| format!("No partition for {path}: {e}; its system will not find {looks_for}");
-    let sector0 = read_sector(disk, 0).map_err(|e| failed(&e))?;
     let record_sector = read_sector(disk, RECORD_LBA).map_err(|e| failed(&e))?;
-    if let Some((last, Undo::Restore(_))) = pending(&record_sector, &sector0) {
+    if let Some((last, Undo::Restore(_))) = pending(&record_sector, sector0) {
         return Err(format!("{path}: {}", NoEntry::StillThere { partitions: last.partitions_in_words() }));
     }
-    let record = Record::new(placements, &sector0, path);
+    let record = Record::new(placements, sector0, path);
     disk.write_sector(RECORD_LBA, &record.to_sector()).map_err(|e| failed(&e))?;
-    disk.write_sector(0, &record.apply(&sector0)).map_err(|e| failed(&e))?;
+    disk.write_sector(0, &record.apply(sector0)).map_err(|e| failed(&e))?;
     let lines: alloc::vec::Vec<String> = placements
         .iter()
         .map(|p| {

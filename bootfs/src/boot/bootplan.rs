@@ -375,14 +375,10 @@ impl StickPartitions {
         let theirs: alloc::vec::Vec<u32> = self.renumbered.iter().map(|r| r.0).collect();
         let names: alloc::vec::Vec<String> = self.renumbered.iter().map(|r| alloc::format!("sda{}", r.1)).collect();
         let plural = if theirs.len() == 1 { "partition" } else { "partitions" };
-        let names = match names.as_slice() {
-            [one] => one.clone(),
-            [rest @ .., last] => alloc::format!("{} and {last}", rest.join(", ")),
-            [] => String::new(),
-        };
         Some(alloc::format!(
-            "an installed system: its {plural} {} will be {names} (on a stick that is sda); root=UUID and LABEL work, root=/dev/sda1 and PARTUUID do not",
-            crate::iso_partition::numbers_in_words(&theirs)
+            "an installed system: its {plural} {} will be {} (on a stick that is sda); root=UUID and LABEL work, root=/dev/sda1 and PARTUUID do not",
+            crate::text::list_in_words(&theirs),
+            crate::text::list_in_words(&names)
         ))
     }
 }

@@ -80,16 +80,6 @@ pub enum NoEntry {
     UnreadableTable(crate::vdisk::PartitionsError),
 }
 
-/// "1", "1 and 5", "1, 2 and 5".
-pub fn numbers_in_words(numbers: &[u32]) -> String {
-    let words: Vec<String> = numbers.iter().map(|n| format!("{n}")).collect();
-    match words.as_slice() {
-        [] => String::new(),
-        [one] => one.clone(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    }
-}
-
 impl core::fmt::Display for NoEntry {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -115,7 +105,7 @@ impl core::fmt::Display for NoEntry {
                 write!(
                     f,
                     "the stick's partition table has no free slot for its partition{plural} {}, so its system will not find {}",
-                    numbers_in_words(partitions),
+                    crate::text::list_in_words(partitions),
                     if partitions.len() == 1 { "it" } else { "them" }
                 )
             }
@@ -381,11 +371,11 @@ impl Record {
     /// "partition 2" or "partitions 2, 3 and 4": the stick's partitions
     /// the record wrote.
     pub fn partitions_in_words(&self) -> String {
-        let numbers: Vec<String> = self.changes.iter().map(|c| format!("{}", c.slot + 1)).collect();
-        match numbers.as_slice() {
-            [one] => format!("partition {one}"),
-            [rest @ .., last] => format!("partitions {} and {last}", rest.join(", ")),
-            [] => "no partition".into(),
+        let numbers: Vec<usize> = self.changes.iter().map(|c| c.slot + 1).collect();
+        match numbers.len() {
+            0 => "no partition".into(),
+            1 => format!("partition {}", numbers[0]),
+            _ => format!("partitions {}", crate::text::list_in_words(&numbers)),
         }
     }
 
