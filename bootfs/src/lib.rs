@@ -29,7 +29,7 @@ pub mod fuzz;
 pub mod sha256;
 pub mod text;
 
-pub use boot::{additions, bootplan, cpio, diskimage, initrds, iso_partition};
+pub use boot::{added_files, additions, bootplan, cpio, diskimage, initrds, iso_partition};
 pub use cd::{eltorito, iso9660, iso_tree};
 pub use config::json;
 pub use disk::{block, extent, file, journal, layout, mbr, vdisk};

@@ -22,7 +22,7 @@ fn names(n: &[&str]) -> Vec<String> {
     n.iter().map(|s| s.to_string()).collect()
 }
 
-const PERSIST: Request = Request { persistence: Some(Backend { label: "DR PERSIST", file: Some("/overlay.img") }), template: None };
+const PERSIST: Request = Request { persistence: Some(Backend { label: "DR PERSIST", file: Some("/overlay.img"), overlayfs: false }), template: None };
 
 fn texts(members: &[Member]) -> Vec<(&str, &str)> {
     members.iter().map(|m| (m.path.as_str(), std::str::from_utf8(&m.data).unwrap())).collect()
@@ -50,7 +50,7 @@ fn dracut_gets_its_overlay_on_the_command_line_file() {
     let f = families(&names(&["LiveOS", "isolinux", "boot"]), &mut Paths(&[]), &names(&["/boot/initrd.img"]));
     assert_eq!(f, [Family::Dracut]);
     assert_eq!(texts(&additions(&f, &PERSIST)), [("etc/cmdline.d/zz-dropboot.conf", "rd.live.overlay=LABEL=DR\\x20PERSIST:/overlay.img\n")]);
-    let device = Request { persistence: Some(Backend { label: "DRPERSIST", file: None }), template: None };
+    let device = Request { persistence: Some(Backend { label: "DRPERSIST", file: None, overlayfs: false }), template: None };
     assert_eq!(texts(&additions(&f, &device)), [("etc/cmdline.d/zz-dropboot.conf", "rd.live.overlay=LABEL=DRPERSIST\n")]);
 }
 
@@ -79,4 +79,22 @@ fn an_iso_of_no_known_family_gets_nothing() {
     let f = families(&names(&["boot", "EFI"]), &mut Paths(&[]), &[]);
     assert!(f.is_empty());
     assert!(additions(&f, &PERSIST).is_empty());
+}
+
+#[test]
+fn a_backend_is_taken_by_its_label_and_dracut_gets_ventoys_overlay_folder() {
+    use bootfs::additions::{backend_for, NoBackend, DRACUT_OVERLAY};
+    let live = [Family::LiveBoot];
+    assert_eq!(backend_for(&live, Some("persistence")), Ok(Backend { label: "persistence", file: None, overlayfs: false }));
+    assert_eq!(backend_for(&live, Some("casper-rw")), Err(NoBackend::WrongLabel { label: "casper-rw".into(), wanted: "persistence" }));
+    assert_eq!(backend_for(&live, None), Err(NoBackend::NotExt));
+    assert_eq!(backend_for(&[Family::DebianInstaller], Some("persistence")), Err(NoBackend::NoLiveSystem));
+    let dracut = [Family::Dracut];
+    let b = backend_for(&dracut, Some("vtoycow")).unwrap();
+    assert_eq!(b, Backend { label: "vtoycow", file: Some(DRACUT_OVERLAY), overlayfs: true });
+    let request = Request { persistence: Some(b), template: None };
+    assert_eq!(
+        texts(&additions(&dracut, &request)),
+        [("etc/cmdline.d/zz-dropboot.conf", "rd.live.overlay=LABEL=vtoycow:/vtoyoverlayfs/overlayfs\nrd.live.overlay.overlayfs=1\n")]
+    );
 }

@@ -74,15 +74,99 @@ fn low_memory_for(extents: usize) -> Result<(u16, u16), BootError> {
     Ok((need_kib, have_kib))
 }
 
+/// What the person chose to add to an ISO's boot (the menu asks, from the
+/// configuration's `persistence` and `auto_install`).
+#[derive(Default)]
+pub struct Extras {
+    /// The persistence backend, by its path on the stick.
+    pub backend: Option<String>,
+    /// An unattended-install template's path and bytes.
+    pub template: Option<(String, alloc::vec::Vec<u8>)>,
+    /// What could not be attached, in sentences the boot shows.
+    pub warnings: alloc::vec::Vec<String>,
+}
+
+/// An ISO's boot with files added: the hook's table and capacity, the
+/// backend's entry, and the area to write.
+struct WithAdditions {
+    extents: alloc::vec::Vec<bootfs::layout::HookExtent>,
+    sectors: u64,
+    backend: Option<bootfs::iso_partition::Placement>,
+    area: alloc::vec::Vec<u8>,
+}
+
+/// A persistence backend as the boot needs it: its runs, its length and
+/// its ext filesystem's label (None: no ext filesystem).
+type BackendFile = (bootfs::extent::ExtentMap, u64, Option<String>);
+
+/// The backend at `path` on the stick.
+fn backend_file(volume: &mut Volume, path: &str) -> Result<BackendFile, String> {
+    let words = |e: &dyn core::fmt::Display| format!("{e}");
+    let found = volume.find_file(path).map_err(|e| words(&e))?;
+    let found = found.ok_or_else(|| words(&bootfs::additions::NoBackend::Missing { path: path.into() }))?;
+    let mut backend = volume.open_file(&found).map_err(|e| words(&e))?;
+    let label = bootfs::additions::ext_label(&mut backend);
+    Ok((backend.map.clone(), backend.size, label))
+}
+
+/// Decides what `extras` add to the ISO `file` (read through `source`,
+/// whose verdict is `verdict`; its backend, if any, `backend`), and the
+/// backend's entry in `sector0` as it will be with the ISO's entries.
+/// Logs what it found; `Err`: the sentence that says why nothing is added.
+fn add_files(
+    file: &BootFile,
+    source: &mut crate::volume::VolumeFile<'_>,
+    verdict: &bootplan::Verdict,
+    extras: &Extras,
+    backend: Option<Result<BackendFile, String>>,
+    sector0: &[u8; 512],
+    partition_start: u64,
+) -> Result<WithAdditions, String> {
+    use bootfs::added_files::{self, AREA_LBA, AREA_SECTORS};
+    use bootfs::additions::{backend_for, NoBackend, Request};
+    let words = |e: &dyn core::fmt::Display| format!("{e}");
+    let (families, _) = added_files::families_and_initrds(source).map_err(|e| words(&e))?;
+    let mut request = Request { persistence: None, template: extras.template.as_ref().map(|(_, t)| t.as_slice()) };
+    let backend = backend.transpose()?;
+    if let Some((_, _, label)) = &backend {
+        request.persistence = Some(backend_for(&families, label.as_deref()).map_err(|e| words(&e))?);
+    }
+    let room = AREA_SECTORS.min(partition_start.saturating_sub(AREA_LBA));
+    let added = added_files::for_request(source, &verdict.extents, &file.path, &request, room).map_err(|e| words(&e))?;
+    let grown: alloc::vec::Vec<String> = added.files.initrds.iter().map(|i| i.0.clone()).collect();
+    crate::log!("  adds {} to {}", bootfs::text::list_in_words(&added.members), bootfs::text::list_in_words(&grown));
+    for (path, before, after) in &added.files.initrds {
+        crate::log!("  {path}: {before} -> {after} bytes");
+    }
+    if added.files.joliet_disabled {
+        crate::log!("  Joliet's tree lacks an initrd: its descriptor is disabled");
+    }
+    let placed = match (&extras.backend, backend) {
+        (Some(path), Some((map, size, _))) => {
+            let with_iso = bootfs::iso_partition::Record::new(&verdict.partitions.placements, sector0, &file.path).apply(sector0);
+            let placed = bootfs::iso_partition::place(bootplan::Presentation::Cd, &map, size, partition_start, &with_iso)
+                .map_err(|why| words(&NoBackend::from_no_entry(why, path)))?;
+            crate::log!("  backend {path}: partition {}, sectors {}+{}", placed.slot + 1, placed.entry.start_lba, placed.entry.sectors);
+            Some(placed)
+        }
+        _ => None,
+    };
+    let extents = added.files.extents;
+    low_memory_for(extents.len()).map_err(|e| words(&e))?;
+    Ok(WithAdditions { extents, sectors: added.files.sectors, backend: placed, area: added.files.area })
+}
+
 /// Boots `file`, with the partition entries its system needs written
 /// into the stick's table first when `stick_partitions` (the
-/// configuration's switch); returns only when it cannot.
-pub fn boot(volume: &mut Volume, file: &BootFile, stick_partitions: bool, say: &mut dyn FnMut(&str)) -> Result<(), BootError> {
+/// configuration's switch), and the files `extras` asks added to an
+/// ISO; returns only when it cannot.
+pub fn boot(volume: &mut Volume, file: &BootFile, stick_partitions: bool, extras: &Extras, say: &mut dyn FnMut(&str)) -> Result<(), BootError> {
     crate::log!("boot {}", file.path);
     let (start, disk, chs_only) = (volume.partition_start(), volume.drive(), volume.chs_geometry());
     // The stick's table as the entries will go into it (the last boot's
     // are out since this stage2 started).
     let sector0 = crate::iso_partition::table(volume.disk())?;
+    let backend = extras.backend.as_ref().map(|path| backend_file(volume, path));
     let mut source = volume.open_file(file).map_err(|e| match e {
         FsError::Io(io) => BootError::Read(io),
         e => BootError::Chain(e),
@@ -113,7 +197,22 @@ pub fn boot(volume: &mut Volume, file: &BootFile, stick_partitions: bool, say: &
     if let Some(words) = verdict.partitions.installed_system() {
         crate::log!("  {words}");
     }
-    let extents = &verdict.extents;
+    let mut warnings: alloc::vec::Vec<String> = extras.warnings.clone();
+    let mut with = None;
+    if extras.backend.is_some() || extras.template.is_some() {
+        let what = match (&extras.backend, &extras.template) {
+            (Some(_), _) => "without persistence",
+            (None, _) => "without its unattended-install file",
+        };
+        if plan.presentation != bootplan::Presentation::Cd {
+            warnings.push(format!("{}: only an ISO booted as a CD takes added files; it boots {what}", file.path));
+        } else {
+            match add_files(file, &mut source, &verdict, extras, backend, &sector0, start) {
+                Ok(w) => with = Some(w),
+                Err(why) => warnings.push(format!("{}: {why}; it boots {what}", file.path)),
+            }
+        }
+    }
     // Without extensions the hook reads the stick by CHS, as far as it reaches.
     if let Some(geometry) = chs_only {
         crate::log!(
@@ -127,24 +226,49 @@ pub fn boot(volume: &mut Volume, file: &BootFile, stick_partitions: bool, say: &
     let mut image = vec![0u8; boot_image.bytes as usize];
     source.read_at(boot_image.offset, &mut image)?;
 
+    // The added-files area is written before the hook is planned, so that
+    // the hook never serves blocks the stick does not hold; the next start
+    // zeroes it whether or not this boot goes on.
+    if let Some(w) = &with {
+        match crate::added_files::write(volume.disk(), &w.area) {
+            Ok(()) => {
+                crate::log!("  added-files area: {} sectors from {}, zeroed at the next start", w.area.len() / 512, bootfs::added_files::AREA_LBA)
+            }
+            Err(why) => {
+                warnings.push(format!("{}: {why}; it boots without what was to be added", file.path));
+                with = None;
+            }
+        }
+    }
+    let extents = match &with {
+        Some(w) => &w.extents,
+        None => &verdict.extents,
+    };
     let presentation = plan.presentation;
-    let hook_plan = HookPlan { presentation, disk, image: plan.image, extents, spec_packet: plan.spec_packet, disk_chs: chs_only };
+    let mut image_range = plan.image;
+    if let Some(w) = &with {
+        image_range.sectors = w.sectors;
+    }
+    let hook_plan = HookPlan { presentation, disk, image: image_range, extents, spec_packet: plan.spec_packet, disk_chs: chs_only };
     // The entry point as SeaBIOS jumps to it: 0000:7C00 for the default
     // segment, segment:0000 otherwise.
     let (segment, offset16) = if dest < 0x10000 { (0u16, dest as u16) } else { (boot_image.load_segment, 0u16) };
     say(&format!("Booting {} as {presentation}: {} bytes at {segment:04X}:{offset16:04X}, {} extents", file.path, image.len(), extents.len()));
     // The last thing before hooking: the entries the system it starts
-    // needs (the ISO, or an installed system's partitions) go into the
-    // stick's table. What is missing is said and the boot goes on.
-    let mut warnings: alloc::vec::Vec<String> = alloc::vec::Vec::new();
+    // needs (the ISO, or an installed system's partitions, and a
+    // persistence backend) go into the stick's table, after the files
+    // added to an ISO go into the added-files area. What is missing is
+    // said and the boot goes on.
+    let mut placements = verdict.partitions.placements.clone();
+    placements.extend(with.as_ref().and_then(|w| w.backend));
     for why in &verdict.partitions.missing {
         match why {
             NoEntry::NotACd | NoEntry::TurnedOff => crate::log!("  {}: {why}", file.path),
             why => warnings.push(format!("{}: {why}", file.path)),
         }
     }
-    if !verdict.partitions.placements.is_empty() {
-        match crate::iso_partition::write(volume.disk(), &sector0, &verdict.partitions.placements, &file.path) {
+    if !placements.is_empty() {
+        match crate::iso_partition::write(volume.disk(), &sector0, &placements, &file.path) {
             Ok(lines) => crate::log!("{lines}"),
             Err(why) => warnings.push(why),
         }
@@ -183,6 +307,7 @@ pub fn boot(volume: &mut Volume, file: &BootFile, stick_partitions: bool, say: &
         }
         None => {}
     }
+    crate::log!("  stage2's stack: {} of {} bytes used", crate::arch::stack_used(), crate::arch::PM_STACK_SIZE);
     crate::log!("  jumping to {segment:04X}:{offset16:04X} with DL={:02X}h", presentation.drive());
     let image = alloc::boxed::Box::leak(image.into_boxed_slice());
     launch(image, dest, segment, offset16, presentation.drive())

@@ -538,6 +538,7 @@ in_exception:
 idt:
     .space  {exception_vectors} * 8
     .align 16
+    .global pm_stack
 pm_stack:
     .space  {pm_stack_size}
 pm_stack_top:

@@ -7,9 +7,11 @@
 
 extern crate alloc;
 
+mod added_files;
 mod arch;
 mod boot;
 mod checksum;
+mod choice;
 mod console;
 mod disk;
 mod frame;

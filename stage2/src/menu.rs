@@ -153,7 +153,7 @@ impl Menu {
                         let target = c.target.clone();
                         self.countdown = None;
                         crate::log!("countdown over: {}", self.row_label(&target));
-                        self.activate(&target, volume, screen);
+                        self.activate(&target, volume, screen, input);
                         continue;
                     }
                     // Wake at the next whole second to redraw the count.
@@ -181,7 +181,7 @@ impl Menu {
         match key {
             Key::Enter => {
                 if let Some(row) = current {
-                    self.activate(&row, volume, screen);
+                    self.activate(&row, volume, screen, input);
                 }
             }
             Key::Tab => match current {
@@ -232,7 +232,14 @@ impl Menu {
     }
 
     /// Enter on a row: boot, open a folder, or leave.
-    fn activate(&mut self, row: &Row, volume: &mut Volume, screen: &mut Screen) {
+    fn activate(&mut self, row: &Row, volume: &mut Volume, screen: &mut Screen, input: &mut Input) {
+        let mut extras = crate::boot::Extras::default();
+        if let Row::File(i) = row {
+            match self.extras(&self.entries[*i].file.path.clone(), volume, screen, input) {
+                Some(e) => extras = e,
+                None => return,
+            }
+        }
         // A line too long for the status row takes the rows above too.
         let mut say = |line: &str| {
             crate::log!("{line}");
@@ -248,7 +255,7 @@ impl Menu {
             }
             Row::File(i) => {
                 let file = self.entries[*i].file.clone();
-                (format!("Cannot boot {}", file.name()), crate::boot::boot(volume, &file, !self.config.iso_partition_off, &mut say))
+                (format!("Cannot boot {}", file.name()), crate::boot::boot(volume, &file, !self.config.iso_partition_off, &extras, &mut say))
             }
             Row::Action(Action::NextDisk) => {
                 crate::log!("boot the next disk");
@@ -273,6 +280,32 @@ impl Menu {
             self.status_attr = attr::ERROR;
             crate::log!("{}", self.status);
         }
+    }
+
+    /// The files the configuration attaches to the boot of `path`, as the
+    /// person chooses them; `None`: Esc, back to the menu. A template that
+    /// cannot be read is left out, and the boot says so.
+    fn extras(&mut self, path: &str, volume: &mut Volume, screen: &mut Screen, input: &mut Input) -> Option<crate::boot::Extras> {
+        use crate::choice::{ask, Choice};
+        let mut extras = crate::boot::Extras::default();
+        if let Some(attach) = self.config.persistence_for(path) {
+            match ask(attach, path, "persistence backend", "without persistence", screen, input) {
+                Choice::File(f) => extras.backend = Some(f),
+                Choice::Without => crate::log!("{path}: boots without persistence"),
+                Choice::Back => return None,
+            }
+        }
+        if let Some(attach) = self.config.auto_install_for(path) {
+            match ask(attach, path, "unattended-install template", "without a template", screen, input) {
+                Choice::File(f) => match read_template(volume, &f) {
+                    Ok(bytes) => extras.template = Some((f, bytes)),
+                    Err(why) => extras.warnings.push(format!("{path}: the template {f} {why}; it boots without it")),
+                },
+                Choice::Without => crate::log!("{path}: boots without a template"),
+                Choice::Back => return None,
+            }
+        }
+        Some(extras)
     }
 
     fn go_up(&mut self) {
@@ -561,6 +594,19 @@ fn details(entry: &Entry, loaded: Option<&Loaded>, volume: &mut Volume, screen: 
         }
     }
     page(screen, input, "details", &lines);
+}
+
+/// The largest template read (Debian's example preseed is 20 KiB).
+const MAX_TEMPLATE_BYTES: u64 = 256 * 1024;
+
+/// The bytes of the template at `path`; `Err`: why not, in words that
+/// follow "the template PATH".
+fn read_template(volume: &mut Volume, path: &str) -> Result<Vec<u8>, String> {
+    let file = volume.find_file(path).map_err(|e| format!("cannot be read: {e}"))?.ok_or_else(|| String::from("is not on the stick"))?;
+    if file.size > MAX_TEMPLATE_BYTES {
+        return Err(format!("is {} bytes, over the {MAX_TEMPLATE_BYTES} dropboot adds", file.size));
+    }
+    volume.read_whole(&file).map_err(|e| format!("cannot be read: {e}"))
 }
 
 /// A screen that says what went wrong and offers a reboot.

@@ -67,6 +67,7 @@ impl Volume {
         let mut disk = BiosDisk::open(drive);
         crate::log!("disk {drive:02X}h: INT 13h extensions {}", if disk.extensions { "yes" } else { "no, using CHS" });
         let undo_problem = crate::iso_partition::undo_last(&mut disk);
+        crate::added_files::undo_last(&mut disk);
         let mut sector = [0u8; 512];
         disk.read_sectors(0, &mut sector).map_err(VolumeError::Read)?;
         let mbr = Mbr::parse(&sector).map_err(VolumeError::PartitionTable)?;
@@ -99,6 +100,11 @@ impl Volume {
     /// The entries of a folder by full path; `None` if there is no such folder.
     pub fn list_dir(&mut self, path: &str) -> Result<Option<Vec<DirEntry>>, FsError> {
         scan::list_dir(&mut self.fs, path)
+    }
+
+    /// The file at `path` (full, from the root), if it is there.
+    pub fn find_file(&mut self, path: &str) -> Result<Option<BootFile>, FsError> {
+        scan::find_file(&mut self.fs, path)
     }
 
     /// The whole of a small file (the caller bounds its size).

@@ -21,7 +21,8 @@ fn cpio_list(archive: &[u8]) -> Vec<String> {
 
 #[test]
 fn each_real_medium_gets_its_initrds_family_and_archive() {
-    let request = Request { persistence: Some(Backend { label: "DRPERSIST", file: Some("overlay.img") }), template: Some(b"# preseed\n") };
+    let request =
+        Request { persistence: Some(Backend { label: "DRPERSIST", file: Some("overlay.img"), overlayfs: false }), template: Some(b"# preseed\n") };
     for (path, initrd, family, added) in [
         (live_medium("debian-live.iso"), "/live/initrd.img", Family::LiveBoot, "conf/conf.d/zz-dropboot"),
         (live_medium("debian-live-grub.iso"), "/live/initrd.img", Family::LiveBoot, "conf/conf.d/zz-dropboot"),

@@ -80,11 +80,103 @@ pub struct Request<'a> {
 }
 
 /// Where persistent changes go: a filesystem by its label, and a file in
-/// it holding the overlay (None: the filesystem itself).
+/// it holding the overlay (None: the filesystem itself), or with
+/// `overlayfs` the upper folder of an overlayfs (dracut's
+/// `rd.live.overlay.overlayfs`, its work folder `../ovlwork` beside it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backend<'a> {
     pub label: &'a str,
     pub file: Option<&'a str>,
+    pub overlayfs: bool,
+}
+
+/// The upper folder of a dracut backend, as Ventoy's `vtoycow` images
+/// and `dropboot persistence add` lay it out.
+pub const DRACUT_OVERLAY: &str = "/vtoyoverlayfs/overlayfs";
+
+/// Why a backend is not used for an ISO (it then boots without persistence).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoBackend {
+    /// The ISO's system is none that persists through added files.
+    NoLiveSystem,
+    /// The backend holds no ext2/3/4 filesystem.
+    NotExt,
+    /// Its filesystem's label is not the one the live system looks for.
+    WrongLabel { label: String, wanted: &'static str },
+    /// The backend file is not on the stick.
+    Missing { path: String },
+    /// The backend is in pieces; a partition entry is one run.
+    InPieces { path: String, pieces: usize },
+    /// No free slot in the stick's table for its entry.
+    NoFreeSlot,
+    /// It lies past what a partition entry addresses (2 TiB).
+    BeyondTable,
+}
+
+impl NoBackend {
+    /// Why the backend at `path` gets no partition entry, from why a file
+    /// gets none (bootfs::iso_partition::place).
+    pub fn from_no_entry(why: crate::iso_partition::NoEntry, path: &str) -> NoBackend {
+        use crate::iso_partition::NoEntry;
+        match why {
+            NoEntry::Fragmented { pieces } => NoBackend::InPieces { path: path.into(), pieces },
+            NoEntry::BeyondTable => NoBackend::BeyondTable,
+            _ => NoBackend::NoFreeSlot,
+        }
+    }
+}
+
+impl core::fmt::Display for NoBackend {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            NoBackend::NoLiveSystem => write!(f, "its system is not live-boot, casper or dracut, which dropboot can tell to persist"),
+            NoBackend::NotExt => write!(f, "the backend holds no ext4 filesystem (make one with: dropboot persistence add)"),
+            NoBackend::Missing { path } => write!(f, "its backend {path} is not on the stick"),
+            NoBackend::InPieces { path, pieces } => {
+                write!(f, "its backend is in {pieces} pieces, and its system finds it only in one; on a computer, run: dropboot defrag STICK {path}")
+            }
+            NoBackend::NoFreeSlot => write!(f, "the stick's partition table has no free slot for its backend"),
+            NoBackend::BeyondTable => write!(f, "its backend lies past 2 TiB, beyond what a partition entry can address"),
+            NoBackend::WrongLabel { label, wanted } => {
+                write!(
+                    f,
+                    "the backend's filesystem is labelled \"{label}\", and its live system looks for \"{wanted}\" (on Linux: e2label FILE {wanted})"
+                )
+            }
+        }
+    }
+}
+
+/// The backend for an ISO of `families` whose ext filesystem is labelled
+/// `label` (None: no ext filesystem): live-boot and casper find theirs by
+/// their own label; dracut is told this one, with Ventoy's overlay folder.
+pub fn backend_for<'a>(families: &[Family], label: Option<&'a str>) -> Result<Backend<'a>, NoBackend> {
+    let family = families.iter().find(|f| **f != Family::DebianInstaller).ok_or(NoBackend::NoLiveSystem)?;
+    let label = label.ok_or(NoBackend::NotExt)?;
+    match family.backend_label() {
+        Some(wanted) if wanted != label => Err(NoBackend::WrongLabel { label: label.into(), wanted }),
+        Some(_) => Ok(Backend { label, file: None, overlayfs: false }),
+        None => Ok(Backend { label, file: Some(DRACUT_OVERLAY), overlayfs: true }),
+    }
+}
+
+/// Byte offsets in an ext2/3/4 superblock (at byte 1024): its magic and
+/// its volume name.
+const EXT_SUPERBLOCK: u64 = 1024;
+const EXT_MAGIC_AT: usize = 56;
+const EXT_LABEL_AT: usize = 120;
+
+/// The label of the ext2/3/4 filesystem at the start of `src` (a backend
+/// file); None when it holds none. An empty label is "".
+pub fn ext_label(src: &mut (impl crate::file::ByteSource + ?Sized)) -> Option<String> {
+    let mut sb = [0u8; 136];
+    src.read_at(EXT_SUPERBLOCK, &mut sb).ok()?;
+    if sb[EXT_MAGIC_AT..EXT_MAGIC_AT + 2] != [0x53, 0xEF] {
+        return None;
+    }
+    let name = &sb[EXT_LABEL_AT..EXT_LABEL_AT + 16];
+    let end = name.iter().position(|&b| b == 0).unwrap_or(16);
+    Some(String::from_utf8_lossy(&name[..end]).into_owned())
 }
 
 /// The settings file initramfs-tools sources, added for live-boot and casper.
@@ -105,10 +197,13 @@ pub fn additions(families: &[Family], request: &Request) -> Vec<Member> {
             (Family::Dracut, Some(b), _) => {
                 // dracut's LABEL= spells a space as \x20 (udev's by-label names).
                 let label = b.label.replace(' ', "\\x20");
-                let line = match b.file {
+                let mut line = match b.file {
                     Some(f) => format!("rd.live.overlay=LABEL={label}:/{}\n", f.trim_start_matches('/')),
                     None => format!("rd.live.overlay=LABEL={label}\n"),
                 };
+                if b.overlayfs {
+                    line.push_str("rd.live.overlay.overlayfs=1\n");
+                }
                 out.push(Member::file(DRACUT_CMDLINE, line.as_bytes()));
             }
             (Family::DebianInstaller, _, Some(t)) => out.push(Member::file(PRESEED, t)),

@@ -4,6 +4,7 @@
 //! the system it starts: an ISO's, an installed system's ([`iso_partition`]). A new boot path is one more
 //! `Presentation` and one more arm of the verdict here.
 
+pub mod added_files;
 pub mod additions;
 pub mod bootplan;
 pub mod cpio;

@@ -600,6 +600,11 @@ impl Config {
         self.persistence.iter().find(|a| path_matches(&a.image, path))
     }
 
+    /// The `auto_install` entry for the boot file at `path`, if any.
+    pub fn auto_install_for(&self, path: &str) -> Option<&Attach> {
+        self.auto_install.iter().find(|a| path_matches(&a.image, path))
+    }
+
     /// The folder the tree view opens in.
     pub fn tree_root(&self) -> &str {
         self.search_root.as_deref().unwrap_or("/")

@@ -7,6 +7,8 @@
 //! LBA 1..768     stage2: a 32-byte [`Stage2Header`] then its code and data
 //! LBA 769        the ISO partition record (what stage2 wrote into LBA 0)
 //! LBA 770        the builder's journal record (a FAT32 change not finished)
+//! LBA 1024..2047 the added-files area: what stage2 adds to an ISO as it
+//!                boots (bootfs::added_files), zeroed at the next start
 //! LBA 2048..     partition 1, the data partition (FAT32 / exFAT)
 //! ```
 
@@ -26,6 +28,15 @@ pub const ISO_PARTITION_RECORD_LBA: u32 = 769;
 /// sectors of a change to the data partition that a kill may have cut off
 /// lie, so that the next dropboot finishes it. Stage2 never writes it.
 pub const BUILDER_JOURNAL_LBA: u32 = 770;
+/// The added-files area ([`crate::added_files`]): sectors past the largest
+/// stage2 and its records, before the data partition, that no filesystem
+/// owns. stage2 writes there the blocks it serves an ISO with added files
+/// from, and zeroes them at its next start. Why not a reserved file on the
+/// data partition: stage2 writes no filesystem, a file would have to be
+/// made by the builder on every stick (and survive defrag and other
+/// tools), and these 512 KiB are on every stick dropboot made.
+pub const ADDED_FILES_LBA: u32 = 1024;
+pub const ADDED_FILES_SECTORS: u32 = DATA_PARTITION_LBA - ADDED_FILES_LBA;
 /// The BIOS data area's words stage2 and the hook read and write: the
 /// equipment word (bit 0: floppies present, bits 6-7: floppies - 1),
 /// conventional memory in KiB, and the count of hard disks.
@@ -189,7 +200,7 @@ pub const SPEC_PACKET_BYTES: usize = 0x13;
 /// One run of the boot file: `count` 512-byte sectors from `file_sector`
 /// on are on the stick from `disk_lba` on.
 #[repr(C, packed)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HookExtent {
     pub file_sector: u32,
     pub count: u32,
