@@ -9,6 +9,7 @@
 //! byte; fsck passes on the data partition and e2fsck on the backend.
 
 use std::ffi::OsStr;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -31,12 +32,24 @@ fn outside_the_data_partition(stick: &Stick) -> (Vec<u8>, Vec<u8>) {
 
 /// One boot of `iso` through the menu: the count its root printed.
 fn boot_and_count(case: &Case, stick: &Stick, iso: &str, usb: Option<Usb>) -> u32 {
+    boot_and_count_choosing(case, stick, iso, usb, None)
+}
+
+/// The same, answering the backend question with `answer` (a key; "": let
+/// its countdown run out).
+fn boot_and_count_choosing(case: &Case, stick: &Stick, iso: &str, usb: Option<Usb>, answer: Option<&str>) -> u32 {
     let system = iso.trim_end_matches(".iso");
-    let limit = 2 * tests::WAIT + ROOT_WAIT + POWER_OFF_WAIT;
+    let limit = 3 * tests::WAIT + ROOT_WAIT + POWER_OFF_WAIT;
     let opts = BootOptions { usb, memory_mib: Some(1024), limit: Some(limit), ..BootOptions::default() };
     let mut vm = case.boot_with(stick, &opts);
     vm.wait_screen("boot file");
     vm.keys(&["ret"]);
+    if let Some(key) = answer {
+        vm.wait_screen(&format!("/{iso}: boot with which persistence backend?"));
+        if !key.is_empty() {
+            vm.keys(&[key]);
+        }
+    }
     vm.wait_serial(&format!("partition 2: /{iso}"));
     vm.wait_serial_within(&format!("dropboot-live-root: {system} reached its root"), ROOT_WAIT);
     let log = vm.serial_text();
@@ -91,7 +104,67 @@ fn keeps_its_changes(name: &str, iso: &str, fs: Fs, usb: Option<Usb>) {
     backend_is_clean(&case, &stick, &backend);
 }
 
+/// A backend made by hand as Ventoy's CreatePersistentImg.sh makes one: a
+/// 48 MiB `mkfs.ext4 -L LABEL`, and for live-boot's label a
+/// `persistence.conf` of `/ union`. dracut's (`vtoycow`) gets the overlay
+/// folders it needs (dracut uses a temporary overlay when they are
+/// missing; README, Persistence), as on an NTFS stick by hand.
+fn ventoy_style_backend(case: &Case, label: &str) -> PathBuf {
+    let file = case.file(&format!("{label}.dat"));
+    let _ = std::fs::remove_file(&file);
+    let dir = case.file("backend-files");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a folder");
+    match label {
+        "persistence" => std::fs::write(dir.join("persistence.conf"), "/ union\n").expect("persistence.conf"),
+        _ => {
+            for d in ["vtoyoverlayfs/overlayfs", "vtoyoverlayfs/ovlwork"] {
+                std::fs::create_dir_all(dir.join(d)).expect("a folder");
+            }
+        }
+    }
+    run(Command::new("mkfs.ext4").args(["-q", "-F", "-L", label, "-d"]).arg(&dir).arg(&file).arg("48M"));
+    file
+}
+
 #[test]
-fn a_debian_live_iso_with_a_backend_on_an_exfat_stick_over_usb_counts_one_then_two() {
+fn a_debian_live_iso_with_a_backend_made_by_persistence_add_on_an_exfat_stick_over_usb_counts_one_then_two() {
     keeps_its_changes("persist_live_exfat_usb", "debian-live.iso", Fs::Exfat, Some(Usb::Xhci));
+}
+
+#[test]
+fn a_dracut_live_iso_with_a_vtoycow_backend_made_by_hand_on_an_ntfs_stick_over_usb_counts_one_then_two() {
+    let case = Case::new("persist_dracut_ntfs_usb");
+    let iso = "dracut-live.iso";
+    let backend = ventoy_style_backend(&case, "vtoycow");
+    let config = "{\n  \"persistence\": [ { \"image\": \"/dracut-live.iso\", \"backend\": \"/persistence/vtoycow.dat\" } ]\n}\n";
+    let stick = case.stick().size("320M").fs(Fs::Ntfs).file(live_medium(iso)).file_in(&backend, "/persistence").ventoy_json(config).build();
+    let before = outside_the_data_partition(&stick);
+    for (boot, expected) in [("first", 1), ("second", 2)] {
+        let count = boot_and_count(&case.step(boot), &stick, iso, Some(Usb::Xhci));
+        assert_eq!(count, expected, "the {boot} boot counted {count}");
+        next_start_puts_back(&case.step(&format!("{boot}_next_start")), &stick, &before, Some(Usb::Xhci));
+    }
+    stick.fsck_passes();
+    backend_is_clean(&case, &stick, "/persistence/vtoycow.dat");
+}
+
+#[test]
+fn a_debian_live_iso_booted_by_grub_with_a_backend_made_as_ventoys_script_makes_it_on_an_ide_disk_asks_and_keeps_its_changes_or_not() {
+    let case = Case::new("persist_grub_fat32_ide");
+    let iso = "debian-live-grub.iso";
+    let backend = ventoy_style_backend(&case, "persistence");
+    // Ventoy's question: the backend selected, a countdown of 3 s.
+    let config = "{\n  \"persistence\": [ { \"image\": \"/debian-live-grub.iso\", \"backend\": [ \"/persistence/persistence.dat\" ], \"autosel\": 1, \"timeout\": 3 } ]\n}\n";
+    let stick = case.stick().size("320M").fs(Fs::Fat32).file(live_medium(iso)).file_in(&backend, "/persistence").ventoy_json(config).build();
+    let before = outside_the_data_partition(&stick);
+    // The countdown takes the backend; then the key 1 takes it; then the
+    // key 0 boots without persistence: a tmpfs overlay, a first boot again.
+    for (boot, answer, expected) in [("first", "", 1), ("second", "1", 2), ("without", "0", 1)] {
+        let count = boot_and_count_choosing(&case.step(boot), &stick, iso, None, Some(answer));
+        assert_eq!(count, expected, "the {boot} boot counted {count}");
+        next_start_puts_back(&case.step(&format!("{boot}_next_start")), &stick, &before, None);
+    }
+    stick.fsck_passes();
+    backend_is_clean(&case, &stick, "/persistence/persistence.dat");
 }
