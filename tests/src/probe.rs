@@ -45,9 +45,19 @@ pub fn build_iso_mode(dir: &Path, data_bytes: usize, mode: u32) -> ProbeIso {
 /// A probe ISO whose data file starts past `lead_bytes` of zeros (a file
 /// the ISO holds before it), so the hook reads it that far into the file.
 pub fn build_iso_after(dir: &Path, lead_bytes: usize, data_bytes: usize, mode: u32) -> ProbeIso {
+    build_iso_holding(dir, lead_bytes, data_bytes, mode, &[])
+}
+
+/// A probe ISO that also holds `files` (path in the ISO, content).
+pub fn build_iso_holding(dir: &Path, lead_bytes: usize, data_bytes: usize, mode: u32, files: &[(&str, &[u8])]) -> ProbeIso {
     let root = dir.join("probe-root");
     let _ = fs::remove_dir_all(&root);
     fs::create_dir_all(&root).expect("probe folder");
+    for (path, content) in files {
+        let to = root.join(path.trim_start_matches('/'));
+        fs::create_dir_all(to.parent().expect("a folder")).expect("its folder");
+        fs::write(&to, content).expect("a file in the ISO");
+    }
     if lead_bytes > 0 {
         // xorriso lays files out in name order: "0lead" before "data".
         fs::File::create(root.join("0lead.bin")).and_then(|f| f.set_len(lead_bytes as u64)).expect("the lead file");
@@ -420,6 +430,17 @@ pub fn check_disk_on(lines: &[String], e: &DiskExpectation, stick_mbr: &[u8], bi
     let dx = u16::from_str_radix(&stick_08["probe: regs ah=08 dl=81 cf=0 dx=".len()..][..4], 16).expect("08h's DX");
     assert_eq!(dx & 0xFF, disks as u16, "08h of the stick at {stick:02X}h counts {disks} hard disks: {all}");
     expect("probe: done", "probe: done");
+}
+
+/// Points the probe at `data` from block `lba` of the drive (past the
+/// ISO's end, say), and says the drive holds `blocks` blocks in all.
+pub fn read_instead(iso: &mut ProbeIso, lba: u32, data: Vec<u8>, blocks: u32) {
+    let mut bytes = fs::read(&iso.path).expect("the probe ISO");
+    let params = bytes.windows(8).position(|w| w == b"PROBEPAR").expect("the probe's parameter block");
+    bytes[params + 8..params + 12].copy_from_slice(&lba.to_le_bytes());
+    bytes[params + 12..params + 16].copy_from_slice(&((data.len() / 2048) as u32).to_le_bytes());
+    fs::write(&iso.path, &bytes).expect("rewriting the ISO");
+    (iso.data_lba, iso.data, iso.blocks) = (lba, data, blocks);
 }
 
 /// Moves the probe ISO's data file to byte `offset` (past 4 GiB, say) of a

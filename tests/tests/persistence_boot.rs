@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use tests::media::{copy_out, dropboot, live_medium, output, read_at, run};
+use tests::media::{copy_out, dropboot, live_medium, output, read_at, run, third_party};
 use tests::stick::{Case, Fs, Stick};
 use tests::{BootOptions, Usb};
 
@@ -167,4 +167,52 @@ fn a_debian_live_iso_booted_by_grub_with_a_backend_made_as_ventoys_script_makes_
     }
     stick.fsck_passes();
     backend_is_clean(&case, &stick, "/persistence/persistence.dat");
+}
+
+#[test]
+fn the_debian_installer_with_an_auto_install_template_runs_its_early_command() {
+    let case = Case::new("auto_install_debian_installer");
+    let template = case.file("preseed.cfg");
+    std::fs::write(&template, "d-i preseed/early_command string echo dropboot-preseed: early_command ran > /dev/ttyS0\n").expect("the template");
+    let config = "{\n  \"auto_install\": [ { \"image\": \"/debian-installer.iso\", \"template\": \"/ventoy/preseed.cfg\" } ]\n}\n";
+    let stick = case.stick().size("128M").file(third_party("debian-installer.iso")).file_in(&template, "/ventoy").ventoy_json(config).build();
+    let before = outside_the_data_partition(&stick);
+    {
+        let mut vm = case.boot_with(&stick, &BootOptions { memory_mib: Some(1024), ..Default::default() });
+        vm.wait_screen("1 boot file");
+        vm.keys(&["ret"]);
+        vm.wait_serial("adds preseed.cfg to /initrd.gz");
+        vm.wait_serial_within("dropboot-preseed: early_command ran", Duration::from_secs(240));
+    }
+    next_start_puts_back(&case.step("next_start"), &stick, &before, None);
+    stick.fsck_passes();
+}
+
+#[test]
+fn the_probe_reads_an_iso_with_a_file_added_to_its_initrd_as_the_stick_holds_it() {
+    use bootfs::cpio::{newc, Member};
+    use tests::probe;
+    let case = Case::new("persist_probe");
+    // A probe ISO that looks like a live-boot one: /live and its initrd.
+    let initrd = tests::media::pseudo_random(5000, 0x1D);
+    let mut iso = probe::build_iso_holding(&case.file(""), 0, 64 * 1024, 0, &[("live/initrd.img", &initrd)]);
+    let iso_blocks = (std::fs::metadata(&iso.path).expect("the ISO").len() / 2048) as u32;
+    // What the loader must read as /live/initrd.img: the initrd, zeros to
+    // its block's end, the archive; the probe reads it in whole blocks
+    // from where it now starts, the ISO's end.
+    let archive = newc(&[Member::file("conf/conf.d/zz-dropboot", b"export PERSISTENCE=true\n")]);
+    let mut grown = initrd.clone();
+    grown.resize(initrd.len().next_multiple_of(2048), 0);
+    grown.extend_from_slice(&archive);
+    grown.resize(grown.len().next_multiple_of(2048), 0);
+    let grown_blocks = (grown.len() / 2048) as u32;
+    probe::read_instead(&mut iso, iso_blocks, grown, iso_blocks + grown_blocks);
+    let backend = ventoy_style_backend(&case, "persistence");
+    let config = "{\n  \"persistence\": [ { \"image\": \"/probe.iso\", \"backend\": \"/persistence/persistence.dat\" } ]\n}\n";
+    let stick = case.stick().size("128M").file(&iso.path).file_in(&backend, "/persistence").ventoy_json(config).build();
+    let mut vm = case.boot(&stick);
+    vm.wait_screen("boot file");
+    let serial = probe::boot_and_check(&mut vm, &["ret"], tests::WAIT, &iso, &stick.path);
+    assert!(serial.contains("adds conf/conf.d/zz-dropboot to /live/initrd.img"), "{serial}");
+    assert!(serial.contains(&format!("/live/initrd.img: 5000 -> {} bytes", 3 * 2048 + archive.len())), "{serial}");
 }
