@@ -216,3 +216,54 @@ fn the_probe_reads_an_iso_with_a_file_added_to_its_initrd_as_the_stick_holds_it(
     assert!(serial.contains("adds conf/conf.d/zz-dropboot to /live/initrd.img"), "{serial}");
     assert!(serial.contains(&format!("/live/initrd.img: 5000 -> {} bytes", 3 * 2048 + archive.len())), "{serial}");
 }
+
+/// A probe ISO that looks like a live-boot one, for the boots below that
+/// must go on without persistence: the probe then reads its data file as
+/// from any ISO.
+fn live_looking_probe(case: &Case) -> tests::probe::ProbeIso {
+    tests::probe::build_iso_holding(&case.file(""), 0, 64 * 1024, 0, &[("live/initrd.img", &tests::media::pseudo_random(5000, 0x1D))])
+}
+
+/// The probe ISO on `stick` boots through the menu, says `sentence` on
+/// the screen and COM1 and reads its data unchanged, without persistence.
+fn boots_without_persistence_saying(case: &Case, stick: &Stick, iso: &tests::probe::ProbeIso, sentence: &str) {
+    let mut vm = case.boot(stick);
+    vm.wait_screen("boot file");
+    vm.keys(&["ret"]);
+    vm.wait_screen(sentence);
+    let serial = tests::probe::boot_and_check(&mut vm, &[], tests::WAIT, iso, &stick.path);
+    let said = format!("/probe.iso: {sentence}");
+    assert!(serial.lines().any(|l| l.contains(&said) && l.ends_with("; it boots without persistence")), "{said:?} not in:\n{serial}");
+    assert!(!serial.contains("added-files area:"), "nothing is added:\n{serial}");
+}
+
+#[test]
+fn a_missing_backend_a_backend_in_pieces_and_a_full_table_are_each_one_sentence_and_the_iso_boots_without_persistence() {
+    let config = |backend: &str| format!("{{\n  \"persistence\": [ {{ \"image\": \"/probe.iso\", \"backend\": \"{backend}\" }} ]\n}}\n");
+    // Missing.
+    let case = Case::new("persist_missing");
+    let iso = live_looking_probe(&case);
+    let stick = case.stick().size("128M").file(&iso.path).ventoy_json(&config("/persistence/gone.dat")).build();
+    boots_without_persistence_saying(&case, &stick, &iso, "its backend /persistence/gone.dat is not on the stick");
+    // In pieces.
+    let case = Case::new("persist_in_pieces");
+    let iso = live_looking_probe(&case);
+    let backend = ventoy_style_backend(&case, "persistence");
+    let stick = case.stick().size("128M").fs(Fs::Fat32).file(&iso.path).fragmented(&backend, 8).ventoy_json(&config("/persistence.dat")).build();
+    boots_without_persistence_saying(&case, &stick, &iso, "its backend is in ");
+    // No free slot: partitions 3 and 4 of the stick's table are taken.
+    let case = Case::new("persist_full_table");
+    let iso = live_looking_probe(&case);
+    let backend = ventoy_style_backend(&case, "persistence");
+    let stick =
+        case.stick().size("128M").file(&iso.path).file_in(&backend, "/persistence").ventoy_json(&config("/persistence/persistence.dat")).build();
+    let mut sector0 = read_at(&stick.path, 0, 512);
+    for (slot, start) in [(2usize, 200u32), (3, 400)] {
+        let e = &mut sector0[446 + slot * 16..][..16];
+        e[4] = 0x83;
+        e[8..12].copy_from_slice(&start.to_le_bytes());
+        e[12..16].copy_from_slice(&100u32.to_le_bytes());
+    }
+    tests::media::patch(&stick.path, 0, &sector0);
+    boots_without_persistence_saying(&case, &stick, &iso, "the stick's partition table has no free slot for its backend");
+}
