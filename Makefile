@@ -1,7 +1,7 @@
 # dropboot's build. `make` builds the boot code and the `dropboot` CLI;
 # `make qemu-bios` also makes a demo stick image and boots it in QEMU;
 # `make test` runs every test; `make bench` records speed and sizes
-# (`make bench ARGS=probe` runs one section: menu, probe, iso, exfat or live);
+# (`make bench ARGS=probe` runs one section: menu, probe, iso, exfat, live, togo or persistence);
 # `make fuzz` fuzzes bootfs's parsers (cargo-fuzz).
 # Each public target first runs tools/deps, which installs what is missing.
 

@@ -43,6 +43,9 @@ pub struct Verdict {
     pub warning: Option<String>,
     /// Its `persistence` backends in a few words, each with what is wrong with it.
     pub persistence: Vec<String>,
+    /// What the loader adds to its initrds for its `persistence` and
+    /// `auto_install` entries, in words (bootfs::added_files decides).
+    pub adds: Option<String>,
 }
 
 fn platform(p: u8) -> &'static str {
@@ -85,6 +88,7 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
             installed_system: None,
             warning: None,
             persistence: Vec::new(),
+            adds: None,
         };
         let map = match fs.extent_map(f) {
             Ok(map) => map,
@@ -157,6 +161,7 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
         out.push(v);
     }
     for v in &mut out {
+        v.adds = files_added(&mut fs, &config, &v.path);
         let Some(entry) = config.persistence_for(&v.path) else { continue };
         let family = v.live_system.and_then(|_| crate::persistence::family_on(&mut fs, &v.path));
         for backend in &entry.files {
@@ -184,6 +189,9 @@ pub fn print(verdicts: &[Verdict]) {
         println!("  {}", v.verdict);
         if !v.persistence.is_empty() {
             println!("  persistence: {}", v.persistence.join(", "));
+        }
+        if let Some(adds) = &v.adds {
+            println!("  at boot: {adds}");
         }
         if let Some(w) = &v.warning {
             println!("  warning: {w}");
@@ -216,8 +224,39 @@ pub fn json(verdicts: &[Verdict]) -> serde_json::Value {
                     "verdict": v.verdict,
                     "warning": v.warning,
                     "persistence": v.persistence,
+                    "adds": v.adds,
                 })
             })
             .collect(),
     )
+}
+
+/// What the loader adds to the initrds of the ISO at `path` for its
+/// configuration entries, as stage2 decides it (bootfs::added_files and
+/// bootfs::additions): "adds conf/conf.d/zz-dropboot to /live/initrd.img",
+/// or why nothing is; `None` without entries.
+fn files_added<D: bootfs::block::BlockDevice>(fs: &mut Filesystem<D>, config: &bootfs::config::Config, path: &str) -> Option<String> {
+    use bootfs::additions::{additions, Backend, Request};
+    let (persist, template) = (config.persistence_for(path).is_some(), config.auto_install_for(path).is_some());
+    if !persist && !template {
+        return None;
+    }
+    let file = bootfs::scan::find_file(fs, path).ok()??;
+    let map = fs.extent_map(&file).ok()?;
+    let mut source = bootfs::file::MappedFile { dev: fs.device(), map, size: file.size };
+    let (families, initrds) = match bootfs::added_files::families_and_initrds(&mut source) {
+        Ok(found) => found,
+        Err(e) => return Some(format!("adds nothing: {e}")),
+    };
+    // The backend's label only changes dracut's line, not which files.
+    let request =
+        Request { persistence: persist.then_some(Backend { label: "", file: None, overlayfs: false }), template: template.then_some(&[][..]) };
+    let members: Vec<String> = additions(&families, &request).into_iter().map(|m| m.path).collect();
+    if members.is_empty() {
+        return Some(format!("adds nothing: {}", bootfs::added_files::AddError::NothingApplies));
+    }
+    if initrds.paths.is_empty() {
+        return Some(format!("adds nothing: {}", bootfs::added_files::AddError::NoInitrd));
+    }
+    Some(format!("adds {} to {}", bootfs::text::list_in_words(&members), bootfs::text::list_in_words(&initrds.paths)))
 }

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bootfs::config::json::{self, Value};
-use bootfs::file::{ByteSource, MappedFile};
+use bootfs::file::MappedFile;
 use bootfs::filesystem::Filesystem;
 use bootfs::iso9660::Volume;
 use bootfs::scan::find_file;
@@ -419,16 +419,7 @@ pub fn inspect<D: bootfs::block::BlockDevice>(fs: &mut Filesystem<D>, path: &str
     let map = fs.extent_map(&file).map_err(|e| e.to_string())?;
     let pieces = map.len();
     let mut source = MappedFile { dev: fs.device(), map, size: file.size };
-    // The ext2/3/4 superblock: 1024 bytes in; magic EF53h at 38h, the
-    // volume name (16 bytes, NUL-padded) at 78h.
-    let mut sb = [0u8; 1024];
-    let label = if source.len() >= 2048 && source.read_at(1024, &mut sb).is_ok() && sb[0x38..0x3A] == [0x53, 0xEF] {
-        let name = &sb[0x78..0x88];
-        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-        Some(String::from_utf8_lossy(&name[..end]).into_owned())
-    } else {
-        None
-    };
+    let label = bootfs::additions::ext_label(&mut source);
     Ok(Some(BackendInfo { size: file.size, pieces, label }))
 }
 

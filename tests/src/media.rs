@@ -466,3 +466,26 @@ pub fn changed_outside(before: &[u8], after: &[u8], allowed: &[std::ops::Range<u
         })
         .collect()
 }
+
+/// A backend made by hand as Ventoy's CreatePersistentImg.sh makes one: a
+/// 48 MiB `mkfs.ext4 -L LABEL`, and for live-boot's label a
+/// `persistence.conf` of `/ union`. dracut's (`vtoycow`) gets the overlay
+/// folders it needs (dracut uses a temporary overlay when they are
+/// missing; README, Persistence), as on an NTFS stick by hand. In `dir`.
+pub fn ventoy_style_backend(dir: &Path, label: &str) -> PathBuf {
+    let file = dir.join(format!("{label}.dat"));
+    let _ = std::fs::remove_file(&file);
+    let dir = dir.join("backend-files");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a folder");
+    match label {
+        "persistence" => std::fs::write(dir.join("persistence.conf"), "/ union\n").expect("persistence.conf"),
+        _ => {
+            for d in ["vtoyoverlayfs/overlayfs", "vtoyoverlayfs/ovlwork"] {
+                std::fs::create_dir_all(dir.join(d)).expect("a folder");
+            }
+        }
+    }
+    run(Command::new("mkfs.ext4").args(["-q", "-F", "-L", label, "-d"]).arg(&dir).arg(&file).arg("48M"));
+    file
+}

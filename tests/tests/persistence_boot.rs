@@ -9,11 +9,10 @@
 //! byte; fsck passes on the data partition and e2fsck on the backend.
 
 use std::ffi::OsStr;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use tests::media::{copy_out, dropboot, live_medium, output, read_at, run, third_party};
+use tests::media::{copy_out, dropboot, live_medium, output, read_at, run, third_party, ventoy_style_backend};
 use tests::stick::{Case, Fs, Stick};
 use tests::{BootOptions, Usb};
 
@@ -94,6 +93,9 @@ fn keeps_its_changes(name: &str, iso: &str, fs: Fs, usb: Option<Usb>) {
     let said = persistence_add(&stick, &format!("/{iso}"));
     let backend = format!("/persistence/{}.dat", iso.trim_end_matches(".iso"));
     assert!(said.contains(&backend), "{said}");
+    // `check` says what the loader will add, in the loader's own terms.
+    let check = stick.run("check", &[]);
+    assert!(check.contains("  at boot: adds conf/conf.d/zz-dropboot to /live/initrd.img"), "{check}");
     let before = outside_the_data_partition(&stick);
     for (boot, expected) in [("first", 1), ("second", 2)] {
         let count = boot_and_count(&case.step(boot), &stick, iso, usb);
@@ -102,29 +104,6 @@ fn keeps_its_changes(name: &str, iso: &str, fs: Fs, usb: Option<Usb>) {
     }
     stick.fsck_passes();
     backend_is_clean(&case, &stick, &backend);
-}
-
-/// A backend made by hand as Ventoy's CreatePersistentImg.sh makes one: a
-/// 48 MiB `mkfs.ext4 -L LABEL`, and for live-boot's label a
-/// `persistence.conf` of `/ union`. dracut's (`vtoycow`) gets the overlay
-/// folders it needs (dracut uses a temporary overlay when they are
-/// missing; README, Persistence), as on an NTFS stick by hand.
-fn ventoy_style_backend(case: &Case, label: &str) -> PathBuf {
-    let file = case.file(&format!("{label}.dat"));
-    let _ = std::fs::remove_file(&file);
-    let dir = case.file("backend-files");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a folder");
-    match label {
-        "persistence" => std::fs::write(dir.join("persistence.conf"), "/ union\n").expect("persistence.conf"),
-        _ => {
-            for d in ["vtoyoverlayfs/overlayfs", "vtoyoverlayfs/ovlwork"] {
-                std::fs::create_dir_all(dir.join(d)).expect("a folder");
-            }
-        }
-    }
-    run(Command::new("mkfs.ext4").args(["-q", "-F", "-L", label, "-d"]).arg(&dir).arg(&file).arg("48M"));
-    file
 }
 
 #[test]
@@ -136,7 +115,7 @@ fn a_debian_live_iso_with_a_backend_made_by_persistence_add_on_an_exfat_stick_ov
 fn a_dracut_live_iso_with_a_vtoycow_backend_made_by_hand_on_an_ntfs_stick_over_usb_counts_one_then_two() {
     let case = Case::new("persist_dracut_ntfs_usb");
     let iso = "dracut-live.iso";
-    let backend = ventoy_style_backend(&case, "vtoycow");
+    let backend = ventoy_style_backend(&case.file(""), "vtoycow");
     let config = "{\n  \"persistence\": [ { \"image\": \"/dracut-live.iso\", \"backend\": \"/persistence/vtoycow.dat\" } ]\n}\n";
     let stick = case.stick().size("320M").fs(Fs::Ntfs).file(live_medium(iso)).file_in(&backend, "/persistence").ventoy_json(config).build();
     let before = outside_the_data_partition(&stick);
@@ -153,7 +132,7 @@ fn a_dracut_live_iso_with_a_vtoycow_backend_made_by_hand_on_an_ntfs_stick_over_u
 fn a_debian_live_iso_booted_by_grub_with_a_backend_made_as_ventoys_script_makes_it_on_an_ide_disk_asks_and_keeps_its_changes_or_not() {
     let case = Case::new("persist_grub_fat32_ide");
     let iso = "debian-live-grub.iso";
-    let backend = ventoy_style_backend(&case, "persistence");
+    let backend = ventoy_style_backend(&case.file(""), "persistence");
     // Ventoy's question: the backend selected, a countdown of 3 s.
     let config = "{\n  \"persistence\": [ { \"image\": \"/debian-live-grub.iso\", \"backend\": [ \"/persistence/persistence.dat\" ], \"autosel\": 1, \"timeout\": 3 } ]\n}\n";
     let stick = case.stick().size("320M").fs(Fs::Fat32).file(live_medium(iso)).file_in(&backend, "/persistence").ventoy_json(config).build();
@@ -176,6 +155,8 @@ fn the_debian_installer_with_an_auto_install_template_runs_its_early_command() {
     std::fs::write(&template, "d-i preseed/early_command string echo dropboot-preseed: early_command ran > /dev/ttyS0\n").expect("the template");
     let config = "{\n  \"auto_install\": [ { \"image\": \"/debian-installer.iso\", \"template\": \"/ventoy/preseed.cfg\" } ]\n}\n";
     let stick = case.stick().size("128M").file(third_party("debian-installer.iso")).file_in(&template, "/ventoy").ventoy_json(config).build();
+    let check = stick.run("check", &[]);
+    assert!(check.contains("  at boot: adds preseed.cfg to /initrd.gz"), "{check}");
     let before = outside_the_data_partition(&stick);
     {
         let mut vm = case.boot_with(&stick, &BootOptions { memory_mib: Some(1024), ..Default::default() });
@@ -207,7 +188,7 @@ fn the_probe_reads_an_iso_with_a_file_added_to_its_initrd_as_the_stick_holds_it(
     grown.resize(grown.len().next_multiple_of(2048), 0);
     let grown_blocks = (grown.len() / 2048) as u32;
     probe::read_instead(&mut iso, iso_blocks, grown, iso_blocks + grown_blocks);
-    let backend = ventoy_style_backend(&case, "persistence");
+    let backend = ventoy_style_backend(&case.file(""), "persistence");
     let config = "{\n  \"persistence\": [ { \"image\": \"/probe.iso\", \"backend\": \"/persistence/persistence.dat\" } ]\n}\n";
     let stick = case.stick().size("128M").file(&iso.path).file_in(&backend, "/persistence").ventoy_json(config).build();
     let mut vm = case.boot(&stick);
@@ -248,13 +229,13 @@ fn a_missing_backend_a_backend_in_pieces_and_a_full_table_are_each_one_sentence_
     // In pieces.
     let case = Case::new("persist_in_pieces");
     let iso = live_looking_probe(&case);
-    let backend = ventoy_style_backend(&case, "persistence");
+    let backend = ventoy_style_backend(&case.file(""), "persistence");
     let stick = case.stick().size("128M").fs(Fs::Fat32).file(&iso.path).fragmented(&backend, 8).ventoy_json(&config("/persistence.dat")).build();
     boots_without_persistence_saying(&case, &stick, &iso, "its backend is in ");
     // No free slot: partitions 3 and 4 of the stick's table are taken.
     let case = Case::new("persist_full_table");
     let iso = live_looking_probe(&case);
-    let backend = ventoy_style_backend(&case, "persistence");
+    let backend = ventoy_style_backend(&case.file(""), "persistence");
     let stick =
         case.stick().size("128M").file(&iso.path).file_in(&backend, "/persistence").ventoy_json(&config("/persistence/persistence.dat")).build();
     let mut sector0 = read_at(&stick.path, 0, 512);

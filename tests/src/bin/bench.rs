@@ -123,7 +123,7 @@ fn probe_read(case: &Case, stick: &Stick, cdrom: Option<PathBuf>, usb: Option<Us
 }
 
 fn main() {
-    // `bench WORD`: only the sections whose name contains WORD (menu, probe, iso, exfat, live, togo).
+    // `bench WORD`: only the sections whose name contains WORD (menu, probe, iso, exfat, live, togo, persistence).
     let only = std::env::args().nth(1).unwrap_or_default();
     let want = |section: &str| section.contains(only.as_str());
     println!("dropboot bench (QEMU x86_64 with SeaBIOS, TCG); seconds are wall clock");
@@ -152,6 +152,93 @@ fn main() {
     }
     if want("togo") {
         togo_section();
+    }
+    if want("persistence") {
+        persistence_section();
+    }
+}
+
+/// Seconds from Enter in the menu to a live system's root line with a
+/// persistence backend (the ISO's initrd grown by stage2, the backend one
+/// more partition) and without, through dropboot on USB storage (xHCI)
+/// and with persistence on IDE; against QEMU's start to the same line
+/// from its CD drive, the backend a second disk, with the parameter a
+/// person would type (written into a copy of the ISO's isolinux.cfg) and
+/// without it.
+fn persistence_section() {
+    use std::process::Command;
+    for (iso, label, parameter) in
+        [("debian-live.iso", "persistence", "persistence"), ("dracut-live.iso", "vtoycow", "rd.live.overlay=LABEL=vtoycow:/vtoyoverlayfs/overlayfs")]
+    {
+        let path = tests::media::live_medium(iso);
+        let line = format!("dropboot-live-root: {} reached its root", iso.trim_end_matches(".iso"));
+        let case = Case::new(&format!("bench-persist-{iso}"));
+        let wait = Duration::from_secs(400);
+        let through = |usb: Option<Usb>, persist: bool| {
+            let backend = tests::media::ventoy_style_backend(&case.file(""), label);
+            let config = format!(
+                "{{ \"persistence\": [ {{ \"image\": \"/{iso}\", \"backend\": \"/persistence/{label}.dat\", \"autosel\": {} }} ] }}",
+                persist as u8
+            );
+            let stick = case.stick().size("320M").file(&path).file_in(&backend, "/persistence").ventoy_json(&config).build();
+            let opts = BootOptions { memory_mib: Some(1024), usb, limit: Some(wait), ..Default::default() };
+            let mut vm = case.boot_with(&stick, &opts);
+            vm.wait_screen("1 boot file on");
+            let start = Instant::now();
+            vm.keys(&["ret"]);
+            vm.wait_serial_within(&line, wait);
+            start.elapsed().as_secs_f64()
+        };
+        let (usb, usb_without, ide) = (through(Some(Usb::Xhci), true), through(Some(Usb::Xhci), false), through(None, true));
+        // The CD with the parameter typed: a copy whose isolinux.cfg says it.
+        let cfg = case.file("isolinux.cfg");
+        tests::media::run(
+            Command::new("xorriso").args(["-osirrox", "on", "-indev"]).arg(&path).args(["-extract", "/isolinux/isolinux.cfg"]).arg(&cfg),
+        );
+        let text = std::fs::read_to_string(&cfg).expect("isolinux.cfg");
+        let typed: String =
+            text.lines().map(|l| if l.trim_start().starts_with("append") { format!("{l} {parameter}\n") } else { format!("{l}\n") }).collect();
+        std::fs::write(&cfg, typed).expect("isolinux.cfg with the parameter");
+        let typed_iso = case.file("typed.iso");
+        let _ = std::fs::remove_file(&typed_iso);
+        tests::media::run(
+            Command::new("xorriso")
+                .arg("-indev")
+                .arg(&path)
+                .arg("-outdev")
+                .arg(&typed_iso)
+                .args(["-boot_image", "any", "replay", "-map"])
+                .arg(&cfg)
+                .args(["/isolinux/isolinux.cfg", "-commit"]),
+        );
+        let cd = |iso: &std::path::Path, step: &str| {
+            let backend = tests::media::ventoy_style_backend(&case.file(""), label);
+            let opts = BootOptions {
+                memory_mib: Some(1024),
+                boot_cdrom: Some(iso.into()),
+                extra_disks: vec![backend],
+                limit: Some(wait),
+                ..Default::default()
+            };
+            // A blank first disk: the stick's table may still show the
+            // last boot's backend, which would be a second one.
+            let blank = case.file("blank.img");
+            std::fs::File::create(&blank).and_then(|f| f.set_len(1 << 20)).expect("a blank disk");
+            let start = Instant::now();
+            let mut vm = case.step(step).boot_with(&blank, &opts);
+            vm.wait_serial_within(&line, wait);
+            start.elapsed().as_secs_f64()
+        };
+        let (cd_typed, cd_plain) = (cd(&typed_iso, "cd_typed"), cd(&path, "cd_plain"));
+        println!(
+            "  {iso} with a backend: Enter to its live root {usb:.1} s through dropboot on USB storage (ratio {:.2}), {ide:.1} s on IDE (ratio {:.2}); QEMU start to it from -cdrom with `{parameter}` typed {cd_typed:.1} s",
+            usb / cd_typed,
+            ide / cd_typed
+        );
+        println!(
+            "  {iso} without persistence: {usb_without:.1} s through dropboot on USB storage (ratio {:.2}); from -cdrom {cd_plain:.1} s",
+            usb_without / cd_plain
+        );
     }
 }
 
