@@ -158,6 +158,18 @@ fn main() {
     }
 }
 
+/// Seconds from Enter in the menu of `stick` (its one boot file) to
+/// `line` on COM1, attached on `usb` or IDE, with 1 GiB of memory.
+fn enter_to_line(case: &Case, stick: &Stick, usb: Option<Usb>, line: &str, wait: Duration) -> f64 {
+    let opts = BootOptions { memory_mib: Some(1024), usb, limit: Some(wait), ..Default::default() };
+    let mut vm = case.boot_with(stick, &opts);
+    vm.wait_screen("1 boot file on");
+    let start = Instant::now();
+    vm.keys(&["ret"]);
+    vm.wait_serial_within(line, wait);
+    start.elapsed().as_secs_f64()
+}
+
 /// Seconds from Enter in the menu to a live system's root line with a
 /// persistence backend (the ISO's initrd grown by stage2, the backend one
 /// more partition) and without, through dropboot on USB storage (xHCI)
@@ -181,13 +193,7 @@ fn persistence_section() {
                 persist as u8
             );
             let stick = case.stick().size("320M").file(&path).file_in(&backend, "/persistence").ventoy_json(&config).build();
-            let opts = BootOptions { memory_mib: Some(1024), usb, limit: Some(wait), ..Default::default() };
-            let mut vm = case.boot_with(&stick, &opts);
-            vm.wait_screen("1 boot file on");
-            let start = Instant::now();
-            vm.keys(&["ret"]);
-            vm.wait_serial_within(&line, wait);
-            start.elapsed().as_secs_f64()
+            enter_to_line(&case, &stick, usb, &line, wait)
         };
         let (usb, usb_without, ide) = (through(Some(Usb::Xhci), true), through(Some(Usb::Xhci), false), through(None, true));
         // The CD with the parameter typed: a copy whose isolinux.cfg says it.
@@ -288,13 +294,7 @@ fn live_section() {
         let wait = Duration::from_secs(240);
         let through = |usb: Option<Usb>| {
             let stick = case.stick().size("256M").file(&path).build();
-            let opts = BootOptions { memory_mib: Some(1024), usb, limit: Some(wait), ..Default::default() };
-            let mut vm = case.boot_with(&stick, &opts);
-            vm.wait_screen("1 boot file on");
-            let start = Instant::now();
-            vm.keys(&["ret"]);
-            vm.wait_serial_within(&line, wait);
-            start.elapsed().as_secs_f64()
+            enter_to_line(&case, &stick, usb, &line, wait)
         };
         let (ide, usb) = (through(None), through(Some(Usb::Xhci)));
         let opts = BootOptions { memory_mib: Some(1024), boot_cdrom: Some(path.clone()), limit: Some(wait), ..Default::default() };
