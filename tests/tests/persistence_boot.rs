@@ -170,7 +170,7 @@ fn the_debian_installer_with_an_auto_install_template_runs_its_early_command() {
 }
 
 #[test]
-fn the_probe_reads_an_iso_with_a_file_added_to_its_initrd_as_the_stick_holds_it() {
+fn the_probe_reads_an_isos_own_blocks_unchanged_and_the_file_added_to_its_initrd_as_the_stick_holds_it() {
     use bootfs::cpio::{newc, Member};
     use tests::probe;
     let case = Case::new("persist_probe");
@@ -179,15 +179,25 @@ fn the_probe_reads_an_iso_with_a_file_added_to_its_initrd_as_the_stick_holds_it(
     let mut iso = probe::build_iso_holding(&case.file(""), 0, 64 * 1024, 0, &[("live/initrd.img", &initrd)]);
     let iso_blocks = (std::fs::metadata(&iso.path).expect("the ISO").len() / 2048) as u32;
     // What the loader must read as /live/initrd.img: the initrd, zeros to
-    // its block's end, the archive; the probe reads it in whole blocks
-    // from where it now starts, the ISO's end.
+    // its block's end, the archive; it now starts at the ISO's end. The
+    // probe reads from its data file on to the end of the grown initrd:
+    // the ISO's own blocks as they are (past its folders, so none of the
+    // sectors replaced), then the grown initrd as the stick holds it.
     let archive = newc(&[Member::file("conf/conf.d/zz-dropboot", b"export PERSISTENCE=true\n")]);
     let mut grown = initrd.clone();
     grown.resize(initrd.len().next_multiple_of(2048), 0);
     grown.extend_from_slice(&archive);
     grown.resize(grown.len().next_multiple_of(2048), 0);
     let grown_blocks = (grown.len() / 2048) as u32;
-    probe::read_instead(&mut iso, iso_blocks, grown, iso_blocks + grown_blocks);
+    let own_from = |iso: &probe::ProbeIso| {
+        let own = std::fs::read(&iso.path).expect("the ISO");
+        assert_eq!(own.len() % 2048, 0);
+        [&own[iso.data_lba as usize * 2048..], &grown[..]].concat()
+    };
+    let (from, expected) = (iso.data_lba, own_from(&iso));
+    probe::read_instead(&mut iso, from, expected, iso_blocks + grown_blocks);
+    // The ISO as it is now, with the probe's parameters set.
+    iso.data = own_from(&iso);
     let backend = ventoy_style_backend(&case.file(""), "persistence");
     let config = "{\n  \"persistence\": [ { \"image\": \"/probe.iso\", \"backend\": \"/persistence/persistence.dat\" } ]\n}\n";
     let stick = case.stick().size("128M").file(&iso.path).file_in(&backend, "/persistence").ventoy_json(config).build();
