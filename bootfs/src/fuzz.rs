@@ -246,6 +246,32 @@ pub fn walk_iso(src: &mut (impl ByteSource + ?Sized)) {
     }
     let found = crate::initrds::find(&mut iso);
     assert!(found.paths.len() <= crate::initrds::MAX_INITRDS, "initrds bounded");
+    added_files(src);
+}
+
+/// The ISO served with a preseed file added (bootfs::added_files), as if
+/// it lay in one run from disk sector 4096: a table with no gap, as long
+/// as it says, that maps every sector to the ISO's run or to the area.
+fn added_files(src: &mut (impl ByteSource + ?Sized)) {
+    use crate::added_files::{for_request, AREA_LBA, AREA_SECTORS};
+    let sectors = src.len().div_ceil(512);
+    let Ok(count) = u32::try_from(sectors) else { return };
+    let table = [crate::layout::HookExtent { file_sector: 0, count, disk_lba: 4096 }];
+    let request = crate::additions::Request { persistence: None, template: Some(b"d-i x\n") };
+    let Ok(added) = for_request(src, &table, "/x.iso", &request, AREA_SECTORS) else { return };
+    let files = added.files;
+    assert_eq!(files.area.len() % 512, 0);
+    assert!(files.area.len() as u64 <= AREA_SECTORS * 512, "the area holds what is added");
+    let mut next = 0u64;
+    for e in &files.extents {
+        assert_eq!(e.file_sector as u64, next, "no gap in the table");
+        let end = e.disk_lba + e.count as u64;
+        let in_iso = e.disk_lba >= 4096 && end <= 4096 + sectors.next_multiple_of(4);
+        let in_area = e.disk_lba >= AREA_LBA && end <= AREA_LBA + files.area.len() as u64 / 512;
+        assert!(in_iso || in_area, "every run is the ISO's or the area's");
+        next += e.count as u64;
+    }
+    assert_eq!(next, files.sectors, "the table is as long as the drive");
 }
 
 /// The whole boot plan for the input (a [`SparseDisk`]) as an ISO and as
