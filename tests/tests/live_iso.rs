@@ -162,6 +162,9 @@ fn the_demo_stick_of_make_qemu_bios_boots_its_first_enter_to_a_live_root() {
     // the PC after showing its count, so a new user sees the count go up.
     let checked = tests::media::dropboot([OsStr::new("check"), image.as_os_str(), "/systems/debian.img".as_ref()]);
     assert!(checked.contains("an installed system: its partitions 1 and 5 will be sda2 and sda5"), "{checked}");
+    // Its live system keeps its changes in a backend.
+    let checked = tests::media::dropboot([OsStr::new("check"), image.as_os_str(), "/debian-live.iso".as_ref()]);
+    assert!(checked.contains("persistence: /persistence/debian-live.dat (ext4 \"persistence\", 64 MiB)"), "{checked}");
     let copy = case.file("demo-files/systems/debian.img");
     let root = tests::installed::ext4_partitions(&copy)[0];
     assert_eq!(tests::installed::ext4_file(&copy, root, "/etc/dropboot-reboot").as_deref(), Some(""), "the demo's copy restarts after its count");
@@ -170,6 +173,7 @@ fn the_demo_stick_of_make_qemu_bios_boots_its_first_enter_to_a_live_root() {
     vm.wait_screen("7 boot files");
     vm.keys(&["ret"]);
     vm.wait_serial_within("dropboot-live-root: debian-live reached its root", ROOT_WAIT);
+    assert!(vm.serial_text().contains("adds conf/conf.d/zz-dropboot to /live/initrd.img"), "the demo's live system persists");
 }
 
 #[test]
