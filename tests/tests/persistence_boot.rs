@@ -55,7 +55,16 @@ fn boot_and_count_choosing(case: &Case, stick: &Stick, iso: &str, usb: Option<Us
     vm.wait_exit_within(POWER_OFF_WAIT);
     let prefix = format!("dropboot-live-root: {system} boot ");
     let count = log.lines().find_map(|l| l.trim_end().split_once(&prefix).and_then(|(_, n)| n.parse().ok()));
-    count.unwrap_or_else(|| panic!("the root printed no count:\n{log}"))
+    let count = count.unwrap_or_else(|| panic!("the root printed no count:\n{log}"));
+    // The kernel's own scan of the stick found the ISO, and the backend
+    // when there is one.
+    let partitions = if log.contains("added-files area:") && log.contains("  backend /") { " sda: sda1 sda2 sda3" } else { " sda: sda1 sda2" };
+    assert!(
+        log.lines().any(|l| l.trim_end().ends_with(partitions)),
+        "the kernel did not list{partitions}:\n{}",
+        log.lines().filter(|l| l.contains("sda")).collect::<Vec<_>>().join("\n")
+    );
+    count
 }
 
 /// The next start puts the stick back: sector 0 as before the boot, the
