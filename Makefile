@@ -72,7 +72,8 @@ stage2: $(BUILD)/layout.ld $(BUILD)/int13_hook.bin $(BUILD)/trampoline.bin
 builder: $(BUILD)/stage1.bin stage2
 	$(CARGO) build -q --release -p builder
 
-# The format check (rustfmt.toml), every test, then each fuzz target for a
+# The format check (rustfmt.toml), every test (tools/run-tests: the QEMU
+# test files two at a time, longest first), then each fuzz target for a
 # few seconds (a smoke run).
 FUZZ_SMOKE_SECONDS := 8
 # tools/wait-report names the QEMU waits that used over a third of their
@@ -80,7 +81,7 @@ FUZZ_SMOKE_SECONDS := 8
 _test: _all
 	$(CARGO) fmt --all --check
 	rm -f target/qemu-tests/waits.tsv
-	$(CARGO) test --release --workspace
+	tools/run-tests
 	tools/wait-report
 	tools/fuzz $(FUZZ_SMOKE_SECONDS)
 
