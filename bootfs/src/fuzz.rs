@@ -253,12 +253,13 @@ pub fn walk_iso(src: &mut (impl ByteSource + ?Sized)) {
 /// it lay in one run from disk sector 4096: a table with no gap, as long
 /// as it says, that maps every sector to the ISO's run or to the area.
 fn added_files(src: &mut (impl ByteSource + ?Sized)) {
-    use crate::added_files::{for_request, AREA_LBA, AREA_SECTORS};
+    use crate::added_files::{find, for_request, AREA_LBA, AREA_SECTORS};
     let sectors = src.len().div_ceil(512);
     let Ok(count) = u32::try_from(sectors) else { return };
     let table = [crate::layout::HookExtent { file_sector: 0, count, disk_lba: 4096 }];
     let request = crate::additions::Request { persistence: None, template: Some(b"d-i x\n") };
-    let Ok(added) = for_request(src, &table, "/x.iso", &request, AREA_SECTORS) else { return };
+    let Ok(found) = find(src) else { return };
+    let Ok(added) = for_request(src, &table, "/x.iso", &found, &request, AREA_SECTORS) else { return };
     let files = added.files;
     assert_eq!(files.area.len() % 512, 0);
     assert!(files.area.len() as u64 <= AREA_SECTORS * 512, "the area holds what is added");

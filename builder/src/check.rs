@@ -157,11 +157,11 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
                 let beyond = Refusal::BeyondChs { end: verdict.disk_end, reach: LARGEST_CHS_REACH };
                 v.warning = Some(format!("on an old PC: {beyond}"));
             }
+            v.adds = files_added(&mut source, &config, &f.path, &verdict.extents, partition_start);
         }
         out.push(v);
     }
     for v in &mut out {
-        v.adds = files_added(&mut fs, &config, &v.path);
         let Some(entry) = config.persistence_for(&v.path) else { continue };
         let family = v.live_system.and_then(|_| crate::persistence::family_on(&mut fs, &v.path));
         for backend in &entry.files {
@@ -231,32 +231,35 @@ pub fn json(verdicts: &[Verdict]) -> serde_json::Value {
     )
 }
 
-/// What the loader adds to the initrds of the ISO at `path` for its
-/// configuration entries, as stage2 decides it (bootfs::added_files and
-/// bootfs::additions): "adds conf/conf.d/zz-dropboot to /live/initrd.img",
-/// or why nothing is; `None` without entries.
-fn files_added<D: bootfs::block::BlockDevice>(fs: &mut Filesystem<D>, config: &bootfs::config::Config, path: &str) -> Option<String> {
-    use bootfs::additions::{additions, Backend, Request};
+/// What the loader adds to the initrds of the ISO at `path` (read through
+/// `source`, its hook table `table`, on a data partition from sector
+/// `partition_start`) for its configuration entries, as stage2 decides and
+/// serves it (bootfs::added_files): "adds conf/conf.d/zz-dropboot to
+/// /live/initrd.img", or why nothing is; `None` without entries.
+fn files_added<D: bootfs::block::BlockDevice>(
+    source: &mut MappedFile<D>,
+    config: &bootfs::config::Config,
+    path: &str,
+    table: &[bootfs::layout::HookExtent],
+    partition_start: u64,
+) -> Option<String> {
+    use bootfs::added_files::{find, for_request, AREA_LBA, AREA_SECTORS};
+    use bootfs::additions::{Backend, Request};
     let (persist, template) = (config.persistence_for(path).is_some(), config.auto_install_for(path).is_some());
     if !persist && !template {
         return None;
     }
-    let file = bootfs::scan::find_file(fs, path).ok()??;
-    let map = fs.extent_map(&file).ok()?;
-    let mut source = bootfs::file::MappedFile { dev: fs.device(), map, size: file.size };
-    let (families, initrds) = match bootfs::added_files::families_and_initrds(&mut source) {
-        Ok(found) => found,
-        Err(e) => return Some(format!("adds nothing: {e}")),
-    };
-    // The backend's label only changes dracut's line, not which files.
+    // The backend's label only changes dracut's line, and the template's
+    // bytes only the archive's length, not which files are added where.
     let request =
         Request { persistence: persist.then_some(Backend { label: "", file: None, overlayfs: false }), template: template.then_some(&[][..]) };
-    let members: Vec<String> = additions(&families, &request).into_iter().map(|m| m.path).collect();
-    if members.is_empty() {
-        return Some(format!("adds nothing: {}", bootfs::added_files::AddError::NothingApplies));
-    }
-    if initrds.paths.is_empty() {
-        return Some(format!("adds nothing: {}", bootfs::added_files::AddError::NoInitrd));
-    }
-    Some(format!("adds {} to {}", bootfs::text::list_in_words(&members), bootfs::text::list_in_words(&initrds.paths)))
+    let room = AREA_SECTORS.min(partition_start.saturating_sub(AREA_LBA));
+    let added = find(source).and_then(|found| for_request(source, table, path, &found, &request, room));
+    Some(match added {
+        Ok(added) => {
+            let grown: Vec<String> = added.files.initrds.into_iter().map(|i| i.0).collect();
+            format!("adds {} to {}", bootfs::text::list_in_words(&added.members), bootfs::text::list_in_words(&grown))
+        }
+        Err(e) => format!("adds nothing: {e}"),
+    })
 }

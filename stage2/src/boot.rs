@@ -5,7 +5,7 @@
 //! failure comes back as a [`BootError`] for the menu to show.
 
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec;
 
 use bootfs::bootplan::{self, DriveClass, Machine, PlanError, Refusal, MIN_BASE_MEMORY_KIB};
@@ -101,10 +101,9 @@ type BackendFile = (bootfs::extent::ExtentMap, u64, Option<String>);
 
 /// The backend at `path` on the stick.
 fn backend_file(volume: &mut Volume, path: &str) -> Result<BackendFile, String> {
-    let words = |e: &dyn core::fmt::Display| format!("{e}");
-    let found = volume.find_file(path).map_err(|e| words(&e))?;
-    let found = found.ok_or_else(|| words(&bootfs::additions::NoBackend::Missing { path: path.into() }))?;
-    let mut backend = volume.open_file(&found).map_err(|e| words(&e))?;
+    let found = volume.find_file(path).map_err(|e| e.to_string())?;
+    let found = found.ok_or_else(|| bootfs::additions::NoBackend::Missing { path: path.into() }.to_string())?;
+    let mut backend = volume.open_file(&found).map_err(|e| e.to_string())?;
     let label = bootfs::additions::ext_label(&mut backend);
     Ok((backend.map.clone(), backend.size, label))
 }
@@ -124,15 +123,14 @@ fn add_files(
 ) -> Result<WithAdditions, String> {
     use bootfs::added_files::{self, AREA_LBA, AREA_SECTORS};
     use bootfs::additions::{backend_for, NoBackend, Request};
-    let words = |e: &dyn core::fmt::Display| format!("{e}");
-    let (families, _) = added_files::families_and_initrds(source).map_err(|e| words(&e))?;
+    let found = added_files::find(source).map_err(|e| e.to_string())?;
     let mut request = Request { persistence: None, template: extras.template.as_ref().map(|(_, t)| t.as_slice()) };
     let backend = backend.transpose()?;
     if let Some((_, _, label)) = &backend {
-        request.persistence = Some(backend_for(&families, label.as_deref()).map_err(|e| words(&e))?);
+        request.persistence = Some(backend_for(&found.families, label.as_deref()).map_err(|e| e.to_string())?);
     }
     let room = AREA_SECTORS.min(partition_start.saturating_sub(AREA_LBA));
-    let added = added_files::for_request(source, &verdict.extents, &file.path, &request, room).map_err(|e| words(&e))?;
+    let added = added_files::for_request(source, &verdict.extents, &file.path, &found, &request, room).map_err(|e| e.to_string())?;
     let grown: alloc::vec::Vec<String> = added.files.initrds.iter().map(|i| i.0.clone()).collect();
     crate::log!("  adds {} to {}", bootfs::text::list_in_words(&added.members), bootfs::text::list_in_words(&grown));
     for (path, before, after) in &added.files.initrds {
@@ -145,14 +143,14 @@ fn add_files(
         (Some(path), Some((map, size, _))) => {
             let with_iso = bootfs::iso_partition::Record::new(&verdict.partitions.placements, sector0, &file.path).apply(sector0);
             let placed = bootfs::iso_partition::place(bootplan::Presentation::Cd, &map, size, partition_start, &with_iso)
-                .map_err(|why| words(&NoBackend::from_no_entry(why, path)))?;
+                .map_err(|why| NoBackend::from_no_entry(why, path).to_string())?;
             crate::log!("  backend {path}: partition {}, sectors {}+{}", placed.slot + 1, placed.entry.start_lba, placed.entry.sectors);
             Some(placed)
         }
         _ => None,
     };
     let extents = added.files.extents;
-    low_memory_for(extents.len()).map_err(|e| words(&e))?;
+    low_memory_for(extents.len()).map_err(|e| e.to_string())?;
     Ok(WithAdditions { extents, sectors: added.files.sectors, backend: placed, area: added.files.area })
 }
 

@@ -10,13 +10,9 @@ use alloc::string::String;
 
 use bootfs::config::Attach;
 
-use crate::arch::ticks;
 use crate::console::{attr, Screen, COLS};
 use crate::frame::{fit, help, title, LIST_TOP};
-use crate::input::{Input, Key};
-
-/// BIOS timer ticks per second (18.2), times ten.
-const TICKS_PER_SECOND_X10: u32 = 182;
+use crate::input::{Countdown, Counted, Input, Key};
 
 /// What was chosen.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,8 +40,7 @@ pub fn ask(attach: &Attach, iso: &str, what: &str, without: &str, screen: &mut S
     }
     let rows = files.len() + 1;
     let mut selected = (attach.autosel.unwrap_or(1) as usize).min(rows - 1);
-    let started = ticks();
-    let mut counting = attach.timeout;
+    let mut counting = attach.timeout.map(Countdown::start);
     loop {
         screen.clear();
         title(screen, what);
@@ -58,30 +53,22 @@ pub fn ask(attach: &Attach, iso: &str, what: &str, without: &str, screen: &mut S
             let a = if r == selected { attr::SELECTED } else { attr::NORMAL };
             screen.text(LIST_TOP + 2 + r, 3, &fit(&format!("{r}. {label}"), COLS - 6), a);
         }
-        let left = counting.map(|s| (s * TICKS_PER_SECOND_X10).saturating_sub(ticks().wrapping_sub(started) * 10));
-        if let Some(left) = left {
-            let line = format!(
-                "Boots {} in {} s unless a key is pressed",
-                if selected == 0 { without } else { &files[selected - 1] },
-                left.div_ceil(TICKS_PER_SECOND_X10)
-            );
+        if let Some(c) = &counting {
+            let line =
+                format!("Boots {} in {} s unless a key is pressed", if selected == 0 { without } else { &files[selected - 1] }, c.seconds_left());
             screen.text(LIST_TOP + 3 + rows, 1, &fit(&line, COLS - 2), attr::NORMAL);
         }
         help(screen, ["Up/Down: move   Enter or a digit: boot with it   Esc: back to the menu", ""]);
         screen.present();
-        let key = match left {
-            Some(0) => {
-                crate::log!("{what}: countdown over");
-                return pick(selected);
-            }
-            Some(left) => {
-                let next = left % TICKS_PER_SECOND_X10;
-                let next = if next == 0 { TICKS_PER_SECOND_X10 } else { next };
-                match input.wait_key_until(ticks().wrapping_add(next.div_ceil(10))) {
-                    Some(k) => k,
-                    None => continue,
+        let key = match &counting {
+            Some(c) => match input.wait_key_counting(c) {
+                Counted::Over => {
+                    crate::log!("{what}: countdown over");
+                    return pick(selected);
                 }
-            }
+                Counted::Second => continue,
+                Counted::Key(k) => k,
+            },
             None => input.wait_key(),
         };
         counting = None;

@@ -25,6 +25,41 @@ pub enum Key {
 /// Ticks (55 ms) a lone ESC on COM1 waits for the rest of a sequence.
 const ESC_WAIT_TICKS: u32 = 3;
 
+/// BIOS timer ticks per second (18.2), times ten.
+const TICKS_PER_SECOND_X10: u32 = 182;
+
+/// A countdown of whole seconds from the tick it started at: the menu's
+/// default boot and the question before a boot show one.
+#[derive(Clone, Copy, Debug)]
+pub struct Countdown {
+    started: u32,
+    seconds: u32,
+}
+
+/// What a wait during a countdown ended with.
+pub enum Counted {
+    Key(Key),
+    /// A whole second passed: redraw the count.
+    Second,
+    Over,
+}
+
+impl Countdown {
+    pub fn start(seconds: u32) -> Countdown {
+        Countdown { started: ticks(), seconds }
+    }
+
+    /// Tenths of ticks left (0: over).
+    fn left_x10(&self) -> u32 {
+        (self.seconds * TICKS_PER_SECOND_X10).saturating_sub(ticks().wrapping_sub(self.started) * 10)
+    }
+
+    /// Whole seconds left, rounded up (0: over).
+    pub fn seconds_left(&self) -> u32 {
+        self.left_x10().div_ceil(TICKS_PER_SECOND_X10)
+    }
+}
+
 #[derive(Default)]
 pub struct Input {
     seq: [u8; 8],
@@ -54,6 +89,21 @@ impl Input {
                 return None;
             }
             idle();
+        }
+    }
+
+    /// Waits for the next key, or for the next whole second of
+    /// `countdown` (to redraw its count), or for its end.
+    pub fn wait_key_counting(&mut self, countdown: &Countdown) -> Counted {
+        let left_x10 = countdown.left_x10();
+        if left_x10 == 0 {
+            return Counted::Over;
+        }
+        let next = left_x10 % TICKS_PER_SECOND_X10;
+        let next = if next == 0 { TICKS_PER_SECOND_X10 } else { next };
+        match self.wait_key_until(ticks().wrapping_add(next.div_ceil(10))) {
+            Some(k) => Counted::Key(k),
+            None => Counted::Second,
         }
     }
 

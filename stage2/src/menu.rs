@@ -12,18 +12,15 @@ use bootfs::bootplan;
 use bootfs::config::{parent_of, Config, DefaultEntry, Entry, Loaded};
 use bootfs::text::{eq_ignore_case, human_size};
 
-use crate::arch::ticks;
 use crate::console::{attr, Screen, COLS, ROWS};
 use crate::frame::{fit, help, page, title, LIST_ROWS, LIST_TOP};
-use crate::input::{Input, Key};
+use crate::input::{Counted, Input, Key};
 use crate::volume::Volume;
 
 /// What just happened (a boot that failed, a config problem), ending at
 /// this row; the countdown, else the selected entry's tip, right above.
 const STATUS_ROW: usize = ROWS - 3;
 const SIZE_COLS: usize = 10;
-/// BIOS timer ticks per second (18.2).
-const TICKS_PER_SECOND_X10: u32 = 182;
 
 const HELP: [&str; 2] = [
     "Up/Down PgUp/PgDn Home/End: move   Enter: boot or open   Esc: back or clear",
@@ -71,8 +68,7 @@ enum Row {
 /// The boot default counting down.
 struct Countdown {
     target: Row,
-    started: u32,
-    seconds: u32,
+    timer: crate::input::Countdown,
 }
 
 pub struct Menu {
@@ -134,7 +130,7 @@ impl Menu {
         if let Some(row) = &default {
             menu.select_row(row);
             if let Some(seconds) = menu.config.timeout {
-                menu.countdown = Some(Countdown { target: row.clone(), started: ticks(), seconds });
+                menu.countdown = Some(Countdown { target: row.clone(), timer: crate::input::Countdown::start(seconds) });
                 crate::log!("countdown: {} in {seconds} s", menu.row_label(row));
             }
         }
@@ -146,28 +142,22 @@ impl Menu {
         loop {
             self.draw(screen);
             let key = match &self.countdown {
-                Some(c) => {
-                    let elapsed = ticks().wrapping_sub(c.started);
-                    let left_x10 = (c.seconds * TICKS_PER_SECOND_X10).saturating_sub(elapsed * 10);
-                    if left_x10 == 0 {
+                Some(c) => match input.wait_key_counting(&c.timer) {
+                    Counted::Over => {
                         let target = c.target.clone();
                         self.countdown = None;
                         crate::log!("countdown over: {}", self.row_label(&target));
                         self.activate(&target, volume, screen, input);
                         continue;
                     }
-                    // Wake at the next whole second to redraw the count.
-                    let next = left_x10 % TICKS_PER_SECOND_X10;
-                    let next = if next == 0 { TICKS_PER_SECOND_X10 } else { next };
-                    match input.wait_key_until(ticks().wrapping_add(next.div_ceil(10))) {
-                        Some(k) => {
-                            self.countdown = None;
-                            crate::log!("countdown stopped by a key");
-                            k
-                        }
-                        None => continue,
+                    // Redraw the count.
+                    Counted::Second => continue,
+                    Counted::Key(k) => {
+                        self.countdown = None;
+                        crate::log!("countdown stopped by a key");
+                        k
                     }
-                }
+                },
                 None => input.wait_key(),
             };
             self.status.clear();
@@ -452,8 +442,7 @@ impl Menu {
         }
         let tip = match &self.countdown {
             Some(c) => {
-                let elapsed_x10 = ticks().wrapping_sub(c.started) * 10;
-                let left = (c.seconds * TICKS_PER_SECOND_X10).saturating_sub(elapsed_x10).div_ceil(TICKS_PER_SECOND_X10).max(1);
+                let left = c.timer.seconds_left().max(1);
                 Some((format!("Booting {} in {left} s. Press any key to stop.", self.row_label(&c.target)), attr::TITLE))
             }
             None => self.tip().map(|t| (String::from(t), attr::NORMAL)),

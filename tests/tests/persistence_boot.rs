@@ -29,14 +29,10 @@ fn outside_the_data_partition(stick: &Stick) -> (Vec<u8>, Vec<u8>) {
     (read_at(&stick.path, 0, 512), read_at(&stick.path, AREA.0, AREA.1))
 }
 
-/// One boot of `iso` through the menu: the count its root printed.
-fn boot_and_count(case: &Case, stick: &Stick, iso: &str, usb: Option<Usb>) -> u32 {
-    boot_and_count_choosing(case, stick, iso, usb, None)
-}
-
-/// The same, answering the backend question with `answer` (a key; "": let
-/// its countdown run out).
-fn boot_and_count_choosing(case: &Case, stick: &Stick, iso: &str, usb: Option<Usb>, answer: Option<&str>) -> u32 {
+/// One boot of `iso` through the menu, answering the backend question
+/// with `answer` (a key; "": let its countdown run out; None: none is
+/// asked): the count its root printed.
+fn boot_and_count(case: &Case, stick: &Stick, iso: &str, usb: Option<Usb>, answer: Option<&str>) -> u32 {
     let system = iso.trim_end_matches(".iso");
     let limit = 3 * tests::WAIT + ROOT_WAIT + POWER_OFF_WAIT;
     let opts = BootOptions { usb, memory_mib: Some(1024), limit: Some(limit), ..BootOptions::default() };
@@ -78,6 +74,21 @@ fn next_start_puts_back(case: &Case, stick: &Stick, before: &(Vec<u8>, Vec<u8>),
     assert!(after.1 == before.1, "the next start leaves the added-files area as it was (zero)");
 }
 
+/// `iso` on `stick` boots once for each of `boots` (a name, the answer
+/// to the backend question as [`boot_and_count`] takes it, the count its
+/// root must print); the next start puts the stick back after each; then
+/// fsck passes on the stick and e2fsck on the backend at `backend`.
+fn counts_across_boots(case: &Case, stick: &Stick, iso: &str, usb: Option<Usb>, backend: &str, boots: &[(&str, Option<&str>, u32)]) {
+    let before = outside_the_data_partition(stick);
+    for &(boot, answer, expected) in boots {
+        let count = boot_and_count(&case.step(boot), stick, iso, usb, answer);
+        assert_eq!(count, expected, "the {boot} boot counted {count}");
+        next_start_puts_back(&case.step(&format!("{boot}_next_start")), stick, &before, usb);
+    }
+    stick.fsck_passes();
+    backend_is_clean(case, stick, backend);
+}
+
 /// e2fsck finds the backend `path` clean once its journal is replayed (the
 /// live system powers off without unmounting it, as a pulled stick does).
 fn backend_is_clean(case: &Case, stick: &Stick, path: &str) {
@@ -105,14 +116,7 @@ fn keeps_its_changes(name: &str, iso: &str, fs: Fs, usb: Option<Usb>) {
     // `check` says what the loader will add, in the loader's own terms.
     let check = stick.run("check", &[]);
     assert!(check.contains("  at boot: adds conf/conf.d/zz-dropboot to /live/initrd.img"), "{check}");
-    let before = outside_the_data_partition(&stick);
-    for (boot, expected) in [("first", 1), ("second", 2)] {
-        let count = boot_and_count(&case.step(boot), &stick, iso, usb);
-        assert_eq!(count, expected, "the {boot} boot counted {count}");
-        next_start_puts_back(&case.step(&format!("{boot}_next_start")), &stick, &before, usb);
-    }
-    stick.fsck_passes();
-    backend_is_clean(&case, &stick, &backend);
+    counts_across_boots(&case, &stick, iso, usb, &backend, &[("first", None, 1), ("second", None, 2)]);
 }
 
 #[test]
@@ -127,14 +131,7 @@ fn a_dracut_live_iso_with_a_vtoycow_backend_made_by_hand_on_an_ntfs_stick_over_u
     let backend = ventoy_style_backend(&case.file(""), "vtoycow");
     let config = "{\n  \"persistence\": [ { \"image\": \"/dracut-live.iso\", \"backend\": \"/persistence/vtoycow.dat\" } ]\n}\n";
     let stick = case.stick().size("320M").fs(Fs::Ntfs).file(live_medium(iso)).file_in(&backend, "/persistence").ventoy_json(config).build();
-    let before = outside_the_data_partition(&stick);
-    for (boot, expected) in [("first", 1), ("second", 2)] {
-        let count = boot_and_count(&case.step(boot), &stick, iso, Some(Usb::Xhci));
-        assert_eq!(count, expected, "the {boot} boot counted {count}");
-        next_start_puts_back(&case.step(&format!("{boot}_next_start")), &stick, &before, Some(Usb::Xhci));
-    }
-    stick.fsck_passes();
-    backend_is_clean(&case, &stick, "/persistence/vtoycow.dat");
+    counts_across_boots(&case, &stick, iso, Some(Usb::Xhci), "/persistence/vtoycow.dat", &[("first", None, 1), ("second", None, 2)]);
 }
 
 #[test]
@@ -145,16 +142,10 @@ fn a_debian_live_iso_booted_by_grub_with_a_backend_made_as_ventoys_script_makes_
     // Ventoy's question: the backend selected, a countdown of 3 s.
     let config = "{\n  \"persistence\": [ { \"image\": \"/debian-live-grub.iso\", \"backend\": [ \"/persistence/persistence.dat\" ], \"autosel\": 1, \"timeout\": 3 } ]\n}\n";
     let stick = case.stick().size("320M").fs(Fs::Fat32).file(live_medium(iso)).file_in(&backend, "/persistence").ventoy_json(config).build();
-    let before = outside_the_data_partition(&stick);
     // The countdown takes the backend; then the key 1 takes it; then the
     // key 0 boots without persistence: a tmpfs overlay, a first boot again.
-    for (boot, answer, expected) in [("first", "", 1), ("second", "1", 2), ("without", "0", 1)] {
-        let count = boot_and_count_choosing(&case.step(boot), &stick, iso, None, Some(answer));
-        assert_eq!(count, expected, "the {boot} boot counted {count}");
-        next_start_puts_back(&case.step(&format!("{boot}_next_start")), &stick, &before, None);
-    }
-    stick.fsck_passes();
-    backend_is_clean(&case, &stick, "/persistence/persistence.dat");
+    let boots = [("first", Some(""), 1), ("second", Some("1"), 2), ("without", Some("0"), 1)];
+    counts_across_boots(&case, &stick, iso, None, "/persistence/persistence.dat", &boots);
 }
 
 #[test]

@@ -34,7 +34,7 @@ use crate::cpio::newc;
 use crate::file::ByteSource;
 use crate::initrds::Initrds;
 use crate::iso9660::{IsoError, Volume, BLOCK};
-use crate::iso_tree::{Iso, TreeError, RECORD_EXTENT_AT};
+use crate::iso_tree::{Entry, Iso, TreeError, RECORD_EXTENT_AT};
 use crate::layout::{HookExtent, ADDED_FILES_LBA, ADDED_FILES_SECTORS};
 
 /// First sector of the added-files area on the stick.
@@ -130,47 +130,50 @@ impl core::fmt::Display for AddError {
     }
 }
 
-/// What is added to one ISO, and how it is served.
+/// What an ISO is, for adding files to it: its families (by its root
+/// folder) and the initrds its boot loader loads (by its configurations).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Added {
+pub struct Found {
     pub families: Vec<Family>,
-    /// The files added, by path in the initrd.
-    pub members: Vec<String>,
-    /// The initrds found (and the configurations read to find them).
     pub initrds: Initrds,
-    pub files: AddedFiles,
 }
 
-/// The ISO `iso` at `path`, whose hook table is `table`, with what
-/// `request` asks added to its initrds: the families by its root folder,
-/// the initrds by its boot configurations, the files by
-/// bootfs::additions. `families` gives the families when the caller has
-/// them already (it chose a backend by them).
-pub fn for_request(
-    iso: &mut (impl ByteSource + ?Sized),
-    table: &[HookExtent],
-    path: &str,
-    request: &Request,
-    area_sectors: u64,
-) -> Result<Added, AddError> {
-    let (families, initrds) = families_and_initrds(iso)?;
-    let members = additions(&families, request);
-    if members.is_empty() {
-        return Err(AddError::NothingApplies);
-    }
-    let archive = newc(&members);
-    let files = serve(iso, table, &initrds.paths, &archive, path, area_sectors)?;
-    Ok(Added { families, members: members.into_iter().map(|m| m.path).collect(), initrds, files })
-}
-
-/// The families of the ISO `iso` and the initrds its boot loader loads.
-pub fn families_and_initrds(iso: &mut (impl ByteSource + ?Sized)) -> Result<(Vec<Family>, Initrds), AddError> {
+/// What the ISO `iso` is, for adding files to it.
+pub fn find(iso: &mut (impl ByteSource + ?Sized)) -> Result<Found, AddError> {
     let volume = Volume::read(iso)?;
     let root_names = volume.root_names(iso)?;
     let mut tree = Iso::open(iso)?;
     let initrds = crate::initrds::find(&mut tree);
     let families = families(&root_names, &mut tree, &initrds.paths);
-    Ok((families, initrds))
+    Ok(Found { families, initrds })
+}
+
+/// What is added to one ISO, and how it is served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Added {
+    /// The files added, by path in the initrd.
+    pub members: Vec<String>,
+    pub files: AddedFiles,
+}
+
+/// The ISO `iso` at `path`, which is `found`, whose hook table is
+/// `table`, with what `request` asks added to its initrds (the files by
+/// bootfs::additions).
+pub fn for_request(
+    iso: &mut (impl ByteSource + ?Sized),
+    table: &[HookExtent],
+    path: &str,
+    found: &Found,
+    request: &Request,
+    area_sectors: u64,
+) -> Result<Added, AddError> {
+    let members = additions(&found.families, request);
+    if members.is_empty() {
+        return Err(AddError::NothingApplies);
+    }
+    let archive = newc(&members);
+    let files = serve(iso, table, &found.initrds.paths, &archive, path, area_sectors)?;
+    Ok(Added { members: members.into_iter().map(|m| m.path).collect(), files })
 }
 
 /// The ISO `iso`, whose hook table is `table` (its runs on the disk),
@@ -195,36 +198,35 @@ pub fn serve(
     // Runs past the ISO's end: (first file sector, count, where from).
     let mut appended: Vec<(u64, u64, Source)> = Vec::new();
     let mut next_block = iso_blocks;
-    let mut grown = Vec::new();
+    let mut grown: Vec<(String, u32, u32)> = Vec::new();
     let mut joliet_disabled = false;
     {
         let mut tree = Iso::open(iso)?;
         let tree_count = tree.trees.len();
         // The archive once, block-aligned in the area.
         let archive_blocks = (archive.len() as u64).div_ceil(BLOCK);
-        let at = area.len() as u64 / SECTOR as u64;
+        let archive_at = area.len() as u64 / SECTOR as u64;
         area.resize(area.len() + (archive_blocks * BLOCK) as usize, 0);
-        area[at as usize * SECTOR..][..archive.len()].copy_from_slice(archive);
-        let mut jobs = Vec::new();
+        area[archive_at as usize * SECTOR..][..archive.len()].copy_from_slice(archive);
+        // Each initrd once, with its record in every tree that has it.
+        let mut jobs: Vec<(&String, Vec<Entry>)> = Vec::new();
         for p in initrds {
             let records = tree.records(p);
-            let Some(first) = records.first().copied() else { continue };
-            if records.iter().any(|r| r.is_folder) || grown.iter().any(|(g, _, _): &(String, u32, u32)| g == p) {
+            if records.is_empty() || records.iter().any(|r| r.is_folder) || jobs.iter().any(|(q, _)| *q == p) {
                 continue;
             }
             if records.len() < tree_count {
                 joliet_disabled = true;
             }
-            jobs.push((p.clone(), first, records));
-            grown.push((p.clone(), first.size, 0));
+            jobs.push((p, records));
         }
         if jobs.is_empty() {
             return Err(AddError::NoInitrd);
         }
-        for (i, (p, entry, records)) in jobs.into_iter().enumerate() {
-            let (start, size) = (entry.extent as u64, entry.size as u64);
-            if (start + size.div_ceil(BLOCK)) * BLOCK > iso_blocks * BLOCK {
-                return Err(AddError::Outside { path: p });
+        for (p, records) in jobs {
+            let (start, size) = (records[0].extent as u64, records[0].size as u64);
+            if start + size.div_ceil(BLOCK) > iso_blocks {
+                return Err(AddError::Outside { path: p.clone() });
             }
             let whole = size / BLOCK;
             let tail = size % BLOCK;
@@ -236,31 +238,28 @@ pub fn serve(
             if tail > 0 {
                 let mut last = vec![0u8; BLOCK as usize];
                 tree.src.read_at((start + whole) * BLOCK, &mut last[..tail as usize])?;
-                let at = area.len() as u64 / SECTOR as u64;
+                let last_at = area.len() as u64 / SECTOR as u64;
                 area.extend_from_slice(&last);
-                appended.push(((new_start + whole) * BLOCK_SECTORS, BLOCK_SECTORS, Source::Area(at)));
+                appended.push(((new_start + whole) * BLOCK_SECTORS, BLOCK_SECTORS, Source::Area(last_at)));
                 grown_size += BLOCK;
             }
             let archive_start = new_start * BLOCK_SECTORS + grown_size / SECTOR as u64;
-            appended.push((archive_start, archive_blocks * BLOCK_SECTORS, Source::Area(at)));
+            appended.push((archive_start, archive_blocks * BLOCK_SECTORS, Source::Area(archive_at)));
             grown_size += archive.len() as u64;
-            let Ok(new_size) = u32::try_from(grown_size) else {
-                return Err(AddError::TooLarge { path: p });
+            let (Ok(new_size), Ok(new_extent)) = (u32::try_from(grown_size), u32::try_from(new_start)) else {
+                return Err(AddError::TooLarge { path: p.clone() });
             };
             next_block = new_start + grown_size.div_ceil(BLOCK);
-            let Ok(new_extent) = u32::try_from(new_start) else {
-                return Err(AddError::TooLarge { path: p });
-            };
             // Extent and size, little- then big-endian, at record offset 2.
             let mut fields = [0u8; 16];
             fields[0..4].copy_from_slice(&new_extent.to_le_bytes());
             fields[4..8].copy_from_slice(&new_extent.to_be_bytes());
             fields[8..12].copy_from_slice(&new_size.to_le_bytes());
             fields[12..16].copy_from_slice(&new_size.to_be_bytes());
-            for r in records {
+            for r in &records {
                 patch(tree.src, &mut replaced, r.record + RECORD_EXTENT_AT, &fields)?;
             }
-            grown[i].2 = new_size;
+            grown.push((p.clone(), size as u32, new_size));
         }
         if joliet_disabled {
             if let Some(block) = joliet_descriptor(tree.src)? {
