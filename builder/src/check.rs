@@ -243,7 +243,7 @@ fn files_added<D: bootfs::block::BlockDevice>(
     table: &[bootfs::layout::HookExtent],
     partition_start: u64,
 ) -> Option<String> {
-    use bootfs::added_files::{find, for_request, AREA_LBA, AREA_SECTORS};
+    use bootfs::added_files::{find, for_request, AddError, AREA_LBA, AREA_SECTORS};
     use bootfs::additions::{Backend, Request};
     let (persist, template) = (config.persistence_for(path).is_some(), config.auto_install_for(path).is_some());
     if !persist && !template {
@@ -254,7 +254,10 @@ fn files_added<D: bootfs::block::BlockDevice>(
     let request =
         Request { persistence: persist.then_some(Backend { label: "", file: None, overlayfs: false }), template: template.then_some(&[][..]) };
     let room = AREA_SECTORS.min(partition_start.saturating_sub(AREA_LBA));
-    let added = find(source).and_then(|found| for_request(source, table, path, &found, &request, room));
+    let added = match config.iso_partition_off {
+        true => Err(AddError::LoaderWritesNothing),
+        false => find(source).and_then(|found| for_request(source, table, path, &found, &request, room)),
+    };
     Some(match added {
         Ok(added) => {
             let grown: Vec<String> = added.files.initrds.into_iter().map(|i| i.0).collect();

@@ -206,7 +206,7 @@ pub fn boot(volume: &mut Volume, file: &BootFile, stick_partitions: bool, extras
             warnings.push(format!("{}: only an ISO booted as a CD takes added files; it boots {what}", file.path));
         } else if !stick_partitions {
             // The switch promises a stick the loader never writes.
-            warnings.push(format!("{}: DROPBOOT_ISO_PARTITION is \"0\", so the loader writes nothing to the stick; it boots {what}", file.path));
+            warnings.push(format!("{}: {}; it boots {what}", file.path, bootfs::added_files::AddError::LoaderWritesNothing));
         } else {
             match add_files(file, &mut source, &verdict, extras, backend, &sector0, start) {
                 Ok(w) => with = Some(w),

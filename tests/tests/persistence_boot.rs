@@ -266,6 +266,8 @@ fn a_missing_backend_a_backend_in_pieces_a_full_table_and_a_stick_the_loader_mus
     let backend = ventoy_style_backend(&case.file(""), "persistence");
     let config = "{\n  \"control\": [ { \"DROPBOOT_ISO_PARTITION\": \"0\" } ],\n  \"persistence\": [ { \"image\": \"/probe.iso\", \"backend\": \"/persistence/persistence.dat\" } ]\n}\n";
     let stick = case.stick().size("128M").file(&iso.path).file_in(&backend, "/persistence").ventoy_json(config).build();
+    let check = stick.run("check", &[]);
+    assert!(check.contains("  at boot: adds nothing: DROPBOOT_ISO_PARTITION is \"0\", so the loader writes nothing to the stick"), "{check}");
     let before = read_at(&stick.path, 0, 2048 * 512);
     boots_without_persistence_saying(&case, &stick, &iso, "DROPBOOT_ISO_PARTITION is \"0\", so the loader writes nothing to the stick");
     assert!(read_at(&stick.path, 0, 2048 * 512) == before, "the sectors before the data partition are as they were");

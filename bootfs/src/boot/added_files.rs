@@ -70,6 +70,9 @@ pub struct AddedFiles {
 /// Why no files are added.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AddError {
+    /// The configuration turns the loader's writes off
+    /// (`DROPBOOT_ISO_PARTITION` "0"), the added-files area's included.
+    LoaderWritesNothing,
     /// The ISO's system reads none of the files asked for.
     NothingApplies,
     /// None of the initrds named is in the ISO.
@@ -115,6 +118,7 @@ impl From<crate::block::IoError> for AddError {
 impl core::fmt::Display for AddError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
+            AddError::LoaderWritesNothing => write!(f, "DROPBOOT_ISO_PARTITION is \"0\", so the loader writes nothing to the stick"),
             AddError::NothingApplies => {
                 write!(f, "its system is none that reads the files dropboot adds (live-boot, casper, dracut, the Debian installer)")
             }
