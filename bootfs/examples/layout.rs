@@ -45,6 +45,8 @@ fn main() {
         ("HOOK_PARAMETER_TABLE", offset_of!(HookHeader, parameter_table) as u64),
         ("HOOK_INT15_ENTRY", offset_of!(HookHeader, int15_entry) as u64),
         ("HOOK_PREVIOUS_INT15", offset_of!(HookHeader, previous_int15) as u64),
+        ("HOOK_MAX_READ", offset_of!(HookHeader, max_read) as u64),
+        ("BIOS_SECTORS_PER_CALL", BIOS_SECTORS_PER_CALL as u64),
         ("HOOK_REAL_DRIVES", offset_of!(HookHeader, real_drives) as u64),
         ("HOOK_DISK_LAST_HEAD", offset_of!(HookHeader, disk_last_head) as u64),
         ("HOOK_DISK_SECTORS_PER_TRACK", offset_of!(HookHeader, disk_sectors_per_track) as u64),

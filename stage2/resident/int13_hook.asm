@@ -71,7 +71,9 @@
         bits 16
         org 0
 
-MAX_PIECE       equ 127                 ; sectors per call to the real BIOS
+MAX_PIECE       equ BIOS_SECTORS_PER_CALL       ; sectors per call to the real BIOS (127),
+                                        ; or HOOK_MAX_READ (128 when proved) for a
+                                        ; read into a buffer at offset 0
 
 ; The caller's structures, as EDD 3.0 and the E820 interface lay them out.
 struc dap                               ; AH=42h-44h/47h's disk address packet
@@ -115,6 +117,7 @@ struc frame
                 resb 1
   .sector:      resd 1                  ; the file sector a read goes on from
   .done:        resd 1                  ; sectors of the request read so far
+  .asked:       resw 1                  ; sectors this piece asked the BIOS for
 endstruc
 L_DAP           equ frame.dap
 L_DAP_COUNT     equ frame.dap + dap.count
@@ -127,6 +130,7 @@ L_UNIT_SHIFT    equ frame.unit_shift
 L_WRITE         equ frame.write
 L_SECTOR        equ frame.sector
 L_DONE          equ frame.done
+L_ASKED         equ frame.asked
 LOCALS          equ frame_size
 
 ; The short frame of a call passed on (renumbered, swap_entry, int15_entry,
@@ -224,8 +228,21 @@ int13_entry:
         cli
         cmp byte [cs:depth], 0
         jne .stack_ready                ; nested: stay on the stack we are on
+        ; Stores into the block are written only when they change: the
+        ; code shares their page, and a store there costs an emulator
+        ; (QEMU's TCG) a check of the page's translated code, a real CPU
+        ; a pipeline flush when it is in the same cache line.
+        cmp [cs:saved_esp], esp
+        je .esp_saved
         mov [cs:saved_esp], esp
-        mov [cs:saved_ss], ss
+.esp_saved:
+        push ax
+        mov ax, ss
+        cmp [cs:saved_ss], ax
+        je .ss_saved
+        mov [cs:saved_ss], ax
+.ss_saved:
+        pop ax
         push cs
         pop ss
         movzx esp, word [cs:HOOK_STACK_TOP]
@@ -268,6 +285,8 @@ int13_entry:
         jnz .record
         mov ah, ST_OK
 .record:
+        cmp [cs:HOOK_LAST_STATUS], ah
+        je .status_kept
         mov [cs:HOOK_LAST_STATUS], ah
 .status_kept:
         ; CF into the caller's FLAGS: on the caller's stack for the outer
@@ -874,13 +893,18 @@ geometry:
 
 ; transfer_image: in: EBX = first sector of the image, ECX = sectors,
 ; ES:DI = buffer, BP = the call's frame (L_WRITE: read or write). Reads
-; them from the stick, or writes them to it, at most MAX_PIECE sectors a
-; call and never across an extent's edge, with the frame's packet (AH=42h
-; or 43h), or by CHS a track at most when stage2 found the BIOS without
-; extensions (HOOK_DISK_SECTORS_PER_TRACK set). The place and progress
-; live in the frame (L_SECTOR, L_DONE), never in a register across the
-; BIOS call. Out: CF clear, AL = 0; or CF set, AL = status. EDX = sectors
-; moved. Clobbers EAX, EBX, ECX, SI, DI, ES, DS.
+; them from the stick, or writes them to it, never across an extent's
+; edge, with the frame's packet (AH=42h or 43h), or by CHS a track at
+; most when stage2 found the BIOS without extensions
+; (HOOK_DISK_SECTORS_PER_TRACK set). A call moves at most MAX_PIECE
+; sectors, or HOOK_MAX_READ (128, when stage2 proved it) for a read whose
+; buffer normalises to offset 0; a read of more than MAX_PIECE that the
+; BIOS fails lowers HOOK_MAX_READ to MAX_PIECE for good and is asked again
+; after a reset. A piece counts as moved by the count it asked for, never
+; by what the BIOS wrote back into the packet. The place and progress
+; live in the frame (L_SECTOR, L_DONE, L_ASKED), never in a register
+; across the BIOS call. Out: CF clear, AL = 0; or CF set, AL = status.
+; EDX = sectors moved. Clobbers EAX, EBX, ECX, SI, DI, ES, DS.
 transfer_image:
         add ebx, [cs:HOOK_IMAGE_START]  ; image sector -> file sector
         mov [bp + L_SECTOR], ebx
@@ -902,7 +926,7 @@ transfer_image:
         mov ebx, [bp + L_SECTOR]
         call find_extent                ; EBX = file sector -> SI, EAX = into it
         jc .beyond_map
-        ; this piece: the rest of the request, of the extent, and MAX_PIECE
+        ; this piece: the rest of the request, of the extent, and of a call
         mov ecx, [bp + L_REQUEST]
         sub ecx, edx
         mov edx, [cs:si + EXTENT_COUNT]
@@ -911,11 +935,19 @@ transfer_image:
         jbe .fits_extent
         mov ecx, edx
 .fits_extent:
-        cmp ecx, MAX_PIECE
+        mov edx, MAX_PIECE
+        test di, di                     ; 128 sectors fill a segment from offset 0 only
+        jnz .limit_known
+        cmp byte [bp + L_WRITE], 0      ; and are proved for reads only
+        jne .limit_known
+        mov dl, [cs:HOOK_MAX_READ]
+.limit_known:
+        cmp ecx, edx
         jbe .fits_call
-        mov ecx, MAX_PIECE
+        mov ecx, edx
 .fits_call:
         mov [bp + L_DAP_COUNT], cx
+        mov [bp + L_ASKED], cx
         mov [bp + L_DAP_OFFSET], di
         mov [bp + L_DAP_SEGMENT], es
         xor edx, edx
@@ -933,13 +965,14 @@ transfer_image:
         add ah, [bp + L_WRITE]          ; 43h, AL = 00h: write, no verify
         mov al, 0
         pushf
+        cli                             ; entered as by INT: interrupts off
         call far [cs:HOOK_PREVIOUS]
         jmp .called
 .by_chs:
         call chs_transfer_piece
 .called:
         jc .bios_error
-        movzx ecx, word [bp + L_DAP_COUNT]
+        movzx ecx, word [bp + L_ASKED]
         add [bp + L_DONE], ecx
         add [bp + L_SECTOR], ecx
         shl cx, 5                       ; sectors -> paragraphs
@@ -953,7 +986,20 @@ transfer_image:
         ret
 .beyond_map:
         mov ah, ST_PAST_END
+        jmp .failed
 .bios_error:                            ; AH = the BIOS status
+        cmp word [bp + L_ASKED], MAX_PIECE
+        jbe .failed
+        ; a proved 128-sector read failed after all: 127 from now on, and
+        ; this piece again after a reset (some BIOSes stay in an error
+        ; state after an EDD error until one)
+        mov byte [cs:HOOK_MAX_READ], MAX_PIECE
+        mov ah, 0x00
+        mov dl, [cs:HOOK_DISK]
+        pushf
+        call far [cs:HOOK_PREVIOUS]
+        jmp .piece
+.failed:
         mov edx, [bp + L_DONE]
         mov al, ah
         stc
@@ -964,7 +1010,8 @@ transfer_image:
 ;   In: EDX:EAX = the stick's LBA, [BP + L_DAP_COUNT] = sectors, ES:DI =
 ;   buffer. Reads what lies on that LBA's track (the count is cut to its
 ;   end). Out: as the BIOS: CF clear, or CF set and AH = status
-;   (ST_NO_SECTOR past cylinder 1023); [BP + L_DAP_COUNT] = sectors asked.
+;   (ST_NO_SECTOR past cylinder 1023); [BP + L_DAP_COUNT] and [BP +
+;   L_ASKED] = sectors asked.
 ;   Clobbers EAX, ECX, EDX, SI.
 chs_transfer_piece:
         push ebx
@@ -976,6 +1023,7 @@ chs_transfer_piece:
         cmp cx, [bp + L_DAP_COUNT]
         jae .counted
         mov [bp + L_DAP_COUNT], cx
+        mov [bp + L_ASKED], cx
 .counted:
         mov bx, dx                      ; BL = sector - 1
         movzx ecx, byte [cs:HOOK_DISK_LAST_HEAD]

@@ -161,6 +161,7 @@ fn add_files(
 pub fn boot(volume: &mut Volume, file: &BootFile, stick_partitions: bool, extras: &Extras, say: &mut dyn FnMut(&str)) -> Result<(), BootError> {
     crate::log!("boot {}", file.path);
     let (start, disk, chs_only) = (volume.partition_start(), volume.drive(), volume.chs_geometry());
+    let max_read = volume.disk().max_read();
     // The stick's table as the entries will go into it (the last boot's
     // are out since this stage2 started).
     let sector0 = crate::iso_partition::table(volume.disk())?;
@@ -250,7 +251,7 @@ pub fn boot(volume: &mut Volume, file: &BootFile, stick_partitions: bool, extras
     if let Some(w) = &with {
         image_range.sectors = w.sectors;
     }
-    let hook_plan = HookPlan { presentation, disk, image: image_range, extents, spec_packet: plan.spec_packet, disk_chs: chs_only };
+    let hook_plan = HookPlan { presentation, disk, image: image_range, extents, spec_packet: plan.spec_packet, disk_chs: chs_only, max_read };
     // The entry point as SeaBIOS jumps to it: 0000:7C00 for the default
     // segment, segment:0000 otherwise.
     let (segment, offset16) = if dest < 0x10000 { (0u16, dest as u16) } else { (boot_image.load_segment, 0u16) };

@@ -1,18 +1,22 @@
 //! The boot disk through BIOS INT 13h: extensions (AH=42h, 43h to write)
 //! when the BIOS has them, CHS (AH=02h, 03h) otherwise, via a bounce
-//! buffer below 1 MiB. stage2 writes only single sectors of the boot area
+//! buffer below 1 MiB; and the largest read this BIOS performs whole
+//! (127 sectors, or 128 when a read at the start proves it), which the
+//! hook is told too. stage2 writes only single sectors of the boot area
 //! (the ISO partition entry and its record).
 
 use bootfs::block::{BlockDevice, IoError, IoErrorKind, SECTOR_SIZE};
+use bootfs::crc32::crc32;
+use bootfs::layout::{BIOS_PROVEN_SECTORS_PER_CALL, BIOS_SECTORS_PER_CALL};
 
 use crate::arch::{bios_int, RmRegs};
 
-/// Sectors the bounce buffer holds (32 KiB, aligned so no read crosses a
-/// 64 KiB DMA boundary).
-const BOUNCE_SECTORS: usize = 64;
+/// Sectors the bounce buffer holds: 64 KiB at offset 0 of its segment,
+/// aligned so that no read crosses a 64 KiB DMA boundary.
+const BOUNCE_SECTORS: usize = BIOS_PROVEN_SECTORS_PER_CALL as usize;
 const TRIES: usize = 3;
 
-#[repr(C, align(32768))]
+#[repr(C, align(65536))]
 struct Bounce([u8; BOUNCE_SECTORS * SECTOR_SIZE]);
 
 /// The INT 13h AH=42h disk address packet.
@@ -26,7 +30,7 @@ struct Dap {
     lba: u64,
 }
 
-#[link_section = ".bss.bounce"]
+#[link_section = ".bounce"]
 static mut BOUNCE: Bounce = Bounce([0; BOUNCE_SECTORS * SECTOR_SIZE]);
 static mut DAP: Dap = Dap { size: 16, reserved: 0, count: 0, offset: 0, segment: 0, lba: 0 };
 
@@ -82,11 +86,47 @@ impl ChsGeometry {
     }
 }
 
+/// What the read of 128 sectors at stage2's start showed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LargeRead {
+    /// It read exactly what 127 + 1 sectors read, and nothing around them.
+    Proved,
+    /// Not tried: without extensions, CHS reads stay within a track.
+    NotTried,
+    /// The BIOS failed it with this status (01h: EDD's limit of 127).
+    Refused(u8),
+    /// It said yes but wrote back another count.
+    CountChanged(u16),
+    /// It said yes but the buffer, or the bytes after it, differ.
+    DataDiffers,
+    /// The 127 + 1 sectors to compare with could not be read.
+    NoReference(u8),
+}
+
+impl core::fmt::Display for LargeRead {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LargeRead::Proved => write!(f, "128 sectors read whole at the start"),
+            LargeRead::NotTried => write!(f, "not tried"),
+            LargeRead::Refused(code) => write!(f, "128 failed with error 0x{code:02X}"),
+            LargeRead::CountChanged(n) => write!(f, "128 came back as {n}"),
+            LargeRead::DataDiffers => write!(f, "128 did not read what 127 + 1 read"),
+            LargeRead::NoReference(code) => write!(f, "127 + 1 failed with error 0x{code:02X}"),
+        }
+    }
+}
+
 pub struct BiosDisk {
     pub drive: u8,
     /// INT 13h extensions present.
     pub extensions: bool,
     chs: Option<Chs>,
+    /// Sectors one read asks for: 127, or 128 once proved.
+    max_read: usize,
+    /// Why `max_read` is what it is.
+    pub large_read: LargeRead,
+    /// INT 13h reads and writes made so far (for the log).
+    pub calls: u32,
 }
 
 impl BiosDisk {
@@ -95,7 +135,62 @@ impl BiosDisk {
         bios_int(0x13, &mut r);
         let extensions = !r.carry() && r.ebx as u16 == 0xAA55 && r.ecx & 1 != 0;
         let chs = if extensions { None } else { geometry(drive) };
-        BiosDisk { drive, extensions, chs }
+        let mut disk = BiosDisk { drive, extensions, chs, max_read: BIOS_SECTORS_PER_CALL as usize, large_read: LargeRead::NotTried, calls: 0 };
+        if extensions {
+            disk.large_read = disk.try_large_read();
+            if disk.large_read == LargeRead::Proved {
+                disk.max_read = BIOS_PROVEN_SECTORS_PER_CALL as usize;
+            }
+        }
+        disk
+    }
+
+    /// Sectors one read asks of this BIOS: 127, or 128 when proved.
+    pub fn max_read(&self) -> u8 {
+        self.max_read as u8
+    }
+
+    /// Reads the disk's first 128 sectors (the MBR and stage2: sectors
+    /// that differ) as 127 + 1, then in one call into the whole bounce
+    /// buffer filled with a pattern, with 16 bytes after it watched.
+    /// Every way a BIOS gets a count past EDD's 127 wrong shows here: it
+    /// refuses it (01h by EDD-4, 09h on older BIOSes), writes back another
+    /// count, masks it to 7 bits (nothing read), reads less, or wraps its
+    /// offset (the buffer's start overwritten) or runs on past the
+    /// buffer. A refusal is followed by a reset, as syslinux does.
+    fn try_large_read(&mut self) -> LargeRead {
+        let all = BIOS_PROVEN_SECTORS_PER_CALL as usize;
+        let first = BIOS_SECTORS_PER_CALL as usize;
+        let whole = self.transfer(Direction::Read, 0, first, 0).and_then(|_| self.transfer(Direction::Read, first as u64, all - first, first));
+        if let Err(code) = whole {
+            self.reset();
+            return LargeRead::NoReference(code);
+        }
+        // SAFETY: one CPU, no interrupts in protected mode: nothing else
+        // uses the bounce buffer. The 16 bytes after it are conventional
+        // memory below the hook and the EBDA (STAGE2_END_LIMIT), used by
+        // nothing while stage2 runs; they are put back.
+        unsafe {
+            let bounce = &mut (*(&raw mut BOUNCE)).0;
+            let reference = crc32(bounce);
+            bounce.fill(0xA5);
+            let after = bounce.as_mut_ptr().add(bounce.len()) as *mut [u8; 16];
+            let kept = core::ptr::read_volatile(after);
+            core::ptr::write_volatile(after, [0x5A; 16]);
+            let result = self.transfer(Direction::Read, 0, all, 0);
+            let guard = core::ptr::read_volatile(after);
+            core::ptr::write_volatile(after, kept);
+            let count = (*(&raw const DAP)).count;
+            match result {
+                Err(code) => {
+                    self.reset();
+                    LargeRead::Refused(code)
+                }
+                Ok(_) if count as usize != all => LargeRead::CountChanged(count),
+                Ok(_) if crc32(bounce) != reference || guard != [0x5A; 16] => LargeRead::DataDiffers,
+                Ok(_) => LargeRead::Proved,
+            }
+        }
     }
 
     /// The disk's CHS geometry (last head, sectors per track) when the
@@ -111,7 +206,7 @@ impl BiosDisk {
     /// Reads `count` sectors at `lba` into the bounce buffer. CHS reads stay
     /// within one track.
     fn read_to_bounce(&mut self, lba: u64, count: usize) -> Result<usize, u8> {
-        self.transfer(Direction::Read, lba, count)
+        self.transfer(Direction::Read, lba, count, 0)
     }
 
     /// Writes one sector at `lba`, then reads it back and compares: a
@@ -123,7 +218,7 @@ impl BiosDisk {
         // Retried like reads, except on a write-protected stick.
         let mut result = Err(0);
         for _ in 0..TRIES {
-            result = self.transfer(Direction::Write, lba, 1);
+            result = self.transfer(Direction::Write, lba, 1, 0);
             if matches!(result, Ok(_) | Err(0x03)) {
                 break;
             }
@@ -139,13 +234,13 @@ impl BiosDisk {
     }
 
     /// One INT 13h read or write of `count` sectors at `lba` from or into
-    /// the bounce buffer.
-    fn transfer(&mut self, direction: Direction, lba: u64, count: usize) -> Result<usize, u8> {
+    /// the bounce buffer, from its sector `at` on.
+    fn transfer(&mut self, direction: Direction, lba: u64, count: usize, at: usize) -> Result<usize, u8> {
         let (lba_function, chs_function) = match direction {
             Direction::Read => (0x4200, 0x0200),
             Direction::Write => (0x4300, 0x0300),
         };
-        let bounce = (&raw mut BOUNCE) as usize;
+        let bounce = (&raw mut BOUNCE) as usize + at * SECTOR_SIZE;
         let (segment, offset) = seg_off(bounce);
         let (mut r, count) = if self.extensions {
             let dap_addr = (&raw mut DAP) as usize;
@@ -174,6 +269,7 @@ impl BiosDisk {
             (regs, count)
         };
         bios_int(0x13, &mut r);
+        self.calls += 1;
         if r.carry() {
             Err(r.ah())
         } else {
@@ -195,15 +291,23 @@ impl BlockDevice for BiosDisk {
     fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
         let mut done = 0;
         while done < buf.len() {
-            let want = ((buf.len() - done) / SECTOR_SIZE).min(BOUNCE_SECTORS);
             let at = lba + (done / SECTOR_SIZE) as u64;
             let mut result = Err(0);
-            for _ in 0..TRIES {
+            let mut tries = 0;
+            while tries < TRIES {
+                let want = ((buf.len() - done) / SECTOR_SIZE).min(self.max_read);
                 result = self.read_to_bounce(at, want);
                 if result.is_ok() {
                     break;
                 }
                 self.reset();
+                // A proved 128 that fails after all: 127 from now on, and
+                // this read again without counting it as a try.
+                if want > BIOS_SECTORS_PER_CALL as usize {
+                    self.max_read = BIOS_SECTORS_PER_CALL as usize;
+                    continue;
+                }
+                tries += 1;
             }
             let got = result.map_err(|code| IoError { lba: at, kind: IoErrorKind::Bios(code) })?;
             let bytes = got * SECTOR_SIZE;

@@ -33,6 +33,8 @@ pub struct HookPlan<'a> {
     pub spec_packet: Option<[u8; SPEC_PACKET_BYTES]>,
     /// The stick's geometry when the BIOS reads it only by CHS.
     pub disk_chs: Option<ChsGeometry>,
+    /// Sectors one read asks of the stick's BIOS (127, or 128 when proved).
+    pub max_read: u8,
 }
 
 impl HookPlan<'static> {
@@ -46,6 +48,7 @@ impl HookPlan<'static> {
             extents: &[],
             spec_packet: None,
             disk_chs: None,
+            max_read: layout::BIOS_SECTORS_PER_CALL,
         }
     }
 }
@@ -118,6 +121,7 @@ pub fn install(plan: &HookPlan) -> Installed {
         h.real_drives = class.map_or(0, real_drives);
         let disk_chs = plan.disk_chs.map_or((0, 0), |g| (g.last_head, g.sectors_per_track));
         (h.disk_last_head, h.disk_sectors_per_track) = disk_chs;
+        h.max_read = plan.max_read;
         if let Presentation::Floppy(f) = presentation {
             h.floppy_type = f.bios_type;
             h.parameter_table[..11].copy_from_slice(&f.parameter_table);

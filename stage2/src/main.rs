@@ -65,9 +65,14 @@ extern "C" fn stage2_main(boot_drive: u32) -> ! {
         Err(e) => menu::fatal(&mut screen, &mut input, &format!("{e}"), e.hint()),
     };
     let report_len = report.files.len();
-    log!("{report_len} boot files");
-    for f in &report.files {
+    log!("{report_len} boot files ({} reads of the stick so far)", volume.disk().calls);
+    // The first ones by name; a serial line costs more than the scan of
+    // the folder it names (5,000 took half a second under QEMU).
+    for f in report.files.iter().take(LOGGED_FILES) {
         log!("  {} ({} bytes)", f.path, f.size);
+    }
+    if report_len > LOGGED_FILES {
+        log!("  ... and {} more", report_len - LOGGED_FILES);
     }
     for p in &report.problems {
         log!("  skipped {p}");
@@ -120,6 +125,9 @@ extern "C" fn stage2_main(boot_drive: u32) -> ! {
     let name = volume.describe();
     menu::Menu::new(entries, config, loaded, name, status).run(&mut volume, &mut screen, &mut input)
 }
+
+/// Boot files the log names one by one.
+const LOGGED_FILES: usize = 40;
 
 fn wait_any_key_and_reboot() -> ! {
     let mut r = RmRegs::default();

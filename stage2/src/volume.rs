@@ -65,7 +65,11 @@ pub type VolumeFile<'a> = MappedFile<&'a mut Window<BiosDisk>>;
 impl Volume {
     pub fn open(drive: u8) -> Result<Volume, VolumeError> {
         let mut disk = BiosDisk::open(drive);
-        crate::log!("disk {drive:02X}h: INT 13h extensions {}", if disk.extensions { "yes" } else { "no, using CHS" });
+        if disk.extensions {
+            crate::log!("disk {drive:02X}h: INT 13h extensions yes; reads of {} sectors a call ({})", disk.max_read(), disk.large_read);
+        } else {
+            crate::log!("disk {drive:02X}h: INT 13h extensions no, using CHS");
+        }
         let undo_problem = crate::iso_partition::undo_last(&mut disk);
         crate::added_files::undo_last(&mut disk);
         let mut sector = [0u8; 512];

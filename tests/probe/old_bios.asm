@@ -18,7 +18,18 @@
 ;            cleared (as Bochs's rombios does with its 16-bit POPA),
 ;            AL changed after AH=42h (which returns only AH) and the
 ;            flags other than CF, IF and DF flipped.
-; It says so on COM1: "old-bios: ...".
+;            Bits 4-7, with bit 2, play a BIOS's answers to an AH=42h read
+;            of a hard disk of more than 127 sectors (EDD's limit):
+;   bit 4    refused, AH=01h and the count 0, as EDD-4 says;
+;   bit 5    the count masked to 7 bits: 128 reads nothing and says yes
+;            with the count 0;
+;   bit 6    127 sectors read, and yes said with the count left at 128;
+;   bit 7    read whole while this filter is the INT 13h vector, refused
+;            with AH=09h ("> 80h sectors") once something is in front of
+;            it (a BIOS that passes stage2's check and fails the hook's
+;            reads).
+; It says so on COM1: "old-bios: ...". It is two sectors: the first loads
+; the second.
 ;
 ; In: real mode, CS:IP = 0000:7C00, DL = 00h. Out: never returns.
 
@@ -32,6 +43,11 @@ QUIRK_NO_GEOMETRY equ 0x01
 QUIRK_BPB       equ 0x02
 QUIRK_KEEP_EXTENSIONS equ 0x04
 QUIRK_SCRAMBLE  equ 0x08
+QUIRK_REFUSES_OVER_127 equ 0x10
+QUIRK_MASKS_COUNT equ 0x20
+QUIRK_READS_SHORT equ 0x40
+QUIRK_REFUSES_LATER equ 0x80
+QUIRKS_OF_COUNT equ 0xF0
 SCRAMBLED_FLAGS equ 0x08D4          ; OF, SF, ZF, AF, PF
 
 start:
@@ -42,13 +58,19 @@ start:
         mov sp, 0x7C00
         sti
         cld
+        mov es, ax
+        mov ax, 0x0201                  ; the second sector, after this one
+        mov cx, 0x0002
+        xor dh, dh
+        mov bx, 0x7E00
+        int 0x13
         dec word [BDA_BASE_MEMORY]      ; 1 KiB for the copy
         mov ax, [BDA_BASE_MEMORY]
         shl ax, 6                       ; KiB -> segment
         mov es, ax
         mov si, 0x7C00
         xor di, di
-        mov cx, 256
+        mov cx, 512
         rep movsw
         mov eax, [IVT_INT13]
         mov [es:old_int13 - $$], eax
@@ -79,12 +101,16 @@ filter:
         ja .chain
 .refuse:
         mov ah, 0x01
+..@refuse_with_ah:
         push bp
         mov bp, sp
         or byte [bp + 6], 0x01          ; CF in the caller's FLAGS
         pop bp
         iret
 .chain:
+        test byte [cs:quirks - $$], QUIRKS_OF_COUNT
+        jnz count_quirks
+..@pass_down:
         test byte [cs:quirks - $$], QUIRK_SCRAMBLE
         jnz scrambled
         jmp far [cs:old_int13 - $$]
@@ -166,18 +192,71 @@ resident:
 .halt:  hlt
         jmp .halt
 
-%include "com1.inc"
-
 old_int13:      dd 0
-prefix:         db "old-bios: ", 0
-hidden:         db "INT 13h extensions hidden; ", 0
-cleared:        db "high halves cleared; ", 0
-said:           db "booting 80h by CHS with DL=", 0
-line_end:       db "h", 13, 10, 0
-failed:         db "old-bios: reading 80h failed", 13, 10, 0
                 db "OLDBIOS:"
 boot_dl:        db 0x80
 quirks:         db 0
 
         times 510 - ($ - $$) db 0
         dw 0xAA55
+
+; The second sector, loaded by the first to 0000:7E00 and copied with it.
+
+; count_quirks: an AH=42h read of a hard disk of more than 127 sectors,
+; answered as the quirks say; every other call passed down.
+count_quirks:
+        cmp dl, 0x80
+        jb ..@pass_down
+        cmp ah, 0x42
+        jne ..@pass_down
+        cmp word [si + 2], 127          ; DS:SI = the packet
+        jbe ..@pass_down
+        test byte [cs:quirks - $$], QUIRK_REFUSES_OVER_127
+        jnz .refuse
+        test byte [cs:quirks - $$], QUIRK_MASKS_COUNT
+        jnz .masked
+        test byte [cs:quirks - $$], QUIRK_READS_SHORT
+        jnz .short
+        push ds                         ; QUIRK_REFUSES_LATER
+        push ax
+        xor ax, ax
+        mov ds, ax
+        mov ax, cs
+        cmp [IVT_INT13 + 2], ax
+        pop ax
+        pop ds
+        je ..@pass_down                    ; nothing in front yet: read whole
+        mov ah, 0x09
+        jmp .refused
+.refuse:
+        mov ah, 0x01
+.refused:
+        mov word [si + 2], 0
+        jmp ..@refuse_with_ah
+.masked:
+        and word [si + 2], 0x7F
+        jnz ..@pass_down
+        xor ah, ah                      ; nothing read, and yes said
+        push bp
+        mov bp, sp
+        and byte [bp + 6], 0xFE
+        pop bp
+        iret
+.short:
+        push word [si + 2]
+        mov word [si + 2], 127
+        pushf
+        call far [cs:old_int13 - $$]
+        pop word [si + 2]               ; the count asked, as if all were read
+        retf 2                          ; with the BIOS's flags
+
+%include "com1.inc"
+
+prefix:         db "old-bios: ", 0
+hidden:         db "INT 13h extensions hidden; ", 0
+cleared:        db "high halves cleared; ", 0
+said:           db "booting 80h by CHS with DL=", 0
+line_end:       db "h", 13, 10, 0
+failed:         db "old-bios: reading 80h failed", 13, 10, 0
+
+        times 1024 - ($ - $$) db 0

@@ -22,9 +22,9 @@
 ;                  the middle of each of the hook's reads (as a BIOS's USB
 ;                  code may): both reads must come back whole
 ;
-; In mode 1 it only reads the data file once in 64 KiB requests, then as
-; many sectors of drive 80h in 127-sector requests, and reports the BIOS
-; timer ticks (18.2 Hz) each took, for `make bench`.
+; In mode 1 it only times reads of the data file through the boot drive
+; and of the same sectors of the stick directly, in the request sizes of
+; boot loaders (bench, below), for `make bench`.
 ;
 ; then ends QEMU through isa-debug-exit (port F4h, code 31h: exit status 99).
 ; The host writes the data file's first block and block count into the
@@ -68,6 +68,7 @@ params:
 data_lba:       dd 0                    ; the data: first block (CD) or sector (disk)
 data_blocks:    dd 0                    ; its length in blocks (CD) or sectors (disk)
 mode:           dd 0                    ; 0: every check; 1: time reading the data (bench)
+raw_lba:        dd 0                    ; bench: the stick's sector where the data starts
 drive:          db 0                    ; (in sector 0: it must survive loading the rest)
 
 ; load_rest: booted as a floppy or hard disk only sector 0 is loaded; read
@@ -407,8 +408,10 @@ disk_checks:
         jmp finish
 
 ; nested_check: finds the hook by its $INT13SF header, puts `shim` in its
-; old vector's place, reads the data whole (7 blocks a request), puts the
-; vector back. Prints "probe: int13sf ..." and "probe: nested ...".
+; old vector's place, reads the data whole (32 blocks, 64 KiB, a request
+; into a buffer at offset 0), puts the vector back. Prints "probe:
+; int13sf ..." and "probe: nested calls=N largest=L failed=F crc=C", L the
+; largest count of the AH=42h calls the hook passed on.
 NESTED_DAP      equ 0x1E00
 NESTED_BUF      equ 0x3000              ; one block
 nested_check:
@@ -433,10 +436,11 @@ nested_check:
         push es
         push di
         mov word [nested_calls], 0
+        mov word [nested_largest], 0
         mov byte [nested_failed], 0
         xor ax, ax
         mov es, ax
-        mov cx, 7
+        mov cx, 32
         xor bx, bx
         mov al, 0x10
         call crc_pass
@@ -451,6 +455,10 @@ nested_check:
         mov si, s_nested
         call print
         mov ax, [nested_calls]
+        call hex16
+        mov si, s_nested_largest
+        call print
+        mov ax, [nested_largest]
         call hex16
         mov si, s_nested_failed
         call print
@@ -481,10 +489,20 @@ nested_check:
 ; shim: in the hook's old vector's place. A read the hook passes on (42h,
 ; or 02h on a BIOS without extensions) makes one call of its own to the
 ; probe's drive first (the first block of the data into NESTED_BUF), then
-; goes on to the BIOS. Keeps every register.
+; goes on to the BIOS; a 42h's count is kept if it is the largest yet.
+; Keeps every register.
 shim:
         cmp ah, 0x42
-        je .read
+        jne .not_42h
+        push ax
+        mov ax, [si + 2]                ; DS:SI = the hook's packet
+        cmp ax, [cs:nested_largest]
+        jbe .smaller
+        mov [cs:nested_largest], ax
+.smaller:
+        pop ax
+        jmp .read
+.not_42h:
         cmp ah, 0x02
         jne .forward
 .read:
@@ -966,50 +984,82 @@ crc_sectors:
         pop ds
         ret
 
-; bench: reads the data file once, 32 blocks a request, and prints
-; "probe: bench blocks=B ticks=T"; then ends QEMU.
+; bench: for each request size of bench_sizes (1, 4, 16 and 32 blocks:
+; 2, 8, 32 and 64 KiB, as boot loaders ask), reads the start of the data
+; file through the boot drive, then the same sectors of drive 80h (the
+; stick, from raw_lba, which the host wrote) in requests of the same
+; bytes, both into DATA_SEG:0000; BENCH_ROUNDS times, turn about, so a
+; change in the host's load falls on both alike, after one round
+; untimed (which brings the sectors into the host's cache for both).
+; Prints "probe: bench blocks=B amount=A hook=H stick=S" (A blocks a
+; round; H and S the TSC / 1024 over the timed rounds); then "probe:
+; bench ticks=T tsc=K" (the BIOS ticks and the TSC / 1024 over the whole,
+; for the host to turn TSC units into seconds); then ends QEMU. A failed
+; read ends the line with " failed".
+BENCH_ROUNDS    equ 8
 bench:
-        mov eax, [0x046C]
+        call tick_edge
         mov [t0], eax
+        rdtsc
+        mov [tsc0], eax
+        mov [tsc0 + 4], edx
+        mov si, bench_sizes
+.size:
+        lodsw
+        test ax, ax
+        jz .all_sizes
+        mov [req_blocks], ax
+        lodsw
+        mov [bench_amount], ax
+        push si
+        mov si, s_bench
+        call print
+        mov ax, [req_blocks]
+        call hex16
+        mov si, s_amount
+        call print
+        mov ax, [bench_amount]
+        call hex16
+        mov byte [failed], 0
+        xor eax, eax
+        mov [hook_sum], eax
+        mov [stick_sum], eax
+        mov byte [bench_round], 0
+.round:
+        ; through the boot drive
+        rdtsc
+        mov [tsc1], eax
+        mov [tsc1 + 4], edx
         mov dword [pos], 0
-.request:
-        mov eax, [pos]
-        cmp eax, [data_blocks]
-        jae .timed
-        mov ecx, [data_blocks]
-        sub ecx, eax
-        cmp ecx, 32
-        jbe .count_ok
-        mov ecx, 32
-.count_ok:
-        add dword [pos], ecx
+.hook_request:
+        movzx eax, word [pos]
+        cmp ax, [bench_amount]
+        jae .hook_done
+        movzx ecx, word [req_blocks]
+        add [pos], cx
         add eax, [data_lba]
         xor bx, bx
         mov dl, 0x10
         call read_blocks
-        jnc .request
-.timed:
-        mov si, s_bench
-        mov eax, [data_blocks]
-        call print_timing
-        ; the same amount read from drive 80h directly, 127 sectors a call
-        mov eax, [0x046C]
-        mov [t0], eax
+        jnc .hook_request
+        mov byte [failed], 1
+.hook_done:
+        mov bx, hook_sum
+        call tsc_add
+        ; the same sectors of the stick, the same bytes a request
+        rdtsc
+        mov [tsc1], eax
+        mov [tsc1 + 4], edx
         mov dword [pos], 0
-        mov ecx, [data_blocks]
-        shl ecx, 2
-        mov [raw_sectors], ecx
-.raw_request:
-        mov eax, [pos]
-        cmp eax, [raw_sectors]
-        jae .raw_timed
-        mov ecx, [raw_sectors]
-        sub ecx, eax
-        cmp ecx, 127
-        jbe .raw_count_ok
-        mov ecx, 127
-.raw_count_ok:
-        add dword [pos], ecx
+.stick_request:
+        movzx eax, word [pos]
+        cmp ax, [bench_amount]
+        jae .stick_done
+        movzx ecx, word [req_blocks]
+        add [pos], cx
+        shl eax, 2
+        add eax, [raw_lba]
+        shl cx, 2
         xor bx, bx
         call fill_dap
         mov byte [DAP], 0x10
@@ -1017,27 +1067,71 @@ bench:
         mov dl, 0x80
         mov si, DAP
         int 0x13
-        jnc .raw_request
-.raw_timed:
-        mov si, s_bench80
-        mov eax, [raw_sectors]
-        call print_timing
-        jmp finish
-
-; print_timing: SI = label, EAX = amount. Prints "LABEL<amount> ticks=<ticks
-; since t0>".
-print_timing:
-        mov ebx, [0x046C]
-        sub ebx, [t0]
+        jnc .stick_request
+        mov byte [failed], 1
+.stick_done:
+        mov bx, stick_sum
+        call tsc_add
+        inc byte [bench_round]
+        cmp byte [bench_round], BENCH_ROUNDS
+        jbe .round
+        mov si, s_hook
+        call print
+        mov eax, [hook_sum]
+        call hex32
+        mov si, s_stick_time
+        call print
+        mov eax, [stick_sum]
+        call hex32
+        cmp byte [failed], 0
+        je .line_end
+        mov si, s_bench_failed
+        call print
+.line_end:
+        call newline
+        pop si
+        jmp .size
+.all_sizes:
+        call tick_edge
+        sub eax, [t0]
+        mov [bench_ticks], eax
+        rdtsc
+        sub eax, [tsc0]
+        sbb edx, [tsc0 + 4]
+        shrd eax, edx, 10
         push eax
+        mov si, s_bench_ticks
+        call print
+        mov eax, [bench_ticks]
+        call hex32
+        mov si, s_tsc
         call print
         pop eax
         call hex32
-        mov si, s_ticks
-        call print
-        mov eax, ebx
-        call hex32
-        jmp newline
+        call newline
+        jmp finish
+
+; tsc_add: BX = a dword; adds the TSC since tsc1 / 1024 to it, except in
+; the untimed round 0.
+tsc_add:
+        rdtsc
+        sub eax, [tsc1]
+        sbb edx, [tsc1 + 4]
+        shrd eax, edx, 10
+        cmp byte [bench_round], 0
+        je .untimed
+        add [bx], eax
+.untimed:
+        ret
+
+; tick_edge: waits for the BIOS tick count (BDA 46Ch) to change; EAX = it.
+tick_edge:
+        mov ebx, [0x046C]
+.wait:
+        mov eax, [0x046C]
+        cmp eax, ebx
+        je .wait
+        ret
 
 ; params48: AL = buffer size to offer. Prints the reply.
 params48:
@@ -1364,13 +1458,18 @@ s_ext_count:    db "probe: ext count=", 0
 s_stick:        db "probe: stick ", 0
 s_at:           db " at=", 0
 s_bench:        db "probe: bench blocks=", 0
-s_ticks:        db " ticks=", 0
-s_bench80:      db "probe: bench80 sectors=", 0
+s_amount:       db " amount=", 0
+s_hook:         db " hook=", 0
+s_stick_time:   db " stick=", 0
+s_bench_failed: db " failed", 0
+s_bench_ticks:  db "probe: bench ticks=", 0
+s_tsc:          db " tsc=", 0
 s_drive:        db "probe: drive dl=", 0
 s_int13sf:      db "probe: int13sf ", 0
 s_found:        db ":0000 found", 0
 s_missing:      db "missing", 0
 s_nested:       db "probe: nested calls=", 0
+s_nested_largest: db " largest=", 0
 s_nested_failed: db " failed=", 0
 s_drive41:      db " 41 ", 0
 s_drive08:      db " 08 ", 0
@@ -1397,6 +1496,7 @@ other:          db 0
 in_shim:        db 0
 nested_failed:  db 0
 nested_calls:   dw 0
+nested_largest: dw 0
 changed:        db 0
 case_at:        dw 0
 b_ds:           dw 0
@@ -1424,7 +1524,15 @@ geo_dx:         dw 0
 crc:            dd 0
 pos:            dd 0
 t0:             dd 0
-raw_sectors:    dd 0
+tsc0:           dq 0
+tsc1:           dq 0
+bench_ticks:    dd 0
+bench_amount:   dw 0
+bench_round:    db 0
+hook_sum:       dd 0
+stick_sum:      dd 0
+; bench: (blocks a request, blocks read a round) pairs, then 0
+bench_sizes:    dw 1, 64, 4, 256, 16, 256, 32, 512, 0
 shim_next:      dd 0
 b_eax:          dd 0
 b_ebx:          dd 0

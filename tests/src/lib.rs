@@ -33,6 +33,15 @@ use std::time::{Duration, Instant};
 
 use bootfs::text::from_cp437;
 
+/// Where QEMU's command lines go instead of stderr (`make bench` keeps
+/// its terminal for its table): set once with [`log_commands_to`].
+static COMMAND_LOG: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Appends every QEMU command line from now on to `path`.
+pub fn log_commands_to(path: &Path) {
+    let _ = COMMAND_LOG.set(path.into());
+}
+
 /// How long one boot may run before the watchdog kills QEMU.
 pub const BOOT_LIMIT: Duration = Duration::from_secs(180);
 /// How long a test waits for one thing to show.
@@ -149,6 +158,8 @@ pub struct Qemu {
     child: Arc<Mutex<Child>>,
     qmp: qmp::Qmp,
     com1: terminal::Terminal,
+    /// Just before QEMU was started.
+    spawned: Instant,
     started: Instant,
     limit: Duration,
     done: Arc<AtomicBool>,
@@ -268,7 +279,15 @@ impl Qemu {
             args.extend(["-boot".into(), "d".into()]);
         }
         let command_line = format!("qemu-system-x86_64 {}", args.join(" "));
-        eprintln!("[{name}] {command_line}");
+        match COMMAND_LOG.get() {
+            Some(log) => {
+                use std::io::Write;
+                let line = format!("[{name}] {command_line}\n");
+                let _ = fs::OpenOptions::new().create(true).append(true).open(log).and_then(|mut f| f.write_all(line.as_bytes()));
+            }
+            None => eprintln!("[{name}] {command_line}"),
+        }
+        let spawned = Instant::now();
         fs::write(dir.join("qemu-command.txt"), &command_line).ok();
         let child = Command::new("qemu-system-x86_64")
             .args(&args)
@@ -290,10 +309,50 @@ impl Qemu {
             child,
             qmp,
             com1,
+            spawned,
             started: Instant::now(),
             limit: opts.limit.unwrap_or(BOOT_LIMIT),
             done,
         }
+    }
+
+    /// The instant just before QEMU was started.
+    pub fn spawned(&self) -> Instant {
+        self.spawned
+    }
+
+    /// When the end of the first `needle` in what COM1 sent (escapes
+    /// included) arrived, if it came.
+    pub fn serial_arrival(&self, needle: &str) -> Option<Instant> {
+        let raw = fs::read(&self.serial_path).ok()?;
+        let at = raw.windows(needle.len()).position(|w| w == needle.as_bytes())?;
+        self.com1.arrival_of(at + needle.len() - 1)
+    }
+
+    /// Waits until COM1 has sent `needle`; returns when it arrived.
+    pub fn wait_serial_arrival(&mut self, needle: &str, limit: Duration) -> Instant {
+        self.wait_serial_within(needle, limit);
+        self.serial_arrival(needle).unwrap_or_else(Instant::now)
+    }
+
+    /// Waits until the VGA text screen shows `needle`, reading it every
+    /// 25 ms; returns when the first read that showed it began. For
+    /// timing; tests use [`Qemu::wait_screen`].
+    pub fn wait_screen_arrival(&mut self, needle: &str, limit: Duration) -> Instant {
+        let mut seen = None;
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            let asked = Instant::now();
+            if self.screen().text().contains(needle) {
+                seen = Some(asked);
+                break;
+            }
+            if self.exited().is_some() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(25));
+        }
+        seen.unwrap_or_else(|| panic!("[{}] the screen did not show {needle:?} within {}s", self.name, limit.as_secs()))
     }
 
     /// Everything COM1 has received, as UTF-8 (lossy).

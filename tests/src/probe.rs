@@ -107,6 +107,10 @@ pub enum StickBios {
     /// changed these ("ebx" under Bochs's rombios; all of them and the
     /// flags under [`OLD_BIOS_CLEARS_HIGH_HALVES`]).
     SixteenBit(&'static str),
+    /// With extensions, on a BIOS that gets reads of more than 127
+    /// sectors wrong (one of the [`OLD_BIOS_REFUSES_OVER_127`] quirks):
+    /// stage2 found it so, and the hook asks 127 a call.
+    At127,
 }
 
 /// What [`OLD_BIOS_CLEARS_HIGH_HALVES`] changes in a call it passes down.
@@ -142,7 +146,9 @@ pub fn check_on(lines: &[String], iso: &ProbeIso, stick_mbr: &[u8], bios: StickB
     expect("probe: write", "probe: write cf=1 ah=03");
     let code: String = stick_mbr[..4].iter().map(|b| format!("{b:02X}")).collect();
     match bios {
-        StickBios::Extensions | StickBios::SixteenBit(_) => expect("probe: mbr80", &format!("probe: mbr80 cf=0 ah=00 code={code} sig=55AA")),
+        StickBios::Extensions | StickBios::SixteenBit(_) | StickBios::At127 => {
+            expect("probe: mbr80", &format!("probe: mbr80 cf=0 ah=00 code={code} sig=55AA"))
+        }
         StickBios::ChsOnly => {
             assert!(find("probe: mbr80").starts_with("probe: mbr80 cf=1 ah=01"), "42h of 80h must fail here:\n{}", lines.join("\n"))
         }
@@ -157,6 +163,14 @@ pub fn check_on(lines: &[String], iso: &ProbeIso, stick_mbr: &[u8], bios: StickB
     assert!(nested.ends_with(&format!(" failed=00 crc={first_block}")), "{nested} (the first block's CRC32 is {first_block})");
     let calls = u16::from_str_radix(&nested["probe: nested calls=".len()..][..4], 16).expect("the count");
     assert!(calls > 1, "a nested call in each of the hook's reads: {nested}");
+    // The nested pass asks 64 KiB into a buffer at offset 0: at most 128
+    // sectors a call where stage2 proved this BIOS reads them whole
+    // (SeaBIOS does), 127 where it did not, and no AH=42h at all where the
+    // hook reads by CHS (exactly so for an ISO in one piece:
+    // [`largest_hook_read`]).
+    let most = largest_read_for(bios);
+    let largest = largest_hook_read(lines);
+    assert!(largest <= most, "{nested}: the hook asked more than {most:#X} sectors in one call");
     expect("probe: done", "probe: done");
 }
 
@@ -171,6 +185,23 @@ pub fn boot_and_check(vm: &mut crate::Qemu, keys: &[&str], limit: std::time::Dur
     assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
     check(&lines, iso, &crate::media::read_at(image, 0, 512));
     serial
+}
+
+/// The most sectors the hook may ask in one call under `bios`.
+pub fn largest_read_for(bios: StickBios) -> u16 {
+    match bios {
+        StickBios::ChsOnly => 0,
+        StickBios::At127 => 0x7F,
+        _ => 0x80,
+    }
+}
+
+/// The largest count of the AH=42h calls the hook passed on in the
+/// probe's nested pass (64 KiB requests into a buffer at offset 0).
+pub fn largest_hook_read(lines: &[String]) -> u16 {
+    let nested = lines.iter().find(|l| l.starts_with("probe: nested")).expect("the probe's nested line");
+    let value = nested.split(' ').find_map(|w| w.strip_prefix("largest=")).expect("largest= in the nested line");
+    u16::from_str_radix(value, 16).expect("hex")
 }
 
 /// The probe's "regs" lines: `count` calls made with DS, ES, FS and GS
@@ -214,6 +245,16 @@ pub const OLD_BIOS_KEEPS_EXTENSIONS: u8 = 0x04;
 /// EDX, ESI, EDI and EBP cleared, AL changed after AH=42h and the flags
 /// other than CF, IF and DF flipped.
 pub const OLD_BIOS_CLEARS_HIGH_HALVES: u8 = 0x08;
+/// With [`OLD_BIOS_KEEPS_EXTENSIONS`]: an AH=42h read of more than 127
+/// sectors is refused (AH=01h, the count 0), as EDD-4 says.
+pub const OLD_BIOS_REFUSES_OVER_127: u8 = 0x10;
+/// ... has its count masked to 7 bits: 128 reads nothing and says yes.
+pub const OLD_BIOS_MASKS_COUNT: u8 = 0x20;
+/// ... reads 127 sectors and says yes with the count left at 128.
+pub const OLD_BIOS_READS_SHORT: u8 = 0x40;
+/// ... is read whole while the old BIOS is the INT 13h vector, and refused
+/// (AH=09h) once the hook is in front of it.
+pub const OLD_BIOS_REFUSES_LATER: u8 = 0x80;
 
 /// A 1.44 MB floppy whose boot sector turns SeaBIOS into a BIOS without
 /// INT 13h extensions, then boots 80h with DL = `boot_dl` and `quirks`.
@@ -459,4 +500,18 @@ pub fn move_data_to(iso: &mut ProbeIso, offset: u64) {
     f.write_all(&iso.data).expect("the data past the hole");
     iso.data_lba = lba;
     iso.blocks = ((offset + iso.data.len() as u64) / 2048) as u32;
+}
+
+/// Finds the probe ISO's data file on the stick image `stick` and writes
+/// its first sector into the stick's copy of the probe (bench mode reads
+/// the same sectors from the stick directly); returns that sector.
+pub fn point_at_stick_data(stick: &Path, iso: &ProbeIso) -> u64 {
+    use std::io::{Seek, SeekFrom, Write};
+    let bytes = fs::read(stick).expect("the stick image");
+    let first = &iso.data[..2048];
+    let lba = (0..bytes.len() / 512).find(|&s| bytes[s * 512..].starts_with(first)).expect("the probe's data on the stick") as u64;
+    let params = bytes.windows(8).position(|w| w == b"PROBEPAR").expect("the probe on the stick") + 20;
+    let mut f = fs::OpenOptions::new().write(true).open(stick).expect("the stick image");
+    f.seek(SeekFrom::Start(params as u64)).and_then(|_| f.write_all(&(lba as u32).to_le_bytes())).expect("the probe's raw_lba");
+    lba
 }

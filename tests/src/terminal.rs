@@ -5,10 +5,13 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub struct Terminal {
     stream: UnixStream,
+    /// When each piece arrived: (bytes received by then, the instant).
+    arrivals: Arc<Mutex<Vec<(usize, Instant)>>>,
 }
 
 impl Terminal {
@@ -18,15 +21,30 @@ impl Terminal {
         let stream = crate::connect_unix(socket, within)?;
         let mut reader = stream.try_clone().map_err(|e| e.to_string())?;
         let mut file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let arrived = arrivals.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
+            let mut total = 0;
             while let Ok(n) = reader.read(&mut buf) {
+                let now = Instant::now();
                 if n == 0 || file.write_all(&buf[..n]).is_err() {
                     break;
                 }
+                total += n;
+                if let Ok(mut a) = arrived.lock() {
+                    a.push((total, now));
+                }
             }
         });
-        Ok(Terminal { stream })
+        Ok(Terminal { stream, arrivals })
+    }
+
+    /// When the byte at `offset` of what COM1 sent arrived (as the reader
+    /// thread read it, so within a read's latency).
+    pub fn arrival_of(&self, offset: usize) -> Option<Instant> {
+        let a = self.arrivals.lock().ok()?;
+        a.iter().find(|(end, _)| *end > offset).map(|&(_, at)| at)
     }
 
     pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {

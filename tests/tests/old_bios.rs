@@ -1,14 +1,16 @@
 //! Old PCs: a BIOS without INT 13h extensions, one that passes the wrong
 //! boot drive, one that writes a BPB over the MBR in memory, one whose
 //! AH=08h fails, a 16-bit BIOS that clears the high halves of 32-bit
-//! registers. The old PC is played by a floppy boot sector
+//! registers, and BIOSes that get a read of more than 127 sectors (EDD's
+//! limit) wrong in each way one can. The old PC is played by a floppy boot sector
 //! (tests/probe/old_bios.asm) that filters SeaBIOS's INT 13h, then boots
 //! the stick at 80h.
 
 use tests::media::read_at;
 use tests::probe::{
-    build_iso, build_iso_after, check_on, old_bios_floppy, report, StickBios, CLEARED_BY_OLD_BIOS, EXIT_DONE, OLD_BIOS_CLEARS_HIGH_HALVES,
-    OLD_BIOS_KEEPS_EXTENSIONS, OLD_BIOS_NO_GEOMETRY, OLD_BIOS_WRITES_BPB,
+    build_iso, build_iso_after, check_on, largest_hook_read, largest_read_for, old_bios_floppy, report, ProbeIso, StickBios, CLEARED_BY_OLD_BIOS,
+    EXIT_DONE, OLD_BIOS_CLEARS_HIGH_HALVES, OLD_BIOS_KEEPS_EXTENSIONS, OLD_BIOS_MASKS_COUNT, OLD_BIOS_NO_GEOMETRY, OLD_BIOS_READS_SHORT,
+    OLD_BIOS_REFUSES_LATER, OLD_BIOS_REFUSES_OVER_127, OLD_BIOS_WRITES_BPB,
 };
 use tests::stick::Case;
 use tests::{BootOptions, Usb};
@@ -72,16 +74,26 @@ fn a_bios_whose_int13_08h_fails_gets_stage1_naming_the_geometry_call() {
 fn a_16_bit_bios_reads_past_32_mib_exactly(name: &str, usb: Option<Usb>, quirks: u8, bios: StickBios) {
     let case = Case::new(name);
     let iso = build_iso_after(&case.dir, 33 << 20, DATA_BYTES, 0);
+    the_probe_reads_exactly_under(&case, &iso, OLD_BIOS_CLEARS_HIGH_HALVES | quirks, usb, "high halves cleared; booting 80h", bios);
+}
+
+/// Boots the probe ISO `iso` from a stick (on `usb`, or IDE) under the old
+/// BIOS with `quirks`; COM1 says `said` by the menu, and every read the
+/// probe then makes is the host's.
+fn the_probe_reads_exactly_under(case: &Case, iso: &ProbeIso, quirks: u8, usb: Option<Usb>, said: &str, bios: StickBios) {
     let stick = case.stick().file(&iso.path).build();
-    let floppy = old_bios_floppy(&case.dir, 0x80, OLD_BIOS_CLEARS_HIGH_HALVES | quirks);
+    let floppy = old_bios_floppy(&case.dir, 0x80, quirks);
     let mut vm = case.boot_with(&stick, &BootOptions { boot_floppy: Some(floppy), usb, ..Default::default() });
     vm.wait_screen("1 boot file on");
-    assert!(vm.serial_text().contains("high halves cleared; booting 80h"), "{}", vm.serial_text());
+    let log = vm.serial_text();
+    assert!(log.contains(said), "{said:?} on COM1:\n{log}");
     vm.keys(&["ret"]);
     let status = vm.wait_exit();
     let lines = report(&vm.serial_text());
     assert_eq!(status.code(), Some(EXIT_DONE), "the probe did not finish:\n{}", lines.join("\n"));
-    check_on(&lines, &iso, &read_at(&stick.path, 0, 512), bios);
+    check_on(&lines, iso, &read_at(&stick.path, 0, 512), bios);
+    // The ISO is in one piece: each 64 KiB request is one call.
+    assert_eq!(largest_hook_read(&lines), largest_read_for(bios), "{lines:#?}");
 }
 
 #[test]
@@ -102,4 +114,61 @@ fn a_16_bit_bios_that_clears_high_halves_reads_an_iso_exactly_past_32_mib_from_a
 #[test]
 fn a_16_bit_bios_without_extensions_reads_an_iso_exactly_past_32_mib_by_chs() {
     a_16_bit_bios_reads_past_32_mib_exactly("old_bios_16bit_chs", None, 0, StickBios::ChsOnly);
+}
+
+/// The probe's ISO, with its data past 2 MiB, booted on a BIOS that
+/// answers reads of more than 127 sectors as `quirk` says: stage2's log
+/// says what it found (`said`), and every read the probe makes, 64 KiB
+/// requests included, is the host's; `bios` says how many sectors the
+/// hook's largest call asked for.
+fn a_bios_with_a_count_quirk_reads_the_iso_exactly(name: &str, quirk: u8, said: &str, bios: StickBios) {
+    let case = Case::new(name);
+    let iso = build_iso_after(&case.dir, 2 << 20, DATA_BYTES, 0);
+    let said = format!("disk 80h: INT 13h extensions yes; {said}");
+    the_probe_reads_exactly_under(&case, &iso, OLD_BIOS_KEEPS_EXTENSIONS | quirk, None, &said, bios);
+}
+
+#[test]
+fn a_bios_that_refuses_128_sectors_as_edd_says_is_read_127_a_call() {
+    a_bios_with_a_count_quirk_reads_the_iso_exactly(
+        "old_bios_refuses_128",
+        OLD_BIOS_REFUSES_OVER_127,
+        "reads of 127 sectors a call (128 failed with error 0x01)",
+        StickBios::At127,
+    );
+}
+
+#[test]
+fn a_bios_that_masks_the_count_to_7_bits_and_says_yes_is_read_127_a_call() {
+    a_bios_with_a_count_quirk_reads_the_iso_exactly(
+        "old_bios_masks_count",
+        OLD_BIOS_MASKS_COUNT,
+        "reads of 127 sectors a call (128 came back as 0)",
+        StickBios::At127,
+    );
+}
+
+#[test]
+fn a_bios_that_reads_127_sectors_and_says_128_is_read_127_a_call() {
+    a_bios_with_a_count_quirk_reads_the_iso_exactly(
+        "old_bios_reads_short",
+        OLD_BIOS_READS_SHORT,
+        "reads of 127 sectors a call (128 did not read what 127 + 1 read)",
+        StickBios::At127,
+    );
+}
+
+#[test]
+fn a_bios_that_reads_128_sectors_for_stage2_and_refuses_them_under_the_hook_is_read_again_127_a_call() {
+    // stage2 proved 128 and told the hook; the hook's first 128-sector
+    // read (the probe's first 64 KiB request) fails with 09h, so it asks
+    // 127 from then on and reads that piece again: the probe sees no
+    // error, every CRC is the host's, and the nested pass, later, sees
+    // the hook ask at most 127.
+    a_bios_with_a_count_quirk_reads_the_iso_exactly(
+        "old_bios_refuses_later",
+        OLD_BIOS_REFUSES_LATER,
+        "reads of 128 sectors a call (128 sectors read whole at the start)",
+        StickBios::At127,
+    );
 }

@@ -169,6 +169,12 @@ pub struct HookHeader {
     pub disk_sectors_per_track: u8,
     /// The INT 15h vector the hook replaced (offset, segment).
     pub previous_int15: u32,
+    /// Sectors the hook asks of the stick's BIOS in one read into a buffer
+    /// at offset 0 of its segment: [`BIOS_SECTORS_PER_CALL`], or
+    /// [`BIOS_PROVEN_SECTORS_PER_CALL`] when stage2 proved at its start
+    /// that this BIOS reads that many whole. The hook lowers it for the
+    /// rest of the boot at the first such read that fails.
+    pub max_read: u8,
 }
 
 /// The hook presents a no-emulation CD with 2048-byte sectors.
@@ -194,6 +200,17 @@ pub const HOOK_MAX_BYTES: usize = 2560;
 /// bytes a call, nested calls included) and room for a vendor BIOS's USB
 /// code, which runs on the stack it is called on.
 pub const HOOK_STACK_BYTES: usize = 2048;
+/// Sectors stage2 and the hook ask of the stick's BIOS in one AH=42h or
+/// 43h call: EDD 3.0 caps the count at 127 (7Fh), and GRUB, syslinux and
+/// iPXE's BIOS drives stay within it.
+pub const BIOS_SECTORS_PER_CALL: u8 = 127;
+/// The one larger count dropboot ever asks for: 64 KiB, a boot loader's
+/// largest request (32 CD blocks), in one call instead of 127 + 1. Only
+/// for reads into a buffer at offset 0 of its segment (so the transfer
+/// ends exactly at FFFFh and no DI can wrap), and only on a BIOS that
+/// stage2 saw read 128 sectors whole at its start (`disk.rs`); the README
+/// says why not more.
+pub const BIOS_PROVEN_SECTORS_PER_CALL: u8 = 128;
 /// Bytes of the El Torito specification packet (4B01h).
 pub const SPEC_PACKET_BYTES: usize = 0x13;
 
@@ -207,7 +224,7 @@ pub struct HookExtent {
     pub disk_lba: u64,
 }
 
-pub const HOOK_HEADER_SIZE: usize = 100;
+pub const HOOK_HEADER_SIZE: usize = 101;
 const _: () = assert!(core::mem::size_of::<HookHeader>() == HOOK_HEADER_SIZE);
 // memdisk's safe-hook header, which tools walk the INT 13h chain by.
 const _: () = assert!(core::mem::offset_of!(HookHeader, signature) == 3);

@@ -57,8 +57,11 @@ const NAMESPACE_DOS: u8 = 2;
 /// The update-sequence stride: every 512 bytes of a record, whatever the sector size.
 const FIXUP_STRIDE: usize = 512;
 
-/// MFT records read at a time.
-const RECORDS_PER_READ: u64 = 16;
+/// MFT records read at a time: 4 KiB, about what one call costs on any
+/// bus. Listing folders reads only their own records, which lie a folder's
+/// files apart; 16 (16 KiB) made a 5,000-file stick's menu 0.4 s slower
+/// on IDE, whose reads cost by the byte.
+const RECORDS_PER_READ: u64 = 4;
 /// Runs one attribute may have (a file in 65,536 pieces is refused).
 pub const MAX_RUNS: usize = 65_536;
 /// Extension records one attribute may be spread over.

@@ -1,201 +1,591 @@
 //! `make bench`: records (never asserts) how fast and how big dropboot is,
-//! under QEMU/TCG with SeaBIOS. Prints a table for the record.
+//! under QEMU/TCG with SeaBIOS, each figure against the peer it is judged
+//! by (the stick read directly, QEMU's own CD drive, `cp`) in the same
+//! run, over several runs. Prints one line a figure as it goes, one table
+//! at the end, and writes the same figures to target/bench.json; QEMU's
+//! command lines go to target/bench-qemu.log.
+//!
+//! `bench` runs the sections with goals (menu, probe, iso, live, create,
+//! sizes); `bench WORD` the sections whose name contains WORD, `bench all`
+//! every section (togo and persistence too).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use serde_json::json;
 use tests::media::{copy_fragmented, third_party};
-use tests::probe::{build_iso_mode, report, MODE_BENCH};
+use tests::probe::{build_iso_mode, point_at_stick_data, report, MODE_BENCH};
 use tests::stick::{Case, Fs, Stick};
 use tests::{BootOptions, Qemu, Usb};
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// What a figure should reach.
+#[derive(Clone, Copy)]
+enum Goal {
+    /// The median at most this.
+    AtMost(f64),
+    /// The median of the runs' ratios to the peer at most, or at least, this.
+    RatioAtMost(f64),
+    RatioAtLeast(f64),
+}
+
+/// One measured figure: our runs, the peer's in the same runs, the goal.
+struct Figure {
+    section: &'static str,
+    name: String,
+    unit: &'static str,
+    runs: Vec<f64>,
+    peer: Option<(String, Vec<f64>)>,
+    goal: Option<Goal>,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-/// Seconds from QEMU's start to the menu of a stick with 20 files.
-fn time_to_menu() -> f64 {
-    let case = Case::new("bench-menu");
-    let files: Vec<_> = (0..20).map(|i| case.random_file(&format!("image-{i:02}.iso"), 4096, i)).collect();
-    let stick = case.stick().size("256M").files(&files).build();
-    let runs: Vec<f64> = (0..5)
-        .map(|_| {
-            let start = Instant::now();
-            let mut vm = case.boot(&stick);
-            vm.wait_screen("20 boot files");
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    median(runs)
-}
-
-/// Seconds from QEMU's start to the menu of a stick with 5000 files in
-/// 200 folders (median of 3), and from the last search key to the
-/// filtered list (one run; the screen is polled every 100 ms).
-fn time_to_menu_5000(ntfs: bool) -> (f64, f64) {
-    let case = Case::new(if ntfs { "bench-menu-5000-ntfs" } else { "bench-menu-5000" });
-    let stick = case.stick().size("256M").fs(if ntfs { Fs::NtfsByMkntfs } else { Fs::Exfat }).many_files(200, 25).build();
-    let mut search = 0.0;
-    let runs: Vec<f64> = (0..3)
-        .map(|_| {
-            let start = Instant::now();
-            let mut vm = case.boot(&stick);
-            vm.wait_screen("5000 boot files");
-            let ready = start.elapsed().as_secs_f64();
-            vm.keys(&["1", "2", "3"]);
-            let typed = Instant::now();
-            vm.press(&["slash"]);
-            vm.wait_screen("25 found");
-            search = typed.elapsed().as_secs_f64();
-            ready
-        })
-        .collect();
-    (median(runs), search)
-}
-
-/// How a payload shows that it is up.
-enum Shown {
-    Screen(&'static str),
-    Serial(&'static str),
-}
-
-fn wait_shown(vm: &mut Qemu, shown: &Shown) {
-    match shown {
-        Shown::Screen(t) => {
-            vm.wait_screen(t);
-        }
-        Shown::Serial(t) => vm.wait_serial_within(t, Duration::from_secs(150)),
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 
-/// Seconds from Enter in dropboot's menu to the payload, and from QEMU's
-/// start to the same payload booted from QEMU's CD drive.
-fn time_real_iso(name: &str, shown: Shown, memory: u32) -> (f64, f64) {
-    let iso = third_party(name);
-    let case = Case::new(&format!("bench-{name}"));
-    let stick = case.stick().size("128M").file(&iso).build();
-    let opts = BootOptions { memory_mib: Some(memory), ..Default::default() };
-    let mut vm = case.boot_with(&stick, &opts);
-    vm.wait_screen("1 boot file on");
-    let start = Instant::now();
-    vm.keys(&["ret"]);
-    wait_shown(&mut vm, &shown);
-    let through_dropboot = start.elapsed().as_secs_f64();
-    drop(vm);
-    let opts = BootOptions { memory_mib: Some(memory), boot_cdrom: Some(iso), ..Default::default() };
-    let start = Instant::now();
-    let mut vm = case.step("cdrom").boot_with(&stick, &opts);
-    wait_shown(&mut vm, &shown);
-    (through_dropboot, start.elapsed().as_secs_f64())
+fn min_max(v: &[f64]) -> (f64, f64) {
+    v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
 }
 
-/// What the probe in bench mode reports: MiB/s through its boot drive and
-/// from drive 80h directly, and (hook KiB, extents) when booted by dropboot;
-/// the stick on IDE or on a USB controller.
-fn probe_read(case: &Case, stick: &Stick, cdrom: Option<PathBuf>, usb: Option<Usb>) -> (f64, f64, Option<(u32, u32)>) {
+impl Figure {
+    fn new(section: &'static str, name: impl Into<String>, unit: &'static str, runs: Vec<f64>) -> Figure {
+        Figure { section, name: name.into(), unit, runs, peer: None, goal: None }
+    }
+
+    fn against(mut self, peer: impl Into<String>, runs: Vec<f64>) -> Figure {
+        self.peer = Some((peer.into(), runs));
+        self
+    }
+
+    fn goal(mut self, goal: Goal) -> Figure {
+        self.goal = Some(goal);
+        self
+    }
+
+    /// Each run's ratio to the peer's run beside it.
+    fn ratios(&self) -> Option<Vec<f64>> {
+        self.peer.as_ref().map(|(_, p)| self.runs.iter().zip(p).map(|(a, b)| a / b).collect())
+    }
+
+    fn met(&self) -> Option<bool> {
+        let ratio = self.ratios().map(|r| median(&r));
+        match self.goal? {
+            Goal::AtMost(x) => Some(median(&self.runs) <= x),
+            Goal::RatioAtMost(x) => ratio.map(|r| r <= x),
+            Goal::RatioAtLeast(x) => ratio.map(|r| r >= x),
+        }
+    }
+
+    fn goal_text(&self) -> String {
+        match self.goal {
+            None => String::new(),
+            Some(Goal::AtMost(x)) => format!("<= {x} {}", self.unit),
+            Some(Goal::RatioAtMost(x)) => format!("ratio <= {x}"),
+            Some(Goal::RatioAtLeast(x)) => format!("ratio >= {x}"),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let (lo, hi) = min_max(&self.runs);
+        let goal = self.goal.map(|g| match g {
+            Goal::AtMost(x) => json!({ "median_at_most": x }),
+            Goal::RatioAtMost(x) => json!({ "ratio_at_most": x }),
+            Goal::RatioAtLeast(x) => json!({ "ratio_at_least": x }),
+        });
+        let peer = self.peer.as_ref().map(|(name, runs)| {
+            let (plo, phi) = min_max(runs);
+            json!({ "name": name, "runs": runs, "median": median(runs), "min": plo, "max": phi })
+        });
+        let ratio = self.ratios().map(|r| json!({ "runs": r, "median": median(&r) }));
+        json!({
+            "section": self.section, "name": self.name, "unit": self.unit,
+            "runs": self.runs, "median": median(&self.runs), "min": lo, "max": hi,
+            "peer": peer, "ratio": ratio, "goal": goal, "met": self.met(),
+        })
+    }
+
+    fn value(&self, v: f64) -> String {
+        match self.unit {
+            "s" if v < 10.0 => format!("{v:.2} s"),
+            "s" => format!("{v:.1} s"),
+            "MiB/s" => format!("{v:.1} MiB/s"),
+            unit => format!("{v:.0} {unit}"),
+        }
+    }
+
+    /// One row of the table.
+    fn row(&self) -> String {
+        let (lo, hi) = min_max(&self.runs);
+        let spread = if self.runs.len() > 1 { format!("{}-{}, {}", self.value(lo), self.value(hi), self.runs.len()) } else { String::from("1 run") };
+        let peer = self.peer.as_ref().map_or(String::new(), |(name, runs)| format!("{name} {}", self.value(median(runs))));
+        let ratio = self.ratios().map_or(String::new(), |r| format!("{:.2}", median(&r)));
+        let met = match self.met() {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "",
+        };
+        format!(
+            "| {} | {} | {} ({spread}) | {peer} | {ratio} | {} | {met} |",
+            self.section,
+            self.name,
+            self.value(median(&self.runs)),
+            self.goal_text()
+        )
+    }
+}
+
+/// The figures so far, printed as they come.
+struct Bench {
+    figures: Vec<Figure>,
+}
+
+impl Bench {
+    fn record(&mut self, f: Figure) {
+        let (lo, hi) = min_max(&f.runs);
+        let ratio = f.ratios().map_or(String::new(), |r| format!("; ratio {:.2}", median(&r)));
+        let peer = f.peer.as_ref().map_or(String::new(), |(name, runs)| format!("; {name} {}", f.value(median(runs))));
+        println!("  {}: {}: {} (of {}: {}-{}){peer}{ratio}", f.section, f.name, f.value(median(&f.runs)), f.runs.len(), f.value(lo), f.value(hi));
+        self.figures.push(f);
+    }
+}
+
+/// Runs `a` and `b` at once, one QEMU each on this machine's two cores:
+/// dropboot and its peer under the same load.
+fn side_by_side<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    std::thread::scope(|s| {
+        let b = s.spawn(b);
+        let a = a();
+        (a, b.join().expect("the peer's run"))
+    })
+}
+
+const RUNS: usize = 3;
+
+fn main() {
+    let only = std::env::args().nth(1).unwrap_or_default();
+    let default = ["menu", "probe", "iso", "live", "create", "sizes"];
+    let want = |section: &str| match only.as_str() {
+        "" => default.contains(&section),
+        "all" => true,
+        word => section.contains(word),
+    };
+    let target = tests::target_dir();
+    let command_log = target.join("bench-qemu.log");
+    let _ = std::fs::remove_file(&command_log);
+    tests::log_commands_to(&command_log);
+    let started = Instant::now();
+    println!("dropboot bench: QEMU x86_64 with SeaBIOS, TCG; wall-clock seconds; QEMU command lines in {}", command_log.display());
+    let mut bench = Bench { figures: Vec::new() };
+    if want("sizes") {
+        sizes_section(&mut bench);
+    }
+    if want("menu") {
+        menu_section(&mut bench);
+    }
+    if want("probe") {
+        probe_section(&mut bench);
+    }
+    if want("iso") {
+        iso_section(&mut bench);
+    }
+    if want("live") {
+        live_section(&mut bench);
+    }
+    if want("create") {
+        create_section(&mut bench);
+    }
+    if want("togo") {
+        togo_section(&mut bench);
+    }
+    if want("persistence") {
+        persistence_section(&mut bench);
+    }
+    let took = started.elapsed().as_secs_f64();
+    let machine = machine();
+    println!("\ndropboot bench, {} UTC, {machine}, {took:.0} s", date());
+    println!("| section | figure | median (min-max, runs) | peer (median) | ratio | goal | met |");
+    println!("|---|---|---|---|---|---|---|");
+    for f in &bench.figures {
+        println!("{}", f.row());
+    }
+    let report = json!({
+        "date": date(), "machine": machine, "seconds": took,
+        "figures": bench.figures.iter().map(Figure::json).collect::<Vec<_>>(),
+    });
+    let path = target.join("bench.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report).expect("the report")).expect("writing target/bench.json");
+    println!("(also in {})", path.display());
+}
+
+fn date() -> String {
+    let out = tests::media::output(std::process::Command::new("date").args(["-u", "+%Y-%m-%d %H:%M"]));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// "N cores, CPU model, G GiB".
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_string()));
+    let cores = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kib: f64 = meminfo.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
+    format!("{cores} cores, {}, {:.0} GiB", model.unwrap_or_else(|| "unknown CPU".into()), kib / 1048576.0)
+}
+
+fn sizes_section(bench: &mut Bench) {
+    let stage2 = include_bytes!("../../../build/stage2.bin").len() as f64;
+    let hook = include_bytes!("../../../build/int13_hook.bin").len() as f64;
+    bench.record(Figure::new("sizes", "stage2 (the stage2 area holds 384 KiB)", "bytes", vec![stage2]));
+    bench.record(Figure::new("sizes", "the INT 13h hook's code", "bytes", vec![hook]));
+}
+
+/// Seconds from QEMU's start to COM1's copy of the menu's title, and to
+/// stage2's first line and its count of boot files on the way.
+struct MenuTimes {
+    stage2: f64,
+    found: f64,
+    menu: f64,
+}
+
+fn time_to_menu(case: &Case, stick: &Path, files: usize, usb: Option<Usb>) -> MenuTimes {
+    let mut vm = case.boot_with(stick, &BootOptions { usb, ..Default::default() });
+    let title = format!("{files} boot files on");
+    let shown = vm.wait_serial_arrival(&title, Duration::from_secs(60));
+    let at = |needle: &str| vm.serial_arrival(needle).map_or(f64::NAN, |t| t.duration_since(vm.spawned()).as_secs_f64());
+    MenuTimes {
+        stage2: at("dropboot: stage2"),
+        found: at(&format!("dropboot: {files} boot files")),
+        menu: shown.duration_since(vm.spawned()).as_secs_f64(),
+    }
+}
+
+fn menu_section(bench: &mut Bench) {
+    let case = Case::new("bench-menu");
+    let files: Vec<_> = (0..20).map(|i| case.random_file(&format!("image-{i:02}.iso"), 4096, i)).collect();
+    let stick = case.stick().size("256M").files(&files).build();
+    let runs: Vec<MenuTimes> = (0..5).map(|_| time_to_menu(&case, &stick.path, 20, None)).collect();
+    bench
+        .record(Figure::new("menu", "QEMU start to the menu, 20 files (exFAT)", "s", runs.iter().map(|r| r.menu).collect()).goal(Goal::AtMost(0.30)));
+    bench.record(Figure::new("menu", "  of which QEMU start to stage2's first line", "s", runs.iter().map(|r| r.stage2).collect()));
+    let mut sticks = Vec::new();
+    for (fs, name) in [(Fs::Exfat, "exFAT"), (Fs::Fat32, "FAT32"), (Fs::NtfsByMkntfs, "NTFS")] {
+        let case = Case::new(&format!("bench-menu-5000-{}", name.to_lowercase()));
+        // Made once and kept (200 `dropboot add`s take minutes on FAT32);
+        // the menu writes nothing to it.
+        let kept = tests::target_dir().join("bench-sticks").join(format!("menu-5000-{}.img", name.to_lowercase()));
+        if !kept.exists() {
+            let stick = case.stick().size("256M").fs(fs).many_files(200, 25).build();
+            std::fs::create_dir_all(kept.parent().expect("a folder")).expect("target/bench-sticks");
+            std::fs::rename(&stick.path, &kept).expect("keeping the stick");
+        }
+        // With this build's boot code.
+        tests::media::dropboot(["upgrade".as_ref(), kept.as_os_str()]);
+        let stick = kept;
+        let buses: &[(Option<Usb>, &str)] = if fs == Fs::Exfat { &[(None, "IDE"), (Some(Usb::Xhci), "USB xHCI")] } else { &[(None, "IDE")] };
+        for &(usb, bus) in buses {
+            let runs: Vec<MenuTimes> = (0..RUNS).map(|_| time_to_menu(&case, &stick, 5000, usb)).collect();
+            bench.record(
+                Figure::new(
+                    "menu",
+                    format!("QEMU start to the menu, 5,000 files in 200 folders ({name}, {bus})"),
+                    "s",
+                    runs.iter().map(|r| r.menu).collect(),
+                )
+                .goal(Goal::AtMost(1.0)),
+            );
+            bench.record(Figure::new("menu", "  of which QEMU start to stage2's first line", "s", runs.iter().map(|r| r.stage2).collect()));
+            bench.record(Figure::new("menu", "  of which stage2 finding the files", "s", runs.iter().map(|r| r.found - r.stage2).collect()));
+            bench.record(Figure::new("menu", "  of which sorting and drawing", "s", runs.iter().map(|r| r.menu - r.found).collect()));
+        }
+        sticks.push((case, stick));
+    }
+    // Search: the last key typed to the filtered list, on exFAT.
+    let (case, stick) = &sticks[0];
+    let runs: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let mut vm = case.boot(stick);
+            vm.wait_screen("5000 boot files");
+            vm.keys(&["1", "2", "3"]);
+            let typed = Instant::now();
+            vm.press(&["slash"]);
+            vm.wait_screen_arrival("25 found", Duration::from_secs(30)).duration_since(typed).as_secs_f64()
+        })
+        .collect();
+    bench.record(Figure::new("menu", "search over 5,000 files: last key to the filtered list", "s", runs));
+}
+
+/// One bench run of the probe: per request size (blocks), MiB/s through
+/// the hook and from the stick directly.
+fn probe_run(case: &Case, stick: &Stick, usb: Option<Usb>, cdrom: Option<PathBuf>) -> Vec<(u32, f64, f64)> {
     let direct = cdrom.is_some();
-    let opts = BootOptions { boot_cdrom: cdrom, usb, ..Default::default() };
+    let opts = BootOptions { boot_cdrom: cdrom, usb, limit: Some(Duration::from_secs(300)), ..Default::default() };
     let mut vm = case.boot_with(stick, &opts);
     if !direct {
         vm.wait_screen("1 boot file on");
         vm.keys(&["ret"]);
     }
-    vm.wait_exit_within(Duration::from_secs(170));
-    let text = vm.serial_text();
-    let lines = report(&text);
-    let field = |prefix: &str, k: &str| {
-        let line = lines.iter().find(|l| l.starts_with(prefix)).expect("the probe's bench lines");
-        let v = line.split(' ').find_map(|w| w.strip_prefix(k)).expect("a field");
-        u32::from_str_radix(v, 16).expect("hex") as f64
+    vm.wait_exit_within(Duration::from_secs(290));
+    let lines = report(&vm.serial_text());
+    let field = |line: &str, k: &str| -> u64 {
+        let v = line.split(' ').find_map(|w| w.strip_prefix(k)).unwrap_or_else(|| panic!("{k} in {line}"));
+        u64::from_str_radix(v, 16).expect("hex")
     };
-    let mib_s = |bytes: f64, ticks: f64| bytes / (1 << 20) as f64 / (ticks.max(1.0) / 18.2065);
-    let boot_drive = mib_s(field("probe: bench blocks", "blocks=") * 2048.0, field("probe: bench blocks", "ticks="));
-    let raw = mib_s(field("probe: bench80", "sectors=") * 512.0, field("probe: bench80", "ticks="));
-    // "INT 13h hook at SSSS:0000 (N KiB, M extents)"
-    let hook = text.find("INT 13h hook at").map(|at| {
-        let rest = &text[at..];
-        let kib = rest[rest.find('(').unwrap() + 1..].split(' ').next().unwrap().parse().unwrap_or(0);
-        let ext = rest[rest.find("KiB, ").unwrap() + 5..].split(' ').next().unwrap().parse().unwrap_or(0);
-        (kib, ext)
-    });
-    (boot_drive, raw, hook)
+    let total =
+        lines.iter().find(|l| l.starts_with("probe: bench ticks=")).unwrap_or_else(|| panic!("the probe's bench lines:\n{}", lines.join("\n")));
+    // TSC units (of 1024 cycles) a second, from the whole run's BIOS ticks.
+    let per_second = field(total, "tsc=") as f64 / (field(total, "ticks=") as f64 / 18.2065);
+    lines
+        .iter()
+        .filter(|l| l.starts_with("probe: bench blocks="))
+        .map(|l| {
+            assert!(!l.ends_with("failed"), "a bench read failed: {l}");
+            // The amount is read once a round, in BENCH_ROUNDS timed rounds.
+            let mib = field(l, "amount=") as f64 * 2048.0 * 8.0 / (1 << 20) as f64;
+            let speed = |k: &str| mib / (field(l, k) as f64 / per_second);
+            (field(l, "blocks=") as u32, speed("hook="), speed("stick="))
+        })
+        .collect()
 }
 
-fn main() {
-    // `bench WORD`: only the sections whose name contains WORD (menu, probe, iso, exfat, live, togo, persistence).
-    let only = std::env::args().nth(1).unwrap_or_default();
-    let want = |section: &str| section.contains(only.as_str());
-    println!("dropboot bench (QEMU x86_64 with SeaBIOS, TCG); seconds are wall clock");
-    let stage2 = include_bytes!("../../../build/stage2.bin").len();
-    let hook = include_bytes!("../../../build/int13_hook.bin").len();
-    println!("  sizes: stage1 440 bytes (MBR code); stage2 {stage2} bytes ({} sectors); INT 13h hook code {hook} bytes", stage2.div_ceil(512));
-    if want("menu") {
-        println!("  QEMU start to menu (20 files), median of 5: {:.2} s", time_to_menu());
-        let (ready, search) = time_to_menu_5000(false);
-        println!("  QEMU start to menu (5000 files in 200 folders, exFAT), median of 3: {ready:.2} s");
-        println!("  search over 5000 files, last key to the filtered list (incl. 150 ms key pacing): {search:.2} s");
-        let (ready, _) = time_to_menu_5000(true);
-        println!("  QEMU start to menu (the same 5000 files on NTFS, written by ntfs-3g), median of 3: {ready:.2} s");
+fn probe_section(bench: &mut Bench) {
+    let case = Case::new("bench-probe");
+    let iso = build_iso_mode(&case.dir, 4 << 20, MODE_BENCH);
+    let stick = case.stick().size("256M").file(&iso.path).build();
+    point_at_stick_data(&stick.path, &iso);
+    // FAT32 with 512-byte clusters: the ISO's blocks start off a 4-sector
+    // boundary of the stick.
+    let odd_case = Case::new("bench-probe-unaligned");
+    let mut odd = None;
+    for pad in 0..4 {
+        let filler = odd_case.random_file("a-filler.bin", 512 * pad + 1, pad as u64);
+        let s = odd_case.stick().size("256M").fs(Fs::Fat32).file(&filler).file(&iso.path).build();
+        let lba = point_at_stick_data(&s.path, &iso);
+        if lba % 4 != 0 {
+            odd = Some((s, lba));
+            break;
+        }
     }
-    if want("probe") {
-        probe_section();
+    let (odd, _) = odd.expect("a stick with the ISO off a 4-sector boundary");
+    let buses: [(&str, &Case, &Stick, Option<Usb>); 4] = [
+        ("IDE", &case, &stick, None),
+        ("USB xHCI", &case, &stick, Some(Usb::Xhci)),
+        ("USB EHCI", &case, &stick, Some(Usb::Ehci)),
+        ("USB xHCI, ISO at a sector = 4n+1..3", &odd_case, &odd, Some(Usb::Xhci)),
+    ];
+    for (bus, case, stick, usb) in buses {
+        let runs: Vec<Vec<(u32, f64, f64)>> = (0..RUNS).map(|_| probe_run(case, stick, usb, None)).collect();
+        for (i, &(blocks, _, _)) in runs[0].iter().enumerate() {
+            let hook: Vec<f64> = runs.iter().map(|r| r[i].1).collect();
+            let raw: Vec<f64> = runs.iter().map(|r| r[i].2).collect();
+            bench.record(
+                Figure::new("probe", format!("{bus}: {} KiB requests through the hook", blocks * 2), "MiB/s", hook)
+                    .against("the stick itself", raw)
+                    .goal(Goal::RatioAtLeast(0.95)),
+            );
+        }
     }
-    if want("iso") {
-        iso_section();
+    // Low memory the hook takes.
+    let small = build_iso_mode(&case.dir, 1 << 20, MODE_BENCH);
+    let fragmented = case.stick().fs(Fs::Fat32).build();
+    let pieces = copy_fragmented(&fragmented.path, &small.path, 60);
+    for (stick, what) in [(&stick, "a contiguous ISO".to_string()), (&fragmented, format!("an ISO in {pieces} pieces"))] {
+        let mut vm = case.boot(stick);
+        vm.wait_screen("1 boot file on");
+        vm.keys(&["ret"]);
+        vm.wait_serial("INT 13h hook at");
+        let text = vm.serial_text();
+        let rest = &text[text.find("INT 13h hook at").unwrap_or(0)..];
+        let kib = rest.split('(').nth(1).and_then(|r| r.split(' ').next()).and_then(|k| k.parse().ok()).unwrap_or(f64::NAN);
+        bench.record(Figure::new("sizes", format!("low memory the hook takes for {what}"), "KiB", vec![kib]));
     }
-    if want("exfat") {
-        exfat_section();
-    }
-    if want("live") {
-        live_section();
-    }
-    if want("togo") {
-        togo_section();
-    }
-    if want("persistence") {
-        persistence_section();
+}
+
+/// How a payload shows that it is up.
+#[derive(Clone, Copy)]
+enum Shown {
+    Screen(&'static str),
+    Serial(&'static str),
+}
+
+fn wait_shown(vm: &mut Qemu, shown: Shown, limit: Duration) -> Instant {
+    match shown {
+        Shown::Screen(t) => vm.wait_screen_arrival(t, limit),
+        Shown::Serial(t) => vm.wait_serial_arrival(t, limit),
     }
 }
 
 /// Seconds from Enter in the menu of `stick` (its one boot file) to
-/// `line` on COM1, attached on `usb` or IDE, with 1 GiB of memory.
-fn enter_to_line(case: &Case, stick: &Stick, usb: Option<Usb>, line: &str, wait: Duration) -> f64 {
-    let opts = BootOptions { memory_mib: Some(1024), usb, limit: Some(wait), ..Default::default() };
+/// `shown`, the stick on `usb` or IDE.
+fn through_dropboot(case: &Case, stick: &Stick, usb: Option<Usb>, shown: Shown, memory: u32, limit: Duration) -> f64 {
+    let opts = BootOptions { memory_mib: Some(memory), usb, limit: Some(limit + Duration::from_secs(60)), ..Default::default() };
     let mut vm = case.boot_with(stick, &opts);
     vm.wait_screen("1 boot file on");
-    let start = Instant::now();
+    let enter = Instant::now();
     vm.keys(&["ret"]);
-    vm.wait_serial_within(line, wait);
-    start.elapsed().as_secs_f64()
+    wait_shown(&mut vm, shown, limit).duration_since(enter).as_secs_f64()
 }
 
-/// Seconds from Enter in the menu to a live system's root line with a
-/// persistence backend (the ISO's initrd grown by stage2, the backend one
-/// more partition) and without, through dropboot on USB storage (xHCI)
-/// and with persistence on IDE; against QEMU's start to the same line
-/// from its CD drive, the backend a second disk, with the parameter a
-/// person would type (written into a copy of the ISO's isolinux.cfg) and
-/// without it.
-fn persistence_section() {
+/// Seconds from QEMU's start to `shown` with `iso` in QEMU's CD drive
+/// (and `stick` as its first disk, as when the stick is plugged in).
+fn from_cd_drive(case: &Case, disk: &Path, iso: &Path, shown: Shown, memory: u32, limit: Duration) -> f64 {
+    let opts =
+        BootOptions { memory_mib: Some(memory), boot_cdrom: Some(iso.into()), limit: Some(limit + Duration::from_secs(60)), ..Default::default() };
+    let mut vm = case.boot_with(disk, &opts);
+    wait_shown(&mut vm, shown, limit).duration_since(vm.spawned()).as_secs_f64()
+}
+
+/// dropboot on USB storage (xHCI) and on IDE, each run side by side with
+/// QEMU's CD drive: Enter in the menu to `shown`, against QEMU's start to
+/// it from the CD.
+fn against_cd(bench: &mut Bench, section: &'static str, name: &str, iso: &Path, shown: Shown, memory: u32, goals: (f64, Option<f64>)) {
+    let case = Case::new(&format!("bench-{name}"));
+    let cd_case = Case::new(&format!("bench-{name}-cd"));
+    let stick = case.stick().size("256M").file(iso).build();
+    let limit = Duration::from_secs(240);
+    let blank = cd_case.file("blank.img");
+    std::fs::File::create(&blank).and_then(|f| f.set_len(1 << 20)).expect("a blank disk");
+    for (bus, usb, goal) in [("USB storage (xHCI)", Some(Usb::Xhci), Some(goals.0)), ("IDE", None, goals.1)] {
+        let (mut ours, mut cd) = (Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            let (a, b) = side_by_side(
+                || through_dropboot(&case, &stick, usb, shown, memory, limit),
+                || from_cd_drive(&cd_case, &blank, iso, shown, memory, limit),
+            );
+            ours.push(a);
+            cd.push(b);
+        }
+        let mut f = Figure::new(section, format!("{name}: Enter to {}, the stick on {bus}", what_shown(shown)), "s", ours)
+            .against("QEMU's CD drive (from its start)", cd);
+        if let Some(g) = goal {
+            f = f.goal(Goal::RatioAtMost(g));
+        }
+        bench.record(f);
+    }
+}
+
+fn what_shown(shown: Shown) -> String {
+    match shown {
+        Shown::Screen(t) | Shown::Serial(t) => format!("{t:?}"),
+    }
+}
+
+fn iso_section(bench: &mut Bench) {
+    for (name, shown, memory) in [
+        ("grub-rescue-cdrom.iso", Shown::Screen("GNU GRUB  version"), 256),
+        ("ipxe.iso", Shown::Screen("iPXE initialising devices"), 256),
+        ("memtest86+x64.iso", Shown::Screen("Memtest86+ v6"), 256),
+        ("debian-installer.iso", Shown::Serial("Select a language"), 1024),
+    ] {
+        against_cd(bench, "iso", name, &third_party(name), shown, memory, (1.0, None));
+    }
+}
+
+fn live_section(bench: &mut Bench) {
+    for iso in ["debian-live.iso", "debian-live-grub.iso", "dracut-live.iso"] {
+        let line: &'static str = Box::leak(format!("dropboot-live-root: {} reached its root", iso.trim_end_matches(".iso")).into_boxed_str());
+        against_cd(bench, "live", iso, &tests::media::live_medium(iso), Shown::Serial(line), 1024, (1.0, Some(1.1)));
+    }
+}
+
+/// `dropboot create` (exFAT) with a 4 GiB file, against `cp` of the same
+/// file on the same disk, both flushed to the disk, alternating.
+fn create_section(bench: &mut Bench) {
+    use std::io::Write;
+    let case = Case::new("bench-create");
+    let big = case.file("big.iso");
+    {
+        // A pattern, not zeros: nothing may be skipped as a hole.
+        let mut f = std::fs::File::create(&big).expect("the 4 GiB file");
+        let chunk: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8 | 1).collect();
+        for _ in 0..4096 {
+            f.write_all(&chunk).expect("writing the 4 GiB file");
+        }
+        f.sync_all().expect("sync");
+    }
+    let sync = || {
+        let _ = tests::media::output(&mut std::process::Command::new("sync"));
+    };
+    let image = case.file("stick.img");
+    let copy = case.file("copy.iso");
+    let (mut ours, mut cp) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let _ = std::fs::remove_file(&image);
+        sync();
+        let start = Instant::now();
+        Stick::at(&image).size("6G").file(&big).build();
+        sync();
+        ours.push(start.elapsed().as_secs_f64());
+        let _ = std::fs::remove_file(&copy);
+        sync();
+        let start = Instant::now();
+        tests::media::run(std::process::Command::new("cp").arg(&big).arg(&copy));
+        sync();
+        cp.push(start.elapsed().as_secs_f64());
+    }
+    bench.record(
+        Figure::new("create", "dropboot create (exFAT) with a 4 GiB file, flushed", "s", ours).against("cp of it", cp).goal(Goal::RatioAtMost(1.0)),
+    );
+    let _ = std::fs::remove_dir_all(&case.dir);
+}
+
+/// Enter in the menu to an installed system's COM1 line (its root mounted
+/// from inside its image file, its boot counted), through dropboot on IDE
+/// and on USB storage (xHCI), against QEMU's start to the same line with
+/// the raw image as QEMU's own first disk.
+fn togo_section(bench: &mut Bench) {
+    for (image, raw) in [("debian-mbr.img", "debian-mbr.img"), ("debian-mbr.vhd", "debian-mbr.img"), ("dracut-mbr.img", "dracut-mbr.img")] {
+        let system = raw.trim_end_matches(".img");
+        let case = Case::new(&format!("bench-{image}"));
+        let own_case = Case::new(&format!("bench-{image}-own-disk"));
+        let limit = Duration::from_secs(300);
+        let line = tests::installed::boot_line(system, 1);
+        let line: &'static str = Box::leak(line.into_boxed_str());
+        let (mut usb, mut own) = (Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            // A fresh stick and a fresh copy each run: the system counts its boots.
+            let stick = case.stick().size("256M").file(tests::installed::installed_medium(image)).build();
+            let disk = own_case.file(raw);
+            std::fs::copy(tests::installed::installed_medium(raw), &disk).expect("a copy of the image");
+            let (a, b) = side_by_side(
+                || through_dropboot(&case, &stick, Some(Usb::Xhci), Shown::Serial(line), 1024, limit),
+                || {
+                    let opts = BootOptions { memory_mib: Some(1024), limit: Some(limit), ..Default::default() };
+                    let mut vm = own_case.boot_with(&disk, &opts);
+                    vm.wait_serial_arrival(line, limit).duration_since(vm.spawned()).as_secs_f64()
+                },
+            );
+            usb.push(a);
+            own.push(b);
+        }
+        bench.record(
+            Figure::new("togo", format!("{image}: Enter to its boot line, the stick on USB storage (xHCI)"), "s", usb)
+                .against("its own disk (from QEMU's start)", own),
+        );
+    }
+}
+
+/// Enter in the menu to a live system's root line with a persistence
+/// backend (the ISO's initrd grown by stage2, the backend one more
+/// partition), through dropboot on USB storage (xHCI), against QEMU's
+/// start to the same line from its CD drive with the backend a second
+/// disk and the parameter a person would type written into a copy of the
+/// ISO's isolinux.cfg.
+fn persistence_section(bench: &mut Bench) {
     use std::process::Command;
     for (iso, label, parameter) in
         [("debian-live.iso", "persistence", "persistence"), ("dracut-live.iso", "vtoycow", "rd.live.overlay=LABEL=vtoycow:/vtoyoverlayfs/overlayfs")]
     {
         let path = tests::media::live_medium(iso);
-        let line = format!("dropboot-live-root: {} reached its root", iso.trim_end_matches(".iso"));
+        let line: &'static str = Box::leak(format!("dropboot-live-root: {} reached its root", iso.trim_end_matches(".iso")).into_boxed_str());
         let case = Case::new(&format!("bench-persist-{iso}"));
-        let wait = Duration::from_secs(400);
-        let through = |usb: Option<Usb>, persist: bool| {
-            let backend = tests::media::ventoy_style_backend(&case.file(""), label);
-            let config = format!(
-                "{{ \"persistence\": [ {{ \"image\": \"/{iso}\", \"backend\": \"/persistence/{label}.dat\", \"autosel\": {} }} ] }}",
-                persist as u8
-            );
-            let stick = case.stick().size("320M").file(&path).file_in(&backend, "/persistence").ventoy_json(&config).build();
-            enter_to_line(&case, &stick, usb, &line, wait)
-        };
-        let (usb, usb_without, ide) = (through(Some(Usb::Xhci), true), through(Some(Usb::Xhci), false), through(None, true));
+        let ours_dir = Case::new(&format!("bench-persist-{iso}-stick"));
+        let cd_dir = Case::new(&format!("bench-persist-{iso}-cd"));
+        let limit = Duration::from_secs(400);
         // The CD with the parameter typed: a copy whose isolinux.cfg says it.
         let cfg = case.file("isolinux.cfg");
         tests::media::run(
@@ -217,183 +607,34 @@ fn persistence_section() {
                 .arg(&cfg)
                 .args(["/isolinux/isolinux.cfg", "-commit"]),
         );
-        let cd = |iso: &std::path::Path, step: &str| {
-            let backend = tests::media::ventoy_style_backend(&case.file(""), label);
-            let opts = BootOptions {
-                memory_mib: Some(1024),
-                boot_cdrom: Some(iso.into()),
-                extra_disks: vec![backend],
-                limit: Some(wait),
-                ..Default::default()
-            };
-            // A blank first disk: the stick's table may still show the
-            // last boot's backend, which would be a second one.
-            let blank = case.file("blank.img");
+        let (mut ours, mut cd) = (Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            let backend = tests::media::ventoy_style_backend(&ours_dir.file(""), label);
+            let config = format!("{{ \"persistence\": [ {{ \"image\": \"/{iso}\", \"backend\": \"/persistence/{label}.dat\", \"autosel\": 1 }} ] }}");
+            let stick = ours_dir.stick().size("320M").file(&path).file_in(&backend, "/persistence").ventoy_json(&config).build();
+            let cd_backend = tests::media::ventoy_style_backend(&cd_dir.file(""), label);
+            let blank = cd_dir.file("blank.img");
             std::fs::File::create(&blank).and_then(|f| f.set_len(1 << 20)).expect("a blank disk");
-            let start = Instant::now();
-            let mut vm = case.step(step).boot_with(&blank, &opts);
-            vm.wait_serial_within(&line, wait);
-            start.elapsed().as_secs_f64()
-        };
-        let (cd_typed, cd_plain) = (cd(&typed_iso, "cd_typed"), cd(&path, "cd_plain"));
-        println!(
-            "  {iso} with a backend: Enter to its live root {usb:.1} s through dropboot on USB storage (ratio {:.2}), {ide:.1} s on IDE (ratio {:.2}); QEMU start to it from -cdrom with `{parameter}` typed {cd_typed:.1} s",
-            usb / cd_typed,
-            ide / cd_typed
-        );
-        println!(
-            "  {iso} without persistence: {usb_without:.1} s through dropboot on USB storage (ratio {:.2}); from -cdrom {cd_plain:.1} s",
-            usb_without / cd_plain
-        );
-    }
-}
-
-/// Seconds from Enter in the menu to an installed system's COM1 line
-/// (its root mounted from inside its image file, its boot counted), through
-/// dropboot on IDE and on USB storage (xHCI), against QEMU's start to the
-/// same line with the raw image as QEMU's own first disk.
-fn togo_section() {
-    for (image, raw) in [("debian-mbr.img", "debian-mbr.img"), ("debian-mbr.vhd", "debian-mbr.img"), ("dracut-mbr.img", "dracut-mbr.img")] {
-        let system = raw.trim_end_matches(".img");
-        let case = Case::new(&format!("bench-{image}"));
-        let wait = Duration::from_secs(300);
-        let through = |usb: Option<Usb>| {
-            let stick = case.stick().size("256M").file(tests::installed::installed_medium(image)).build();
-            let opts = BootOptions { memory_mib: Some(1024), usb, limit: Some(wait), ..Default::default() };
-            let mut vm = case.boot_with(&stick, &opts);
-            vm.wait_screen("1 boot file on");
-            let start = Instant::now();
-            vm.keys(&["ret"]);
-            vm.wait_serial_within(&tests::installed::boot_line(system, 1), wait);
-            start.elapsed().as_secs_f64()
-        };
-        let (ide, usb) = (through(None), through(Some(Usb::Xhci)));
-        let own = case.file(raw);
-        std::fs::copy(tests::installed::installed_medium(raw), &own).expect("a copy of the image");
-        let opts = BootOptions { memory_mib: Some(1024), limit: Some(wait), ..Default::default() };
-        let start = Instant::now();
-        let mut vm = case.step("own_disk").boot_with(&own, &opts);
-        vm.wait_serial_within(&tests::installed::boot_line(system, 1), wait);
-        let direct = start.elapsed().as_secs_f64();
-        println!(
-            "  {image}: Enter to its boot line {ide:.1} s through dropboot on IDE (ratio {:.2}), {usb:.1} s on USB storage (ratio {:.2}); QEMU start to it as its own disk {direct:.1} s",
-            ide / direct,
-            usb / direct
-        );
-    }
-}
-
-/// Seconds from Enter in the menu to a live system's root line, through
-/// dropboot on IDE and on USB storage (xHCI), against QEMU's start to the
-/// same line with the ISO in QEMU's CD drive.
-fn live_section() {
-    for iso in ["debian-live.iso", "debian-live-grub.iso", "dracut-live.iso"] {
-        let path = tests::media::live_medium(iso);
-        let line = format!("dropboot-live-root: {} reached its root", iso.trim_end_matches(".iso"));
-        let case = Case::new(&format!("bench-{iso}"));
-        let wait = Duration::from_secs(240);
-        let through = |usb: Option<Usb>| {
-            let stick = case.stick().size("256M").file(&path).build();
-            enter_to_line(&case, &stick, usb, &line, wait)
-        };
-        let (ide, usb) = (through(None), through(Some(Usb::Xhci)));
-        let opts = BootOptions { memory_mib: Some(1024), boot_cdrom: Some(path.clone()), limit: Some(wait), ..Default::default() };
-        let start = Instant::now();
-        let mut vm = case.step("cdrom").boot_with(case.file("stick.img"), &opts);
-        vm.wait_serial_within(&line, wait);
-        let cdrom = start.elapsed().as_secs_f64();
-        println!(
-            "  {iso}: Enter to its live root {ide:.1} s through dropboot on IDE (ratio {:.2}), {usb:.1} s on USB storage (ratio {:.2}); QEMU start to it from -cdrom {cdrom:.1} s",
-            ide / cdrom,
-            usb / cdrom
-        );
-    }
-}
-
-/// `dropboot create` (exFAT) with a 4 GiB file, next to `cp` of the same
-/// file on the same disk, both flushed to the disk.
-fn exfat_section() {
-    use std::io::Write;
-    let case = Case::new("bench-exfat");
-    let big = case.file("big.iso");
-    {
-        // A pattern, not zeros: nothing may be skipped as a hole.
-        let mut f = std::fs::File::create(&big).expect("the 4 GiB file");
-        let chunk: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8 | 1).collect();
-        for _ in 0..4096 {
-            f.write_all(&chunk).expect("writing the 4 GiB file");
+            let (a, b) = side_by_side(
+                || through_dropboot(&ours_dir, &stick, Some(Usb::Xhci), Shown::Serial(line), 1024, limit),
+                || {
+                    let opts = BootOptions {
+                        memory_mib: Some(1024),
+                        boot_cdrom: Some(typed_iso.clone()),
+                        extra_disks: vec![cd_backend.clone()],
+                        limit: Some(limit),
+                        ..Default::default()
+                    };
+                    let mut vm = cd_dir.boot_with(&blank, &opts);
+                    vm.wait_serial_arrival(line, limit).duration_since(vm.spawned()).as_secs_f64()
+                },
+            );
+            ours.push(a);
+            cd.push(b);
         }
-        f.sync_all().expect("sync");
-    }
-    let sync = || {
-        let _ = tests::media::output(&mut std::process::Command::new("sync"));
-    };
-    let image = case.file("stick.img");
-    let copy = case.file("copy.iso");
-    // Two rounds, alternating, the best of each: the first writer to run
-    // otherwise pays for the page cache's state.
-    let (mut ours, mut cp) = (f64::MAX, f64::MAX);
-    for _ in 0..2 {
-        let _ = std::fs::remove_file(&image);
-        sync();
-        let start = Instant::now();
-        Stick::at(&image).size("6G").file(&big).build();
-        sync();
-        ours = ours.min(start.elapsed().as_secs_f64());
-        let _ = std::fs::remove_file(&copy);
-        sync();
-        let start = Instant::now();
-        tests::media::run(std::process::Command::new("cp").arg(&big).arg(&copy));
-        sync();
-        cp = cp.min(start.elapsed().as_secs_f64());
-    }
-    let mib = 4096.0;
-    println!(
-        "  dropboot create (exFAT) with a 4 GiB file: {ours:.1} s ({:.0} MiB/s); cp of it: {cp:.1} s ({:.0} MiB/s); ratio {:.2}",
-        mib / ours,
-        mib / cp,
-        ours / cp
-    );
-    let _ = std::fs::remove_dir_all(&case.dir);
-}
-
-fn probe_section() {
-    let case = Case::new("bench-probe");
-    let iso = build_iso_mode(&case.dir, 64 << 20, MODE_BENCH);
-    let contiguous = case.stick().size("256M").file(&iso.path).build();
-    let (hook_mib_s, raw_mib_s, hook_mem) = probe_read(&case, &contiguous, None, None);
-    let (cdrom_mib_s, _, _) = probe_read(&case, &contiguous, Some(iso.path.clone()), None);
-    let (kib, ext) = hook_mem.unwrap_or_default();
-    println!("  probe reading 64 MiB in 64 KiB requests: through the hook {hook_mib_s:.1} MiB/s, from QEMU's CD drive {cdrom_mib_s:.1} MiB/s (ratio {:.2})", hook_mib_s / cdrom_mib_s);
-    println!("    the stick itself (INT 13h on 80h, no hook, 127-sector requests): {raw_mib_s:.1} MiB/s; hook / stick {:.2}", hook_mib_s / raw_mib_s);
-    println!("  low memory the hook takes (BDA 413h): {kib} KiB for a contiguous ISO ({ext} extent)");
-    for (usb, name) in [(Usb::Xhci, "xHCI"), (Usb::Ehci, "EHCI")] {
-        let (hook_usb, raw_usb, _) = probe_read(&case, &contiguous, None, Some(usb));
-        println!(
-            "  the stick on USB storage ({name}): through the hook {hook_usb:.1} MiB/s, the stick itself {raw_usb:.1} MiB/s; hook / stick {:.2}",
-            hook_usb / raw_usb
-        );
-    }
-
-    let small = build_iso_mode(&case.dir, 1 << 20, MODE_BENCH);
-    let fragmented = case.stick().fs(Fs::Fat32).build();
-    let runs = copy_fragmented(&fragmented.path, &small.path, 60);
-    let (_, _, frag_mem) = probe_read(&case, &fragmented, None, None);
-    let (kib, ext) = frag_mem.unwrap_or_default();
-    println!("  low memory the hook takes: {kib} KiB for an ISO in {ext} extents (mshowfat: {runs} runs)");
-}
-
-fn iso_section() {
-    for (name, shown, memory) in [
-        ("grub-rescue-cdrom.iso", Shown::Screen("GNU GRUB  version"), 256),
-        ("ipxe.iso", Shown::Screen("iPXE initialising devices"), 256),
-        ("debian-installer.iso", Shown::Serial("Select a language"), 1024),
-        ("memtest86+x64.iso", Shown::Screen("Memtest86+ v6"), 256),
-    ] {
-        let (ours, cdrom) = time_real_iso(name, shown, memory);
-        println!(
-            "  {name}: Enter to first screen {ours:.2} s through dropboot; QEMU start to it from -cdrom {cdrom:.2} s (ratio {:.2})",
-            ours / cdrom
+        bench.record(
+            Figure::new("persistence", format!("{iso} with a backend: Enter to its live root, USB storage (xHCI)"), "s", ours)
+                .against(format!("QEMU's CD drive with `{parameter}` typed"), cd),
         );
     }
 }
