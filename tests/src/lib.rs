@@ -259,8 +259,12 @@ impl Qemu {
                 "-drive".into(),
                 format!("if=none,id=stick,{file},format=raw{read_only}"),
                 "-device".into(),
-                // A boot floppy (an old PC's BIOS) comes first.
-                format!("usb-storage,bus=usb.0,drive=stick,bootindex={}", opts.boot_floppy.is_some() as u8),
+                // A boot floppy (an old PC's BIOS) comes first; with a boot
+                // CD the stick is only plugged in.
+                match (&opts.boot_cdrom, opts.boot_floppy.is_some()) {
+                    (Some(_), _) => String::from("usb-storage,bus=usb.0,drive=stick"),
+                    (None, floppy) => format!("usb-storage,bus=usb.0,drive=stick,bootindex={}", floppy as u8),
+                },
             ]),
         }
         for (i, d) in opts.extra_disks.iter().enumerate() {
