@@ -964,9 +964,7 @@ transfer_image:
         mov ah, 0x42
         add ah, [bp + L_WRITE]          ; 43h, AL = 00h: write, no verify
         mov al, 0
-        pushf
-        cli                             ; entered as by INT: interrupts off
-        call far [cs:HOOK_PREVIOUS]
+        call stick_bios
         jmp .called
 .by_chs:
         call chs_transfer_piece
@@ -996,8 +994,7 @@ transfer_image:
         mov byte [cs:HOOK_MAX_READ], MAX_PIECE
         mov ah, 0x00
         mov dl, [cs:HOOK_DISK]
-        pushf
-        call far [cs:HOOK_PREVIOUS]
+        call stick_bios
         jmp .piece
 .failed:
         mov edx, [bp + L_DONE]
@@ -1043,14 +1040,22 @@ chs_transfer_piece:
         mov ah, 0x02
         add ah, [bp + L_WRITE]          ; 03h to write
         mov bx, di                      ; ES:BX = the buffer
-        pushf
-        call far [cs:HOOK_PREVIOUS]
+        call stick_bios
         pop ebx
         ret
 .unreachable:
         mov ah, ST_NO_SECTOR
         stc
         pop ebx
+        ret
+
+; stick_bios: the old INT 13h vector called for the stick, entered as
+; INT enters it (the FLAGS of now pushed, interrupts off); its IRET gives
+; them back. In and out: the BIOS's registers and flags.
+stick_bios:
+        pushf
+        cli
+        call far [cs:HOOK_PREVIOUS]
         ret
 
 ; find_extent: in: EBX = file sector. Out: CF clear, SI = its extent's
