@@ -166,6 +166,12 @@ fn side_by_side<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce()
 
 const RUNS: usize = 3;
 
+/// [`RUNS`] runs of dropboot (`ours`) and its peer side by side: the
+/// seconds of each.
+fn paired_runs(ours: impl Fn() -> f64 + Sync, peer: impl Fn() -> f64 + Sync) -> (Vec<f64>, Vec<f64>) {
+    (0..RUNS).map(|_| side_by_side(&ours, &peer)).unzip()
+}
+
 fn main() {
     let only = std::env::args().nth(1).unwrap_or_default();
     let default = ["menu", "probe", "iso", "live", "create", "sizes"];
@@ -457,15 +463,10 @@ fn against_cd(bench: &mut Bench, section: &'static str, name: &str, iso: &Path, 
     let blank = cd_case.file("blank.img");
     std::fs::File::create(&blank).and_then(|f| f.set_len(1 << 20)).expect("a blank disk");
     for (bus, usb, goal) in [("USB storage (xHCI)", Some(Usb::Xhci), Some(goals.0)), ("IDE", None, goals.1)] {
-        let (mut ours, mut cd) = (Vec::new(), Vec::new());
-        for _ in 0..RUNS {
-            let (a, b) = side_by_side(
-                || through_dropboot(&case, &stick, usb, shown, memory, limit),
-                || from_cd_drive(&cd_case, &blank, usb, iso, shown, memory, limit),
-            );
-            ours.push(a);
-            cd.push(b);
-        }
+        let (ours, cd) = paired_runs(
+            || through_dropboot(&case, &stick, usb, shown, memory, limit),
+            || from_cd_drive(&cd_case, &blank, usb, iso, shown, memory, limit),
+        );
         let mut f = Figure::new(section, format!("{name}: Enter to {}, the stick on {bus}", what_shown(shown)), "s", ours)
             .against("QEMU's CD drive (from its start)", cd);
         if let Some(g) = goal {
@@ -552,23 +553,20 @@ fn togo_section(bench: &mut Bench) {
         let limit = Duration::from_secs(300);
         let line = tests::installed::boot_line(system, 1);
         let line: &'static str = Box::leak(line.into_boxed_str());
-        let (mut usb, mut own) = (Vec::new(), Vec::new());
-        for _ in 0..RUNS {
-            // A fresh stick and a fresh copy each run: the system counts its boots.
-            let stick = case.stick().size("256M").file(tests::installed::installed_medium(image)).build();
-            let disk = own_case.file(raw);
-            std::fs::copy(tests::installed::installed_medium(raw), &disk).expect("a copy of the image");
-            let (a, b) = side_by_side(
-                || through_dropboot(&case, &stick, Some(Usb::Xhci), Shown::Serial(line), 1024, limit),
-                || {
-                    let opts = BootOptions { memory_mib: Some(1024), limit: Some(limit), ..Default::default() };
-                    let mut vm = own_case.boot_with(&disk, &opts);
-                    vm.wait_serial_arrival(line, limit).duration_since(vm.spawned()).as_secs_f64()
-                },
-            );
-            usb.push(a);
-            own.push(b);
-        }
+        // A fresh stick and a fresh copy each run: the system counts its boots.
+        let (usb, own) = paired_runs(
+            || {
+                let stick = case.stick().size("256M").file(tests::installed::installed_medium(image)).build();
+                through_dropboot(&case, &stick, Some(Usb::Xhci), Shown::Serial(line), 1024, limit)
+            },
+            || {
+                let disk = own_case.file(raw);
+                std::fs::copy(tests::installed::installed_medium(raw), &disk).expect("a copy of the image");
+                let opts = BootOptions { memory_mib: Some(1024), limit: Some(limit), ..Default::default() };
+                let mut vm = own_case.boot_with(&disk, &opts);
+                vm.wait_serial_arrival(line, limit).duration_since(vm.spawned()).as_secs_f64()
+            },
+        );
         bench.record(
             Figure::new("togo", format!("{image}: Enter to its boot line, the stick on USB storage (xHCI)"), "s", usb)
                 .against("its own disk (from QEMU's start)", own),
@@ -614,31 +612,29 @@ fn persistence_section(bench: &mut Bench) {
                 .arg(&cfg)
                 .args(["/isolinux/isolinux.cfg", "-commit"]),
         );
-        let (mut ours, mut cd) = (Vec::new(), Vec::new());
-        for _ in 0..RUNS {
-            let backend = tests::media::ventoy_style_backend(&ours_dir.file(""), label);
-            let config = format!("{{ \"persistence\": [ {{ \"image\": \"/{iso}\", \"backend\": \"/persistence/{label}.dat\", \"autosel\": 1 }} ] }}");
-            let stick = ours_dir.stick().size("320M").file(&path).file_in(&backend, "/persistence").ventoy_json(&config).build();
-            let cd_backend = tests::media::ventoy_style_backend(&cd_dir.file(""), label);
-            let blank = cd_dir.file("blank.img");
-            std::fs::File::create(&blank).and_then(|f| f.set_len(1 << 20)).expect("a blank disk");
-            let (a, b) = side_by_side(
-                || through_dropboot(&ours_dir, &stick, Some(Usb::Xhci), Shown::Serial(line), 1024, limit),
-                || {
-                    let opts = BootOptions {
-                        memory_mib: Some(1024),
-                        boot_cdrom: Some(typed_iso.clone()),
-                        extra_disks: vec![cd_backend.clone()],
-                        limit: Some(limit),
-                        ..Default::default()
-                    };
-                    let mut vm = cd_dir.boot_with(&blank, &opts);
-                    vm.wait_serial_arrival(line, limit).duration_since(vm.spawned()).as_secs_f64()
-                },
-            );
-            ours.push(a);
-            cd.push(b);
-        }
+        let (ours, cd) = paired_runs(
+            || {
+                let backend = tests::media::ventoy_style_backend(&ours_dir.file(""), label);
+                let config =
+                    format!("{{ \"persistence\": [ {{ \"image\": \"/{iso}\", \"backend\": \"/persistence/{label}.dat\", \"autosel\": 1 }} ] }}");
+                let stick = ours_dir.stick().size("320M").file(&path).file_in(&backend, "/persistence").ventoy_json(&config).build();
+                through_dropboot(&ours_dir, &stick, Some(Usb::Xhci), Shown::Serial(line), 1024, limit)
+            },
+            || {
+                let cd_backend = tests::media::ventoy_style_backend(&cd_dir.file(""), label);
+                let blank = cd_dir.file("blank.img");
+                std::fs::File::create(&blank).and_then(|f| f.set_len(1 << 20)).expect("a blank disk");
+                let opts = BootOptions {
+                    memory_mib: Some(1024),
+                    boot_cdrom: Some(typed_iso.clone()),
+                    extra_disks: vec![cd_backend],
+                    limit: Some(limit),
+                    ..Default::default()
+                };
+                let mut vm = cd_dir.boot_with(&blank, &opts);
+                vm.wait_serial_arrival(line, limit).duration_since(vm.spawned()).as_secs_f64()
+            },
+        );
         bench.record(
             Figure::new("persistence", format!("{iso} with a backend: Enter to its live root, USB storage (xHCI)"), "s", ours)
                 .against(format!("QEMU's CD drive with `{parameter}` typed"), cd),
