@@ -183,12 +183,10 @@ header:
         dw int15_entry
         times HOOK_HEADER_SIZE - ($ - $$) db 0
 
-; The only state shared by all calls: the outer call's stack (written by
-; it alone, interrupts off; ESP whole, for a caller whose high half is
-; not clear) and the nesting depth.
-saved_esp:      dd 0
-saved_ss:       dw 0
-depth:          db 0                    ; nesting: only the outer call switches stacks
+; The only state shared by all calls lies outside this code, in the
+; block's HookShared words just above the stack's top (HOOK_STACK_TOP),
+; on a page without code: the outer call's stack and the nesting depth,
+; written with interrupts off (layout.inc: HOOK_SHARED_*).
 
 ; int13_entry
 ;   In:  any INT 13h call. Out: ours answered (AH, CF and the registers
@@ -226,33 +224,28 @@ int13_entry:
         jmp far [cs:HOOK_PREVIOUS]
 .ours:
         cli
-        cmp byte [cs:depth], 0
-        jne .stack_ready                ; nested: stay on the stack we are on
-        ; Stores into the block are written only when they change: the
-        ; code shares their page, and a store there costs an emulator
-        ; (QEMU's TCG) a check of the page's translated code, a real CPU
-        ; a pipeline flush when it is in the same cache line.
-        cmp [cs:saved_esp], esp
-        je .esp_saved
-        mov [cs:saved_esp], esp
-.esp_saved:
-        push ax
-        mov ax, ss
-        cmp [cs:saved_ss], ax
-        je .ss_saved
-        mov [cs:saved_ss], ax
-.ss_saved:
-        pop ax
+        push bx                         ; on the stack the call came on
+        mov bx, [cs:HOOK_STACK_TOP]     ; BX = the shared words
+        cmp byte [cs:bx + HOOK_SHARED_DEPTH], 0
+        jne .nested                     ; nested: stay on the stack we are on
+        pop word [cs:bx + HOOK_SHARED_BX]       ; the caller's stack as the INT left it
+        mov [cs:bx + HOOK_SHARED_ESP], esp
+        mov [cs:bx + HOOK_SHARED_SS], ss
         push cs
         pop ss
-        movzx esp, word [cs:HOOK_STACK_TOP]
+        movzx esp, bx                   ; the stack ends where the shared words start
+        mov bx, [cs:bx + HOOK_SHARED_BX]
+        jmp .stack_ready
+.nested:
+        pop bx
 .stack_ready:
-        inc byte [cs:depth]
         push fs
         push gs
         push ds
         push es
         pushad
+        mov bx, [cs:HOOK_STACK_TOP]
+        inc byte [cs:bx + HOOK_SHARED_DEPTH]
         sub sp, LOCALS
         mov bp, sp
         sti
@@ -285,32 +278,37 @@ int13_entry:
         jnz .record
         mov ah, ST_OK
 .record:
+        ; (written only when it changes: it shares a page with the code,
+        ; and layout.rs's PAGE_BYTES says what a store there costs)
         cmp [cs:HOOK_LAST_STATUS], ah
         je .status_kept
         mov [cs:HOOK_LAST_STATUS], ah
 .status_kept:
         ; CF into the caller's FLAGS: on the caller's stack for the outer
         ; call, in this frame for a nested one.
+        mov si, [cs:HOOK_STACK_TOP]     ; SI = the shared words
         push ss
         pop es
         lea di, [bp + F_FLAGS]
-        cmp byte [cs:depth], 1
+        cmp byte [cs:si + HOOK_SHARED_DEPTH], 1
         jne .flags_found
-        mov es, [cs:saved_ss]
-        mov di, [cs:saved_esp]          ; the caller's IP
+        mov es, [cs:si + HOOK_SHARED_SS]
+        mov di, [cs:si + HOOK_SHARED_ESP]       ; the caller's IP
         add di, 4
 .flags_found:
         and byte [es:di], 0xFE
         or [es:di], bl
         add sp, LOCALS
-        popad
+        dec byte [cs:si + HOOK_SHARED_DEPTH]    ; ZF: the outer call's end
+        popad                           ; (POPAD and POP keep the flags)
         pop es
         pop ds
         pop gs
         pop fs
-        dec byte [cs:depth]
         jnz .return
-        lss esp, [cs:saved_esp]
+        ; The outer call's frame is gone: SP is back at the stack's top,
+        ; under the shared words.
+        lss esp, [esp + HOOK_SHARED_ESP]
 .return:
         iret
 

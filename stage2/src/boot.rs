@@ -66,8 +66,8 @@ impl From<IoError> for BootError {
 /// The KiB a hook with `extents` runs needs and the KiB of conventional
 /// memory there are, if the hook still leaves [`MIN_BASE_MEMORY_KIB`].
 fn low_memory_for(extents: usize) -> Result<(u16, u16), BootError> {
-    let need_kib = bootplan::hook_kib(extents);
     let have_kib = hook::base_memory_kib();
+    let need_kib = bootplan::hook_kib(extents, have_kib);
     if have_kib < MIN_BASE_MEMORY_KIB + need_kib {
         return Err(BootError::Refused(Refusal::NoLowMemory { need_kib, have_kib }));
     }

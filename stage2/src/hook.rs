@@ -10,7 +10,7 @@ use core::ptr::{read_unaligned, read_volatile, write_unaligned, write_volatile};
 use bootfs::bootplan::{floppies_in, with_floppies, DriveClass, ImageRange, Presentation};
 
 use crate::disk::ChsGeometry;
-use bootfs::layout::{self, HookExtent, HookHeader, HOOK_MAX_BYTES, HOOK_SIGNATURE, HOOK_VENDOR, SPEC_PACKET_BYTES};
+use bootfs::layout::{self, HookExtent, HookHeader, HookShared, HOOK_MAX_BYTES, HOOK_SIGNATURE, HOOK_VENDOR, SPEC_PACKET_BYTES};
 
 static HOOK: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../build/int13_hook.bin"));
 
@@ -80,8 +80,9 @@ pub fn base_memory_kib() -> u16 {
 /// the BIOS data area. The INT 13h vector is written after everything the
 /// hook reads.
 pub fn install(plan: &HookPlan) -> Installed {
-    let kib = bootfs::bootplan::hook_kib(plan.extents.len());
     let top = base_memory_kib();
+    let block = bootfs::bootplan::hook_block(plan.extents.len(), top);
+    let kib = block.kib;
     let new_top = top - kib;
     let base = new_top as usize * 1024;
     let segment = (base >> 4) as u16;
@@ -90,11 +91,11 @@ pub fn install(plan: &HookPlan) -> Installed {
     // BIOS's reported top, which nothing uses until we lower 413h; IVT and
     // BDA writes happen with interrupts off.
     unsafe {
-        let block = base as *mut u8;
-        core::ptr::copy_nonoverlapping(HOOK.as_ptr(), block, HOOK.len());
+        let block_at = base as *mut u8;
+        core::ptr::copy_nonoverlapping(HOOK.as_ptr(), block_at, HOOK.len());
         let previous = read_volatile(IVT_INT13 as *const u32);
         let previous_int15 = read_volatile(IVT_INT15 as *const u32);
-        let mut h: HookHeader = read_unaligned(block as *const HookHeader);
+        let mut h: HookHeader = read_unaligned(block_at as *const HookHeader);
         h.previous = previous;
         h.previous_int15 = previous_int15;
         let int15_entry = h.int15_entry;
@@ -107,7 +108,7 @@ pub fn install(plan: &HookPlan) -> Installed {
         h.writable = plan.image.writable as u8;
         h.extent_count = plan.extents.len() as u32;
         h.extents = extents_at as u16;
-        h.stack_top = (kib as usize * 1024).min(0xFFFE) as u16;
+        h.stack_top = block.stack_top;
         h.spec_packet = [0; 20];
         h.eltorito = plan.spec_packet.is_some() as u8;
         if let Some(packet) = &plan.spec_packet {
@@ -126,9 +127,10 @@ pub fn install(plan: &HookPlan) -> Installed {
             h.floppy_type = f.bios_type;
             h.parameter_table[..11].copy_from_slice(&f.parameter_table);
         }
-        write_unaligned(block as *mut HookHeader, h);
+        write_unaligned(block_at as *mut HookHeader, h);
+        write_unaligned(block_at.add(block.stack_top as usize) as *mut HookShared, HookShared::default());
         for (i, &extent) in plan.extents.iter().enumerate() {
-            write_unaligned(block.add(extents_at + i * size_of::<HookExtent>()) as *mut HookExtent, extent);
+            write_unaligned(block_at.add(extents_at + i * size_of::<HookExtent>()) as *mut HookExtent, extent);
         }
         write_volatile(BDA_BASE_MEMORY as *mut u16, new_top);
         write_volatile(IVT_INT15 as *mut u32, (segment as u32) << 16 | int15_entry as u32);

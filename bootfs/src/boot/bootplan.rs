@@ -15,8 +15,8 @@ use crate::file::ByteSource;
 use crate::iso9660::{IsoError, Volume, BLOCK};
 use crate::iso_partition::{ImagePart, NoEntry, Placement};
 use crate::layout::{
-    HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_KIND_SWAP, HOOK_MAX_BYTES, HOOK_MAX_EXTENTS, HOOK_STACK_BYTES, SPEC_PACKET_BYTES,
-    TRAMPOLINE_END,
+    HookExtent, HOOK_KIND_CD, HOOK_KIND_FLOPPY, HOOK_KIND_HARD_DISK, HOOK_KIND_SWAP, HOOK_MAX_BYTES, HOOK_MAX_EXTENTS, HOOK_SHARED_SIZE,
+    HOOK_STACK_BYTES, PAGE_BYTES, SPEC_PACKET_BYTES, TRAMPOLINE_END,
 };
 use crate::vdisk::{PartitionKind, Vdisk, VdiskFormat, VdiskRefusal};
 
@@ -263,11 +263,39 @@ pub const TYPICAL_BASE_MEMORY_KIB: u16 = 639;
 /// it there lies below.
 pub const LOWEST_LOAD_ADDR: u32 = TRAMPOLINE_END;
 
-/// KiB of conventional memory the resident hook takes with `extents` runs:
-/// its code, its table, its stack.
-pub fn hook_kib(extents: usize) -> u16 {
-    let bytes = HOOK_MAX_BYTES.next_multiple_of(16) + extents * 16 + HOOK_STACK_BYTES;
-    bytes.div_ceil(1024) as u16
+/// Where the resident hook lies below the top of conventional memory: a
+/// block of whole KiB (BDA 413h counts KiB) holding, from its start, the
+/// code (reckoned at [`HOOK_MAX_BYTES`]) and the extent table, and at its
+/// end the stack with the [`HookShared`] words above it. No 4 KiB page
+/// holds both code and what a call writes ([`PAGE_BYTES`] says why); that
+/// costs the block 0 to 3 KiB more than its parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HookBlock {
+    /// The block's size.
+    pub kib: u16,
+    /// Offset of the stack's top in the block (`HookHeader::stack_top`).
+    pub stack_top: u16,
+}
+
+/// The hook's block with `extents` runs under a top of conventional
+/// memory at `base_kib`. The stack has at least [`HOOK_STACK_BYTES`]; a
+/// `base_kib` too small for the block gives one as large as the memory,
+/// which [`Refusal::NoLowMemory`] then refuses.
+pub fn hook_block(extents: usize, base_kib: u16) -> HookBlock {
+    let top = base_kib as usize * 1024;
+    let shared = top.saturating_sub(HOOK_SHARED_SIZE);
+    let stack_bottom = shared.saturating_sub(HOOK_STACK_BYTES);
+    let code_end = stack_bottom / PAGE_BYTES * PAGE_BYTES;
+    let table_bytes = extents * size_of::<HookExtent>();
+    let start = code_end.min(stack_bottom.saturating_sub(table_bytes)).saturating_sub(HOOK_MAX_BYTES.next_multiple_of(16)) / 1024 * 1024;
+    let bytes = top - start;
+    HookBlock { kib: (bytes / 1024) as u16, stack_top: (shared - start).min(0xFFFE) as u16 }
+}
+
+/// KiB of conventional memory the resident hook takes with `extents` runs
+/// under a top at `base_kib`: its code, its table, its stack.
+pub fn hook_kib(extents: usize, base_kib: u16) -> u16 {
+    hook_block(extents, base_kib).kib
 }
 
 /// Why the loader refuses a plan it could make, before it hooks anything.
@@ -498,7 +526,7 @@ fn refusal(plan: &Plan, path: &str, extents: usize, file_sectors: u64, base_kib:
     if file_sectors > u32::MAX as u64 {
         return Some(Refusal::TooLarge { bytes: file_sectors * 512 });
     }
-    let need_kib = hook_kib(extents);
+    let need_kib = hook_kib(extents, base_kib);
     if base_kib < MIN_BASE_MEMORY_KIB + need_kib {
         return Some(Refusal::NoLowMemory { need_kib, have_kib: base_kib });
     }
@@ -649,11 +677,33 @@ mod tests {
     }
 
     #[test]
+    fn the_hooks_stack_never_shares_a_page_with_its_code() {
+        for base_kib in MIN_BASE_MEMORY_KIB..=640 {
+            for extents in [0, 1, 7, 100, 250, HOOK_MAX_EXTENTS] {
+                let block = hook_block(extents, base_kib);
+                let top = base_kib as usize * 1024;
+                let start = top - block.kib as usize * 1024;
+                let stack_top = start + block.stack_top as usize;
+                let code_end = start + HOOK_MAX_BYTES;
+                let table_end = code_end.next_multiple_of(16) + extents * 16;
+                let written = stack_top - HOOK_STACK_BYTES..stack_top + HOOK_SHARED_SIZE;
+                assert_eq!(written.end, top, "the shared words end the block");
+                assert!(table_end <= written.start, "{base_kib} KiB, {extents} runs: the table runs into the stack");
+                assert!((code_end - 1) / PAGE_BYTES < written.start / PAGE_BYTES, "{base_kib} KiB, {extents} runs: code beside the stack");
+                let parts = (table_end - start + HOOK_STACK_BYTES + HOOK_SHARED_SIZE).div_ceil(1024);
+                assert!(block.kib as usize <= parts + 4, "{base_kib} KiB, {extents} runs: {} KiB for {parts} KiB of parts", block.kib);
+            }
+        }
+        // A PC whose BIOS took 1 KiB for its EBDA: 6 KiB for one run.
+        assert_eq!(hook_block(1, TYPICAL_BASE_MEMORY_KIB), HookBlock { kib: 6, stack_top: 6 * 1024 - HOOK_SHARED_SIZE as u16 });
+    }
+
+    #[test]
     fn the_loader_refuses_what_does_not_fit_and_boots_the_rest() {
         let base = TYPICAL_BASE_MEMORY_KIB;
         assert_eq!(refusal(&plan_loading(2048, 0x07C0), "/a.iso", 1, 1000, base), None);
         // A boot image of 65535 sectors at 7C00h runs into the hook.
-        let limit = (base - hook_kib(1)) as u32 * 1024;
+        let limit = (base - hook_kib(1, base)) as u32 * 1024;
         assert_eq!(
             refusal(&plan_loading(65535 * 512, 0x07C0), "/a.iso", 1, 70_000, base),
             Some(Refusal::ImageTooLarge { dest: 0x7C00, bytes: 65535 * 512, limit })
