@@ -450,6 +450,14 @@ fn from_cd_drive(case: &Case, disk: &Path, usb: Option<Usb>, iso: &Path, shown: 
     wait_shown(&mut vm, shown, limit).duration_since(vm.spawned()).as_secs_f64()
 }
 
+/// A blank 1 MiB disk in `case`'s folder: the CD's machine gets it where
+/// dropboot's has the stick.
+fn blank_disk(case: &Case) -> PathBuf {
+    let blank = case.file("blank.img");
+    std::fs::File::create(&blank).and_then(|f| f.set_len(1 << 20)).expect("a blank disk");
+    blank
+}
+
 /// A boot file timed against QEMU's own CD drive.
 struct AgainstCd {
     name: String,
@@ -474,8 +482,7 @@ fn against_cd(bench: &mut Bench, section: &'static str, files: &[AgainstCd]) {
             let case = Case::new(&format!("bench-{}", file.name));
             let cd_case = Case::new(&format!("bench-{}-cd", file.name));
             let stick = case.stick().size("256M").file(&file.iso).build();
-            let blank = cd_case.file("blank.img");
-            std::fs::File::create(&blank).and_then(|f| f.set_len(1 << 20)).expect("a blank disk");
+            let blank = blank_disk(&cd_case);
             (case, cd_case, stick, blank)
         })
         .collect();
@@ -663,8 +670,7 @@ fn persistence_section(bench: &mut Bench) {
             },
             || {
                 let cd_backend = tests::media::ventoy_style_backend(&cd_dir.file(""), label);
-                let blank = cd_dir.file("blank.img");
-                std::fs::File::create(&blank).and_then(|f| f.set_len(1 << 20)).expect("a blank disk");
+                let blank = blank_disk(&cd_dir);
                 let opts = BootOptions {
                     memory_mib: Some(1024),
                     boot_cdrom: Some(typed_iso.clone()),
