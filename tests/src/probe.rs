@@ -503,6 +503,17 @@ pub fn move_data_to(iso: &mut ProbeIso, offset: u64) {
     iso.blocks = ((offset + iso.data.len() as u64) / 2048) as u32;
 }
 
+/// A copy of the probe ISO at `out` for QEMU's CD drive, without dropboot:
+/// in bench mode it times its data file through the CD drive against the
+/// same bytes of the disk beside it, from sector `stick_lba` on (what
+/// [`point_at_stick_data`] found): the BIOS's two drives, one against the other.
+pub fn cd_pointing_at_stick(iso: &ProbeIso, stick_lba: u64, out: &Path) {
+    let mut bytes = fs::read(&iso.path).expect("the probe ISO");
+    let params = bytes.windows(8).position(|w| w == b"PROBEPAR").expect("the probe's parameter block") + 20;
+    bytes[params..params + 4].copy_from_slice(&(stick_lba as u32).to_le_bytes());
+    fs::write(out, &bytes).expect("the probe ISO for the CD drive");
+}
+
 /// Finds the probe ISO's data file on the stick image `stick` and writes
 /// its first sector into the stick's copy of the probe (bench mode reads
 /// the same sectors from the stick directly); returns that sector.
