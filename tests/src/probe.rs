@@ -38,6 +38,20 @@ pub fn build_iso(dir: &Path, data_bytes: usize) -> ProbeIso {
 /// Mode 1: the probe only times reading the data (`make bench`).
 pub const MODE_BENCH: u32 = 1;
 
+/// The probe's parameter block (probe.asm's `params`): after the 8 bytes of
+/// "PROBEPAR", these dwords, at these offsets from its start.
+const PARAM_DATA_LBA: usize = 8;
+const PARAM_DATA_BLOCKS: usize = 12;
+const PARAM_MODE: usize = 16;
+const PARAM_RAW_LBA: usize = 20;
+
+/// Writes `value` into the dword at `field` of the first probe parameter
+/// block in `bytes` (an ISO, a disk image or the probe itself).
+fn set_param(bytes: &mut [u8], field: usize, value: u32) {
+    let params = bytes.windows(8).position(|w| w == b"PROBEPAR").expect("the probe's parameter block");
+    bytes[params + field..params + field + 4].copy_from_slice(&value.to_le_bytes());
+}
+
 pub fn build_iso_mode(dir: &Path, data_bytes: usize, mode: u32) -> ProbeIso {
     build_iso_after(dir, 0, data_bytes, mode)
 }
@@ -78,11 +92,10 @@ pub fn build_iso_holding(dir: &Path, lead_bytes: usize, data_bytes: usize, mode:
     let block_of = |needle: &[u8]| (0..iso.len() / 2048).find(|&b| iso[b * 2048..].starts_with(needle));
     let data_lba = block_of(&data[..2048]).expect("data.bin in the ISO") as u32;
     let boot_rba = block_of(&probe[..64]).expect("probe.bin in the ISO") as u32;
-    let params = iso.windows(8).position(|w| w == b"PROBEPAR").expect("the probe's parameter block");
     let blocks = (data_bytes / 2048) as u32;
-    iso[params + 8..params + 12].copy_from_slice(&data_lba.to_le_bytes());
-    iso[params + 12..params + 16].copy_from_slice(&blocks.to_le_bytes());
-    iso[params + 16..params + 20].copy_from_slice(&mode.to_le_bytes());
+    set_param(&mut iso, PARAM_DATA_LBA, data_lba);
+    set_param(&mut iso, PARAM_DATA_BLOCKS, blocks);
+    set_param(&mut iso, PARAM_MODE, mode);
     fs::write(&path, &iso).expect("writing the patched ISO");
     let load_sectors = (probe.len() / 512) as u16;
     ProbeIso { path, data, data_lba, blocks: (iso.len() / 2048) as u32, boot_rba, load_sectors }
@@ -299,9 +312,8 @@ pub fn build_disk(dir: &Path, name: &str, sectors: u32, partition: bool) -> Prob
     let data_sectors = sectors - data_start;
     let mut bytes = probe.clone();
     bytes.extend(pseudo_random(data_sectors as usize * 512, 0xD15C));
-    let params = bytes.windows(8).position(|w| w == b"PROBEPAR").expect("the probe's parameter block");
-    bytes[params + 8..params + 12].copy_from_slice(&data_start.to_le_bytes());
-    bytes[params + 12..params + 16].copy_from_slice(&data_sectors.to_le_bytes());
+    set_param(&mut bytes, PARAM_DATA_LBA, data_start);
+    set_param(&mut bytes, PARAM_DATA_BLOCKS, data_sectors);
     if partition {
         partition_from(&mut bytes, 2048, sectors);
     }
@@ -478,9 +490,8 @@ pub fn check_disk_on(lines: &[String], e: &DiskExpectation, stick_mbr: &[u8], bi
 /// ISO's end, say), and says the drive holds `blocks` blocks in all.
 pub fn read_instead(iso: &mut ProbeIso, lba: u32, data: Vec<u8>, blocks: u32) {
     let mut bytes = fs::read(&iso.path).expect("the probe ISO");
-    let params = bytes.windows(8).position(|w| w == b"PROBEPAR").expect("the probe's parameter block");
-    bytes[params + 8..params + 12].copy_from_slice(&lba.to_le_bytes());
-    bytes[params + 12..params + 16].copy_from_slice(&((data.len() / 2048) as u32).to_le_bytes());
+    set_param(&mut bytes, PARAM_DATA_LBA, lba);
+    set_param(&mut bytes, PARAM_DATA_BLOCKS, (data.len() / 2048) as u32);
     fs::write(&iso.path, &bytes).expect("rewriting the ISO");
     (iso.data_lba, iso.data, iso.blocks) = (lba, data, blocks);
 }
@@ -492,9 +503,8 @@ pub fn move_data_to(iso: &mut ProbeIso, offset: u64) {
     use std::io::{Seek, SeekFrom, Write};
     assert_eq!(offset % 2048, 0);
     let mut bytes = fs::read(&iso.path).expect("the probe ISO");
-    let params = bytes.windows(8).position(|w| w == b"PROBEPAR").expect("the probe's parameter block");
     let lba = (offset / 2048) as u32;
-    bytes[params + 8..params + 12].copy_from_slice(&lba.to_le_bytes());
+    set_param(&mut bytes, PARAM_DATA_LBA, lba);
     let mut f = fs::OpenOptions::new().write(true).truncate(true).open(&iso.path).expect("rewriting the ISO");
     f.write_all(&bytes).expect("the ISO's first part");
     f.seek(SeekFrom::Start(offset)).expect("seek past the hole");
@@ -509,8 +519,7 @@ pub fn move_data_to(iso: &mut ProbeIso, offset: u64) {
 /// [`point_at_stick_data`] found): the BIOS's two drives, one against the other.
 pub fn cd_pointing_at_stick(iso: &ProbeIso, stick_lba: u64, out: &Path) {
     let mut bytes = fs::read(&iso.path).expect("the probe ISO");
-    let params = bytes.windows(8).position(|w| w == b"PROBEPAR").expect("the probe's parameter block") + 20;
-    bytes[params..params + 4].copy_from_slice(&(stick_lba as u32).to_le_bytes());
+    set_param(&mut bytes, PARAM_RAW_LBA, stick_lba as u32);
     fs::write(out, &bytes).expect("the probe ISO for the CD drive");
 }
 
@@ -522,8 +531,8 @@ pub fn point_at_stick_data(stick: &Path, iso: &ProbeIso) -> u64 {
     let bytes = fs::read(stick).expect("the stick image");
     let first = &iso.data[..2048];
     let lba = (0..bytes.len() / 512).find(|&s| bytes[s * 512..].starts_with(first)).expect("the probe's data on the stick") as u64;
-    let params = bytes.windows(8).position(|w| w == b"PROBEPAR").expect("the probe on the stick") + 20;
+    let params = bytes.windows(8).position(|w| w == b"PROBEPAR").expect("the probe on the stick");
     let mut f = fs::OpenOptions::new().write(true).open(stick).expect("the stick image");
-    f.seek(SeekFrom::Start(params as u64)).and_then(|_| f.write_all(&(lba as u32).to_le_bytes())).expect("the probe's raw_lba");
+    f.seek(SeekFrom::Start((params + PARAM_RAW_LBA) as u64)).and_then(|_| f.write_all(&(lba as u32).to_le_bytes())).expect("the probe's raw_lba");
     lba
 }
