@@ -7,7 +7,7 @@
 //! is opened, finishes a change that a kill cut off. (`Disk::journaled`
 //! runs a change this way.)
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -39,6 +39,10 @@ pub struct Overlay {
     clusters: Clusters,
     /// Indexed by cluster - 2.
     free_at_start: Vec<bool>,
+    /// Clusters free at the start that this change has written (by
+    /// cluster - 2): what else they hold is whatever a file or a journal
+    /// left there before.
+    written: BTreeSet<usize>,
 }
 
 impl Overlay {
@@ -51,16 +55,21 @@ impl Overlay {
                 *slot = true;
             }
         }
-        Overlay { what: what.into(), sectors: BTreeMap::new(), clusters, free_at_start }
+        Overlay { what: what.into(), sectors: BTreeMap::new(), clusters, free_at_start, written: BTreeSet::new() }
+    }
+
+    /// The cluster (- 2) holding `lba`, when it was free as the change
+    /// began.
+    fn free_cluster(&self, lba: u64) -> Option<usize> {
+        let off = lba.checked_sub(self.clusters.first_lba)?;
+        let i = usize::try_from(off / self.clusters.sectors_per_cluster).ok()?;
+        self.free_at_start.get(i).copied().unwrap_or(false).then_some(i)
     }
 
     /// Whether a write to `lba` goes straight to the disk: it lies in a
     /// cluster that was free when the change began.
     fn is_direct(&self, lba: u64) -> bool {
-        let Some(off) = lba.checked_sub(self.clusters.first_lba) else {
-            return false;
-        };
-        usize::try_from(off / self.clusters.sectors_per_cluster).ok().and_then(|i| self.free_at_start.get(i)).copied().unwrap_or(false)
+        self.free_cluster(lba).is_some()
     }
 
     /// Whether every sector of `len` bytes at disk byte `at` goes straight
@@ -82,6 +91,28 @@ impl Overlay {
             Some(off) => self.clusters.first_lba + (off / self.clusters.sectors_per_cluster + 1) * self.clusters.sectors_per_cluster,
             None => lba + 1,
         }
+    }
+
+    /// Before the first part-sector write into a cluster that was free as
+    /// the change began and that it has not written yet: zeroes the whole
+    /// cluster, straight. Such a write is a folder's entry in a cluster
+    /// just added to it, and the rest of a folder's cluster must read as
+    /// unused entries, not as what a deleted file or an earlier journal
+    /// left there. (The fatfs crate zeroes the clusters it adds to any
+    /// folder but FAT32's root; file data is written whole sectors first.)
+    fn zero_if_fresh(&mut self, file: &File, lba: u64) -> io::Result<()> {
+        let Some(i) = self.free_cluster(lba) else {
+            return Ok(());
+        };
+        if !self.written.insert(i) {
+            return Ok(());
+        }
+        let first = self.clusters.first_lba + i as u64 * self.clusters.sectors_per_cluster;
+        let zeros = vec![0u8; self.clusters.sectors_per_cluster as usize * 512];
+        crate::fault::before_write();
+        file.write_all_at(&zeros, first * 512)?;
+        self.written_straight(first * 512, zeros.len() as u64);
+        Ok(())
     }
 
     /// Forgets what was held back of the whole sectors `len` bytes at disk
@@ -108,7 +139,8 @@ impl Overlay {
     /// Writes `buf` at disk byte `at`: whole sectors into free clusters
     /// straight away (file data, a new folder's first zeros), everything
     /// else into the held-back sectors (fatfs writes an entry field by
-    /// field).
+    /// field), a free cluster zeroed first when this is the change's
+    /// first write to it ([`Overlay::zero_if_fresh`]).
     pub fn write_at(&mut self, file: &File, at: u64, buf: &[u8]) -> io::Result<()> {
         let end = at + buf.len() as u64;
         let straight = |o: &Overlay, lba: u64| lba * 512 >= at && (lba + 1) * 512 <= end && o.is_direct(lba);
@@ -125,10 +157,16 @@ impl Overlay {
                 crate::fault::before_write();
                 file.write_all_at(piece, pos)?;
                 self.written_straight(pos, stop - pos);
+                let mut lba = pos / 512;
+                while lba < stop / 512 {
+                    self.written.extend(self.free_cluster(lba));
+                    lba = self.next_cluster_lba(lba);
+                }
             } else {
                 let mut p = pos;
                 while p < stop {
                     let lba = p / 512;
+                    self.zero_if_fresh(file, lba)?;
                     let sector = match self.sectors.entry(lba) {
                         std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                         std::collections::btree_map::Entry::Vacant(e) => {

@@ -141,6 +141,24 @@ fn a_folder_that_outgrows_its_first_cluster_keeps_every_file_and_fsck_passes() {
 }
 
 #[test]
+fn a_fat32_root_that_grows_into_clusters_earlier_adds_used_lists_only_its_folders_and_fsck_passes() {
+    // 256 MiB of FAT32 has 512-byte clusters: 16 entries, so the root
+    // (its label and two entries a folder) outgrows a cluster at the 8th
+    // folder, into a cluster that an earlier add's journal had used.
+    // The fatfs crate does not zero a cluster it adds to FAT32's root.
+    let case = Case::new("builder_fat32_root_grows");
+    let stick = case.stick().size("256M").fs(Fs::Fat32).build();
+    let iso = case.random_file("disc.iso", 4096, 1);
+    for folder in 0..20 {
+        stick.add(&iso, &format!("/folder{folder:02}"));
+    }
+    let listed = stick.run("list", &[]);
+    let expected: Vec<String> = (0..20).map(|f| format!("4096  /folder{f:02}/disc.iso")).collect();
+    assert_eq!(listed.lines().map(str::trim).collect::<Vec<_>>(), expected);
+    stick.fsck_passes();
+}
+
+#[test]
 fn add_writes_into_an_exfat_volume_made_by_mkfs_exfat_and_fsck_passes() {
     let case = Case::new("builder_add_mkfs_exfat");
     let theirs = case.random_file("theirs.iso", 50_000, 31);
