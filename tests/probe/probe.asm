@@ -986,16 +986,21 @@ crc_sectors:
 
 ; bench: for each request size of bench_sizes (1, 4, 16 and 32 blocks:
 ; 2, 8, 32 and 64 KiB, as boot loaders ask), reads the start of the data
-; file through the boot drive, then the same sectors of drive 80h (the
+; file through the boot drive, and the same sectors of drive 80h (the
 ; stick, from raw_lba, which the host wrote) in requests of the same
-; bytes, both into DATA_SEG:0000; BENCH_ROUNDS times, turn about, so a
-; change in the host's load falls on both alike, after one round
-; untimed (which brings the sectors into the host's cache for both).
-; Prints "probe: bench blocks=B amount=A hook=H stick=S" (A blocks a
-; round; H and S the TSC / 1024 over the timed rounds); then "probe:
-; bench ticks=T tsc=K" (the BIOS ticks and the TSC / 1024 over the whole,
-; for the host to turn TSC units into seconds); then ends QEMU. A failed
-; read ends the line with " failed".
+; bytes, both into DATA_SEG:0000. The two sides take turns request by
+; request, each request timed on its own, and which side goes first
+; alternates, so that whatever slows the host (its other work, its
+; threads' turns) falls on both alike within milliseconds. BENCH_ROUNDS
+; rounds of the whole amount are timed, after one untimed (which brings
+; the sectors into the host's cache for both). Prints, per timed round,
+; "probe: bench round hook=H stick=S" (the TSC / 1024 of each side's
+; requests in that round), then "probe: bench blocks=B amount=A hook=H
+; stick=S" (A blocks a round; H and S the sums over the timed rounds);
+; after all sizes "probe: bench ticks=T tsc=K" (the BIOS ticks and the
+; TSC / 1024 over the whole, for the host to turn TSC units into
+; seconds); then ends QEMU. A failed read ends the blocks line with
+; " failed".
 BENCH_ROUNDS    equ 8
 bench:
         call tick_edge
@@ -1012,6 +1017,52 @@ bench:
         lodsw
         mov [bench_amount], ax
         push si
+        mov byte [failed], 0
+        xor eax, eax
+        mov [hook_sum], eax
+        mov [stick_sum], eax
+        mov byte [bench_round], 0
+.round:
+        xor eax, eax
+        mov [hook_round], eax
+        mov [stick_round], eax
+        mov dword [pos], 0
+.request:
+        mov ax, [pos]
+        cmp ax, [bench_amount]
+        jae .round_end
+        xor byte [bench_turn], 1
+        jz .stick_first
+        call bench_hook_request
+        call bench_stick_request
+        jmp .next_request
+.stick_first:
+        call bench_stick_request
+        call bench_hook_request
+.next_request:
+        mov ax, [req_blocks]
+        add [pos], ax
+        jmp .request
+.round_end:
+        cmp byte [bench_round], 0
+        je .next_round
+        mov eax, [hook_round]
+        add [hook_sum], eax
+        mov eax, [stick_round]
+        add [stick_sum], eax
+        mov si, s_bench_round
+        call print
+        mov eax, [hook_round]
+        call hex32
+        mov si, s_stick_time
+        call print
+        mov eax, [stick_round]
+        call hex32
+        call newline
+.next_round:
+        inc byte [bench_round]
+        cmp byte [bench_round], BENCH_ROUNDS
+        jbe .round
         mov si, s_bench
         call print
         mov ax, [req_blocks]
@@ -1020,61 +1071,6 @@ bench:
         call print
         mov ax, [bench_amount]
         call hex16
-        mov byte [failed], 0
-        xor eax, eax
-        mov [hook_sum], eax
-        mov [stick_sum], eax
-        mov byte [bench_round], 0
-.round:
-        ; through the boot drive
-        rdtsc
-        mov [tsc1], eax
-        mov [tsc1 + 4], edx
-        mov dword [pos], 0
-.hook_request:
-        movzx eax, word [pos]
-        cmp ax, [bench_amount]
-        jae .hook_done
-        movzx ecx, word [req_blocks]
-        add [pos], cx
-        add eax, [data_lba]
-        xor bx, bx
-        mov dl, 0x10
-        call read_blocks
-        jnc .hook_request
-        mov byte [failed], 1
-.hook_done:
-        mov bx, hook_sum
-        call tsc_add
-        ; the same sectors of the stick, the same bytes a request
-        rdtsc
-        mov [tsc1], eax
-        mov [tsc1 + 4], edx
-        mov dword [pos], 0
-.stick_request:
-        movzx eax, word [pos]
-        cmp ax, [bench_amount]
-        jae .stick_done
-        movzx ecx, word [req_blocks]
-        add [pos], cx
-        shl eax, 2
-        add eax, [raw_lba]
-        shl cx, 2
-        xor bx, bx
-        call fill_dap
-        mov byte [DAP], 0x10
-        mov ah, 0x42
-        mov dl, 0x80
-        mov si, DAP
-        int 0x13
-        jnc .stick_request
-        mov byte [failed], 1
-.stick_done:
-        mov bx, stick_sum
-        call tsc_add
-        inc byte [bench_round]
-        cmp byte [bench_round], BENCH_ROUNDS
-        jbe .round
         mov si, s_hook
         call print
         mov eax, [hook_sum]
@@ -1111,17 +1107,57 @@ bench:
         call newline
         jmp finish
 
-; tsc_add: BX = a dword; adds the TSC since tsc1 / 1024 to it, except in
-; the untimed round 0.
+; bench_hook_request: the request at [pos] (req_blocks blocks) through
+; the boot drive, its time added to hook_round. Sets [failed] on a failed
+; read. Changes EAX-EDX, SI, BX.
+bench_hook_request:
+        rdtsc
+        mov [tsc1], eax
+        mov [tsc1 + 4], edx
+        movzx eax, word [pos]
+        movzx ecx, word [req_blocks]
+        add eax, [data_lba]
+        xor bx, bx
+        mov dl, 0x10
+        call read_blocks
+        jnc .timed
+        mov byte [failed], 1
+.timed:
+        mov bx, hook_round
+        jmp tsc_add
+
+; bench_stick_request: the same sectors of drive 80h, the same bytes, its
+; time added to stick_round. Sets [failed] on a failed read. Changes
+; EAX-EDX, SI, BX.
+bench_stick_request:
+        rdtsc
+        mov [tsc1], eax
+        mov [tsc1 + 4], edx
+        movzx eax, word [pos]
+        movzx ecx, word [req_blocks]
+        shl eax, 2
+        add eax, [raw_lba]
+        shl cx, 2
+        xor bx, bx
+        call fill_dap
+        mov byte [DAP], 0x10
+        mov ah, 0x42
+        mov dl, 0x80
+        mov si, DAP
+        int 0x13
+        jnc .timed
+        mov byte [failed], 1
+.timed:
+        mov bx, stick_round
+        jmp tsc_add
+
+; tsc_add: BX = a dword; adds the TSC since tsc1 / 1024 to it.
 tsc_add:
         rdtsc
         sub eax, [tsc1]
         sbb edx, [tsc1 + 4]
         shrd eax, edx, 10
-        cmp byte [bench_round], 0
-        je .untimed
         add [bx], eax
-.untimed:
         ret
 
 ; tick_edge: waits for the BIOS tick count (BDA 46Ch) to change; EAX = it.
@@ -1458,6 +1494,7 @@ s_ext_count:    db "probe: ext count=", 0
 s_stick:        db "probe: stick ", 0
 s_at:           db " at=", 0
 s_bench:        db "probe: bench blocks=", 0
+s_bench_round:  db "probe: bench round hook=", 0
 s_amount:       db " amount=", 0
 s_hook:         db " hook=", 0
 s_stick_time:   db " stick=", 0
@@ -1529,8 +1566,11 @@ tsc1:           dq 0
 bench_ticks:    dd 0
 bench_amount:   dw 0
 bench_round:    db 0
+bench_turn:     db 0
 hook_sum:       dd 0
 stick_sum:      dd 0
+hook_round:     dd 0
+stick_round:    dd 0
 ; bench: (blocks a request, blocks read a round) pairs, then 0
 bench_sizes:    dw 1, 64, 4, 256, 16, 256, 32, 512, 0
 shim_next:      dd 0

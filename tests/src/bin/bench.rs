@@ -165,6 +165,8 @@ fn side_by_side<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce()
 }
 
 const RUNS: usize = 3;
+/// Boots of the probe with the stick on IDE ([`probe_rounds`] says why).
+const IDE_PROBE_BOOTS: usize = 5;
 
 /// [`RUNS`] runs of dropboot (`ours`) and its peer side by side: the
 /// seconds of each.
@@ -323,9 +325,10 @@ fn menu_section(bench: &mut Bench) {
     bench.record(Figure::new("menu", "search over 5,000 files: last key to the filtered list", "s", runs));
 }
 
-/// One bench run of the probe: per request size (blocks), MiB/s through
-/// the hook and from the stick directly.
-fn probe_run(case: &Case, stick: &Path, usb: Option<Usb>, cdrom: Option<PathBuf>) -> Vec<(u32, f64, f64)> {
+/// One boot of the probe in bench mode: per request size (blocks), the
+/// MiB/s of each timed round through the hook (or the CD drive) and from
+/// the stick directly, read turn about in that round.
+fn probe_run(case: &Case, stick: &Path, usb: Option<Usb>, cdrom: Option<PathBuf>) -> Vec<(u32, Vec<(f64, f64)>)> {
     let direct = cdrom.is_some();
     let opts = BootOptions { boot_cdrom: cdrom, usb, limit: Some(Duration::from_secs(300)), ..Default::default() };
     let mut vm = case.boot_with(stick, &opts);
@@ -343,15 +346,44 @@ fn probe_run(case: &Case, stick: &Path, usb: Option<Usb>, cdrom: Option<PathBuf>
         lines.iter().find(|l| l.starts_with("probe: bench ticks=")).unwrap_or_else(|| panic!("the probe's bench lines:\n{}", lines.join("\n")));
     // TSC units (of 1024 cycles) a second, from the whole run's BIOS ticks.
     let per_second = field(total, "tsc=") as f64 / (field(total, "ticks=") as f64 / 18.2065);
-    lines
-        .iter()
-        .filter(|l| l.starts_with("probe: bench blocks="))
-        .map(|l| {
+    // A size's round lines come before its blocks line.
+    let mut sizes = Vec::new();
+    let mut rounds = Vec::new();
+    for l in &lines {
+        if l.starts_with("probe: bench round ") {
+            rounds.push((field(l, "hook="), field(l, "stick=")));
+        } else if l.starts_with("probe: bench blocks=") {
             assert!(!l.ends_with("failed"), "a bench read failed: {l}");
-            // The amount is read once a round, in BENCH_ROUNDS timed rounds.
-            let mib = field(l, "amount=") as f64 * 2048.0 * 8.0 / (1 << 20) as f64;
-            let speed = |k: &str| mib / (field(l, k) as f64 / per_second);
-            (field(l, "blocks=") as u32, speed("hook="), speed("stick="))
+            assert!(!rounds.is_empty(), "no rounds before {l}");
+            // The amount is read once a round.
+            let mib = field(l, "amount=") as f64 * 2048.0 / (1 << 20) as f64;
+            let speed = |tsc: u64| mib / (tsc as f64 / per_second);
+            sizes.push((field(l, "blocks=") as u32, rounds.drain(..).map(|(h, s)| (speed(h), speed(s))).collect()));
+        }
+    }
+    sizes
+}
+
+/// Boots of the probe in bench mode: per request size (blocks), every
+/// timed round of every boot, each a pair read request by request turn
+/// about (through the hook or the CD drive, and from the stick). The
+/// rounds are the samples: their median ratio is not moved by a round
+/// that a host hiccup slowed on one side, as a boot's sum of rounds is.
+///
+/// The hook on IDE gets [`IDE_PROBE_BOOTS`] boots rather than [`RUNS`]:
+/// there one boot's rounds agree with each other to 2-5%, but one boot
+/// differs from the next by up to 7% either way (the hook "faster" than
+/// the stick as often as slower), which three boots cannot average out.
+fn probe_rounds(case: &Case, stick: &Path, usb: Option<Usb>, cdrom: Option<PathBuf>) -> Vec<(u32, Vec<f64>, Vec<f64>)> {
+    let boots = if usb.is_none() && cdrom.is_none() { IDE_PROBE_BOOTS } else { RUNS };
+    let runs: Vec<Vec<(u32, Vec<(f64, f64)>)>> = (0..boots).map(|_| probe_run(case, stick, usb, cdrom.clone())).collect();
+    runs[0]
+        .iter()
+        .enumerate()
+        .map(|(i, &(blocks, _))| {
+            let pairs = runs.iter().flat_map(|r| r[i].1.iter().copied());
+            let (first, stick): (Vec<f64>, Vec<f64>) = pairs.unzip();
+            (blocks, first, stick)
         })
         .collect()
 }
@@ -382,10 +414,7 @@ fn probe_section(bench: &mut Bench) {
         ("USB xHCI, ISO at a sector = 4n+1..3", &odd, Some(Usb::Xhci)),
     ];
     for (bus, stick, usb) in buses {
-        let runs: Vec<Vec<(u32, f64, f64)>> = (0..RUNS).map(|_| probe_run(&case, &stick.path, usb, None)).collect();
-        for (i, &(blocks, _, _)) in runs[0].iter().enumerate() {
-            let hook: Vec<f64> = runs.iter().map(|r| r[i].1).collect();
-            let raw: Vec<f64> = runs.iter().map(|r| r[i].2).collect();
+        for (blocks, hook, raw) in probe_rounds(&case, &stick.path, usb, None) {
             bench.record(
                 Figure::new("probe", format!("{bus}: {} KiB requests through the hook", blocks * 2), "MiB/s", hook)
                     .against("the stick itself", raw)
@@ -559,11 +588,8 @@ fn bios_alone_on_ide(bench: &mut Bench, section: &'static str) -> (f64, f64) {
     let stick = case.stick().size("256M").file(&iso.path).build();
     let cd = case.file("probe-cd.iso");
     cd_pointing_at_stick(&iso, point_at_stick_data(&stick.path, &iso), &cd);
-    let runs: Vec<Vec<(u32, f64, f64)>> = (0..RUNS).map(|_| probe_run(&case, &stick.path, None, Some(cd.clone()))).collect();
     let mut at_64k = (f64::NAN, f64::NAN);
-    for (i, &(blocks, _, _)) in runs[0].iter().enumerate() {
-        let cd_drive: Vec<f64> = runs.iter().map(|r| r[i].1).collect();
-        let disk: Vec<f64> = runs.iter().map(|r| r[i].2).collect();
+    for (blocks, cd_drive, disk) in probe_rounds(&case, &stick.path, None, Some(cd.clone())) {
         if blocks == 32 {
             at_64k = (median(&disk), median(&cd_drive));
         }
