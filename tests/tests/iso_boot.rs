@@ -41,8 +41,10 @@ fn the_debian_installer_iso_boots_linux_and_reaches_its_first_dialog() {
     // logs to COM1; the installer then asks for a language there.
     vm.wait_serial_within("Linux version", Duration::from_secs(120));
     // Linux's memory map (from E820) leaves the hook's block out: the
-    // usable low range ends where the block starts.
-    vm.wait_serial_within("BIOS-e820: [mem 0x0000000000000000-", Duration::from_secs(30));
+    // usable low range ends where the block starts. The map's line for
+    // the memory above 1 MiB comes after it, so once that has begun to
+    // arrive the low range's line is whole.
+    vm.wait_serial_within("BIOS-e820: [mem 0x0000000000100000-", Duration::from_secs(30));
     let serial = vm.serial_text();
     let at = serial.find("INT 13h hook at ").expect("the hook's place in the log") + "INT 13h hook at ".len();
     let segment = u32::from_str_radix(&serial[at..at + 4], 16).expect("a segment");
