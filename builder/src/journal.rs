@@ -7,7 +7,7 @@
 //! is opened, finishes a change that a kill cut off. (`Disk::journaled`
 //! runs a change this way.)
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -39,10 +39,10 @@ pub struct Overlay {
     clusters: Clusters,
     /// Indexed by cluster - 2.
     free_at_start: Vec<bool>,
-    /// Clusters free at the start that this change has written (by
-    /// cluster - 2): what else they hold is whatever a file or a journal
-    /// left there before.
-    written: BTreeSet<usize>,
+    /// Clusters free at the start that this change has written, by
+    /// cluster - 2 (the others hold what a deleted file or an earlier
+    /// journal left there).
+    written: Vec<bool>,
 }
 
 impl Overlay {
@@ -55,7 +55,8 @@ impl Overlay {
                 *slot = true;
             }
         }
-        Overlay { what: what.into(), sectors: BTreeMap::new(), clusters, free_at_start, written: BTreeSet::new() }
+        let written = vec![false; free_at_start.len()];
+        Overlay { what: what.into(), sectors: BTreeMap::new(), clusters, free_at_start, written }
     }
 
     /// The cluster (- 2) holding `lba`, when it was free as the change
@@ -104,8 +105,9 @@ impl Overlay {
         let Some(i) = self.free_cluster(lba) else {
             return Ok(());
         };
-        if !self.written.insert(i) {
-            return Ok(());
+        match self.written.get_mut(i) {
+            Some(w) if !*w => *w = true,
+            _ => return Ok(()),
         }
         let first = self.clusters.first_lba + i as u64 * self.clusters.sectors_per_cluster;
         let zeros = vec![0u8; self.clusters.sectors_per_cluster as usize * 512];
@@ -116,11 +118,21 @@ impl Overlay {
     }
 
     /// Forgets what was held back of the whole sectors `len` bytes at disk
-    /// byte `at` cover: they were just written straight to the disk.
+    /// byte `at` cover: they were just written straight to the disk. The
+    /// clusters those bytes touch count as written by this change (every
+    /// straight write, `PartitionFile::copy_from`'s too, comes here, so
+    /// [`Overlay::zero_if_fresh`] never zeroes what the change wrote).
     pub fn written_straight(&mut self, at: u64, len: u64) {
         let held: Vec<u64> = self.sectors.range(at.div_ceil(512)..(at + len) / 512).map(|(&lba, _)| lba).collect();
         for lba in held {
             self.sectors.remove(&lba);
+        }
+        let (mut lba, end) = (at / 512, (at + len).div_ceil(512));
+        while lba < end {
+            if let Some(w) = self.free_cluster(lba).and_then(|i| self.written.get_mut(i)) {
+                *w = true;
+            }
+            lba = self.next_cluster_lba(lba);
         }
     }
 
@@ -157,11 +169,6 @@ impl Overlay {
                 crate::fault::before_write();
                 file.write_all_at(piece, pos)?;
                 self.written_straight(pos, stop - pos);
-                let mut lba = pos / 512;
-                while lba < stop / 512 {
-                    self.written.extend(self.free_cluster(lba));
-                    lba = self.next_cluster_lba(lba);
-                }
             } else {
                 let mut p = pos;
                 while p < stop {
@@ -335,4 +342,54 @@ fn finish(stick: &Stick, record: &Record) -> Result<Interrupted> {
     }
     apply(stick, &body)?;
     Ok(Interrupted::Finished(what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scratch disk of four 4 KiB clusters (2 to 5, from sector 0), all
+    /// free, each full of 0xEE: what earlier files and journals left.
+    fn disk(name: &str) -> (File, Overlay) {
+        let path = std::env::temp_dir().join(format!("dropboot-overlay-{name}-{}", std::process::id()));
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).expect("scratch file");
+        let _ = std::fs::remove_file(&path);
+        file.write_all_at(&[0xEE; 4 * 4096], 0).expect("old contents");
+        (file, Overlay::new("test", Clusters { first_lba: 0, sectors_per_cluster: 8 }, 4, &[2, 3, 4, 5]))
+    }
+
+    fn sector(file: &File, overlay: &Overlay, lba: u64) -> [u8; 512] {
+        let mut s = [0u8; 512];
+        overlay.read_at(file, lba * 512, &mut s).expect("read");
+        s
+    }
+
+    #[test]
+    fn a_folders_first_entry_in_a_fresh_cluster_leaves_the_rest_of_it_reading_as_unused() {
+        let (file, mut overlay) = disk("fresh");
+        // An entry's name field, 11 bytes into sector 8 (cluster 3).
+        overlay.write_at(&file, 8 * 512, b"FOLDER  000").expect("write");
+        let first = sector(&file, &overlay, 8);
+        assert_eq!(&first[..11], b"FOLDER  000");
+        assert!(first[11..].iter().all(|&b| b == 0));
+        for lba in 9..16 {
+            assert_eq!(sector(&file, &overlay, lba), [0; 512], "sector {lba}");
+        }
+        // The clusters around it are untouched.
+        assert_eq!(sector(&file, &overlay, 7), [0xEE; 512]);
+        assert_eq!(sector(&file, &overlay, 16), [0xEE; 512]);
+    }
+
+    #[test]
+    fn data_written_straight_then_a_part_sector_into_the_same_cluster_keeps_the_data() {
+        let (file, mut overlay) = disk("copied");
+        // As PartitionFile::copy_from does: straight to the disk, then said.
+        file.write_all_at(&[0xAA; 1000], 0).expect("copy");
+        overlay.written_straight(0, 1000);
+        // A file's last bytes, part of sector 2 of the same cluster.
+        overlay.write_at(&file, 1024, &[0xBB; 100]).expect("write");
+        assert_eq!(sector(&file, &overlay, 0), [0xAA; 512]);
+        let tail = sector(&file, &overlay, 2);
+        assert!(tail[..100].iter().all(|&b| b == 0xBB) && tail[100..].iter().all(|&b| b == 0xEE));
+    }
 }
