@@ -160,9 +160,9 @@ pub struct ImagePart {
 /// Where an installed system's partitions go: `parts` of the image that
 /// starts at file sector `image_start` of the file at `path`, mapped by
 /// `map` (partition-relative, in file order) on a data partition from
-/// `partition_start`. Each takes a free slot of `sector0` (2, 3, 4, then
-/// 1) in order and must be one run of the stick; the entries written and
-/// why any part is not.
+/// `partition_start`. Each takes a free slot of `sector0` (2, 3, 4, and
+/// then 1) in order and must be one run of the stick; the entries written
+/// and why any part is not.
 pub fn place_image(
     parts: &[ImagePart],
     image_start: u64,
