@@ -109,7 +109,7 @@ impl Overlay {
             Some(w) if !*w => *w = true,
             _ => return Ok(()),
         }
-        let first = self.clusters.first_lba + i as u64 * self.clusters.sectors_per_cluster;
+        let first = self.clusters.lba(i as u32 + 2);
         let zeros = vec![0u8; self.clusters.sectors_per_cluster as usize * 512];
         crate::fault::before_write();
         file.write_all_at(&zeros, first * 512)?;
