@@ -995,9 +995,8 @@ crc_sectors:
 ; rounds of the whole amount are timed, after one untimed (which brings
 ; the sectors into the host's cache for both). Prints, per timed round,
 ; "probe: bench round hook=H stick=S" (the TSC / 1024 of each side's
-; requests in that round), then "probe: bench blocks=B amount=A hook=H
-; stick=S" (A blocks a round; H and S the sums over the timed rounds);
-; after all sizes "probe: bench ticks=T tsc=K" (the BIOS ticks and the
+; requests in that round), then "probe: bench blocks=B amount=A" (A
+; blocks a round); after all sizes "probe: bench ticks=T tsc=K" (the BIOS ticks and the
 ; TSC / 1024 over the whole, for the host to turn TSC units into
 ; seconds); then ends QEMU. A failed read ends the blocks line with
 ; " failed".
@@ -1018,9 +1017,6 @@ bench:
         mov [bench_amount], ax
         push si
         mov byte [failed], 0
-        xor eax, eax
-        mov [hook_sum], eax
-        mov [stick_sum], eax
         mov byte [bench_round], 0
 .round:
         xor eax, eax
@@ -1046,10 +1042,6 @@ bench:
 .round_end:
         cmp byte [bench_round], 0
         je .next_round
-        mov eax, [hook_round]
-        add [hook_sum], eax
-        mov eax, [stick_round]
-        add [stick_sum], eax
         mov si, s_bench_round
         call print
         mov eax, [hook_round]
@@ -1071,14 +1063,6 @@ bench:
         call print
         mov ax, [bench_amount]
         call hex16
-        mov si, s_hook
-        call print
-        mov eax, [hook_sum]
-        call hex32
-        mov si, s_stick_time
-        call print
-        mov eax, [stick_sum]
-        call hex32
         cmp byte [failed], 0
         je .line_end
         mov si, s_bench_failed
@@ -1496,7 +1480,6 @@ s_at:           db " at=", 0
 s_bench:        db "probe: bench blocks=", 0
 s_bench_round:  db "probe: bench round hook=", 0
 s_amount:       db " amount=", 0
-s_hook:         db " hook=", 0
 s_stick_time:   db " stick=", 0
 s_bench_failed: db " failed", 0
 s_bench_ticks:  db "probe: bench ticks=", 0
@@ -1567,8 +1550,6 @@ bench_ticks:    dd 0
 bench_amount:   dw 0
 bench_round:    db 0
 bench_turn:     db 0
-hook_sum:       dd 0
-stick_sum:      dd 0
 hook_round:     dd 0
 stick_round:    dd 0
 ; bench: (blocks a request, blocks read a round) pairs, then 0
