@@ -13,7 +13,12 @@
 ;    the one way every BIOS reads a disk: stage2 lies in the first 770
 ;    sectors, which CHS reaches on any geometry. (Stage2 and the hook use
 ;    AH=42h when the BIOS has it.) Dropping the AH=42h path is what makes
-;    room for the next point in 440 bytes.
+;    room for the next points in 440 bytes.
+;  - A read that fails is followed by a reset (AH=00h) and read again,
+;    READ_RETRIES times in all, as the MBRs of DOS and Windows do: a USB
+;    stick's controller can fail one transfer and do the next (SeaBIOS's
+;    UHCI driver under QEMU loses a packet when the host is busy, and its
+;    next command works). Stage2 tries its own reads again the same way.
 ;  - Bytes 3-59h are left to a BIOS that writes a BPB there when it boots
 ;    a stick as USB-FDD or USB-ZIP: the first instruction jumps over them,
 ;    and the variables live there, written only after the BIOS is done.
@@ -34,8 +39,10 @@
 BPB_END         equ 0x5A        ; a FAT32 BPB's last byte is 59h
 ; Variables, from BP = 7C00h, in the BPB area (set before they are read).
 DRIVE           equ 3           ; byte: the drive stage2 is read from
-SPT             equ 4           ; word: sectors per track
-HEADS           equ 6           ; word
+RETRIES_LEFT    equ 4           ; byte: failed reads that may still be read again
+SPT             equ 5           ; word: sectors per track
+HEADS           equ 7           ; word
+READ_RETRIES    equ 3
 
         bits 16
         org 0x7C00
@@ -55,7 +62,8 @@ start:
         jz .drive_known
         mov dl, 0x80
 .drive_known:
-        mov [bp + DRIVE], dl
+        mov dh, READ_RETRIES
+        mov [bp + DRIVE], dx            ; and RETRIES_LEFT
         mov ah, 0x08                    ; CL = sectors per track, DH = last head
         xor di, di                      ; ES:DI = 0 for buggy BIOSes
         int 0x13
@@ -70,26 +78,27 @@ start:
 
         mov ax, STAGE2_LBA              ; the header sector first
         mov bx, STAGE2_LOAD_ADDR >> 4
+        push bx
         mov cx, 1
         call read
         mov si, msg_missing
         mov cx, [STAGE2_LOAD_ADDR + STAGE2_HEADER_SECTORS_OFFSET]
+        push cx
         dec cx                          ; 0 wraps to FFFFh and fails the bound
         cmp cx, STAGE2_MAX_SECTORS - 1
         ja fail
         call read                       ; the rest, right after the header
 
-        mov cx, [STAGE2_LOAD_ADDR + STAGE2_HEADER_SECTORS_OFFSET]
-        mov bx, STAGE2_LOAD_ADDR >> 4
+        pop cx                          ; the sectors
+        pop bx                          ; and where they are
         xor edx, edx
 .sum_sector:
         mov es, bx
-        xor di, di
-.sum_word:
+        mov di, 512 - 4
+.sum_word:                              ; the sector's last word down to its first
         add edx, [es:di]
-        add di, 4
-        cmp di, 512
-        jb .sum_word
+        sub di, 4
+        jns .sum_word
         add bx, 512 >> 4
         loop .sum_sector
         mov si, msg_checksum
@@ -103,9 +112,13 @@ start:
 disk_error:
         mov al, ah
         aam 16                          ; AH = high nibble, AL = low nibble
-        call hex_digit
+        cmp al, 10                      ; AL = '0'..'9', 'A'..'F'
+        sbb al, 0x69
+        das
         xchg al, ah
-        call hex_digit
+        cmp al, 10
+        sbb al, 0x69
+        das
         mov [msg_code], ax
 ; fail: SI = message, BP = 7C00h. Read from a drive other than 80h: try
 ; 80h. Else "dropboot: " and the message, a key, INT 18h.
@@ -118,21 +131,22 @@ fail:
         call print
         pop si
         call print
-        xor ax, ax
+        cbw                             ; AH = 0 (print ends with AL = 0): a key
         int 0x16
         int 0x18
         jmp fail
 
 ; read: AX = first LBA (below 2048), CX = sectors, BX = segment to read to
 ; (offset 0), BP = 7C00h. Reads to the end of a track at a time with
-; AH=02h. Returns with AX and BX advanced past what was read, CX = 0; on
-; failure jumps to disk_error with AH = BIOS status (no retries, as in the
-; MBRs of GRUB and syslinux). Clobbers DX, SI, DI, ES, flags.
+; AH=02h; a failed read is reset and read again while RETRIES_LEFT lasts.
+; Returns with AX and BX advanced past what was read, CX = 0; when the
+; retries are spent, jumps to disk_error with AH = the read's BIOS status.
+; Clobbers DX, SI, DI, ES, flags.
 read:
         jcxz .done
         push ax
         push cx
-        xor dx, dx
+        cwd                             ; DX = 0 (AX is below 8000h)
         div word [bp + SPT]             ; AX = track, DX = sector - 1
         mov di, [bp + SPT]
         sub di, dx                      ; DI = sectors to the track's end
@@ -142,7 +156,7 @@ read:
 .counted:
         mov cx, dx
         inc cx                          ; CL = sector
-        xor dx, dx
+        cwd
         div word [bp + HEADS]           ; AX = cylinder, DL = head
         mov ch, al
         shl ah, 6
@@ -156,7 +170,13 @@ read:
         mov ah, 0x02
         mov si, msg_read
         int 0x13
-        jc disk_error                   ; (the stack no longer matters)
+        jnc .read
+        dec byte [bp + RETRIES_LEFT]
+        js disk_error                   ; (the stack no longer matters)
+        xor ax, ax                      ; reset, and the same sectors again
+        int 0x13
+        xor di, di
+.read:
         pop bx
         pop cx
         pop ax
@@ -184,17 +204,10 @@ print:
         int 0x10
         pop ax
         mov ah, 0x01                    ; COM1, as the BIOS set it up
-        xor dx, dx
+        cwd                             ; DX = 0 (AH = 01h)
         int 0x14
         jmp print
 .done:
-        ret
-
-; hex_digit: AL = 0..15 -> AL = '0'..'9', 'A'..'F'.
-hex_digit:
-        cmp al, 10
-        sbb al, 0x69
-        das
         ret
 
 msg_prefix:     db "dropboot: ", 0

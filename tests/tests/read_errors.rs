@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bootfs::block::{FileDevice, Window};
 use bootfs::filesystem::Filesystem;
-use bootfs::layout::DATA_PARTITION_LBA;
+use bootfs::layout::{DATA_PARTITION_LBA, STAGE2_LBA};
 use tests::media::data_partition;
 use tests::probe::{build_iso, report, EXIT_DONE};
 use tests::stick::Case;
@@ -38,6 +38,40 @@ fn failing_sectors(dir: &Path, sectors: &[u64]) -> PathBuf {
     let path = dir.join("blkdebug.conf");
     fs::write(&path, rules).expect("blkdebug rules");
     path
+}
+
+/// A blkdebug rule file: the first `times` reads of `sector` fail with
+/// EIO, the next ones work (as a stick's controller that fails a transfer
+/// and does the next).
+fn sector_failing(dir: &Path, sector: u64, times: usize) -> PathBuf {
+    let rule = format!("[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\nsector = \"{sector}\"\nonce = \"on\"\n\n");
+    let path = dir.join("blkdebug.conf");
+    fs::write(&path, rule.repeat(times)).expect("blkdebug rules");
+    path
+}
+
+/// A stick of one file whose stage2 sector in stage1's second track read
+/// fails `times` times, booted.
+fn boot_with_stage2_failing(name: &str, times: usize) -> tests::Qemu {
+    let case = Case::new(name);
+    let stick = case.stick().file(case.random_file("a.iso", 4096, 1)).build();
+    let sector = STAGE2_LBA as u64 + 100;
+    let opts = BootOptions { blkdebug: Some(sector_failing(&case.dir, sector, times)), ..BootOptions::default() };
+    case.boot_with(&stick, &opts)
+}
+
+#[test]
+fn a_stage2_sector_that_fails_three_times_is_read_again_by_stage1_and_the_menu_comes() {
+    let mut vm = boot_with_stage2_failing("stage1_read_again", 3);
+    vm.wait_screen("1 boot file on");
+    assert!(!vm.serial_text().contains("dropboot: read error"), "{}", vm.serial_text());
+}
+
+#[test]
+fn a_stage2_sector_that_fails_four_times_makes_stage1_name_the_read_error() {
+    let mut vm = boot_with_stage2_failing("stage1_read_error", 4);
+    vm.wait_screen("dropboot: read error 0x");
+    vm.wait_serial("dropboot: read error 0x");
 }
 
 #[test]
