@@ -34,7 +34,10 @@ fn ipxe_iso_boots_through_isolinux_to_ipxe() {
 fn the_debian_installer_iso_boots_linux_and_reaches_its_first_dialog() {
     let case = Case::new("debian_installer");
     let stick = case.stick().size("128M").file(third_party("debian-installer.iso")).build();
-    let mut vm = case.boot_with(&stick, &BootOptions { memory_mib: Some(1024), ..Default::default() });
+    // The whole run took 61 s in `make test` on a slow host: the watchdog
+    // gives it four times that.
+    let opts = BootOptions { memory_mib: Some(1024), limit: Some(Duration::from_secs(240)), ..Default::default() };
+    let mut vm = case.boot_with(&stick, &opts);
     vm.wait_screen("1 boot file");
     vm.keys(&["ret"]);
     // ISOLINUX loads a 49 MB kernel and initrd through the hook; the kernel
