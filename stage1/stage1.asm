@@ -168,9 +168,9 @@ read:
         xor bx, bx
         mov ax, di
         mov ah, 0x02
-        mov si, msg_read
         int 0x13
         jnc .read
+        mov si, msg_read                ; (after the call: SI need not survive it)
         dec byte [bp + RETRIES_LEFT]
         js disk_error                   ; (the stack no longer matters)
         xor ax, ax                      ; reset, and the same sectors again
