@@ -57,13 +57,6 @@ const NAMESPACE_DOS: u8 = 2;
 /// The update-sequence stride: every 512 bytes of a record, whatever the sector size.
 const FIXUP_STRIDE: usize = 512;
 
-/// MFT records read at a time: one. Listing folders reads only their own
-/// records, which lie a folder's files apart, so the neighbours a group
-/// brings are never asked for. On IDE, whose reads cost by the byte, one
-/// record a read instead of four made a 5,000-file stick's menu about
-/// 0.2 s faster (and sixteen made it 0.4 s slower); over USB, where a call
-/// costs the same for 1 KiB and 4 KiB, the two did not differ.
-const RECORDS_PER_READ: u64 = 1;
 /// Runs one attribute may have (a file in 65,536 pieces is refused).
 pub const MAX_RUNS: usize = 65_536;
 /// Extension records one attribute may be spread over.
@@ -333,9 +326,9 @@ pub struct Ntfs<D> {
     index_block_bytes: usize,
     /// Where the MFT lies.
     mft: Vec<Run>,
-    /// Raw MFT records from `cached_first` on (see [`Ntfs::record`]).
+    /// The raw MFT record last read, and its number (see [`Ntfs::record`]).
     cached: Vec<u8>,
-    cached_first: u64,
+    cached_number: u64,
     upcase: Vec<u16>,
     pub label: String,
     /// Why the volume may not be as Windows last saw it (dirty, hibernated).
@@ -383,7 +376,7 @@ impl<D: BlockDevice> Ntfs<D> {
             index_block_bytes,
             mft: vec![Run { vcn: 0, lcn: Some(mft_lcn), len: (record_bytes as u64).div_ceil(cluster_bytes) }],
             cached: Vec::new(),
-            cached_first: 0,
+            cached_number: 0,
             upcase: Vec::new(),
             label: String::new(),
             warning: None,
@@ -501,31 +494,32 @@ impl<D: BlockDevice> Ntfs<D> {
     }
 
     /// MFT record `number`, fixed up; an error if it is not in use.
+    ///
+    /// One record a read. Listing folders reads only their own records,
+    /// which lie a folder's files apart, so neighbours read with them are
+    /// never asked for: four a read made a 5,000-file stick's menu about
+    /// 0.2 s slower on IDE, whose reads cost by the byte (sixteen, 0.4 s),
+    /// and over USB, where a call costs the same for 1 KiB and 4 KiB, one
+    /// and four did not differ. The last record read is kept for the next
+    /// value of the same file.
     fn record(&mut self, number: u64) -> Result<Vec<u8>> {
         let bad = |what| NtfsError::BadRecord { record: number, what };
         let size = self.record_bytes as u64;
-        let group = number / RECORDS_PER_READ * RECORDS_PER_READ;
-        let at = group.checked_mul(size).ok_or(bad("its number"))?;
-        if self.cached.is_empty() || self.cached_first != group {
-            // The records of one folder are mostly neighbours: read a
-            // group of them at a time, up to the end of the mapped MFT.
+        let at = number.checked_mul(size).ok_or(bad("its number"))?;
+        if self.cached.is_empty() || self.cached_number != number {
             let mapped = self.mft.iter().map(|r| (r.vcn + r.len).saturating_mul(self.cluster_bytes)).max().unwrap_or(0);
-            let len = (RECORDS_PER_READ * size).min(mapped.saturating_sub(at));
-            if len < (number - group + 1) * size {
+            if mapped.saturating_sub(at) < size {
                 return Err(bad("beyond the MFT"));
             }
-            let mut bytes = vec![0u8; len as usize];
+            let mut bytes = vec![0u8; self.record_bytes];
             let mft = core::mem::take(&mut self.mft);
             let read = self.read_runs(&mft, at, &mut bytes);
             self.mft = mft;
             self.cached.clear();
             read?;
-            (self.cached, self.cached_first) = (bytes, group);
+            (self.cached, self.cached_number) = (bytes, number);
         }
-        let from = ((number - group) * size) as usize;
-        // The last group of the MFT holds fewer records.
-        let Some(cached) = self.cached.get(from..from + self.record_bytes) else { return Err(bad("beyond the MFT")) };
-        let mut bytes = cached.to_vec();
+        let mut bytes = self.cached.clone();
         fixup(&mut bytes, b"FILE").map_err(bad)?;
         if u16_at(&bytes, 0x16).unwrap_or(0) & RECORD_IN_USE == 0 {
             return Err(bad("not in use"));
