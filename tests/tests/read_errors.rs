@@ -31,23 +31,30 @@ fn disk_sector_of(image: &Path, path: &str, offset: u64) -> u64 {
     DATA_PARTITION_LBA as u64 + lba
 }
 
-/// A blkdebug rule file: reads of each of `sectors` fail with EIO, every time.
-fn failing_sectors(dir: &Path, sectors: &[u64]) -> PathBuf {
-    let rules: String =
-        sectors.iter().map(|s| format!("[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\nsector = \"{s}\"\nonce = \"off\"\n\n")).collect();
+/// A blkdebug rule file: each `(sector, once)` makes reads of that sector
+/// fail with EIO, every time, or (`once`) once for each such rule.
+fn blkdebug_rules(dir: &Path, rules: impl IntoIterator<Item = (u64, bool)>) -> PathBuf {
+    let text: String = rules
+        .into_iter()
+        .map(|(sector, once)| {
+            let once = if once { "on" } else { "off" };
+            format!("[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\nsector = \"{sector}\"\nonce = \"{once}\"\n\n")
+        })
+        .collect();
     let path = dir.join("blkdebug.conf");
-    fs::write(&path, rules).expect("blkdebug rules");
+    fs::write(&path, text).expect("blkdebug rules");
     path
 }
 
-/// A blkdebug rule file: the first `times` reads of `sector` fail with
-/// EIO, the next ones work (as a stick's controller that fails a transfer
-/// and does the next).
+/// Reads of each of `sectors` fail, every time.
+fn failing_sectors(dir: &Path, sectors: &[u64]) -> PathBuf {
+    blkdebug_rules(dir, sectors.iter().map(|&s| (s, false)))
+}
+
+/// The first `times` reads of `sector` fail, the next ones work (as a
+/// stick's controller that fails a transfer and does the next).
 fn sector_failing(dir: &Path, sector: u64, times: usize) -> PathBuf {
-    let rule = format!("[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\nsector = \"{sector}\"\nonce = \"on\"\n\n");
-    let path = dir.join("blkdebug.conf");
-    fs::write(&path, rule.repeat(times)).expect("blkdebug rules");
-    path
+    blkdebug_rules(dir, (0..times).map(|_| (sector, true)))
 }
 
 /// A stick of one file whose stage2 sector in stage1's second track read
