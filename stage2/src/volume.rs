@@ -12,8 +12,8 @@ use bootfs::extent::ExtentMap;
 use bootfs::file::MappedFile;
 use bootfs::filesystem::{Filesystem, FsError};
 use bootfs::mbr::{Mbr, MbrError};
-use bootfs::scan::{self, BootFile, ScanReport};
-use bootfs::tree::DirEntry;
+use bootfs::scan::{self, BootFile, ReadWhole, ScanReport};
+use bootfs::tree::{DirEntry, FileTree, NodeId};
 use bootfs::BlockDevice;
 use bootfs::IoError;
 
@@ -55,6 +55,8 @@ impl VolumeError {
 
 pub struct Volume {
     fs: Filesystem<Window<BiosDisk>>,
+    /// The root folder's entries, once read (see [`KeptRoot`]).
+    root: Option<Vec<DirEntry>>,
     /// Why the ISO partition entry of the last boot is still on the stick.
     pub undo_problem: Option<String>,
 }
@@ -86,11 +88,16 @@ impl Volume {
             }
         })?;
         crate::log!("{}", fs.describe());
-        Ok(Volume { fs, undo_problem })
+        Ok(Volume { fs, root: None, undo_problem })
+    }
+
+    /// The filesystem, through the root's kept listing.
+    fn tree(&mut self) -> KeptRoot<'_> {
+        KeptRoot { fs: &mut self.fs, root: &mut self.root }
     }
 
     pub fn scan(&mut self) -> Result<ScanReport, VolumeError> {
-        scan::scan(&mut self.fs).map_err(|e| match e {
+        scan::scan(&mut self.tree()).map_err(|e| match e {
             FsError::Io(e) => VolumeError::Read(e),
             e => VolumeError::Root(e),
         })
@@ -98,17 +105,17 @@ impl Volume {
 
     /// The configuration file, if the stick has one.
     pub fn load_config(&mut self) -> Result<Option<Loaded>, FsError> {
-        config::load(&mut self.fs)
+        config::load(&mut self.tree())
     }
 
     /// The entries of a folder by full path; `None` if there is no such folder.
     pub fn list_dir(&mut self, path: &str) -> Result<Option<Vec<DirEntry>>, FsError> {
-        scan::list_dir(&mut self.fs, path)
+        scan::list_dir(&mut self.tree(), path)
     }
 
     /// The file at `path` (full, from the root), if it is there.
     pub fn find_file(&mut self, path: &str) -> Result<Option<BootFile>, FsError> {
-        scan::find_file(&mut self.fs, path)
+        scan::find_file(&mut self.tree(), path)
     }
 
     /// The whole of a small file (the caller bounds its size).
@@ -163,5 +170,46 @@ impl Volume {
             "" | "NO NAME" => String::from(self.fs.kind()),
             label => format!("{} \"{label}\"", self.fs.kind()),
         }
+    }
+}
+
+/// The data filesystem with its root folder's listing kept after the first
+/// read. The scan, both configuration paths and every later lookup start
+/// at the root, and stage2 never writes to the volume, so the listing stays
+/// true. On a FAT32 stick of 200 folders the root is some 25 clusters
+/// scattered among the folders' own, each one BIOS call.
+struct KeptRoot<'a> {
+    fs: &'a mut Filesystem<Window<BiosDisk>>,
+    root: &'a mut Option<Vec<DirEntry>>,
+}
+
+impl FileTree for KeptRoot<'_> {
+    type Error = FsError;
+
+    fn root(&self) -> NodeId {
+        self.fs.root()
+    }
+
+    fn read_root(&mut self) -> Result<Vec<DirEntry>, FsError> {
+        if let Some(root) = self.root {
+            return Ok(root.clone());
+        }
+        let root = self.fs.read_root()?;
+        *self.root = Some(root.clone());
+        Ok(root)
+    }
+
+    fn read_subdir(&mut self, dir: &DirEntry) -> Result<Vec<DirEntry>, FsError> {
+        self.fs.read_subdir(dir)
+    }
+
+    fn same_name(&self, a: &str, b: &str) -> bool {
+        self.fs.same_name(a, b)
+    }
+}
+
+impl ReadWhole for KeptRoot<'_> {
+    fn read_whole(&mut self, file: &BootFile) -> Result<Vec<u8>, FsError> {
+        self.fs.read_whole(file)
     }
 }

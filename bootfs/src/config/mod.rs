@@ -35,9 +35,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::block::BlockDevice;
-use crate::filesystem::{Filesystem, FsError};
-use crate::scan::{find_file, BootFile};
+use crate::scan::{find_file, BootFile, ReadWhole};
 use crate::text::cmp_ignore_case;
 use json::{Member, Node, Pos, Value};
 
@@ -487,10 +485,13 @@ impl Loaded {
     }
 }
 
-/// Finds and reads the configuration file of a volume: where it is, and
-/// its bytes (or why they cannot be had). `Ok(None)`: there is none. A read
-/// error of the folders searched is `Err`.
-pub fn read<D: BlockDevice>(fs: &mut Filesystem<D>) -> Result<Option<(&'static str, Result<Vec<u8>, Problem>)>, FsError> {
+/// A configuration file found: where it is (one of [`CONFIG_PATHS`]), and
+/// its bytes or why they cannot be had.
+pub type FoundConfig = (&'static str, Result<Vec<u8>, Problem>);
+
+/// Finds and reads the configuration file of a volume. `Ok(None)`: there
+/// is none. A read error of the folders searched is `Err`.
+pub fn read<T: ReadWhole + ?Sized>(fs: &mut T) -> Result<Option<FoundConfig>, T::Error> {
     for path in CONFIG_PATHS {
         let Some(file) = find_file(fs, path)? else {
             continue;
@@ -506,7 +507,7 @@ pub fn read<D: BlockDevice>(fs: &mut Filesystem<D>) -> Result<Option<(&'static s
 }
 
 /// Finds, reads and parses the configuration file of a volume (see [`read`]).
-pub fn load<D: BlockDevice>(fs: &mut Filesystem<D>) -> Result<Option<Loaded>, FsError> {
+pub fn load<T: ReadWhole + ?Sized>(fs: &mut T) -> Result<Option<Loaded>, T::Error> {
     Ok(read(fs)?.map(|(path, text)| Loaded { path, result: text.and_then(|t| parse(&t)) }))
 }
 

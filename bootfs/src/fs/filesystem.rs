@@ -14,7 +14,7 @@ use crate::extent::ExtentMap;
 use crate::fat::{Fat32, FatError};
 use crate::file::{ByteSource, MappedFile};
 use crate::ntfs::{is_ntfs, Ntfs, NtfsError};
-use crate::scan::BootFile;
+use crate::scan::{BootFile, ReadWhole};
 use crate::tree::{DirEntry, FileTree, NodeId};
 
 /// Why a filesystem could not be read: a read that failed, or what a
@@ -207,5 +207,11 @@ impl<D: BlockDevice> FileTree for Filesystem<D> {
             Filesystem::Ntfs(fs) => fs.same_name(a, b),
             _ => crate::text::eq_ignore_case(a, b),
         }
+    }
+}
+
+impl<D: BlockDevice> ReadWhole for Filesystem<D> {
+    fn read_whole(&mut self, file: &BootFile) -> Result<Vec<u8>, FsError> {
+        Filesystem::read_whole(self, file)
     }
 }

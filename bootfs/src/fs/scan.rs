@@ -61,6 +61,12 @@ pub fn find_file<T: FileTree + ?Sized>(fs: &mut T, path: &str) -> Result<Option<
     Ok(entries.iter().find(|e| !e.is_dir && fs.same_name(&e.name, name)).map(|e| BootFile::in_dir(dir, e)))
 }
 
+/// A tree whose small files (configuration and checksum files) can be
+/// read whole; the caller bounds their size.
+pub trait ReadWhole: FileTree {
+    fn read_whole(&mut self, file: &BootFile) -> Result<Vec<u8>, Self::Error>;
+}
+
 /// What a scan found: the boot files in menu order, and the folders it
 /// could not read, each with the reason.
 #[derive(Debug, Default)]
