@@ -23,9 +23,7 @@ pub fn create(image: &Path, size: u64, fs: FsKind, files: &[PathBuf]) -> Result<
     let stick = image::create(image, size, volume)?;
     if !plan.is_empty() {
         let mut disk = Disk::from_stick(stick)?;
-        for (source, (_, target)) in sources.iter_mut().zip(&plan) {
-            files::add(&mut disk, source, target, true)?;
-        }
+        files::add_all(&mut disk, &mut sources, &plan, true)?;
     }
     println!("made {} ({} MiB, {}), {} files copied", image.display(), size >> 20, volume.name(), files.len());
     Ok(())
@@ -38,9 +36,7 @@ pub fn add(image: &Path, files: &[PathBuf], to: &str) -> Result<()> {
     let mut disk = Disk::open(image, Lock::Write)?;
     files::refuse_present(&mut disk, &plan)?;
     files::warn_unlisted(&mut disk, &plan)?;
-    for (source, (_, target)) in sources.iter_mut().zip(&plan) {
-        files::add(&mut disk, source, target, false)?;
-    }
+    files::add_all(&mut disk, &mut sources, &plan, false)?;
     Ok(())
 }
 

@@ -23,8 +23,10 @@ pub trait DataVolume: FormatVolume {
         true
     }
     /// Copies `source` to `target`, making its folders.
-    /// `fresh`: the volume was just formatted on a sparse image.
-    fn add(&self, disk: &mut Disk, source: &mut Source, target: &StickPath, fresh: bool) -> Result<()>;
+    /// `fresh`: the volume was just formatted on a sparse image. `later`:
+    /// the names this command copies into the same folder after this one,
+    /// which a FAT32 folder makes room for at once (fat32::add).
+    fn add(&self, disk: &mut Disk, source: &mut Source, target: &StickPath, fresh: bool, later: &[&str]) -> Result<()>;
     /// Rewrites the file at `path` in one piece.
     fn defrag(&self, disk: &mut Disk, path: &str) -> Result<()>;
     /// Removes the file at `path`.
@@ -93,7 +95,7 @@ impl FormatVolume for Exfat {
 }
 
 impl DataVolume for Exfat {
-    fn add(&self, disk: &mut Disk, source: &mut Source, target: &StickPath, fresh: bool) -> Result<()> {
+    fn add(&self, disk: &mut Disk, source: &mut Source, target: &StickPath, fresh: bool, _later: &[&str]) -> Result<()> {
         let image = disk.stick.what().to_string();
         let (to, name) = (target.parent().display(), target.name().to_owned());
         let size = source.len();
@@ -150,8 +152,8 @@ impl FormatVolume for Fat32 {
 }
 
 impl DataVolume for Fat32 {
-    fn add(&self, disk: &mut Disk, source: &mut Source, target: &StickPath, _fresh: bool) -> Result<()> {
-        crate::fat32::add(disk, source, &target.parent().display(), target.name())
+    fn add(&self, disk: &mut Disk, source: &mut Source, target: &StickPath, _fresh: bool, later: &[&str]) -> Result<()> {
+        crate::fat32::add(disk, source, &target.parent().display(), target.name(), later)
     }
 
     fn defrag(&self, disk: &mut Disk, path: &str) -> Result<()> {
@@ -204,7 +206,7 @@ impl DataVolume for Ntfs {
         false
     }
 
-    fn add(&self, disk: &mut Disk, _source: &mut Source, target: &StickPath, _fresh: bool) -> Result<()> {
+    fn add(&self, disk: &mut Disk, _source: &mut Source, target: &StickPath, _fresh: bool, _later: &[&str]) -> Result<()> {
         Err(Ntfs::refused(disk, &format!("copy the file to {target}")))
     }
 

@@ -10,7 +10,9 @@
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use bootfs::fat::{Fat32, ATTR_LFN, ATTR_MASK, FAT32_END_OF_CHAIN as END_OF_CHAIN, FAT32_ENTRY_MASK, SLOT_BYTES as SLOT, SLOT_DELETED};
+use bootfs::fat::{
+    Fat32, ATTR_DIRECTORY, ATTR_LFN, ATTR_MASK, FAT32_END_OF_CHAIN as END_OF_CHAIN, FAT32_ENTRY_MASK, SLOT_BYTES as SLOT, SLOT_DELETED,
+};
 
 use bootfs::vdisk::Piece;
 
@@ -137,7 +139,9 @@ fn runs(clusters: &[u32]) -> Vec<(u32, u32)> {
 }
 
 /// Copies `source` to `to/name` (see the module comment for the order).
-pub fn add(disk: &mut Disk, source: &mut Source, to: &str, name: &str) -> Result<()> {
+/// `later`: the names to be copied into the same folder after this one; the
+/// folder makes room for them now ([`make_room`]).
+pub fn add(disk: &mut Disk, source: &mut Source, to: &str, name: &str, later: &[&str]) -> Result<()> {
     let image = disk.stick.what().to_string();
     let target = format!("{}/{name}", to.trim_end_matches('/'));
     let size = source.len();
@@ -149,12 +153,15 @@ pub fn add(disk: &mut Disk, source: &mut Source, to: &str, name: &str) -> Result
     // whole plan: files::plan_adds, files::refuse_present).
     let layout = Layout::read(disk)?;
     let needed = size.div_ceil(layout.cluster_bytes) as usize;
-    // New folders take a cluster each, and the folder may grow by one;
-    // the journal holds the FAT sectors the chain touches and a few more.
+    // New folders take a cluster each, and the folder grows by the room
+    // it makes; the journal holds the FAT sectors the chains touch and a
+    // few more.
+    let room = room_slots(name, later);
+    let room_clusters = room.div_ceil(layout.cluster_bytes as usize / SLOT);
     let folders = to.split('/').filter(|p| !p.is_empty()).count() + 1;
-    let journal_sectors = layout.fats * ((needed as u64 * 4).div_ceil(512) + 2) + 2 * folders as u64 + 4;
+    let journal_sectors = layout.fats * ((needed as u64 * 4).div_ceil(512) + (room_clusters as u64 * 4).div_ceil(512) + 3) + 2 * folders as u64 + 6;
     let journal = (journal_sectors * bootfs::journal::CHANGE_BYTES as u64 + 512).div_ceil(layout.cluster_bytes) as usize;
-    let slack = folders + journal;
+    let slack = folders + room_clusters + journal;
     let free = layout.free_clusters(disk)?;
     if needed + slack > free.len() {
         return Err(Error::Disk {
@@ -169,11 +176,9 @@ pub fn add(disk: &mut Disk, source: &mut Source, to: &str, name: &str) -> Result
     }
 
     disk.journaled(&format!("add {target}"), cluster_use, |disk| {
-        // The folders and the empty placeholder.
-        let (created, folder_cluster) = placeholder(disk, to, &layout)?;
-        for folder in created {
-            repair_dot_entries(disk, &folder)?;
-        }
+        // The folders, the empty placeholder, room for the names to come.
+        let (made, folder_cluster) = placeholder(disk, to, &layout)?;
+        let folder_cluster = make_room(disk, &layout, to, folder_cluster, made, room)?;
 
         // The data, into clusters still free in the FAT.
         let clusters = choose(&layout.free_clusters(disk)?, needed);
@@ -218,16 +223,13 @@ fn open_folder<'a, T: fatfs::ReadWriteSeek>(fs: &'a fatfs::FileSystem<T>, to: &s
     Ok(dir)
 }
 
-/// Makes the folders of `to` that are missing and an empty placeholder in
-/// it (removing one a cut-off add left). Returns the folders made (for the
-/// dot-entry repair) and the folder's first cluster (the root's for
-/// the root).
-fn placeholder(disk: &mut Disk, to: &str, layout: &Layout) -> Result<(Vec<Vec<String>>, u32)> {
+/// Makes the folders of `to` that are missing, through fatfs. Returns
+/// them (for the dot-entry repair), outermost first.
+fn make_folders(disk: &mut Disk, to: &str) -> Result<Vec<Vec<String>>> {
     let image = disk.stick.what().to_string();
     let fs =
         fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new()).map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
-    let mut created = Vec::new();
-    let folder_cluster;
+    let mut created: Vec<Vec<String>> = Vec::new();
     {
         let mut dir = fs.root_dir();
         let parts: Vec<&str> = to.split('/').filter(|p| !p.is_empty()).collect();
@@ -241,18 +243,127 @@ fn placeholder(disk: &mut Disk, to: &str, layout: &Layout) -> Result<(Vec<Vec<St
                 Err(e) => return Err(Error::io(format!("opening folder {part} on {image}"))(e)),
             };
         }
+    }
+    fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))?;
+    for folder in &created {
+        repair_dot_entries(disk, folder)?;
+    }
+    Ok(created)
+}
+
+/// Makes the folders of `to` that are missing and an empty placeholder in
+/// it (removing one a cut-off add left). Returns whether the folder itself
+/// was made, and its first cluster (the root's for the root).
+fn placeholder(disk: &mut Disk, to: &str, layout: &Layout) -> Result<(bool, u32)> {
+    let made = make_folders(disk, to)?.last().is_some_and(|made| made.join("/") == to.trim_matches('/'));
+    let image = disk.stick.what().to_string();
+    let fs =
+        fatfs::FileSystem::new(disk.partition_file(), fatfs::FsOptions::new()).map_err(Error::io(format!("opening the FAT32 volume of {image}")))?;
+    {
+        let dir = open_folder(&fs, to, &image)?;
         if dir.open_file(PLACEHOLDER).is_ok() {
             dir.remove(PLACEHOLDER).map_err(Error::io(format!("removing the {PLACEHOLDER} an earlier copy left on {image}")))?;
         }
         dir.create_file(PLACEHOLDER).map_err(Error::io(format!("creating {PLACEHOLDER} on {image}")))?;
-        folder_cluster = parts.is_empty().then_some(0);
     }
     fs.unmount().map_err(Error::io(format!("closing the FAT32 volume of {image}")))?;
-    let folder_cluster = match folder_cluster {
-        Some(_) => layout.root_cluster,
-        None => self::folder_cluster(disk, layout, to)?,
+    Ok((made, folder_cluster(disk, layout, to)?))
+}
+
+/// Slots an add of `name`, with `later` names to come, wants free in the
+/// folder: each name's short entry and long-name slots (counted whether or
+/// not fatfs needs them for the name), and the placeholder's.
+fn room_slots(name: &str, later: &[&str]) -> usize {
+    let slots = |n: &&str| 1 + n.encode_utf16().count().div_ceil(13);
+    [name].iter().chain(later).map(slots).sum::<usize>() + 1
+}
+
+/// Slots of the folder whose chain is `chain` before its end marker.
+fn used_slots(disk: &mut Disk, layout: &Layout, chain: &[u32]) -> Result<usize> {
+    let mut buf = vec![0u8; layout.cluster_bytes as usize];
+    for (i, &cluster) in chain.iter().enumerate() {
+        read_part(disk, layout.cluster_offset(cluster), &mut buf)?;
+        if let Some(end) = buf.chunks_exact(SLOT).position(|slot| slot[0] == 0) {
+            return Ok(i * buf.len() / SLOT + end);
+        }
+    }
+    Ok(chain.len() * buf.len() / SLOT)
+}
+
+/// Gives the folder `to` (first cluster `first`; `made` in this change)
+/// `slots` more free slots than it uses, in one run of clusters when it
+/// can, before the data of the add is placed. Returns the folder's first
+/// cluster, which changes when a folder made in this change moves.
+///
+/// Left to fatfs, a folder grows a cluster at a time as names come, each
+/// cluster after the data copied before it, and the loader reads each such
+/// piece in a BIOS call of its own: on a 256 MiB stick (512-byte clusters,
+/// 16 slots) a folder of 25 files was 4 pieces. Clusters a folder's chain
+/// holds past its end marker are zeroed, which FAT allows and fsck accepts.
+fn make_room(disk: &mut Disk, layout: &Layout, to: &str, first: u32, made: bool, slots: usize) -> Result<u32> {
+    let per_cluster = layout.cluster_bytes as usize / SLOT;
+    let chain = chain_of(disk, layout, first)?;
+    let wanted = (used_slots(disk, layout, &chain)? + slots).min(bootfs::fat::MAX_DIR_ENTRIES).div_ceil(per_cluster);
+    let Some(extra) = wanted.checked_sub(chain.len()).filter(|&n| n > 0) else {
+        return Ok(first);
     };
-    Ok((created, folder_cluster))
+    let free = layout.free_clusters(disk)?;
+    let last = chain[chain.len() - 1];
+    let next: Vec<u32> = (last + 1..=last + extra as u32).collect();
+    if next.iter().all(|c| free.binary_search(c).is_ok()) {
+        append(disk, layout, &chain, &next)?;
+        return Ok(first);
+    }
+    // A folder made just now holds only its dot entries and the
+    // placeholder: it moves whole into a run of the size it needs.
+    if made && chain.len() == 1 {
+        if let Some(i) = run_in(&free, wanted) {
+            return relocate_new_folder(disk, layout, to, first, &free[i..i + wanted]);
+        }
+    }
+    if free.len() >= extra {
+        append(disk, layout, &chain, &choose(&free, extra))?;
+    }
+    Ok(first)
+}
+
+/// Zeroes `more` (free clusters) and links them after the folder chain
+/// `chain`.
+fn append(disk: &mut Disk, layout: &Layout, chain: &[u32], more: &[u32]) -> Result<()> {
+    zero_clusters(disk, layout, more)?;
+    let linked: Vec<u32> = chain.last().into_iter().chain(more).copied().collect();
+    write_chain(disk, layout, &linked)
+}
+
+fn zero_clusters(disk: &mut Disk, layout: &Layout, clusters: &[u32]) -> Result<()> {
+    for (first, len) in runs(clusters) {
+        write_part(disk, layout.cluster_offset(first), &vec![0u8; (len as u64 * layout.cluster_bytes) as usize])?;
+    }
+    Ok(())
+}
+
+/// Moves the folder `to`, made in this change with its one cluster `old`,
+/// to the free clusters `run`: the cluster copied to the run's first (the
+/// rest zeroed), its "." and the parent's entry pointed there, the run
+/// chained, `old` freed. Returns the folder's new first cluster.
+fn relocate_new_folder(disk: &mut Disk, layout: &Layout, to: &str, old: u32, run: &[u32]) -> Result<u32> {
+    let new = run[0];
+    let mut cluster = vec![0u8; layout.cluster_bytes as usize];
+    read_part(disk, layout.cluster_offset(old), &mut cluster)?;
+    if &cluster[..11] != b".          " {
+        return Err(Error::disk(disk.stick.path(), format!("the folder {to} made just now does not start with its \".\" entry")));
+    }
+    set_first_cluster(&mut cluster[..SLOT], new);
+    zero_clusters(disk, layout, run)?;
+    write_part(disk, layout.cluster_offset(new), &cluster)?;
+    write_chain(disk, layout, run)?;
+    let parent = folder_cluster(disk, layout, to.trim_end_matches('/').rsplit_once('/').map_or("", |(p, _)| p))?;
+    let is_it = |e: &[u8]| e[11] & ATTR_DIRECTORY != 0 && first_cluster(e) == old;
+    if !edit_entry(disk, layout, parent, is_it, |e| set_first_cluster(e, new))? {
+        return Err(Error::disk(disk.stick.path(), format!("the entry of the folder {to} made just now is gone")));
+    }
+    free_chain(disk, layout, &[old])?;
+    Ok(new)
 }
 
 fn write_data(disk: &mut Disk, layout: &Layout, clusters: &[u32], source: &mut Source, name: &str) -> Result<()> {

@@ -97,12 +97,23 @@ pub fn open_sources(plan: &[(PathBuf, StickPath)]) -> Result<Vec<Source>> {
     plan.iter().map(|(source, target)| Source::open(source, target)).collect()
 }
 
+/// Copies each file of `plan` (opened as `sources`), in order (see [`add`]).
+pub fn add_all(disk: &mut Disk, sources: &mut [Source], plan: &[(PathBuf, StickPath)], fresh: bool) -> Result<()> {
+    for (i, (source, (_, target))) in sources.iter_mut().zip(plan).enumerate() {
+        let folder = target.parent();
+        let later: Vec<&str> = plan[i + 1..].iter().filter(|(_, t)| t.parent() == folder).map(|(_, t)| t.name()).collect();
+        add(disk, source, target, fresh, &later)?;
+    }
+    Ok(())
+}
+
 /// Copies `source` to `target` (its folders made as needed) on the data
 /// partition, once [`plan_adds`] and [`refuse_present`] passed the plan,
 /// and says so when it made a dynamic disk image fixed.
-/// `fresh`: the partition was just formatted on a sparse image.
-pub fn add(disk: &mut Disk, source: &mut Source, target: &StickPath, fresh: bool) -> Result<()> {
-    data_volume::on(disk)?.add(disk, source, target, fresh)?;
+/// `fresh`: the partition was just formatted on a sparse image. `later`:
+/// the names to be copied into the same folder after this one.
+pub fn add(disk: &mut Disk, source: &mut Source, target: &StickPath, fresh: bool, later: &[&str]) -> Result<()> {
+    data_volume::on(disk)?.add(disk, source, target, fresh, later)?;
     if let Some(converted) = source.converted(target) {
         println!("{converted}");
     }

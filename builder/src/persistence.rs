@@ -223,7 +223,7 @@ pub fn add(target: &Path, image: &str, size: u64, backend: Option<&str>) -> Resu
 
     let dir = TempDir::new()?;
     let file = make_backend(&dir.0, family, size)?;
-    crate::files::add(&mut disk, &mut crate::source::Source::open(&file, &backend)?, &backend, false)?;
+    crate::files::add(&mut disk, &mut crate::source::Source::open(&file, &backend)?, &backend, false, &[])?;
     let json = dir.0.join("config.json");
     let mut f = std::fs::File::create(&json).map_err(Error::io(format!("making {}", json.display())))?;
     f.write_all(new_text.as_bytes()).map_err(Error::io(format!("writing {}", json.display())))?;
@@ -231,7 +231,7 @@ pub fn add(target: &Path, image: &str, size: u64, backend: Option<&str>) -> Resu
     if old_text.is_some() {
         crate::files::remove(&mut disk, &config_path)?;
     }
-    crate::files::add(&mut disk, &mut crate::source::Source::open(&json, &config_path)?, &config_path, false)?;
+    crate::files::add(&mut disk, &mut crate::source::Source::open(&json, &config_path)?, &config_path, false, &[])?;
     println!(
         "{image_path} persists in {backend} ({} MiB, ext4 labelled \"{}\" for {}); {config_path} names it",
         size >> 20,

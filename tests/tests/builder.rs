@@ -158,6 +158,50 @@ fn a_fat32_root_that_grows_into_clusters_earlier_adds_used_lists_only_its_folder
     stick.fsck_passes();
 }
 
+/// The clusters of the FAT32 folder `/name` of `image`, in chain order.
+fn fat32_folder_chain(image: &std::path::Path, name: &str) -> Vec<u32> {
+    use bootfs::tree::FileTree;
+    let mut fs = bootfs::fat::Fat32::open(tests::media::data_partition(image)).unwrap();
+    let folder = fs.read_root().unwrap().into_iter().find(|e| e.is_dir && e.name == name).unwrap_or_else(|| panic!("no folder {name}"));
+    let mut chain = vec![folder.node.fat_cluster()];
+    while let Some(next) = fs.next_cluster(chain[chain.len() - 1]).unwrap() {
+        chain.push(next);
+    }
+    chain
+}
+
+#[test]
+fn folders_of_25_files_added_in_one_go_each_lie_in_one_run_of_clusters_and_fsck_passes() {
+    // 512-byte clusters hold 16 entries: 25 files need 4 clusters. Left to
+    // grow as files come, a folder took a cluster between each few files'
+    // data, and the loader read each in a call of its own. Ten folders:
+    // the root grows (at the 8th) into the cluster after a folder made in
+    // the same add, which then moves whole into a run.
+    let case = Case::new("builder_fat32_folder_runs");
+    let stick = case.stick().size("256M").fs(Fs::Fat32).build();
+    let files: Vec<_> = (0..25).map(|i| case.random_file(&format!("installer {i:02}.iso"), 4096, i)).collect();
+    for folder in 0..10 {
+        let mut args = vec![OsStr::new("add").to_owned(), stick.path.clone().into_os_string()];
+        args.extend(files.iter().map(|f| f.clone().into_os_string()));
+        args.extend(["--to".into(), format!("/folder{folder:02}").into()]);
+        dropboot(&args);
+    }
+    for folder in 0..10 {
+        let chain = fat32_folder_chain(&stick.path, &format!("folder{folder:02}"));
+        assert!(chain.len() >= 4 && chain.windows(2).all(|w| w[1] == w[0] + 1), "folder{folder:02} lies in clusters {chain:?}");
+    }
+    // A later add to a full folder grows it again, and keeps what it held.
+    let late = case.random_file("late.iso", 4096, 99);
+    stick.add(&late, "/folder03");
+    let listed = stick.run("list", &[]);
+    assert_eq!(listed.lines().count(), 251, "{listed}");
+    assert!(listed.contains("4096  /folder03/late.iso") && listed.contains("4096  /folder09/installer 24.iso"), "{listed}");
+    let back = case.file("back.iso");
+    tests::media::copy_out(&stick.path, "/folder07/installer 13.iso", &back);
+    assert_eq!(fs::read(&back).unwrap(), pseudo_random(4096, 13));
+    stick.fsck_passes();
+}
+
 #[test]
 fn add_writes_into_an_exfat_volume_made_by_mkfs_exfat_and_fsck_passes() {
     let case = Case::new("builder_add_mkfs_exfat");
