@@ -68,10 +68,15 @@ pub fn eq_ignore_case(a: &str, b: &str) -> bool {
     a.chars().flat_map(char::to_uppercase).eq(b.chars().flat_map(char::to_uppercase))
 }
 
-/// Case-insensitive ordering of paths, as the menu sorts them.
+/// Case-insensitive ordering of paths, as the menu sorts them: by their
+/// lower-case characters, then (paths that differ only in case) as they
+/// are. Folded as it goes, without a copy, and only as far as the first
+/// difference: sorting 5,000 paths makes some 60,000 comparisons, and
+/// folding both whole into new buffers at each was a tenth of a second of
+/// stage2's time under QEMU.
 pub fn cmp_ignore_case(a: &str, b: &str) -> core::cmp::Ordering {
-    let fold = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<alloc::vec::Vec<char>>();
-    fold(a).cmp(&fold(b)).then_with(|| a.cmp(b))
+    let folded_a = a.chars().flat_map(char::to_lowercase);
+    folded_a.cmp(b.chars().flat_map(char::to_lowercase)).then_with(|| a.cmp(b))
 }
 
 #[cfg(test)]
@@ -88,6 +93,17 @@ mod tests {
         for b in 0x80..=0xFFu8 {
             assert_eq!(to_cp437(from_cp437(b)), b);
         }
+    }
+
+    #[test]
+    fn paths_sort_by_their_lower_case_then_as_they_are() {
+        use core::cmp::Ordering::*;
+        let mut paths = ["/b.iso", "/A/z.iso", "/a.iso", "/Ärger.iso", "/a/Y.iso", "/B.iso", "/a"];
+        paths.sort_by(|a, b| cmp_ignore_case(a, b));
+        // '.' comes before '/', as in every byte order.
+        assert_eq!(paths, ["/a", "/a.iso", "/a/Y.iso", "/A/z.iso", "/B.iso", "/b.iso", "/Ärger.iso"]);
+        assert_eq!(cmp_ignore_case("/İ", "/i̇"), Equal.then("/İ".cmp("/i̇")));
+        assert_eq!(cmp_ignore_case("/x", "/x"), Equal);
     }
 
     #[test]

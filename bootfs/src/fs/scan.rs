@@ -83,8 +83,9 @@ pub const BOOT_FILE_ENDINGS: [&str; 6] = [".iso", ".img", ".vhd", ".vhdx", ".vdi
 
 /// True for names dropboot offers (see [`BOOT_FILE_ENDINGS`]).
 pub fn is_boot_file_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    !name.starts_with('.') && BOOT_FILE_ENDINGS.iter().any(|e| lower.len() > e.len() && lower.ends_with(e))
+    let name = name.as_bytes();
+    let ends_with = |e: &str| name.len() > e.len() && name[name.len() - e.len()..].eq_ignore_ascii_case(e.as_bytes());
+    name.first() != Some(&b'.') && BOOT_FILE_ENDINGS.iter().any(|e| ends_with(e))
 }
 
 /// True for folders the scan never enters.
@@ -147,4 +148,19 @@ pub fn scan<T: FileTree + ?Sized>(fs: &mut T) -> Result<ScanReport, T::Error> {
     }
     report.files.sort_by(|a, b| cmp_ignore_case(&a.path, &b.path));
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_with_a_boot_ending_in_any_case_are_offered_hidden_and_bare_ones_not() {
+        for name in ["debian.iso", "WIN.ISO", "disk.Img", "system.vhdx", "x.VDI", "a.vtoy", "über.iso"] {
+            assert!(is_boot_file_name(name), "{name}");
+        }
+        for name in [".hidden.iso", ".iso", "iso", "notes.txt", "image.iso.part", "täst.isö"] {
+            assert!(!is_boot_file_name(name), "{name}");
+        }
+    }
 }
