@@ -1,7 +1,9 @@
 //! Adding a file to a FAT32 data partition and moving one into one piece,
 //! each as one journaled change (crate::journal). An add makes every check
 //! first (name, free space); then, in its change, any new folders and an empty placeholder entry
-//! (`DROPBOOT.TMP`, made by the fatfs crate), the data into clusters the
+//! (`DROPBOOT.TMP`, made by the fatfs crate), room in the folder for the
+//! names the command copies there after it (one run of clusters when it
+//! can, see `make_room`), the data into clusters the
 //! FAT still calls free (one run when there is one), the chain in every
 //! FAT copy, the placeholder's cluster and size, and its rename to the
 //! real name. Until the journal's record is written only free clusters
