@@ -67,6 +67,11 @@ impl Layout {
         })
     }
 
+    /// Clusters a journal record of `sectors` changed sectors takes.
+    fn journal_clusters(&self, sectors: u64) -> usize {
+        (sectors * bootfs::journal::CHANGE_BYTES as u64 + 512).div_ceil(self.cluster_bytes) as usize
+    }
+
     fn cluster_offset(&self, c: u32) -> u64 {
         (self.data_start + (c as u64 - 2) * (self.cluster_bytes / 512)) * 512
     }
@@ -155,15 +160,15 @@ pub fn add(disk: &mut Disk, source: &mut Source, to: &str, name: &str, later: &[
     // whole plan: files::plan_adds, files::refuse_present).
     let layout = Layout::read(disk)?;
     let needed = size.div_ceil(layout.cluster_bytes) as usize;
-    // New folders take a cluster each, and the folder grows by the room
-    // it makes; the journal holds the FAT sectors the chains touch and a
-    // few more.
-    let room = room_slots(name, later);
-    let room_clusters = room.div_ceil(layout.cluster_bytes as usize / SLOT);
+    // New folders take a cluster each, and the folder may have to grow
+    // for this name (the room for the names to come is made only from what
+    // is spare, see make_room); the journal holds the FAT sectors the
+    // chains touch and a few more.
+    let (room, own) = (room_slots(name, later), room_slots(name, &[]));
+    let own_growth = growth(disk, &layout, to, own)?;
     let folders = to.split('/').filter(|p| !p.is_empty()).count() + 1;
-    let journal_sectors = layout.fats * ((needed as u64 * 4).div_ceil(512) + (room_clusters as u64 * 4).div_ceil(512) + 3) + 2 * folders as u64 + 6;
-    let journal = (journal_sectors * bootfs::journal::CHANGE_BYTES as u64 + 512).div_ceil(layout.cluster_bytes) as usize;
-    let slack = folders + room_clusters + journal;
+    let journal = layout.journal_clusters(layout.fats * ((needed as u64 * 4).div_ceil(512) + 2) + 2 * folders as u64 + 4);
+    let slack = folders + own_growth + journal;
     let free = layout.free_clusters(disk)?;
     if needed + slack > free.len() {
         return Err(Error::Disk {
@@ -180,6 +185,7 @@ pub fn add(disk: &mut Disk, source: &mut Source, to: &str, name: &str, later: &[
     disk.journaled(&format!("add {target}"), cluster_use, |disk| {
         // The folders, the empty placeholder, room for the names to come.
         let (made, folder_cluster) = placeholder(disk, to, &layout)?;
+        let room = Room { slots: room, own, reserve: needed + journal, keep: journal + later.len() };
         let folder_cluster = make_room(disk, &layout, to, folder_cluster, made, room)?;
 
         // The data, into clusters still free in the FAT.
@@ -292,24 +298,68 @@ fn used_slots(disk: &mut Disk, layout: &Layout, chain: &[u32]) -> Result<usize> 
     Ok(chain.len() * buf.len() / SLOT)
 }
 
+/// Clusters the folder `to` must grow by for `slots` more free slots: what
+/// its chain lacks if it is there, else all of them (a new folder's first
+/// cluster is counted with the folders).
+fn growth(disk: &mut Disk, layout: &Layout, to: &str, slots: usize) -> Result<usize> {
+    let per_cluster = layout.cluster_bytes as usize / SLOT;
+    let Ok(first) = folder_cluster(disk, layout, to) else {
+        return Ok(slots.div_ceil(per_cluster));
+    };
+    let chain = chain_of(disk, layout, first)?;
+    let wanted = (used_slots(disk, layout, &chain)? + slots).min(bootfs::fat::MAX_DIR_ENTRIES).div_ceil(per_cluster);
+    Ok(wanted.saturating_sub(chain.len()))
+}
+
+/// The room an add makes in its folder ([`make_room`]).
+struct Room {
+    /// Free slots wanted for this name and the names to come.
+    slots: usize,
+    /// Free slots this name needs (the free-space check counted them).
+    own: usize,
+    /// Free clusters the rest of the change needs (data and journal).
+    reserve: usize,
+    /// Free clusters to leave, beyond those, for the adds to come (the
+    /// next one's journal, a cluster of data each), before the room for
+    /// their names is made now.
+    keep: usize,
+}
+
 /// Gives the folder `to` (first cluster `first`; `made` in this change)
-/// `slots` more free slots than it uses, in one run of clusters when it
-/// can, before the data of the add is placed. Returns the folder's first
-/// cluster, which changes when a folder made in this change moves.
+/// `room.slots` more free slots than it uses, in one run of clusters when
+/// it can, before the data of the add is placed; on a volume too full for
+/// that and the adds to come (`room.reserve`, `room.keep`), only
+/// `room.own`, as fatfs would grow it: the room is a speed-up and takes
+/// no file's place. Returns
+/// the folder's first cluster, which changes when a folder made in this
+/// change moves.
 ///
 /// Left to fatfs, a folder grows a cluster at a time as names come, each
 /// cluster after the data copied before it, and the loader reads each such
 /// piece in a BIOS call of its own: on a 256 MiB stick (512-byte clusters,
 /// 16 slots) a folder of 25 files was 4 pieces. Clusters a folder's chain
 /// holds past its end marker are zeroed, which FAT allows and fsck accepts.
-fn make_room(disk: &mut Disk, layout: &Layout, to: &str, first: u32, made: bool, slots: usize) -> Result<u32> {
+fn make_room(disk: &mut Disk, layout: &Layout, to: &str, first: u32, made: bool, room: Room) -> Result<u32> {
     let per_cluster = layout.cluster_bytes as usize / SLOT;
     let chain = chain_of(disk, layout, first)?;
-    let wanted = (used_slots(disk, layout, &chain)? + slots).min(bootfs::fat::MAX_DIR_ENTRIES).div_ceil(per_cluster);
-    let Some(extra) = wanted.checked_sub(chain.len()).filter(|&n| n > 0) else {
+    let used = used_slots(disk, layout, &chain)?;
+    let wanted_for = |slots: usize| (used + slots).min(bootfs::fat::MAX_DIR_ENTRIES).div_ceil(per_cluster);
+    let extra_for = |wanted: usize| wanted.checked_sub(chain.len()).filter(|&n| n > 0);
+    let Some(extra) = extra_for(wanted_for(room.slots)) else {
         return Ok(first);
     };
     let free = layout.free_clusters(disk)?;
+    // The room's own FAT sectors in the journal, and a parent's entry.
+    let journaled = layout.journal_clusters(layout.fats * ((extra as u64 * 4).div_ceil(512) + 1) + 1);
+    let (wanted, extra) = if extra + journaled + room.reserve + room.keep <= free.len() {
+        (wanted_for(room.slots), extra)
+    } else {
+        let wanted = wanted_for(room.own);
+        match extra_for(wanted) {
+            Some(extra) => (wanted, extra),
+            None => return Ok(first),
+        }
+    };
     let last = chain[chain.len() - 1];
     let next: Vec<u32> = (last + 1..=last + extra as u32).collect();
     if next.iter().all(|c| free.binary_search(c).is_ok()) {

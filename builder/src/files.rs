@@ -99,10 +99,23 @@ pub fn open_sources(plan: &[(PathBuf, StickPath)]) -> Result<Vec<Source>> {
 
 /// Copies each file of `plan` (opened as `sources`), in order (see [`add`]).
 pub fn add_all(disk: &mut Disk, sources: &mut [Source], plan: &[(PathBuf, StickPath)], fresh: bool) -> Result<()> {
-    for (i, (source, (_, target))) in sources.iter_mut().zip(plan).enumerate() {
+    // Each folder's names in plan order, and where each file is among them.
+    let mut folders: Vec<(StickPath, Vec<&str>)> = Vec::new();
+    let mut place = Vec::with_capacity(plan.len());
+    for (_, target) in plan {
         let folder = target.parent();
-        let later: Vec<&str> = plan[i + 1..].iter().filter(|(_, t)| t.parent() == folder).map(|(_, t)| t.name()).collect();
-        add(disk, source, target, fresh, &later)?;
+        let i = match folders.iter().position(|(f, _)| *f == folder) {
+            Some(i) => i,
+            None => {
+                folders.push((folder, Vec::new()));
+                folders.len() - 1
+            }
+        };
+        folders[i].1.push(target.name());
+        place.push((i, folders[i].1.len()));
+    }
+    for ((source, (_, target)), (folder, next)) in sources.iter_mut().zip(plan).zip(place) {
+        add(disk, source, target, fresh, &folders[folder].1[next..])?;
     }
     Ok(())
 }

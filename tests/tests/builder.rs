@@ -202,6 +202,60 @@ fn folders_of_25_files_added_in_one_go_each_lie_in_one_run_of_clusters_and_fsck_
     stick.fsck_passes();
 }
 
+/// Free clusters of the FAT32 data partition of `image`, counted in its FAT.
+fn fat32_free_clusters(image: &std::path::Path) -> usize {
+    let g = bootfs::fat::Fat32::open(tests::media::data_partition(image)).unwrap().geometry;
+    let fat = read_at(image, (DATA_PARTITION_LBA as u64 + g.fat_start) * 512, g.fat_sectors as usize * 512);
+    (2..g.cluster_count as usize + 2).filter(|&c| u32::from_le_bytes(fat[c * 4..c * 4 + 4].try_into().unwrap()) & 0x0FFF_FFFF == 0).count()
+}
+
+/// Adds a file that leaves about `left` clusters free: the largest one
+/// `add` takes, trying larger leftovers in `step`s.
+fn fill_fat32_to(case: &Case, stick: &tests::stick::Stick, left: usize, step: usize, name: &str) {
+    let free = fat32_free_clusters(&stick.path);
+    let filler = case.file(name);
+    for k in (left..free).step_by(step) {
+        fs::File::create(&filler).unwrap().set_len(((free - k) * 512) as u64).unwrap();
+        if stick.output("add", &[filler.to_str().unwrap()]).status.success() {
+            return;
+        }
+    }
+    panic!("no filler fits");
+}
+
+#[test]
+fn on_a_nearly_full_fat32_stick_one_add_of_many_files_copies_as_many_as_adds_one_by_one() {
+    // The room a folder makes for the names to come is a speed-up: on a
+    // stick too full for it, it must not take the place of a file. 30
+    // one-byte files with 105-character names (10 slots each) into about
+    // 45 free clusters of 512 bytes: as many fit in one add as in 30.
+    let case = Case::new("builder_fat32_room_when_full");
+    let stick = case.stick().size("64M").fs(Fs::Fat32).build();
+    fill_fat32_to(&case, &stick, 1000, 500, "filler-1.bin");
+    fill_fat32_to(&case, &stick, 45, 1, "filler-2.bin");
+    let free = fat32_free_clusters(&stick.path);
+    assert!((45..80).contains(&free), "{free} clusters free");
+    let names: Vec<_> = (0..30).map(|i| case.random_file(&format!("n{i:03}_{}.iso", "0".repeat(100)), 1, i)).collect();
+    let one_by_one = case.file("one-by-one.img");
+    fs::copy(&stick.path, &one_by_one).unwrap();
+    for n in &names {
+        let _ = tests::media::output(Command::new(tests::media::dropboot_bin()).arg("add").arg(&one_by_one).arg(n).args(["--to", "/l"]));
+    }
+    let mut args = vec![OsStr::new("add").to_owned(), stick.path.clone().into_os_string()];
+    args.extend(names.iter().map(|f| f.clone().into_os_string()));
+    args.extend(["--to".into(), "/l".into()]);
+    let out = tests::media::output(Command::new(tests::media::dropboot_bin()).args(&args));
+    let count = |image: &std::path::Path| {
+        let listed =
+            String::from_utf8_lossy(&tests::media::output(Command::new(tests::media::dropboot_bin()).arg("list").arg(image)).stdout).into_owned();
+        listed.lines().filter(|l| l.contains("/l/n")).count()
+    };
+    let (together, apart) = (count(&stick.path), count(&one_by_one));
+    assert!(apart > 5 && apart < 30, "the test's stick should fit some of the files, not all: {apart}");
+    assert_eq!(together, apart, "one add: {}", String::from_utf8_lossy(&out.stderr));
+    stick.fsck_passes();
+}
+
 #[test]
 fn add_writes_into_an_exfat_volume_made_by_mkfs_exfat_and_fsck_passes() {
     let case = Case::new("builder_add_mkfs_exfat");
