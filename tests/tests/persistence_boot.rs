@@ -159,7 +159,9 @@ fn the_debian_installer_with_an_auto_install_template_runs_its_early_command() {
     assert!(check.contains("  at boot: adds preseed.cfg to /initrd.gz"), "{check}");
     let before = outside_the_data_partition(&stick);
     {
-        let mut vm = case.boot_with(&stick, &BootOptions { memory_mib: Some(1024), ..Default::default() });
+        // The whole run took 67 s on a slow host in make test.
+        let limit = Some(Duration::from_secs(240));
+        let mut vm = case.boot_with(&stick, &BootOptions { memory_mib: Some(1024), limit, ..Default::default() });
         vm.wait_screen("1 boot file");
         vm.keys(&["ret"]);
         vm.wait_serial("adds preseed.cfg to /initrd.gz");
