@@ -298,17 +298,21 @@ fn used_slots(disk: &mut Disk, layout: &Layout, chain: &[u32]) -> Result<usize> 
     Ok(chain.len() * buf.len() / SLOT)
 }
 
+/// Clusters a folder with `used` slots in use needs for `slots` more (a
+/// folder holds at most the FAT limit's entries).
+fn folder_clusters(layout: &Layout, used: usize, slots: usize) -> usize {
+    (used + slots).min(bootfs::fat::MAX_DIR_ENTRIES).div_ceil(layout.cluster_bytes as usize / SLOT)
+}
+
 /// Clusters the folder `to` must grow by for `slots` more free slots: what
 /// its chain lacks if it is there, else all of them (a new folder's first
 /// cluster is counted with the folders).
 fn growth(disk: &mut Disk, layout: &Layout, to: &str, slots: usize) -> Result<usize> {
-    let per_cluster = layout.cluster_bytes as usize / SLOT;
     let Ok(first) = folder_cluster(disk, layout, to) else {
-        return Ok(slots.div_ceil(per_cluster));
+        return Ok(folder_clusters(layout, 0, slots));
     };
     let chain = chain_of(disk, layout, first)?;
-    let wanted = (used_slots(disk, layout, &chain)? + slots).min(bootfs::fat::MAX_DIR_ENTRIES).div_ceil(per_cluster);
-    Ok(wanted.saturating_sub(chain.len()))
+    Ok(folder_clusters(layout, used_slots(disk, layout, &chain)?, slots).saturating_sub(chain.len()))
 }
 
 /// The room an add makes in its folder ([`make_room`]).
@@ -340,21 +344,20 @@ struct Room {
 /// 16 slots) a folder of 25 files was 4 pieces. Clusters a folder's chain
 /// holds past its end marker are zeroed, which FAT allows and fsck accepts.
 fn make_room(disk: &mut Disk, layout: &Layout, to: &str, first: u32, made: bool, room: Room) -> Result<u32> {
-    let per_cluster = layout.cluster_bytes as usize / SLOT;
     let chain = chain_of(disk, layout, first)?;
     let used = used_slots(disk, layout, &chain)?;
-    let wanted_for = |slots: usize| (used + slots).min(bootfs::fat::MAX_DIR_ENTRIES).div_ceil(per_cluster);
     let extra_for = |wanted: usize| wanted.checked_sub(chain.len()).filter(|&n| n > 0);
-    let Some(extra) = extra_for(wanted_for(room.slots)) else {
+    let wanted = folder_clusters(layout, used, room.slots);
+    let Some(extra) = extra_for(wanted) else {
         return Ok(first);
     };
     let free = layout.free_clusters(disk)?;
     // The room's own FAT sectors in the journal, and a parent's entry.
     let journaled = layout.journal_clusters(layout.fats * ((extra as u64 * 4).div_ceil(512) + 1) + 1);
     let (wanted, extra) = if extra + journaled + room.reserve + room.keep <= free.len() {
-        (wanted_for(room.slots), extra)
+        (wanted, extra)
     } else {
-        let wanted = wanted_for(room.own);
+        let wanted = folder_clusters(layout, used, room.own);
         match extra_for(wanted) {
             Some(extra) => (wanted, extra),
             None => return Ok(first),
