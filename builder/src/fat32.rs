@@ -86,10 +86,13 @@ impl Layout {
     /// Free data clusters, in order.
     fn free_clusters(&self, disk: &mut Disk) -> Result<Vec<u32>> {
         let fat = self.fat(disk)?;
-        Ok((2..self.cluster_count + 2)
-            .filter(|&c| {
-                fat.get(c as usize * 4..c as usize * 4 + 4).is_some_and(|e| u32::from_le_bytes([e[0], e[1], e[2], e[3]]) & FAT32_ENTRY_MASK == 0)
-            })
+        Ok(fat
+            .chunks_exact(4)
+            .take(self.cluster_count as usize + 2)
+            .enumerate()
+            .skip(2)
+            .filter(|(_, e)| u32::from_le_bytes([e[0], e[1], e[2], e[3]]) & FAT32_ENTRY_MASK == 0)
+            .map(|(c, _)| c as u32)
             .collect())
     }
 }

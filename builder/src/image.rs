@@ -156,13 +156,34 @@ impl Disk {
         let overlay = self.overlay.take();
         let (value, free_after) = done?;
         // The journal goes where nothing is before or after the change.
-        let after: std::collections::HashSet<u32> = free_after.into_iter().collect();
-        let spare: Vec<u32> = before.free.into_iter().filter(|c| after.contains(c)).collect();
+        let spare = free_in_both(before.free, free_after);
         if let Some(overlay) = overlay {
             crate::journal::commit(&self.stick, overlay, &spare)?;
         }
         Ok(value)
     }
+}
+
+/// The clusters in both `a` and `b`, ascending. A stick's volume may have
+/// millions of free clusters: both lists are sorted (a no-op for the
+/// ascending lists the filesystems give) and walked side by side, where a
+/// hash set of one cost a quarter of a second on each add.
+fn free_in_both(mut a: Vec<u32>, mut b: Vec<u32>) -> Vec<u32> {
+    a.sort_unstable();
+    b.sort_unstable();
+    let (mut i, mut j, mut both) = (0, 0, Vec::new());
+    while let (Some(&x), Some(&y)) = (a.get(i), b.get(j)) {
+        match x.cmp(&y) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                both.push(x);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    both
 }
 
 /// A volume's clusters as the journal sees them.
@@ -204,5 +225,17 @@ impl Seek for DiskReader<'_> {
             _ => return Err(io::Error::new(io::ErrorKind::Unsupported, "only absolute seeks")),
         };
         Ok(self.pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::free_in_both;
+
+    #[test]
+    fn the_journal_may_use_only_clusters_free_both_before_and_after_a_change() {
+        assert_eq!(free_in_both(vec![2, 3, 5, 8, 9, 40], vec![3, 4, 8, 40, 41]), vec![3, 8, 40]);
+        assert_eq!(free_in_both(vec![9, 2, 7], vec![7, 9]), vec![7, 9]);
+        assert!(free_in_both(vec![2, 3], Vec::new()).is_empty());
     }
 }
