@@ -16,6 +16,7 @@ use bootfs::fat::{
     Fat32, ATTR_DIRECTORY, ATTR_LFN, ATTR_MASK, FAT32_END_OF_CHAIN as END_OF_CHAIN, FAT32_ENTRY_MASK, SLOT_BYTES as SLOT, SLOT_DELETED,
 };
 
+use bootfs::text::human_size;
 use bootfs::vdisk::Piece;
 
 use crate::error::{Error, Result};
@@ -176,11 +177,15 @@ pub fn add(disk: &mut Disk, source: &mut Source, to: &str, name: &str, later: &[
     if needed + slack > free.len() {
         return Err(Error::Disk {
             path: disk.stick.path().to_path_buf(),
+            // In the same units, with what the change needs besides the
+            // file's own clusters: one cluster short once read "it needs
+            // 1 MiB, 0 MiB are free".
             problem: format!(
-                "not enough free space for {name}: it needs {} MiB{}, {} MiB are free; nothing was written",
-                (needed as u64 * layout.cluster_bytes).div_ceil(1 << 20),
+                "not enough free space for {name}: it needs {}{} ({} for the file, the rest for its folder and the change's journal), {} are free; nothing was written",
+                human_size((needed + slack) as u64 * layout.cluster_bytes),
                 source.fixed_note(),
-                free.len() as u64 * layout.cluster_bytes >> 20
+                human_size(needed as u64 * layout.cluster_bytes),
+                human_size(free.len() as u64 * layout.cluster_bytes),
             ),
         });
     }

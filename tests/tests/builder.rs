@@ -238,9 +238,22 @@ fn on_a_nearly_full_fat32_stick_one_add_of_many_files_copies_as_many_as_adds_one
     let names: Vec<_> = (0..30).map(|i| case.random_file(&format!("n{i:03}_{}.iso", "0".repeat(100)), 1, i)).collect();
     let one_by_one = case.file("one-by-one.img");
     fs::copy(&stick.path, &one_by_one).unwrap();
+    let mut refusal = String::new();
     for n in &names {
-        let _ = tests::media::output(Command::new(tests::media::dropboot_bin()).arg("add").arg(&one_by_one).arg(n).args(["--to", "/l"]));
+        let out = tests::media::output(Command::new(tests::media::dropboot_bin()).arg("add").arg(&one_by_one).arg(n).args(["--to", "/l"]));
+        if !out.status.success() {
+            refusal = String::from_utf8_lossy(&out.stderr).into_owned();
+        }
     }
+    // The refusal says what the add needs and what is free in the same
+    // unit, and the first is the larger.
+    let kib = |before: &str, after: &str| -> f64 {
+        let from = refusal.find(before).map(|i| i + before.len()).unwrap_or_else(|| panic!("{before:?} in {refusal}"));
+        let rest = &refusal[from..];
+        rest[..rest.find(after).unwrap_or_else(|| panic!("{after:?} in {refusal}"))].trim().parse().unwrap_or_else(|e| panic!("{e}: {refusal}"))
+    };
+    let (needs, free_kib) = (kib("it needs ", " KiB ("), kib("journal), ", " KiB are free"));
+    assert!(needs > free_kib, "{refusal}");
     let mut args = vec![OsStr::new("add").to_owned(), stick.path.clone().into_os_string()];
     args.extend(names.iter().map(|f| f.clone().into_os_string()));
     args.extend(["--to".into(), "/l".into()]);
