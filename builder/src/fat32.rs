@@ -84,6 +84,13 @@ impl Layout {
         Ok(fat)
     }
 
+    /// The volume's clusters as the journal sees them, free ones as the
+    /// FAT says now.
+    fn cluster_use(&self, disk: &mut Disk) -> Result<ClusterUse> {
+        let free = self.free_clusters(disk)?;
+        Ok(ClusterUse { heap_lba: self.data_start, sectors_per_cluster: self.cluster_bytes / 512, count: self.cluster_count, free })
+    }
+
     /// Free data clusters, in order.
     fn free_clusters(&self, disk: &mut Disk) -> Result<Vec<u32>> {
         let fat = self.fat(disk)?;
@@ -173,7 +180,8 @@ pub fn add(disk: &mut Disk, source: &mut Source, to: &str, name: &str, later: &[
     let folders = to.split('/').filter(|p| !p.is_empty()).count() + 1;
     let journal = layout.journal_clusters(layout.fats * ((needed as u64 * 4).div_ceil(512) + 2) + 2 * folders as u64 + 4);
     let slack = folders + own_growth + journal;
-    let free = layout.free_clusters(disk)?;
+    let before = layout.cluster_use(disk)?;
+    let free = &before.free;
     if needed + slack > free.len() {
         return Err(Error::Disk {
             path: disk.stick.path().to_path_buf(),
@@ -190,7 +198,7 @@ pub fn add(disk: &mut Disk, source: &mut Source, to: &str, name: &str, later: &[
         });
     }
 
-    disk.journaled(&format!("add {target}"), cluster_use, |disk| {
+    disk.journaled_from(&format!("add {target}"), before, cluster_use, |disk| {
         // The folders, the empty placeholder, room for the names to come.
         let (made, folder_cluster) = placeholder(disk, to, &layout)?;
         let room = Room { slots: room, own, reserve: needed + journal, keep: journal + later.len() };
@@ -226,9 +234,7 @@ fn write_fsinfo(disk: &mut Disk, layout: &Layout, next_free: u32) -> Result<()> 
 /// The volume's clusters, as the change being made leaves them (for
 /// `Disk::journaled`).
 pub fn cluster_use(disk: &mut Disk) -> Result<ClusterUse> {
-    let layout = Layout::read(disk)?;
-    let free = layout.free_clusters(disk)?;
-    Ok(ClusterUse { heap_lba: layout.data_start, sectors_per_cluster: layout.cluster_bytes / 512, count: layout.cluster_count, free })
+    Layout::read(disk)?.cluster_use(disk)
 }
 
 fn open_folder<'a, T: fatfs::ReadWriteSeek>(fs: &'a fatfs::FileSystem<T>, to: &str, image: &str) -> Result<fatfs::Dir<'a, T>> {
