@@ -162,6 +162,9 @@ pub fn boot(volume: &mut Volume, file: &BootFile, stick_partitions: bool, extras
     crate::log!("boot {}", file.path);
     let (start, disk, chs_only) = (volume.partition_start(), volume.drive(), volume.chs_geometry());
     let max_read = volume.disk().max_read();
+    if volume.disk().extensions {
+        crate::log!("disk {disk:02X}h: reads of {max_read} sectors a call ({})", volume.disk().large_read());
+    }
     // The stick's table as the entries will go into it (the last boot's
     // are out since this stage2 started).
     let sector0 = crate::iso_partition::table(volume.disk())?;

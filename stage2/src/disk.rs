@@ -1,8 +1,10 @@
 //! The boot disk through BIOS INT 13h: extensions (AH=42h, 43h to write)
 //! when the BIOS has them, CHS (AH=02h, 03h) otherwise, via a bounce
 //! buffer below 1 MiB; and the largest read this BIOS performs whole
-//! (127 sectors, or 128 when a read at the start proves it), which the
-//! hook is told too. stage2 writes only single sectors of the boot area
+//! (127 sectors, or 128 when a read check proves it), which the hook is
+//! told too. The check runs once, when it is first needed: while the menu
+//! waits for a key, or before a read that could use 128, or before the
+//! boot tells the hook; so the menu does not wait for its 128 KiB. stage2 writes only single sectors of the boot area
 //! (the ISO partition entry and its record).
 
 use bootfs::block::{BlockDevice, IoError, IoErrorKind, SECTOR_SIZE};
@@ -33,6 +35,23 @@ struct Dap {
 #[link_section = ".bounce"]
 static mut BOUNCE: Bounce = Bounce([0; BOUNCE_SECTORS * SECTOR_SIZE]);
 static mut DAP: Dap = Dap { size: 16, reserved: 0, count: 0, offset: 0, segment: 0, lba: 0 };
+
+/// What the bounce buffer holds from its start as the last read left it
+/// (drive, first sector, sectors): a read within it needs no call (the
+/// filesystems read a boot sector or a folder twice). Every call through
+/// the buffer, any drive's, sets or forgets it first; so does the read
+/// check, which fills the buffer with its pattern.
+static mut HELD: Option<(u8, u64, usize)> = None;
+
+fn held() -> Option<(u8, u64, usize)> {
+    // SAFETY: one CPU, no interrupts in protected mode: nothing else uses HELD.
+    unsafe { HELD }
+}
+
+fn set_held(what: Option<(u8, u64, usize)>) {
+    // SAFETY: as in `held`.
+    unsafe { HELD = what }
+}
 
 /// Real-mode segment:offset of a linear address below 1 MiB.
 fn seg_off(addr: usize) -> (u16, u16) {
@@ -86,11 +105,13 @@ impl ChsGeometry {
     }
 }
 
-/// What the read of 128 sectors at stage2's start showed.
+/// What the read check of 128 sectors showed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LargeRead {
     /// It read exactly what 127 + 1 sectors read, and nothing around them.
     Proved,
+    /// Not yet: the disk has extensions, and nothing has needed it.
+    Untested,
     /// Not tried: without extensions, CHS reads stay within a track.
     NotTried,
     /// The BIOS failed it with this status (01h: EDD's limit of 127).
@@ -106,7 +127,8 @@ pub enum LargeRead {
 impl core::fmt::Display for LargeRead {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            LargeRead::Proved => write!(f, "128 sectors read whole at the start"),
+            LargeRead::Proved => write!(f, "128 sectors read whole"),
+            LargeRead::Untested => write!(f, "128 not tried yet"),
             LargeRead::NotTried => write!(f, "not tried"),
             LargeRead::Refused(code) => write!(f, "128 failed with error 0x{code:02X}"),
             LargeRead::CountChanged(n) => write!(f, "128 came back as {n}"),
@@ -124,7 +146,7 @@ pub struct BiosDisk {
     /// Sectors one read asks for: 127, or 128 once proved.
     max_read: usize,
     /// Why `max_read` is what it is.
-    pub large_read: LargeRead,
+    large_read: LargeRead,
     /// INT 13h reads and writes made so far (for the log).
     pub calls: u32,
 }
@@ -135,19 +157,33 @@ impl BiosDisk {
         bios_int(0x13, &mut r);
         let extensions = !r.carry() && r.ebx as u16 == 0xAA55 && r.ecx & 1 != 0;
         let chs = if extensions { None } else { geometry(drive) };
-        let mut disk = BiosDisk { drive, extensions, chs, max_read: BIOS_SECTORS_PER_CALL as usize, large_read: LargeRead::NotTried, calls: 0 };
-        if extensions {
-            disk.large_read = disk.try_large_read();
-            if disk.large_read == LargeRead::Proved {
-                disk.max_read = BIOS_PROVEN_SECTORS_PER_CALL as usize;
-            }
-        }
-        disk
+        let large_read = if extensions { LargeRead::Untested } else { LargeRead::NotTried };
+        BiosDisk { drive, extensions, chs, max_read: BIOS_SECTORS_PER_CALL as usize, large_read, calls: 0 }
     }
 
-    /// Sectors one read asks of this BIOS: 127, or 128 when proved.
-    pub fn max_read(&self) -> u8 {
+    /// Sectors one read asks of this BIOS: 127, or 128 when proved (the
+    /// check runs first if it has not).
+    pub fn max_read(&mut self) -> u8 {
+        self.check_large_read();
         self.max_read as u8
+    }
+
+    /// What the read check showed, and so the sectors a read asks: for
+    /// the log, after [`BiosDisk::max_read`].
+    pub fn large_read(&self) -> LargeRead {
+        self.large_read
+    }
+
+    /// Runs the read check of 128 sectors once, if the disk has
+    /// extensions and it has not run: the menu calls it while it waits
+    /// for a key. Uses the bounce buffer.
+    pub fn check_large_read(&mut self) {
+        if self.large_read == LargeRead::Untested {
+            self.large_read = self.try_large_read();
+            if self.large_read == LargeRead::Proved {
+                self.max_read = BIOS_PROVEN_SECTORS_PER_CALL as usize;
+            }
+        }
     }
 
     /// Reads the disk's first 128 sectors (the MBR and stage2: sectors
@@ -172,6 +208,7 @@ impl BiosDisk {
         // nothing while stage2 runs; they are put back.
         unsafe {
             let bounce = &mut (*(&raw mut BOUNCE)).0;
+            set_held(None);
             let reference = crc32(bounce);
             bounce.fill(0xA5);
             let after = bounce.as_mut_ptr().add(bounce.len()) as *mut [u8; 16];
@@ -181,6 +218,8 @@ impl BiosDisk {
             let guard = core::ptr::read_volatile(after);
             core::ptr::write_volatile(after, kept);
             let count = (*(&raw const DAP)).count;
+            // What the bounce buffer holds is the check's, proved or not.
+            set_held(None);
             match result {
                 Err(code) => {
                     self.reset();
@@ -213,6 +252,7 @@ impl BiosDisk {
     /// BIOS that says yes to a write it dropped (a read-only drive) is
     /// caught.
     pub fn write_sector(&mut self, lba: u64, sector: &[u8; SECTOR_SIZE]) -> Result<(), WriteError> {
+        set_held(None);
         // SAFETY: one CPU, no interrupts in protected mode: nothing else uses the bounce buffer.
         unsafe { (&mut (*(&raw mut BOUNCE)).0)[..SECTOR_SIZE].copy_from_slice(sector) };
         // Retried like reads, except on a write-protected stick.
@@ -236,6 +276,7 @@ impl BiosDisk {
     /// One INT 13h read or write of `count` sectors at `lba` from or into
     /// the bounce buffer, from its sector `at` on.
     fn transfer(&mut self, direction: Direction, lba: u64, count: usize, at: usize) -> Result<usize, u8> {
+        set_held(None);
         let (lba_function, chs_function) = match direction {
             Direction::Read => (0x4200, 0x0200),
             Direction::Write => (0x4300, 0x0300),
@@ -273,6 +314,9 @@ impl BiosDisk {
         if r.carry() {
             Err(r.ah())
         } else {
+            if matches!(direction, Direction::Read) && at == 0 {
+                set_held(Some((self.drive, lba, count)));
+            }
             Ok(count)
         }
     }
@@ -294,6 +338,20 @@ impl BlockDevice for BiosDisk {
             let at = lba + (done / SECTOR_SIZE) as u64;
             let mut result = Err(0);
             let mut tries = 0;
+            if (buf.len() - done) / SECTOR_SIZE > BIOS_SECTORS_PER_CALL as usize {
+                self.check_large_read();
+            }
+            if let Some((drive, first, count)) = held() {
+                let want = (buf.len() - done) / SECTOR_SIZE;
+                if drive == self.drive && want > 0 && at >= first && at + want as u64 <= first + count as u64 {
+                    let (from, bytes) = ((at - first) as usize * SECTOR_SIZE, want * SECTOR_SIZE);
+                    // SAFETY: the bounce buffer holds these sectors (HELD); nothing else uses it.
+                    let bounce = unsafe { &(*(&raw const BOUNCE)).0 };
+                    buf[done..done + bytes].copy_from_slice(&bounce[from..from + bytes]);
+                    done += bytes;
+                    continue;
+                }
+            }
             while tries < TRIES {
                 let want = ((buf.len() - done) / SECTOR_SIZE).min(self.max_read);
                 result = self.read_to_bounce(at, want);

@@ -141,6 +141,10 @@ impl Menu {
     pub fn run(&mut self, volume: &mut Volume, screen: &mut Screen, input: &mut Input) -> ! {
         loop {
             self.draw(screen);
+            // Once, now that the menu is up: a person takes longer than
+            // this read check to press a key, and a key pressed meanwhile
+            // waits in the BIOS's buffer.
+            volume.disk().check_large_read();
             let key = match &self.countdown {
                 Some(c) => match input.wait_key_counting(&c.timer) {
                     Counted::Over => {

@@ -68,12 +68,15 @@ impl Volume {
     pub fn open(drive: u8) -> Result<Volume, VolumeError> {
         let mut disk = BiosDisk::open(drive);
         if disk.extensions {
-            crate::log!("disk {drive:02X}h: INT 13h extensions yes; reads of {} sectors a call ({})", disk.max_read(), disk.large_read);
+            // Reads of 128 sectors are checked later (disk.rs), and logged at the boot.
+            crate::log!("disk {drive:02X}h: INT 13h extensions yes");
         } else {
             crate::log!("disk {drive:02X}h: INT 13h extensions no, using CHS");
         }
-        let undo_problem = crate::iso_partition::undo_last(&mut disk);
+        // Two independent undos; this order leaves sector 0 in the bounce
+        // buffer for the table read next (disk.rs).
         crate::added_files::undo_last(&mut disk);
+        let undo_problem = crate::iso_partition::undo_last(&mut disk);
         let mut sector = [0u8; 512];
         disk.read_sectors(0, &mut sector).map_err(VolumeError::Read)?;
         let mbr = Mbr::parse(&sector).map_err(VolumeError::PartitionTable)?;

@@ -201,8 +201,12 @@ fn boot_the_next_disk(name: &str, usb: Option<Usb>) {
     vm.wait_screen("1 boot file");
     // The last three rows: next disk, reboot, power off.
     vm.keys(&["end", "up", "up"]);
-    let screen = vm.wait_screen("<Boot the next disk>");
-    assert_eq!(screen.row_attr(screen.find("<Boot the next disk>").expect("entry")), 0x70, "{}", screen.text());
+    // The keys wait in the BIOS's buffer while stage2 reads its check of
+    // 128 sectors (on UHCI that takes a while): the row turns selected.
+    vm.wait_for("the next disk's row to be selected", |q| {
+        let screen = q.screen();
+        screen.find("<Boot the next disk>").is_some_and(|row| screen.row_attr(row) == 0x70)
+    });
     vm.keys(&["ret"]);
     let status = vm.wait_exit();
     assert_eq!(status.code(), Some(0x33 * 2 + 1), "the next disk's MBR ran:\n{}", vm.serial_text());
