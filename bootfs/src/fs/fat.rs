@@ -18,6 +18,9 @@ use crate::tree::{DirEntry, FileTree, NodeId};
 pub const MAX_DIR_ENTRIES: usize = 65_536;
 /// FAT sectors read at once into the cache.
 const FAT_CACHE_SECTORS: u64 = 64;
+/// FAT sectors of the first read: a stick of a few files needs an entry
+/// or two, and under a BIOS 32 KiB take several times as long as 4 KiB.
+const FAT_FIRST_SECTORS: u64 = 8;
 
 // FAT32's on-disk numbers, for this reader and the builder's writer alike.
 
@@ -286,15 +289,21 @@ impl Chains {
     fn entry(&mut self, dev: &mut impl BlockDevice, cluster: u32) -> Result<u32, FatError> {
         let offset = cluster as u64 * 4;
         let lba = offset / SECTOR_SIZE as u64;
-        let window = lba - lba % FAT_CACHE_SECTORS;
-        if window != self.cache_lba {
-            let count = FAT_CACHE_SECTORS.min(self.fat_sectors - window);
+        let cached = (self.cache.len() / SECTOR_SIZE) as u64;
+        if self.cache_lba == u64::MAX || lba < self.cache_lba || lba - self.cache_lba >= cached {
+            let size = if self.cache.is_empty() { FAT_FIRST_SECTORS } else { FAT_CACHE_SECTORS };
+            let window = lba - lba % size;
+            let count = size.min(self.fat_sectors.saturating_sub(window));
+            if count == 0 {
+                // Not for a data cluster: open checked that the FAT holds them all.
+                return Err(FatError::BadCluster { after: cluster, cluster });
+            }
             self.cache.resize(count as usize * SECTOR_SIZE, 0);
             self.cache_lba = u64::MAX;
             dev.read_sectors(self.fat_start + window, &mut self.cache)?;
             self.cache_lba = window;
         }
-        let i = ((lba - window) as usize) * SECTOR_SIZE + (offset % SECTOR_SIZE as u64) as usize;
+        let i = ((lba - self.cache_lba) as usize) * SECTOR_SIZE + (offset % SECTOR_SIZE as u64) as usize;
         Ok(u32::from_le_bytes([self.cache[i], self.cache[i + 1], self.cache[i + 2], self.cache[i + 3]]) & self.mask)
     }
 
@@ -551,4 +560,54 @@ fn short_name(r: &[u8; 32]) -> String {
         name.push_str(&ext);
     }
     name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    /// An in-memory disk that notes each read as (first sector, sectors).
+    struct Counting {
+        bytes: Vec<u8>,
+        reads: Vec<(u64, u64)>,
+    }
+
+    impl BlockDevice for Counting {
+        fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
+            self.reads.push((lba, (buf.len() / SECTOR_SIZE) as u64));
+            self.bytes.as_mut_slice().read_sectors(lba, buf)
+        }
+    }
+
+    #[test]
+    fn a_chain_lookup_reads_4_kib_of_the_fat_first_and_32_kib_after_and_every_entry_is_the_fats() {
+        // 200 FAT sectors from sector 10: cluster c's entry is c + 1, so
+        // each cluster is followed by the next.
+        let (fat_start, fat_sectors) = (10u64, 200u64);
+        let clusters = (fat_sectors * SECTOR_SIZE as u64 / 4) as u32 - 2;
+        let mut bytes = vec![0u8; (fat_start + fat_sectors) as usize * SECTOR_SIZE];
+        for c in 2..clusters + 1 {
+            let at = fat_start as usize * SECTOR_SIZE + c as usize * 4;
+            bytes[at..at + 4].copy_from_slice(&(c + 1).to_le_bytes());
+        }
+        let mut dev = Counting { bytes, reads: Vec::new() };
+        let mut chains = Chains::new(fat_start, fat_sectors, 1000, 1, clusters, 0xFFFF_FFFF);
+        // A small stick's root: one entry, in the FAT's first sector.
+        assert_eq!(chains.next(&mut dev, 3).unwrap(), Some(4));
+        assert_eq!(dev.reads, [(fat_start, 8)]);
+        // Within the 8 sectors read: no read.
+        assert_eq!(chains.next(&mut dev, 1000).unwrap(), Some(1001));
+        assert_eq!(dev.reads.len(), 1);
+        // Past them: 64-sector windows, the last one cut at the FAT's end.
+        let per_sector = (SECTOR_SIZE / 4) as u32;
+        assert_eq!(chains.next(&mut dev, 100 * per_sector).unwrap(), Some(100 * per_sector + 1));
+        assert_eq!(chains.next(&mut dev, 195 * per_sector).unwrap(), Some(195 * per_sector + 1));
+        assert_eq!(chains.next(&mut dev, 5 * per_sector).unwrap(), Some(5 * per_sector + 1));
+        assert_eq!(&dev.reads[1..], [(fat_start + 64, 64), (fat_start + 192, 8), (fat_start, 64)]);
+        // Every entry reads back as the FAT holds it, window after window.
+        for c in (2..clusters).step_by(37) {
+            assert_eq!(chains.next(&mut dev, c).unwrap(), Some(c + 1), "cluster {c}");
+        }
+    }
 }
