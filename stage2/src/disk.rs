@@ -122,6 +122,8 @@ pub enum LargeRead {
     DataDiffers,
     /// The 127 + 1 sectors to compare with could not be read.
     NoReference(u8),
+    /// Proved, but a later read of 128 failed with this status: 127 since.
+    FailedLater(u8),
 }
 
 impl core::fmt::Display for LargeRead {
@@ -134,6 +136,7 @@ impl core::fmt::Display for LargeRead {
             LargeRead::CountChanged(n) => write!(f, "128 came back as {n}"),
             LargeRead::DataDiffers => write!(f, "128 did not read what 127 + 1 read"),
             LargeRead::NoReference(code) => write!(f, "127 + 1 failed with error 0x{code:02X}"),
+            LargeRead::FailedLater(code) => write!(f, "128 read whole at first, later failed with error 0x{code:02X}"),
         }
     }
 }
@@ -363,6 +366,9 @@ impl BlockDevice for BiosDisk {
                 // this read again without counting it as a try.
                 if want > BIOS_SECTORS_PER_CALL as usize {
                     self.max_read = BIOS_SECTORS_PER_CALL as usize;
+                    if let Err(code) = result {
+                        self.large_read = LargeRead::FailedLater(code);
+                    }
                     continue;
                 }
                 tries += 1;
