@@ -4,8 +4,9 @@
 //! (127 sectors, or 128 when a read check proves it), which the hook is
 //! told too. The check runs once, when it is first needed: while the menu
 //! waits for a key, or before a read that could use 128, or before the
-//! boot tells the hook; so the menu does not wait for its 128 KiB. stage2 writes only single sectors of the boot area
-//! (the ISO partition entry and its record).
+//! boot tells the hook; so the menu does not wait for its 128 KiB. stage2
+//! writes only single sectors of the boot area (the ISO partition entry
+//! and its record).
 
 use bootfs::block::{BlockDevice, IoError, IoErrorKind, SECTOR_SIZE};
 use bootfs::crc32::crc32;
