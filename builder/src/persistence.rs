@@ -10,7 +10,8 @@
 //!   `persistence.conf` = `/ union` (the whole root is kept);
 //! - casper (`/casper`: Ubuntu and its kin): `casper-rw`, empty;
 //! - dracut dmsquash-live (`/LiveOS`: Fedora and its kin): `vtoycow`, as
-//!   Ventoy labels it, holding the folders `/vtoyoverlayfs/overlayfs` and
+//!   Ventoy labels it (dracut is told the label, so a backend made by hand
+//!   may carry any), holding the folders `/vtoyoverlayfs/overlayfs` and
 //!   `/vtoyoverlayfs/ovlwork`: dracut's `rd.live.overlay=DEVICE:PATH` with
 //!   overlayfs takes PATH as the upper folder and `PATH/../ovlwork` as its
 //!   work folder, and Ventoy passes this very PATH.
@@ -40,51 +41,38 @@ pub const MIN_SIZE: u64 = 16 << 20;
 /// Where a new configuration file goes when the stick has none.
 const NEW_CONFIG: &str = "/ventoy/ventoy.json";
 
-/// The live systems dropboot makes backends for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Family {
-    LiveBoot,
-    Casper,
-    Dracut,
+/// The live systems dropboot makes backends for: bootfs's, whose verdict
+/// on a backend the loader boots by.
+pub use bootfs::additions::Family;
+
+/// The label a new dracut backend gets: Ventoy's. dracut is told its
+/// backend's label, so any other will do as well (bootfs::additions).
+const NEW_DRACUT_LABEL: &str = "vtoycow";
+
+/// The family of a live ISO, by its root folder's names: one dropboot
+/// makes backends for, or why not.
+pub fn live_family(root_names: &[String]) -> std::result::Result<Family, String> {
+    match bootfs::iso_partition::live_system(root_names) {
+        Some("live") => Ok(Family::LiveBoot),
+        Some("casper") => Ok(Family::Casper),
+        Some("LiveOS") => Ok(Family::Dracut),
+        Some("arch") => Err("an Arch-style live system (/arch): archiso reads where to keep its changes only from the kernel command line, which dropboot does not change".into()),
+        _ => Err("no live system dropboot knows (no /live, /casper or /LiveOS folder at its root)".into()),
+    }
 }
 
-impl Family {
-    /// The family of a live ISO, by its root folder's names.
-    pub fn of(root_names: &[String]) -> std::result::Result<Family, String> {
-        match bootfs::iso_partition::live_system(root_names) {
-            Some("live") => Ok(Family::LiveBoot),
-            Some("casper") => Ok(Family::Casper),
-            Some("LiveOS") => Ok(Family::Dracut),
-            Some("arch") => Err("an Arch-style live system (/arch): archiso reads where to keep its changes only from the kernel command line, which dropboot does not change".into()),
-            _ => Err("no live system dropboot knows (no /live, /casper or /LiveOS folder at its root)".into()),
-        }
-    }
+/// The filesystem label a new backend for `family` gets.
+fn new_label(family: Family) -> &'static str {
+    family.backend_label().unwrap_or(NEW_DRACUT_LABEL)
+}
 
-    /// The filesystem label its live system looks for.
-    pub fn label(self) -> &'static str {
-        match self {
-            Family::LiveBoot => "persistence",
-            Family::Casper => "casper-rw",
-            Family::Dracut => "vtoycow",
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::LiveBoot => "live-boot",
-            Family::Casper => "casper",
-            Family::Dracut => "dracut",
-        }
-    }
-
-    /// What the new filesystem holds besides its root: folders (ending in
-    /// `/`) and files with their text.
-    fn contents(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Family::LiveBoot => &[("persistence.conf", "/ union\n")],
-            Family::Casper => &[],
-            Family::Dracut => &[("vtoyoverlayfs/", ""), ("vtoyoverlayfs/overlayfs/", ""), ("vtoyoverlayfs/ovlwork/", "")],
-        }
+/// What a new backend for `family` holds besides its root: folders
+/// (ending in `/`) and files with their text.
+fn contents(family: Family) -> &'static [(&'static str, &'static str)] {
+    match family {
+        Family::LiveBoot => &[("persistence.conf", "/ union\n")],
+        Family::Dracut => &[("vtoyoverlayfs/", ""), ("vtoyoverlayfs/overlayfs/", ""), ("vtoyoverlayfs/ovlwork/", "")],
+        Family::Casper | Family::DebianInstaller => &[],
     }
 }
 
@@ -144,7 +132,7 @@ fn backend_path(image: &StickPath, backend: Option<&str>) -> Result<StickPath> {
 fn make_backend(dir: &Path, family: Family, size: u64) -> Result<PathBuf> {
     let root = dir.join("root");
     std::fs::create_dir(&root).map_err(Error::io(format!("making {}", root.display())))?;
-    for (name, text) in family.contents() {
+    for (name, text) in contents(family) {
         let path = root.join(name);
         let made = if name.ends_with('/') { std::fs::create_dir(&path) } else { std::fs::write(&path, text) };
         made.map_err(Error::io(format!("making {}", path.display())))?;
@@ -154,12 +142,12 @@ fn make_backend(dir: &Path, family: Family, size: u64) -> Result<PathBuf> {
     f.set_len(size).map_err(Error::io(format!("sizing {} to {size} bytes (is the host's temporary folder full?)", file.display())))?;
     drop(f);
     let mut mkfs = Command::new("mkfs.ext4");
-    mkfs.args(["-q", "-F", "-L", family.label(), "-E", "root_owner=0:0", "-d"]).arg(&root).arg(&file);
+    mkfs.args(["-q", "-F", "-L", new_label(family), "-E", "root_owner=0:0", "-d"]).arg(&root).arg(&file);
     run_tool(&mut mkfs, "making the ext4 backend")?;
     // mkfs.ext4 -d gives what it copies its owner on the host; the live
     // system's root is root's, whoever runs dropboot.
     let mut owners = String::new();
-    for (name, _) in family.contents() {
+    for (name, _) in contents(family) {
         let name = name.trim_end_matches('/');
         owners.push_str(&format!("sif /{name} uid 0\nsif /{name} gid 0\n"));
     }
@@ -196,14 +184,14 @@ pub fn add(target: &Path, image: &str, size: u64, backend: Option<&str>) -> Resu
     // All that can be refused is refused before a byte is written.
     let mut disk = Disk::open(target, Lock::Write)?;
     let (image_path, names) = iso_root_names(&mut disk, &image)?;
-    let family = Family::of(&names).map_err(|why| Error::Usage(format!("{image_path}: {why}; nothing was written")))?;
+    let family = live_family(&names).map_err(|why| Error::Usage(format!("{image_path}: {why}; nothing was written")))?;
     let volume = crate::data_volume::on(&mut disk)?;
     if !volume.writes_files() {
         return Err(Error::Usage(format!(
             "{} holds {}, which dropboot reads but does not write: make the backend elsewhere (mkfs.ext4 -L {} on a file{}, as Ventoy's CreatePersistentImg.sh does), copy it on with Windows or ntfs-3g and name it in the configuration's persistence list; nothing was written",
             disk.stick.what(),
             volume.name(),
-            family.label(),
+            new_label(family),
             if family == Family::LiveBoot { " holding persistence.conf with \"/ union\"" } else { "" }
         )));
     }
@@ -235,7 +223,7 @@ pub fn add(target: &Path, image: &str, size: u64, backend: Option<&str>) -> Resu
     println!(
         "{image_path} persists in {backend} ({} MiB, ext4 labelled \"{}\" for {}); {config_path} names it",
         size >> 20,
-        family.label(),
+        new_label(family),
         family.name()
     );
     Ok(())
@@ -431,9 +419,11 @@ pub fn backend_problem(path: &str, info: Option<&BackendInfo>, family: Option<Fa
         return Some(format!("persistence backend {path} is in {} pieces; the loader needs it in one (dropboot defrag it)", info.pieces));
     }
     let Some(label) = &info.label else { return Some(format!("persistence backend {path} holds no ext4 filesystem")) };
-    match family {
-        Some(f) if label != f.label() => {
-            Some(format!("persistence backend {path} is labelled \"{label}\"; {} looks for \"{}\"", f.name(), f.label()))
+    // The loader's own verdict on the label (dracut takes any).
+    let family = family?;
+    match bootfs::additions::backend_for(&[family], Some(label)) {
+        Err(bootfs::additions::NoBackend::WrongLabel { wanted, .. }) => {
+            Some(format!("persistence backend {path} is labelled \"{label}\"; {} looks for \"{wanted}\"", family.name()))
         }
         _ => None,
     }
@@ -454,7 +444,7 @@ pub fn family_on<D: bootfs::block::BlockDevice>(fs: &mut Filesystem<D>, path: &s
     let map = fs.extent_map(&file).ok()?;
     let mut source = MappedFile { dev: fs.device(), map, size: file.size };
     let names = Volume::read(&mut source).and_then(|v| v.root_names(&mut source)).ok()?;
-    Family::of(&names).ok()
+    live_family(&names).ok()
 }
 
 #[cfg(test)]
@@ -500,12 +490,26 @@ mod tests {
     }
 
     #[test]
+    fn a_backends_label_is_judged_as_the_loader_judges_it() {
+        let info = |label: &str| BackendInfo { size: 64 << 20, pieces: 1, label: Some(label.into()) };
+        // live-boot and casper find their backend by its label alone.
+        let wrong = backend_problem("/p.dat", Some(&info("casper-rw")), Some(Family::LiveBoot));
+        assert_eq!(wrong.as_deref(), Some("persistence backend /p.dat is labelled \"casper-rw\"; live-boot looks for \"persistence\""));
+        assert_eq!(backend_problem("/p.dat", Some(&info("persistence")), Some(Family::LiveBoot)), None);
+        assert!(backend_problem("/c.dat", Some(&info("persistence")), Some(Family::Casper)).is_some_and(|p| p.contains("\"casper-rw\"")));
+        // dracut is told its backend's label, whatever it is: the loader
+        // boots with it, so it is no problem.
+        assert_eq!(backend_problem("/d.dat", Some(&info("mychanges")), Some(Family::Dracut)), None);
+        assert_eq!(new_label(Family::Dracut), "vtoycow");
+    }
+
+    #[test]
     fn families_by_their_root_folders() {
         let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(Family::of(&names(&["isolinux", "live"])), Ok(Family::LiveBoot));
-        assert_eq!(Family::of(&names(&["CASPER"])), Ok(Family::Casper));
-        assert_eq!(Family::of(&names(&["LiveOS", "boot"])), Ok(Family::Dracut));
-        assert!(Family::of(&names(&["arch"])).is_err_and(|e| e.contains("kernel command line")));
-        assert!(Family::of(&names(&["boot"])).is_err());
+        assert_eq!(live_family(&names(&["isolinux", "live"])), Ok(Family::LiveBoot));
+        assert_eq!(live_family(&names(&["CASPER"])), Ok(Family::Casper));
+        assert_eq!(live_family(&names(&["LiveOS", "boot"])), Ok(Family::Dracut));
+        assert!(live_family(&names(&["arch"])).is_err_and(|e| e.contains("kernel command line")));
+        assert!(live_family(&names(&["boot"])).is_err());
     }
 }

@@ -48,6 +48,16 @@ impl Family {
             Family::Dracut | Family::DebianInstaller => None,
         }
     }
+
+    /// Its name, for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::LiveBoot => "live-boot",
+            Family::Casper => "casper",
+            Family::Dracut => "dracut",
+            Family::DebianInstaller => "the Debian installer",
+        }
+    }
 }
 
 /// The families an ISO belongs to, by the names in its root folder (as
