@@ -98,3 +98,22 @@ fn a_backend_is_taken_by_its_label_and_dracut_gets_ventoys_overlay_folder() {
         [("etc/cmdline.d/zz-dropboot.conf", "rd.live.overlay=LABEL=vtoycow:/vtoyoverlayfs/overlayfs\nrd.live.overlay.overlayfs=1\n")]
     );
 }
+
+#[test]
+fn dracut_is_told_any_label_but_none() {
+    use bootfs::additions::{backend_for, NoBackend};
+    let dracut = [Family::Dracut];
+    assert_eq!(backend_for(&dracut, Some("my changes")).map(|b| b.label), Ok("my changes"));
+    // "LABEL=" names no device: dracut would wait for it, then go on without.
+    assert_eq!(backend_for(&dracut, Some("")), Err(NoBackend::Unlabelled));
+}
+
+#[test]
+fn the_builder_judges_a_backend_for_the_family_the_loader_does() {
+    use bootfs::additions::persistence_family;
+    for folders in [&["live"][..], &["CASPER"], &["LiveOS", "boot"], &["casper", "live"], &["LiveOS", "casper"], &["install.amd", "live"]] {
+        let loader = families(&names(folders), &mut Paths(&[]), &[]).into_iter().find(|f| *f != Family::DebianInstaller);
+        assert_eq!(persistence_family(&names(folders)), loader, "{folders:?}");
+    }
+    assert_eq!(persistence_family(&names(&["boot", "arch"])), None);
+}

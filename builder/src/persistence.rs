@@ -49,15 +49,13 @@ pub use bootfs::additions::Family;
 /// backend's label, so any other will do as well (bootfs::additions).
 const NEW_DRACUT_LABEL: &str = "vtoycow";
 
-/// The family of a live ISO, by its root folder's names: one dropboot
-/// makes backends for, or why not.
+/// The family of a live ISO, by its root folder's names: the one the
+/// loader judges its backend for, or why there is none.
 pub fn live_family(root_names: &[String]) -> std::result::Result<Family, String> {
-    match bootfs::iso_partition::live_system(root_names) {
-        Some("live") => Ok(Family::LiveBoot),
-        Some("casper") => Ok(Family::Casper),
-        Some("LiveOS") => Ok(Family::Dracut),
-        Some("arch") => Err("an Arch-style live system (/arch): archiso reads where to keep its changes only from the kernel command line, which dropboot does not change".into()),
-        _ => Err("no live system dropboot knows (no /live, /casper or /LiveOS folder at its root)".into()),
+    match bootfs::additions::persistence_family(root_names) {
+        Some(family) => Ok(family),
+        None if bootfs::iso_partition::live_system(root_names) == Some("arch") => Err("an Arch-style live system (/arch): archiso reads where to keep its changes only from the kernel command line, which dropboot does not change".into()),
+        None => Err("no live system dropboot knows (no /live, /casper or /LiveOS folder at its root)".into()),
     }
 }
 
@@ -419,13 +417,14 @@ pub fn backend_problem(path: &str, info: Option<&BackendInfo>, family: Option<Fa
         return Some(format!("persistence backend {path} is in {} pieces; the loader needs it in one (dropboot defrag it)", info.pieces));
     }
     let Some(label) = &info.label else { return Some(format!("persistence backend {path} holds no ext4 filesystem")) };
-    // The loader's own verdict on the label (dracut takes any).
+    // The loader's own verdict on the label (dracut takes any but none).
     let family = family?;
     match bootfs::additions::backend_for(&[family], Some(label)) {
+        Ok(_) => None,
         Err(bootfs::additions::NoBackend::WrongLabel { wanted, .. }) => {
             Some(format!("persistence backend {path} is labelled \"{label}\"; {} looks for \"{wanted}\"", family.name()))
         }
-        _ => None,
+        Err(why) => Some(format!("persistence backend {path}: {why}")),
     }
 }
 
@@ -500,6 +499,7 @@ mod tests {
         // dracut is told its backend's label, whatever it is: the loader
         // boots with it, so it is no problem.
         assert_eq!(backend_problem("/d.dat", Some(&info("mychanges")), Some(Family::Dracut)), None);
+        assert!(backend_problem("/d.dat", Some(&info("")), Some(Family::Dracut)).is_some_and(|p| p.contains("no label")));
         assert_eq!(new_label(Family::Dracut), "vtoycow");
     }
 
@@ -508,6 +508,8 @@ mod tests {
         let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(live_family(&names(&["isolinux", "live"])), Ok(Family::LiveBoot));
         assert_eq!(live_family(&names(&["CASPER"])), Ok(Family::Casper));
+        // live-boot's backend on an ISO with both, as the loader judges it.
+        assert_eq!(live_family(&names(&["casper", "live"])), Ok(Family::LiveBoot));
         assert_eq!(live_family(&names(&["LiveOS", "boot"])), Ok(Family::Dracut));
         assert!(live_family(&names(&["arch"])).is_err_and(|e| e.contains("kernel command line")));
         assert!(live_family(&names(&["boot"])).is_err());

@@ -60,17 +60,24 @@ impl Family {
     }
 }
 
+/// The live families by their root folders, in the order they are
+/// listed: the first an ISO has is the one its backend is judged for.
+const LIVE_FOLDERS: [(&str, Family); 3] = [("live", Family::LiveBoot), ("casper", Family::Casper), ("LiveOS", Family::Dracut)];
+
+/// The live family whose backend an ISO with these root folders gets
+/// ([`backend_for`] judges by the first of [`families`] that persists),
+/// for the builder, which makes and checks backends without the loader's
+/// look at the initrds.
+pub fn persistence_family(root_names: &[String]) -> Option<Family> {
+    LIVE_FOLDERS.iter().find(|(folder, _)| root_names.iter().any(|r| r.eq_ignore_ascii_case(folder))).map(|(_, family)| *family)
+}
+
 /// The families an ISO belongs to, by the names in its root folder (as
 /// `Volume::root_names` gives them; any case) and a few files. A Debian
 /// live ISO that carries the installer is both.
 pub fn families(root_names: &[String], iso: &mut impl IsoFiles, initrds: &[String]) -> Vec<Family> {
     let has = |n: &str| root_names.iter().any(|r| r.eq_ignore_ascii_case(n));
-    let mut out = Vec::new();
-    for (folder, family) in [("live", Family::LiveBoot), ("casper", Family::Casper), ("LiveOS", Family::Dracut)] {
-        if has(folder) {
-            out.push(family);
-        }
-    }
+    let mut out: Vec<Family> = LIVE_FOLDERS.iter().filter(|(folder, _)| has(folder)).map(|(_, family)| *family).collect();
     let installer_folder = ["install.amd", "install.386", "install.a64", "install"].iter().any(|f| has(f));
     let netboot = initrds.iter().any(|i| i.ends_with("/initrd.gz") && iso.exists(&format!("{}/linux", &i[..i.len() - 10])));
     if installer_folder || netboot {
@@ -111,6 +118,9 @@ pub enum NoBackend {
     NoLiveSystem,
     /// The backend holds no ext2/3/4 filesystem.
     NotExt,
+    /// Its filesystem has no label, and the live system (dracut) is told
+    /// its backend by label.
+    Unlabelled,
     /// Its filesystem's label is not the one the live system looks for.
     WrongLabel { label: String, wanted: &'static str },
     /// The backend file is not on the stick.
@@ -141,6 +151,9 @@ impl core::fmt::Display for NoBackend {
         match self {
             NoBackend::NoLiveSystem => write!(f, "its system is not live-boot, casper or dracut, which dropboot can tell to persist"),
             NoBackend::NotExt => write!(f, "the backend holds no ext4 filesystem (make one with: dropboot persistence add)"),
+            NoBackend::Unlabelled => {
+                write!(f, "the backend's filesystem has no label, and its live system finds it by label (on Linux: e2label FILE vtoycow)")
+            }
             NoBackend::Missing { path } => write!(f, "its backend {path} is not on the stick"),
             NoBackend::InPieces { path, pieces } => {
                 write!(f, "its backend is in {pieces} pieces, and its system finds it only in one; on a computer, run: dropboot defrag STICK {path}")
@@ -166,6 +179,7 @@ pub fn backend_for<'a>(families: &[Family], label: Option<&'a str>) -> Result<Ba
     match family.backend_label() {
         Some(wanted) if wanted != label => Err(NoBackend::WrongLabel { label: label.into(), wanted }),
         Some(_) => Ok(Backend { label, file: None, overlayfs: false }),
+        None if label.is_empty() => Err(NoBackend::Unlabelled),
         None => Ok(Backend { label, file: Some(DRACUT_OVERLAY), overlayfs: true }),
     }
 }
