@@ -90,6 +90,8 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
             persistence: Vec::new(),
             adds: None,
         };
+        let (persistence, persists) = persistence_of(&mut fs, &config, &f.path);
+        v.persistence = persistence;
         let map = match fs.extent_map(f) {
             Ok(map) => map,
             Err(e) => {
@@ -157,24 +159,35 @@ pub fn check(disk: &mut Disk, only: Option<&StickPath>) -> Result<Vec<Verdict>> 
                 let beyond = Refusal::BeyondChs { end: verdict.disk_end, reach: LARGEST_CHS_REACH };
                 v.warning = Some(format!("on an old PC: {beyond}"));
             }
-            v.adds = files_added(&mut source, &config, &f.path, &verdict.extents, partition_start);
+            v.adds = files_added(&mut source, &config, &f.path, &verdict.extents, partition_start, persists);
         }
         out.push(v);
     }
-    for v in &mut out {
-        let Some(entry) = config.persistence_for(&v.path) else { continue };
-        let family = v.live_system.and_then(|_| crate::persistence::family_on(&mut fs, &v.path));
-        for backend in &entry.files {
-            v.persistence.push(match crate::persistence::inspect(&mut fs, backend) {
-                Err(e) => format!("{backend}: cannot be read: {e}"),
-                Ok(info) => match crate::persistence::backend_problem(backend, info.as_ref(), family) {
-                    Some(problem) => format!("{} ({problem})", crate::persistence::describe(backend, info.as_ref())),
-                    None => crate::persistence::describe(backend, info.as_ref()),
-                },
-            });
-        }
-    }
     Ok(out)
+}
+
+/// Each of `path`'s `persistence` backends in a few words, with what keeps
+/// the loader from using it, and whether the loader can use any of them
+/// (with none, it boots the ISO without persistence).
+fn persistence_of<D: bootfs::block::BlockDevice>(fs: &mut Filesystem<D>, config: &bootfs::config::Config, path: &str) -> (Vec<String>, bool) {
+    let Some(entry) = config.persistence_for(path) else { return (Vec::new(), false) };
+    let family = crate::persistence::family_on(fs, path);
+    let mut usable = false;
+    let words = entry
+        .files
+        .iter()
+        .map(|backend| match crate::persistence::inspect(fs, backend) {
+            Err(e) => format!("{backend}: cannot be read: {e}"),
+            Ok(info) => match crate::persistence::backend_problem(backend, info.as_ref(), family) {
+                Some(problem) => format!("{} ({problem})", crate::persistence::describe(backend, info.as_ref())),
+                None => {
+                    usable = true;
+                    crate::persistence::describe(backend, info.as_ref())
+                }
+            },
+        })
+        .collect();
+    (words, usable)
 }
 
 /// The verdicts for people.
@@ -236,18 +249,26 @@ pub fn json(verdicts: &[Verdict]) -> serde_json::Value {
 /// `partition_start`) for its configuration entries, as stage2 decides and
 /// serves it (bootfs::added_files): "adds conf/conf.d/zz-dropboot to
 /// /live/initrd.img", or why nothing is; `None` without entries.
+/// `persists`: one of its persistence backends is one the loader can use.
 fn files_added<D: bootfs::block::BlockDevice>(
     source: &mut MappedFile<D>,
     config: &bootfs::config::Config,
     path: &str,
     table: &[bootfs::layout::HookExtent],
     partition_start: u64,
+    persists: bool,
 ) -> Option<String> {
     use bootfs::added_files::{find, for_request, AddError, AREA_LBA, AREA_SECTORS};
     use bootfs::additions::{Backend, Request};
     let (persist, template) = (config.persistence_for(path).is_some(), config.auto_install_for(path).is_some());
     if !persist && !template {
         return None;
+    }
+    // With no backend the loader can use, it boots without persistence:
+    // the line above says why.
+    let persist = persist && persists;
+    if !persist && !template {
+        return Some("adds nothing: it boots without persistence".into());
     }
     // The backend's label only changes dracut's line, and the template's
     // bytes only the archive's length, not which files are added where.

@@ -195,8 +195,11 @@ fn a_backend_made_by_hand_as_ventoys_script_makes_it_passes_config_check() {
     let json = r#"{ "persistence": [ { "image": "/debian-live.iso", "backend": "/persistence/vtoy.dat" } ] }"#;
     let stick = case.stick().size("128M").file(live_medium("debian-live.iso")).file_in(&dat, "/persistence").ventoy_json(json).build();
     config_check_names(&stick, "/debian-live.iso", "/persistence/vtoy.dat", "persistence", 32);
+    let check = stick.run("check", &["/debian-live.iso"]);
+    assert!(check.contains("  at boot: adds conf/conf.d/zz-dropboot to /live/initrd.img"), "{check}");
 
-    // The same file labelled for casper is not what live-boot looks for.
+    // The same file labelled for casper is not what live-boot looks for:
+    // the loader boots the ISO without persistence, and adds nothing.
     run(Command::new("e2label").arg(&dat).arg("casper-rw"));
     let wrong = case.stick().size("128M").file(live_medium("debian-live.iso")).file_in(&dat, "/persistence").ventoy_json(json).build();
     let out = config_check(&wrong);
@@ -204,6 +207,8 @@ fn a_backend_made_by_hand_as_ventoys_script_makes_it_passes_config_check() {
         out.contains("warning: persistence backend /persistence/vtoy.dat is labelled \"casper-rw\"; live-boot looks for \"persistence\""),
         "{out}"
     );
+    let check = wrong.run("check", &["/debian-live.iso"]);
+    assert!(check.contains("looks for \"persistence\")") && check.contains("  at boot: adds nothing: it boots without persistence"), "{check}");
 }
 
 #[test]
