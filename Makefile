@@ -2,7 +2,7 @@
 # `make qemu-bios` also makes a demo stick image and boots it in QEMU;
 # `make test` runs every test; `make bench` records speed and sizes
 # (`make bench ARGS=probe` runs one section: menu, probe, iso, exfat, live, togo or persistence);
-# `make fuzz` fuzzes bootfs's parsers (cargo-fuzz).
+# `make fuzz` fuzzes bootfs's parsers (libFuzzer, two targets at a time: tools/fuzz).
 # Each public target first runs tools/deps, which installs what is missing.
 
 SHELL := /bin/bash
