@@ -73,8 +73,8 @@ builder: $(BUILD)/stage1.bin stage2
 	$(CARGO) build -q --release -p builder
 
 # The format check (rustfmt.toml), every test (tools/run-tests: the QEMU
-# test files two at a time, longest first), then each fuzz target for a
-# few seconds (a smoke run).
+# test files and the unit tests two jobs at a time, longest first), then
+# each fuzz target for a few seconds (a smoke run).
 FUZZ_SMOKE_SECONDS := 8
 # tools/wait-report names the QEMU waits that used over a third of their
 # limit (a test must also pass beside another QEMU).
