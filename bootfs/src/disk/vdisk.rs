@@ -707,6 +707,7 @@ fn vhdx_parameters(src: &mut (impl ByteSource + ?Sized), metadata: Region) -> Re
     let wanted = [VHDX_FILE_PARAMETERS, VHDX_VIRTUAL_DISK_SIZE, VHDX_LOGICAL_SECTOR_SIZE];
     let mut values = [[0u8; 8]; 3];
     let mut found = [false; 3];
+    let mut spans = [(0u64, 0u64); 3];
     let mut params_at = 0;
     for e in entries.chunks_exact(32) {
         let item = Guid::at(e, 0);
@@ -729,10 +730,17 @@ fn vhdx_parameters(src: &mut (impl ByteSource + ?Sized), metadata: Region) -> Re
         if w == 0 {
             params_at = offset;
         }
+        spans[w] = (offset, need as u64);
         found[w] = true;
     }
     if found.contains(&false) {
         return Err(damaged("its metadata lacks the block size, the disk size or the sector size"));
+    }
+    // Items that share bytes are no VHDX's; and making a dynamic one fixed
+    // sets a flag of the file parameters, which would change the other.
+    let [a, b, c] = spans;
+    if [(a, b), (a, c), (b, c)].iter().any(|&((o, n), (p, m))| overlap(o, n, p, m)) {
+        return Err(damaged("two of its metadata items share bytes"));
     }
     let [params, size, sector] = values;
     Ok(VhdxParameters {
@@ -1186,6 +1194,11 @@ mod tests {
         assert_eq!(with(params + 16, &1024u32.to_le_bytes()), damaged("its sector size is neither 512 nor 4096 bytes"));
         assert_eq!(with(params, &(3 * MIB as u32).to_le_bytes()), damaged("its block size is no power of two from 1 to 256 MiB"));
         assert_eq!(with(params + 8, &100u64.to_le_bytes()), damaged("its disk size is no whole number of sectors"));
+        // The disk size's item on the file parameters' bytes (made fixed,
+        // such a dynamic file's disk would grow by the flag set).
+        let entry_of = |id: Guid| (0..8).map(|k| MIB + 32 + 32 * k).find(|&e| Guid::at(&file, e) == id).expect("its metadata entry");
+        let params_offset = file[entry_of(VHDX_FILE_PARAMETERS) + 16..][..4].to_vec();
+        assert_eq!(with(entry_of(VHDX_VIRTUAL_DISK_SIZE) + 16, &params_offset), damaged("two of its metadata items share bytes"));
         let mut f = file[..file.len() - 512].to_vec();
         assert_eq!(recognized(&mut f), damaged("its data runs past the end of the file; is it truncated?"));
         // The disk grown past what the block table holds (1 MiB: 128 Ki entries).
